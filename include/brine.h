@@ -1,0 +1,223 @@
+/*
+ * brine.h — the public interface of libbrine, and its documentation.
+ *
+ * brine reads machine-learning model files (pickles, PyTorch checkpoints, safetensors, …)
+ * without executing them. Nothing in this library imports or calls anything named by a file:
+ * the pickle machine is symbolic, and only a fixed set of reconstructors is interpreted by
+ * brine's own code, with every argument validated.
+ *
+ * Conventions
+ *  - Every function returns a brine_status. On failure, details go to the caller's
+ *    brine_error (which may be NULL). The error path never allocates.
+ *  - Handles are opaque; each *_new / *_open has a *_free that accepts NULL.
+ *  - Options structs are zero-initialised by the caller; a zero field means "default".
+ *    New fields are only ever added at the end.
+ *  - Inputs are (const uint8_t *data, size_t len) or a path. brine never needs NUL
+ *    termination of data and never writes to caller memory.
+ *  - A malicious file is not an error: scanning it succeeds and returns findings.
+ */
+#ifndef BRINE_H
+#define BRINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(BRINE_BUILDING) && defined(__GNUC__)
+#define BRINE_API __attribute__((visibility("default")))
+#else
+#define BRINE_API
+#endif
+
+#define BRINE_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- status and errors */
+
+typedef enum brine_status {
+    BRINE_OK = 0,
+    BRINE_ERR_MALFORMED = 1,   /* the input is not well-formed (offset says where) */
+    BRINE_ERR_LIMIT = 2,       /* a limit was exceeded (limit, limit_value, observed) */
+    BRINE_ERR_NOMEM = 3,       /* an allocation failed or the memory budget ran out */
+    BRINE_ERR_IO = 4,          /* a file could not be opened, read, mapped or written */
+    BRINE_ERR_USAGE = 5,       /* the caller passed an invalid argument */
+    BRINE_ERR_POLICY = 6,      /* refused: the input uses something the policy does not allow */
+    BRINE_ERR_UNSUPPORTED = 7  /* a valid construct brine does not handle */
+} brine_status;
+
+/* Filled on failure. msg is a human sentence saying what was needed and what was found;
+ * it lives in the struct itself, so the struct can be copied and outlives everything. */
+typedef struct brine_error {
+    brine_status code;
+    int has_offset;            /* 1 when offset is meaningful */
+    uint64_t offset;           /* byte offset in the file (or in member, when set) */
+    const char *limit;         /* for BRINE_ERR_LIMIT: the limit's name, else NULL */
+    uint64_t limit_value;      /* the limit in force */
+    uint64_t observed;         /* what the input asked for */
+    int source_line;           /* debug aid: the line of brine's source that failed */
+    char msg[256];
+} brine_error;
+
+/* A constant English name for a status ("malformed input", …). Never NULL. */
+BRINE_API const char *brine_status_name(brine_status status);
+
+/* ---------------------------------------------------------------- limits */
+
+/* Resource limits for one operation. Zero means "default"; a value above the hard cap is
+ * clamped to it. The defaults and caps, and the attack each limit stops, are listed in
+ * src/core/limits.h and in `brine --help-limits`. */
+typedef struct brine_limits {
+    uint64_t max_input_bytes;      /* bytes of one input (file or archive member) */
+    uint64_t max_opcodes;          /* opcodes executed by the pickle machine, per file */
+    uint64_t max_stack;            /* pickle value-stack depth */
+    uint64_t max_marks;            /* pickle mark-stack depth */
+    uint64_t max_memo;             /* pickle memo entries */
+    uint64_t max_nodes;            /* nodes in the object graph */
+    uint64_t max_depth;            /* nesting depth of any walk over the graph */
+    uint64_t max_string;           /* one string / bytes argument */
+    uint64_t max_memory;           /* bytes brine may allocate for one file */
+    uint64_t max_pickles;          /* concatenated pickles in one stream */
+    uint64_t max_nested;           /* nested pickles (pickles inside pickles) depth */
+    uint64_t zip_max_entries;      /* entries in one zip central directory */
+    uint64_t zip_max_entry_bytes;  /* decompressed bytes of one zip entry */
+    uint64_t zip_max_total_bytes;  /* decompressed bytes of all entries of one archive */
+    uint64_t zip_max_ratio;        /* decompressed / compressed size of one entry */
+    uint64_t st_max_header;        /* safetensors JSON header bytes */
+    uint64_t max_tensors;          /* tensors in one file */
+} brine_limits;
+
+/* Fills *limits with the defaults. */
+BRINE_API void brine_limits_default(brine_limits *limits);
+
+/* ---------------------------------------------------------------- policy */
+
+/* Which globals a file may reference and still be `safe`. The default policy is what
+ * torch.load(weights_only=True) allows, plus plain Python containers and scalars and numpy
+ * array/dtype/scalar reconstruction (joblib's array wrapper included). */
+typedef struct brine_policy brine_policy;
+
+/* A new default policy, or NULL when out of memory. */
+BRINE_API brine_policy *brine_policy_new(void);
+BRINE_API void brine_policy_free(brine_policy *policy);
+
+/* Widens the policy by one entry: a profile name ("sklearn", "xgboost", "lightgbm", "torch",
+ * "numpy", "builtins"), an exact "module.qualname", or "module.*" (the module and its
+ * submodules). Never-allowable modules (os, posix, nt, sys, subprocess, builtins.eval, …)
+ * are refused with BRINE_ERR_POLICY. */
+BRINE_API brine_status brine_policy_allow(brine_policy *policy, const char *entry,
+                                          brine_error *err);
+
+/* Reads a policy file: one entry per line as for brine_policy_allow, `#` starts a comment.
+ * On error, err->offset is the line number. */
+BRINE_API brine_status brine_policy_load(brine_policy *policy, const char *path,
+                                         brine_error *err);
+
+/* The names of the built-in profiles, NULL-terminated. */
+BRINE_API const char *const *brine_policy_profiles(void);
+
+/* ---------------------------------------------------------------- scanning */
+
+typedef enum brine_verdict {
+    BRINE_SAFE = 0,        /* fully parsed; only allowlisted constructs */
+    BRINE_UNVERIFIED = 1,  /* fully parsed; globals outside the allowlist, none known bad */
+    BRINE_INVALID = 2,     /* malformed, truncated, over a limit or inconsistent */
+    BRINE_UNSAFE = 3       /* can run code or touch the system when loaded */
+} brine_verdict;
+
+/* "safe", "unverified", "invalid", "unsafe". */
+BRINE_API const char *brine_verdict_name(brine_verdict verdict);
+
+/* One reason for a verdict. Strings are owned by the result and live until it is freed. */
+typedef struct brine_finding {
+    brine_verdict severity;  /* the verdict this finding alone would give */
+    const char *rule;        /* stable identifier, e.g. "dangerous-global" (see README) */
+    const char *global;      /* "module.qualname" the finding is about, or NULL */
+    const char *member;      /* archive member, or NULL for the file itself */
+    int64_t offset;          /* byte offset in the member or file, or -1 */
+    const char *message;     /* what the file would do, for people */
+} brine_finding;
+
+typedef struct brine_scan_options {
+    const brine_policy *policy;  /* NULL: the default policy */
+    const brine_limits *limits;  /* NULL: the default limits */
+} brine_scan_options;
+
+typedef struct brine_result brine_result;
+
+/* Scans one file. Returns BRINE_OK with *out set whenever the file could be read — a
+ * malformed or malicious file is a result, not an error. Returns BRINE_ERR_IO when the
+ * path cannot be opened or read, BRINE_ERR_NOMEM when memory runs out. *out is NULL on
+ * failure. The file is opened read-only and never modified. */
+BRINE_API brine_status brine_scan_file(const char *path, const brine_scan_options *opts,
+                                       brine_result **out, brine_error *err);
+
+/* As brine_scan_file, for bytes in memory. data may be NULL when len is 0. */
+BRINE_API brine_status brine_scan_bytes(const uint8_t *data, size_t len,
+                                        const brine_scan_options *opts, brine_result **out,
+                                        brine_error *err);
+
+BRINE_API void brine_result_free(brine_result *result);
+BRINE_API brine_verdict brine_result_verdict(const brine_result *result);
+/* The detected format: "pickle", "none", … Never NULL. */
+BRINE_API const char *brine_result_format(const brine_result *result);
+BRINE_API size_t brine_result_finding_count(const brine_result *result);
+/* The i-th finding, most severe first; NULL when i is out of range. */
+BRINE_API const brine_finding *brine_result_finding(const brine_result *result, size_t i);
+/* Every distinct global the file references, as "module.qualname" after Python-2 name
+ * mapping, in first-seen order. */
+BRINE_API size_t brine_result_global_count(const brine_result *result);
+BRINE_API const char *brine_result_global(const brine_result *result, size_t i);
+
+/* ---------------------------------------------------------------- output */
+
+/* Where text goes: return 0 on success, non-zero to abort with BRINE_ERR_IO. */
+typedef int (*brine_write_fn)(void *ctx, const void *buf, size_t len);
+
+typedef enum brine_report_format {
+    BRINE_REPORT_TEXT = 0,
+    BRINE_REPORT_JSON = 1,   /* one object: {files:[…], errors:[…], summary:{…}} */
+    BRINE_REPORT_JSONL = 2,  /* one file object per line, as files are added */
+    BRINE_REPORT_SARIF = 3   /* SARIF 2.1.0 */
+} brine_report_format;
+
+typedef struct brine_report brine_report;
+
+/* A report writer. NULL when out of memory. */
+BRINE_API brine_report *brine_report_new(brine_report_format format, brine_write_fn write,
+                                         void *ctx);
+/* Adds one scanned file. */
+BRINE_API brine_status brine_report_add(brine_report *report, const char *path,
+                                        const brine_result *result, brine_error *err);
+/* Adds a path that could not be scanned (err describes why). */
+BRINE_API brine_status brine_report_add_error(brine_report *report, const char *path,
+                                              const brine_error *why, brine_error *err);
+/* Writes what is still buffered (JSON and SARIF documents, the text summary). */
+BRINE_API brine_status brine_report_finish(brine_report *report, brine_error *err);
+BRINE_API void brine_report_free(brine_report *report);
+
+/* ---------------------------------------------------------------- disassembly */
+
+typedef enum brine_dis_format {
+    BRINE_DIS_TEXT = 0,  /* pickletools.dis-style listing, then the object graph */
+    BRINE_DIS_JSON = 1   /* {pickles:[{offset, end, ops:[{offset, op, code, arg}]}], …} */
+} brine_dis_format;
+
+/* Disassembles every pickle in data (concatenated pickles included) and renders the object
+ * graph the machine reconstructed as pseudo-Python. A malformed stream is listed up to the
+ * failing opcode and the error is part of the output; the call still returns BRINE_OK. */
+BRINE_API brine_status brine_dis(const uint8_t *data, size_t len, brine_dis_format format,
+                                 const brine_limits *limits, brine_write_fn write, void *ctx,
+                                 brine_error *err);
+
+/* Reads a whole file into memory (mapped read-only). *data must be released with
+ * brine_unmap. */
+BRINE_API brine_status brine_map_file(const char *path, const uint8_t **data, size_t *len,
+                                      brine_error *err);
+BRINE_API void brine_unmap(const uint8_t *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BRINE_H */
