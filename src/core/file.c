@@ -1,0 +1,57 @@
+/* file.c — mapping input files read-only. Inputs are never opened for writing. */
+#include "brine.h"
+#include "core/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const uint8_t empty_file[1];
+
+brine_status brine_map_file(const char *path, const uint8_t **data, size_t *len,
+                            brine_error *err)
+{
+    if (!path || !data || !len)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_map_file: NULL argument");
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return err_set(err, BRINE_ERR_IO, __LINE__, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, BRINE_ERR_IO, __LINE__, "cannot stat: %s", strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return err_set(err, BRINE_ERR_IO, __LINE__, "is a directory");
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(err, BRINE_ERR_IO, __LINE__, "not a regular file");
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        *data = empty_file;
+        return BRINE_OK;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return err_set(err, BRINE_ERR_IO, __LINE__, "cannot map: %s", strerror(e));
+    *data = p;
+    *len = (size_t)st.st_size;
+    return BRINE_OK;
+}
+
+void brine_unmap(const uint8_t *data, size_t len)
+{
+    if (data && data != empty_file && len)
+        munmap((void *)(uintptr_t)data, len);
+}

@@ -1,0 +1,52 @@
+/*
+ * limits.h — every resource limit brine enforces, in one place (SQLite's sqliteLimit.h).
+ *
+ * Each line: field of brine_limits, default, hard cap, what it bounds, and the attack it stops.
+ * A caller may lower any limit through brine_limits; a value above the hard cap is clamped.
+ */
+#ifndef BRINE_CORE_LIMITS_H
+#define BRINE_CORE_LIMITS_H
+
+#include "brine.h"
+
+/*      field                default             hard cap            */
+#define BRINE_LIMIT_LIST(X)                                                                    \
+    /* bytes of one input; stops reading a device or a sparse 1 TB file into memory */         \
+    X(max_input_bytes, UINT64_C(1) << 40, UINT64_C(1) << 44)                                   \
+    /* opcodes per file; stops time bombs (a 100 MB stream of DUP/POP runs in bounded time) */ \
+    X(max_opcodes, UINT64_C(100000000), UINT64_C(4000000000))                                  \
+    /* value-stack depth; stops MARK/EMPTY_LIST floods that grow the stack without bound */    \
+    X(max_stack, UINT64_C(1000000), UINT64_C(100000000))                                       \
+    /* mark-stack depth; same attack through MARK alone */                                     \
+    X(max_marks, UINT64_C(100000), UINT64_C(10000000))                                         \
+    /* memo entries; stops memo floods (CPython's array memo: LONG_BINPUT 2^31 → 16 GiB) */   \
+    X(max_memo, UINT64_C(10000000), UINT64_C(100000000))                                       \
+    /* object-graph nodes; stops billion-laughs expansion through GET/DUP + containers */     \
+    X(max_nodes, UINT64_C(20000000), UINT64_C(400000000))                                      \
+    /* nesting depth of graph walks; stops stack exhaustion on deeply nested containers */     \
+    X(max_depth, UINT64_C(1000), UINT64_C(100000))                                             \
+    /* one string/bytes argument; bounds copies of escaped strings (STRING, UNICODE) */        \
+    X(max_string, UINT64_C(1) << 32, UINT64_C(1) << 40)                                        \
+    /* bytes allocated for one file; the budget every allocation is charged against */         \
+    X(max_memory, UINT64_C(2) << 30, UINT64_C(64) << 30)                                       \
+    /* concatenated pickles in one stream; stops a file of a million tiny pickles */           \
+    X(max_pickles, UINT64_C(100000), UINT64_C(10000000))                                       \
+    /* nested pickle depth (bytes handed to pickle.loads inside a pickle) */                   \
+    X(max_nested, UINT64_C(8), UINT64_C(64))                                                   \
+    /* zip entries; stops central directories that declare millions of entries */              \
+    X(zip_max_entries, UINT64_C(1000000), UINT64_C(100000000))                                 \
+    /* decompressed bytes of one zip entry; zip bombs */                                       \
+    X(zip_max_entry_bytes, UINT64_C(16) << 30, UINT64_C(1) << 40)                              \
+    /* decompressed bytes of a whole archive; overlapping-entry zip bombs */                   \
+    X(zip_max_total_bytes, UINT64_C(64) << 30, UINT64_C(1) << 42)                              \
+    /* decompressed/compressed ratio of one entry; deflate bombs (1032:1 is deflate's max) */  \
+    X(zip_max_ratio, UINT64_C(1100), UINT64_C(1000000))                                        \
+    /* safetensors header bytes; the reference implementation's own cap is 100 MB */           \
+    X(st_max_header, UINT64_C(100000000), UINT64_C(100000000))                                 \
+    /* tensors in one file; bounds per-tensor bookkeeping */                                   \
+    X(max_tensors, UINT64_C(10000000), UINT64_C(100000000))
+
+/* The effective limits: defaults where the caller left zero, clamped to the hard caps. */
+void lim_resolve(const brine_limits *requested, brine_limits *out);
+
+#endif

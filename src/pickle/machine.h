@@ -1,0 +1,158 @@
+/*
+ * machine.h — the symbolic pickle machine and the object graph it builds.
+ *
+ * The machine replays a pickle the way CPython's _pickle.c does — value stack, separate mark
+ * stack with a fence, memo, protocol — but nothing is imported or called: GLOBAL, REDUCE,
+ * BUILD, NEWOBJ and friends become inert nodes, and every code-reaching step is appended to an
+ * event log, so a call whose result is popped is still seen. The machine knows nothing about
+ * torch or numpy; their semantics are passes over the graph.
+ */
+#ifndef BRINE_PICKLE_MACHINE_H
+#define BRINE_PICKLE_MACHINE_H
+
+#include "brine.h"
+#include "core/alloc.h"
+#include "pickle/decode.h"
+
+/* Node ids index the arena; 0 is never a valid node. */
+typedef uint32_t pk_id;
+
+typedef enum pk_kind {
+    K_NONE, K_BOOL, K_INT, K_BIGINT, K_FLOAT,
+    K_STR,       /* text (UNICODE, BINUNICODE…) */
+    K_PYSTR,     /* Python 2 str (STRING, BINSTRING, SHORT_BINSTRING): bytes that load as str */
+    K_BYTES, K_BYTEARRAY,
+    K_TUPLE, K_LIST, K_DICT, K_SET, K_FROZENSET,
+    K_GLOBAL,    /* a name resolved by find_class */
+    K_CALL,      /* REDUCE: a = callable, b = args */
+    K_NEWOBJ,    /* NEWOBJ / NEWOBJ_EX: a = class, b = args, c = kwargs (or 0) */
+    K_INST,      /* INST / OBJ: a = class, b = args tuple */
+    K_PERSID,    /* PERSID / BINPERSID: a = pid */
+    K_EXT,       /* EXT1/2/4: i = code */
+    K_BUFFER     /* NEXT_BUFFER, READONLY_BUFFER of one */
+} pk_kind;
+
+typedef struct pk_node {
+    uint8_t kind;
+    uint8_t flags;      /* PKF_* */
+    uint8_t opcode;     /* the opcode that made it */
+    uint32_t count;     /* items (containers; dicts count keys and values) */
+    uint32_t cap;
+    uint64_t offset;    /* where it was made */
+    pk_id a, b, c;      /* operands, see pk_kind */
+    pk_id state;        /* last BUILD state applied, or 0 */
+    union {
+        int64_t i;
+        double d;
+        struct {
+            const uint8_t *p;
+            uint64_t len;
+        } s;            /* K_STR, K_PYSTR, K_BYTES, K_BYTEARRAY, K_BIGINT (bytes or text) */
+        struct {
+            uint32_t global; /* index in the machine's global table */
+        } g;
+    } v;
+    pk_id *items;
+} pk_node;
+
+enum {
+    PKF_BIGTEXT = 1,   /* K_BIGINT: v.s is decimal text, else little-endian bytes */
+    PKF_BUILT = 2,     /* BUILD was applied at least once */
+    PKF_MUTATED = 4,   /* a container op was applied to a non-container */
+    PKF_READONLY = 8   /* READONLY_BUFFER */
+};
+
+/* A global as find_class would see it, after Python-2 name mapping. */
+typedef struct pk_global {
+    char *module;
+    char *name;
+    char *full;        /* "module.name" */
+    uint64_t offset;   /* first reference */
+    uint8_t dotted;    /* name walks attributes (protocol >= 4 getattr chain) */
+    uint8_t mapped;    /* Python-2 mapping changed it */
+    uint8_t dynamic;   /* STACK_GLOBAL operands were not literal strings */
+} pk_global;
+
+/* Every step of a load that can reach code, in stream order. */
+typedef enum pk_evkind {
+    EV_GLOBAL,     /* node = K_GLOBAL */
+    EV_CALL,       /* node = K_CALL / K_NEWOBJ / K_INST */
+    EV_BUILD,      /* node = target, aux = state */
+    EV_MUTATE,     /* container op on something that is not a plain list/dict/set: node = target */
+    EV_PERSID,     /* node = K_PERSID */
+    EV_EXT,        /* node = K_EXT */
+    EV_BUFFER,     /* NEXT_BUFFER */
+    EV_FRAME       /* an opcode crossed a FRAME boundary: aux = frame end (low 32 bits) */
+} pk_evkind;
+
+typedef struct pk_event {
+    uint8_t kind;
+    uint8_t opcode;
+    uint64_t offset;
+    pk_id node;
+    pk_id aux;
+} pk_event;
+
+typedef struct pk_graph pk_graph;
+
+/* One pickle, from its first opcode to STOP. */
+typedef struct pk_pickle {
+    uint64_t start, end; /* end is one past STOP (or where parsing failed) */
+    pk_id root;          /* the value STOP returned, 0 if none */
+    int proto;           /* highest PROTO seen */
+    int complete;        /* reached STOP */
+    uint32_t first_event, n_events;
+} pk_pickle;
+
+/* Observer for the disassembler: called for each decoded opcode before it is applied, with
+ * the stack depth and mark depth at that point. */
+typedef void (*pk_op_observer)(void *ctx, const pk_op *op, uint32_t stack_depth,
+                               uint32_t mark_depth);
+
+typedef struct pk_run_options {
+    const brine_limits *limits;   /* resolved limits */
+    pk_op_observer observe;
+    void *observe_ctx;
+} pk_run_options;
+
+/* The graph and the record of everything a run saw; freed in one call. */
+struct pk_graph {
+    mem_budget *mem;
+    pk_pool strings;
+    pk_node *nodes;
+    size_t n_nodes, cap_nodes;
+    pk_global *globals;
+    size_t n_globals, cap_globals;
+    pk_event *events;
+    size_t n_events, cap_events;
+    pk_pickle *pickles;
+    size_t n_pickles, cap_pickles;
+    uint64_t opcodes;        /* opcodes executed so far */
+    int failed;              /* the last run stopped on an error */
+    brine_error error;       /* that error */
+    uint64_t trailing_at;    /* offset of bytes after the last pickle, if any */
+    uint64_t trailing_len;
+};
+
+void pk_graph_init(pk_graph *g, mem_budget *mem);
+void pk_graph_free(pk_graph *g);
+
+/* Runs one pickle starting at data[start]: fresh stack, marks, memo and protocol, as a new
+ * Unpickler.load() would. Appends a pk_pickle record (also on failure). Returns BRINE_OK when
+ * STOP was reached; otherwise the error (also copied to g->error). NOMEM is returned as is. */
+brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                    const pk_run_options *opts, brine_error *err);
+
+/* Runs every pickle in data back to back (concatenated pickles, legacy torch files). Stops at
+ * the first failure or at the first position that does not start a pickle: those bytes are
+ * recorded as trailing data. max_pickles of 0 means the limit from opts. */
+brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t max_pickles,
+                        const pk_run_options *opts, brine_error *err);
+
+static inline pk_node *pk_at(const pk_graph *g, pk_id id) { return &g->nodes[id]; }
+
+/* Renders the object graph of every pickle as pseudo-Python. */
+brine_status pk_render(const pk_graph *g, const brine_limits *lim, brine_write_fn write,
+                       void *ctx);
+
+#endif
