@@ -9,6 +9,7 @@
 #include "pickle/decode.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,10 +78,10 @@ static uint64_t c_strlen(const uint8_t *s, uint64_t n)
     return z ? (uint64_t)(z - s) : n;
 }
 
-/* Python's int(text, base) for base 0 or 10 (PyLong_FromString): whitespace around, a sign,
- * a 0x/0o/0b prefix in base 0, single underscores between digits, no leading zeros in base-0
+/* Python int(text, base) for base 0 or 10 (PyLong_FromString): whitespace around, a sign,
+ * a 0x, 0o or 0b prefix in base 0, single underscores between digits, no leading zeros in base-0
  * decimals, and at most 4300 decimal digits (CPython's int_max_str_digits, CVE-2020-10735).
- * Returns 0 and sets *value/*big on success, -1 when CPython would raise ValueError. */
+ * Returns 0 and sets *value and *big on success, -1 when CPython would raise ValueError. */
 static int py_int_parse(const uint8_t *s, uint64_t n, int base, int64_t *value, int *big)
 {
     uint64_t i = 0;

@@ -343,12 +343,6 @@ static int is_text(const pk_node *n) { return n->kind == K_STR || n->kind == K_P
 
 /* ------------------------------------------------------------------ opcodes */
 
-static brine_status push_scalar(run *r, pk_kind kind, pk_id *out)
-{
-    brine_status st = new_node(r, kind, out);
-    return st ? st : push(r, *out);
-}
-
 static brine_status op_value(run *r, const pk_op *op)
 {
     pk_id id;

@@ -1,0 +1,49 @@
+/*
+ * scan.h — the scan context shared by every format: findings, globals, policy, limits.
+ *
+ * A format's scan function reads its container and hands pickles (and other members) back to
+ * scan_pickle, which runs the machine and judges the graph against the policy. Findings are
+ * collected here; the verdict is the most severe finding (safe when there is none).
+ */
+#ifndef BRINE_SCAN_SCAN_H
+#define BRINE_SCAN_SCAN_H
+
+#include "brine.h"
+#include "core/alloc.h"
+#include "policy/policy.h"
+
+/* How persistent ids (PERSID/BINPERSID) are resolved by the loader of this pickle. */
+typedef enum scan_pid_mode {
+    PID_NONE,        /* plain pickle.load: no persistent_load, any persistent id fails */
+    PID_TORCH_ZIP,   /* torch zip data.pkl: ('storage', type, key, location, numel) */
+    PID_TORCH_LEGACY /* legacy torch: ('storage', type, key, location, numel, view) */
+} scan_pid_mode;
+
+typedef struct scan_ctx {
+    const pol_policy *policy;
+    brine_limits limits;       /* resolved */
+    mem_budget mem;
+    brine_result *result;
+    unsigned depth;            /* nested pickle depth */
+} scan_ctx;
+
+/* Records a finding. member may be NULL; offset < 0 when unknown. The message is formatted
+ * into the result's own storage. Returns BRINE_ERR_NOMEM only. */
+brine_status scan_add_finding(scan_ctx *sc, brine_verdict severity, const char *rule,
+                              const char *global, const char *member, int64_t offset,
+                              const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* Records a global referenced by the file ("module.qualname"), once. */
+brine_status scan_add_global(scan_ctx *sc, const char *full);
+
+/* Scans a pickle stream (concatenated pickles included) found in member (NULL: the file),
+ * at base_offset within the file. Findings go to sc. expect_many: the loader reads several
+ * pickles back to back (legacy torch); otherwise data after the first STOP that is not a
+ * pickle is reported. */
+brine_status scan_pickle(scan_ctx *sc, const uint8_t *data, size_t len, const char *member,
+                         scan_pid_mode pid_mode);
+
+/* Sets the result's format name (a string constant). */
+void scan_set_format(scan_ctx *sc, const char *format);
+
+#endif
