@@ -762,30 +762,22 @@ out:
     return st;
 }
 
-brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t max_pickles,
+brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                         const pk_run_options *opts, brine_error *err)
 {
-    if (!max_pickles)
-        max_pickles = (size_t)opts->limits->max_pickles;
-    size_t pos = 0;
-    size_t first = g->n_pickles;
+    size_t pos = start;
     g->trailing_len = 0;
-    for (;;) {
-        if (g->n_pickles - first >= max_pickles) {
-            if (pos < len) {
-                g->trailing_at = pos;
-                g->trailing_len = len - pos;
-            }
-            return BRINE_OK;
-        }
+    while (pos < len) {
+        if (g->n_pickles >= opts->limits->max_pickles)
+            return err_limit(err, "max_pickles", opts->limits->max_pickles, g->n_pickles + 1, pos,
+                             1, __LINE__);
         size_t events_before = g->n_events;
         brine_status st = pk_run(g, data, len, pos, opts, err);
-        pk_pickle *p = &g->pickles[g->n_pickles - 1];
         if (st == BRINE_ERR_NOMEM)
             return st;
-        if (st && g->n_pickles - first > 1 && g->n_events == events_before) {
-            /* bytes after the previous STOP that do not make a pickle which reaches any code:
-             * not a pickle, just trailing data */
+        if (st && pos > 0 && g->n_events == events_before) {
+            /* bytes after a STOP that do not make a pickle reaching any code: not a pickle,
+             * just trailing data (pickle.load never reads them) */
             g->n_pickles--;
             g->trailing_at = pos;
             g->trailing_len = len - pos;
@@ -794,8 +786,7 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t max
         }
         if (st)
             return st;
-        pos = (size_t)p->end;
-        if (pos >= len)
-            return BRINE_OK;
+        pos = (size_t)g->pickles[g->n_pickles - 1].end;
     }
+    return BRINE_OK;
 }

@@ -143,10 +143,10 @@ void pk_graph_free(pk_graph *g);
 brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                     const pk_run_options *opts, brine_error *err);
 
-/* Runs every pickle in data back to back (concatenated pickles, legacy torch files). Stops at
- * the first failure or at the first position that does not start a pickle: those bytes are
- * recorded as trailing data. max_pickles of 0 means the limit from opts. */
-brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t max_pickles,
+/* Runs every pickle from data[start] on, back to back (concatenated pickles). Stops at the
+ * first failure, or — after the first pickle of the stream — at the first position that does
+ * not start a pickle reaching any code: those bytes are recorded as trailing data. */
+brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                         const pk_run_options *opts, brine_error *err);
 
 static inline pk_node *pk_at(const pk_graph *g, pk_id id) { return &g->nodes[id]; }

@@ -1,0 +1,183 @@
+/*
+ * result.c — a scan result: verdict, findings and globals, owned by the result and freed in
+ * one call. The number of stored findings is capped (the verdict still counts every one), so a
+ * file with a million distinct globals cannot make the report grow without bound.
+ */
+#include "scan/result.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+enum { MAX_FINDINGS = 10000, MAX_GLOBALS = 100000 };
+
+brine_result *res_new(uint64_t memory_limit)
+{
+    brine_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    mem_budget_init(&r->mem, memory_limit);
+    r->format = "none";
+    return r;
+}
+
+void brine_result_free(brine_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_findings; i++) {
+        brine_finding *f = &r->findings[i];
+        mem_free(&r->mem, (void *)f->global, f->global ? strlen(f->global) + 1 : 0);
+        mem_free(&r->mem, (void *)f->member, f->member ? strlen(f->member) + 1 : 0);
+        mem_free(&r->mem, (void *)f->message, strlen(f->message) + 1);
+    }
+    mem_free(&r->mem, r->findings, r->cap_findings * sizeof *r->findings);
+    for (size_t i = 0; i < r->n_globals; i++)
+        mem_free(&r->mem, r->globals[i], strlen(r->globals[i]) + 1);
+    mem_free(&r->mem, r->globals, r->cap_globals * sizeof *r->globals);
+    mem_free(&r->mem, r->seen, r->cap_seen * sizeof *r->seen);
+    free(r);
+}
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    if (!s)
+        return h * 31 + 7;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * UINT64_C(0x100000001b3);
+    return (h ^ 0xff) * UINT64_C(0x100000001b3);
+}
+
+/* A set of 64-bit keys (0 never stored): dedupes findings and globals. Returns 1 when key was
+ * already present, 0 when added, -1 when out of memory. */
+static int seen_add(brine_result *r, uint64_t key)
+{
+    key |= 1;
+    if ((r->n_seen + 1) * 2 > r->cap_seen) {
+        size_t ncap = r->cap_seen ? r->cap_seen * 2 : 256;
+        uint64_t *fresh = mem_calloc(&r->mem, ncap, sizeof *fresh);
+        if (!fresh)
+            return -1;
+        for (size_t i = 0; i < r->cap_seen; i++) {
+            uint64_t k = r->seen[i];
+            if (!k)
+                continue;
+            size_t h = (size_t)(k * UINT64_C(0x9E3779B97F4A7C15) >> 20) & (ncap - 1);
+            while (fresh[h])
+                h = (h + 1) & (ncap - 1);
+            fresh[h] = k;
+        }
+        mem_free(&r->mem, r->seen, r->cap_seen * sizeof *r->seen);
+        r->seen = fresh;
+        r->cap_seen = ncap;
+    }
+    size_t h = (size_t)(key * UINT64_C(0x9E3779B97F4A7C15) >> 20) & (r->cap_seen - 1);
+    while (r->seen[h]) {
+        if (r->seen[h] == key)
+            return 1;
+        h = (h + 1) & (r->cap_seen - 1);
+    }
+    r->seen[h] = key;
+    r->n_seen++;
+    return 0;
+}
+
+brine_status res_vadd_finding(brine_result *r, brine_verdict severity, const char *rule,
+                              const char *global, const char *member, int64_t offset,
+                              const char *fmt, va_list ap)
+{
+    if (severity > r->verdict)
+        r->verdict = severity;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    /* one finding per rule and global (and member); findings without a global per message */
+    uint64_t key = hash_str(hash_str(hash_str(UINT64_C(1469598103934665603), rule), global),
+                            member);
+    if (!global)
+        key = hash_str(key, msg);
+    int dup = seen_add(r, key);
+    if (dup < 0)
+        return BRINE_ERR_NOMEM;
+    if (dup)
+        return BRINE_OK;
+    if (r->n_findings >= MAX_FINDINGS) {
+        r->dropped_findings++;
+        return BRINE_OK;
+    }
+    if (mem_grow(&r->mem, (void **)&r->findings, &r->cap_findings, r->n_findings + 1,
+                 sizeof *r->findings))
+        return BRINE_ERR_NOMEM;
+    brine_finding f = {severity, rule, NULL, NULL, offset, NULL};
+    if ((global && !(f.global = mem_strndup(&r->mem, global, strlen(global)))) ||
+        (member && !(f.member = mem_strndup(&r->mem, member, strlen(member)))) ||
+        !(f.message = mem_strndup(&r->mem, msg, strlen(msg)))) {
+        mem_free(&r->mem, (void *)f.global, f.global ? strlen(f.global) + 1 : 0);
+        mem_free(&r->mem, (void *)f.member, f.member ? strlen(f.member) + 1 : 0);
+        return BRINE_ERR_NOMEM;
+    }
+    r->findings[r->n_findings++] = f;
+    return BRINE_OK;
+}
+
+brine_status res_add_global(brine_result *r, const char *full)
+{
+    int dup = seen_add(r, hash_str(UINT64_C(0x51ED27), full));
+    if (dup < 0)
+        return BRINE_ERR_NOMEM;
+    if (dup || r->n_globals >= MAX_GLOBALS)
+        return BRINE_OK;
+    if (mem_grow(&r->mem, (void **)&r->globals, &r->cap_globals, r->n_globals + 1,
+                 sizeof *r->globals))
+        return BRINE_ERR_NOMEM;
+    char *copy = mem_strndup(&r->mem, full, strlen(full));
+    if (!copy)
+        return BRINE_ERR_NOMEM;
+    r->globals[r->n_globals++] = copy;
+    return BRINE_OK;
+}
+
+void res_finish(brine_result *r)
+{
+    /* most severe first, keeping stream order within a severity (a counting sort) */
+    if (r->n_findings < 2)
+        return;
+    brine_finding *sorted = mem_alloc(&r->mem, r->n_findings * sizeof *sorted);
+    if (!sorted)
+        return; /* unsorted is still correct, only less readable */
+    size_t k = 0;
+    for (int sev = BRINE_UNSAFE; sev >= BRINE_SAFE; sev--)
+        for (size_t i = 0; i < r->n_findings; i++)
+            if ((int)r->findings[i].severity == sev)
+                sorted[k++] = r->findings[i];
+    memcpy(r->findings, sorted, r->n_findings * sizeof *sorted);
+    mem_free(&r->mem, sorted, r->n_findings * sizeof *sorted);
+}
+
+/* ------------------------------------------------------------------ public accessors */
+
+brine_verdict brine_result_verdict(const brine_result *r) { return r ? r->verdict : BRINE_INVALID; }
+const char *brine_result_format(const brine_result *r) { return r ? r->format : "none"; }
+size_t brine_result_finding_count(const brine_result *r) { return r ? r->n_findings : 0; }
+const brine_finding *brine_result_finding(const brine_result *r, size_t i)
+{
+    return r && i < r->n_findings ? &r->findings[i] : NULL;
+}
+size_t brine_result_global_count(const brine_result *r) { return r ? r->n_globals : 0; }
+const char *brine_result_global(const brine_result *r, size_t i)
+{
+    return r && i < r->n_globals ? r->globals[i] : NULL;
+}
+
+const char *brine_verdict_name(brine_verdict v)
+{
+    switch (v) {
+    case BRINE_SAFE: return "safe";
+    case BRINE_UNVERIFIED: return "unverified";
+    case BRINE_INVALID: return "invalid";
+    case BRINE_UNSAFE: return "unsafe";
+    }
+    return "invalid";
+}

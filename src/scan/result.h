@@ -1,0 +1,31 @@
+/* result.h — the storage behind brine_result (see result.c). */
+#ifndef BRINE_SCAN_RESULT_H
+#define BRINE_SCAN_RESULT_H
+
+#include <stdarg.h>
+
+#include "brine.h"
+#include "core/alloc.h"
+
+struct brine_result {
+    mem_budget mem;
+    const char *format;
+    brine_verdict verdict;
+    brine_finding *findings;
+    size_t n_findings, cap_findings;
+    size_t dropped_findings;
+    char **globals;
+    size_t n_globals, cap_globals;
+    uint64_t *seen; /* dedup keys of findings and globals */
+    size_t n_seen, cap_seen;
+};
+
+brine_result *res_new(uint64_t memory_limit);
+brine_status res_vadd_finding(brine_result *r, brine_verdict severity, const char *rule,
+                              const char *global, const char *member, int64_t offset,
+                              const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
+brine_status res_add_global(brine_result *r, const char *full);
+/* Orders findings most severe first. */
+void res_finish(brine_result *r);
+
+#endif

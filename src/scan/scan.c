@@ -1,0 +1,625 @@
+/*
+ * scan.c — verdicts: runs the format that bids highest, then judges every pickle it finds.
+ *
+ * The judge walks the machine's event log, not the final object: a call whose result was
+ * popped (OBJ + POP), a global imported and never used, a BUILD on a module — each is an event
+ * and each is judged. Only globals on the active allowlist pass; the denylist names what
+ * does not. Errors never hide findings: a file that is broken after its payload is unsafe.
+ */
+#include "scan/scan.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/limits.h"
+#include "formats/format.h"
+#include "pickle/machine.h"
+#include "pickle/opcodes.h"
+#include "pickle/render.h"
+#include "scan/result.h"
+
+brine_status scan_add_finding(scan_ctx *sc, brine_verdict severity, const char *rule,
+                              const char *global, const char *member, int64_t offset,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    brine_status st = res_vadd_finding(sc->result, severity, rule, global, member, offset, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+brine_status scan_add_global(scan_ctx *sc, const char *full)
+{
+    return res_add_global(sc->result, full);
+}
+
+void scan_set_format(scan_ctx *sc, const char *format) { sc->result->format = format; }
+
+/* ------------------------------------------------------------------ judging one graph */
+
+typedef struct judge {
+    scan_ctx *sc;
+    pk_graph *g;
+    const char *member;
+    scan_pid_mode pid_mode;
+    pol_class *cls;      /* per global */
+    const char **why;    /* per global */
+} judge;
+
+#define FIND(sev, rule, global, off, ...)                                                      \
+    do {                                                                                       \
+        brine_status st_ = scan_add_finding(j->sc, (sev), (rule), (global), j->member,         \
+                                            (int64_t)(off), __VA_ARGS__);                      \
+        if (st_)                                                                               \
+            return st_;                                                                        \
+    } while (0)
+
+static const pk_global *global_of(const judge *j, pk_id id)
+{
+    const pk_node *n = pk_at(j->g, id);
+    return n->kind == K_GLOBAL ? &j->g->globals[n->v.g.global] : NULL;
+}
+
+static pol_class class_of(const judge *j, pk_id id)
+{
+    const pk_node *n = pk_at(j->g, id);
+    return n->kind == K_GLOBAL ? j->cls[n->v.g.global] : POL_UNVERIFIED;
+}
+
+static int text_is(const pk_node *n, const char *z)
+{
+    size_t zl = strlen(z);
+    return (n->kind == K_STR || n->kind == K_PYSTR) && n->v.s.len == zl &&
+           memcmp(n->v.s.p, z, zl) == 0;
+}
+
+/* For a dotted name, the first prefix of the attribute walk that the denylist knows:
+ * `random` + `_os.system` → `random._os` is unknown, but `os.system` reached through `_os`
+ * is what runs, so also try each suffix as a module path. */
+static const char *dotted_reaches(const pk_global *gl, char *buf, size_t cap)
+{
+    const char *why;
+    for (const char *p = gl->name; p && *p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL) {
+        const char *dot = strchr(p, '.');
+        if (!dot)
+            break;
+        /* module candidate: the component before the next dot, without leading underscores */
+        const char *comp = p;
+        while (*comp == '_' && comp < dot)
+            comp++;
+        snprintf(buf, cap, "%.*s", (int)(dot - comp), comp);
+        pol_class c = pol_classify(NULL, buf, dot + 1, &why);
+        if (c == POL_FORBIDDEN || c == POL_DANGEROUS) {
+            snprintf(buf, cap, "%.*s.%s", (int)(dot - comp), comp, dot + 1);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static brine_status classify_globals(judge *j)
+{
+    pk_graph *g = j->g;
+    for (size_t i = 0; i < g->n_globals; i++) {
+        pk_global *gl = &g->globals[i];
+        j->cls[i] = pol_classify(j->sc->policy, gl->module, gl->name, &j->why[i]);
+        brine_status st = gl->dynamic ? BRINE_OK : scan_add_global(j->sc, gl->full);
+        if (st)
+            return st;
+    }
+    return BRINE_OK;
+}
+
+static brine_status judge_global(judge *j, uint32_t gi, const char *what, uint64_t offset)
+{
+    const pk_global *gl = &j->g->globals[gi];
+    if (gl->dynamic) {
+        FIND(BRINE_UNSAFE, "dynamic-global", NULL, offset,
+             "STACK_GLOBAL imports a name computed while loading (%s): it can be anything", what);
+        return BRINE_OK;
+    }
+    pol_class c = j->cls[gi];
+    if (gl->dotted && c != POL_ALLOWED) {
+        char buf[256];
+        const char *reach = dotted_reaches(gl, buf, sizeof buf);
+        FIND(BRINE_UNSAFE, "dotted-name", gl->full, offset,
+             "%s walks attributes from module %s%s%s; %s", gl->full, gl->module,
+             reach ? ", reaching " : "", reach ? reach : "", what);
+        return BRINE_OK;
+    }
+    switch (c) {
+    case POL_FORBIDDEN:
+        FIND(BRINE_UNSAFE, "forbidden-module", gl->full, offset, "%s: %s; %s", gl->full,
+             j->why[gi], what);
+        break;
+    case POL_DANGEROUS:
+        FIND(BRINE_UNSAFE, "dangerous-global", gl->full, offset, "%s: %s; %s", gl->full,
+             j->why[gi], what);
+        break;
+    case POL_UNVERIFIED:
+        FIND(BRINE_UNVERIFIED, "unverified-global", gl->full, offset,
+             "%s is outside the allowlist: loading imports it and runs code nobody vetted; %s",
+             gl->full, what);
+        break;
+    case POL_ALLOWED:
+        break;
+    }
+    return BRINE_OK;
+}
+
+static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
+                                const char *member, scan_pid_mode pid_mode, int top_level,
+                                int *not_pickle);
+
+/* Callables whose argument is itself a pickle: scanning the bytes is the only way to know. */
+static int nested_loader(const pk_global *gl, scan_pid_mode *mode)
+{
+    static const char *const loaders[] = {"pickle.loads", "_pickle.loads", "pickle._loads",
+                                          "dill.loads", "cloudpickle.loads", "numpy.loads"};
+    if (strcmp(gl->full, "torch.storage._load_from_bytes") == 0) {
+        *mode = PID_TORCH_LEGACY;
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof loaders / sizeof loaders[0]; i++)
+        if (strcmp(gl->full, loaders[i]) == 0) {
+            *mode = PID_NONE;
+            return 1;
+        }
+    return 0;
+}
+
+static brine_status judge_nested(judge *j, const pk_event *e, const pk_node *call,
+                                 const pk_global *gl, scan_pid_mode mode)
+{
+    const pk_node *args = call->b ? pk_at(j->g, call->b) : NULL;
+    const pk_node *arg = args && args->kind == K_TUPLE && args->count >= 1
+                             ? pk_at(j->g, args->items[0])
+                             : NULL;
+    if (!arg || (arg->kind != K_BYTES && arg->kind != K_PYSTR && arg->kind != K_BYTEARRAY)) {
+        FIND(BRINE_UNSAFE, "nested-pickle", gl->full, e->offset,
+             "%s unpickles data computed while loading: it cannot be checked", gl->full);
+        return BRINE_OK;
+    }
+    if (j->sc->depth >= j->sc->limits.max_nested) {
+        FIND(BRINE_INVALID, "limit", gl->full, e->offset,
+             "nested pickles deeper than max_nested=%" PRIu64, j->sc->limits.max_nested);
+        return BRINE_OK;
+    }
+    char member[256];
+    snprintf(member, sizeof member, "%s%s%s bytes at offset %" PRIu64, j->member ? j->member : "",
+             j->member ? ": " : "", gl->full, e->offset);
+    j->sc->depth++;
+    int not_pickle = 0;
+    brine_status st = scan_stream(j->sc, arg->v.s.p, (size_t)arg->v.s.len, member, mode, 0,
+                                  &not_pickle);
+    j->sc->depth--;
+    return st;
+}
+
+static brine_status judge_call(judge *j, const pk_event *e)
+{
+    const pk_node *call = pk_at(j->g, e->node);
+    const pk_global *gl = global_of(j, call->a);
+    char line[384];
+    sbuf b = {line, sizeof line, 0, 0};
+    line[0] = '\0';
+    pk_describe_event(j->g, e, &b);
+    if (!gl) {
+        FIND(BRINE_UNSAFE, "dynamic-call", NULL, e->offset,
+             "calls something computed while loading: %s", line);
+        return BRINE_OK;
+    }
+    char what[448];
+    snprintf(what, sizeof what, "the file calls it: %s", line);
+    brine_status st = judge_global(j, pk_at(j->g, call->a)->v.g.global, what, e->offset);
+    if (st)
+        return st;
+    scan_pid_mode mode;
+    if (nested_loader(gl, &mode))
+        return judge_nested(j, e, call, gl, mode);
+    return BRINE_OK;
+}
+
+static int is_dunder(const pk_node *n)
+{
+    return (n->kind == K_STR || n->kind == K_PYSTR) && n->v.s.len > 4 && n->v.s.p[0] == '_' &&
+           n->v.s.p[1] == '_' && n->v.s.p[n->v.s.len - 1] == '_' && n->v.s.p[n->v.s.len - 2] == '_';
+}
+
+/* A BUILD state that plants dunder attributes (the "BUILD twice" gadget: the first BUILD sets
+ * __setstate__ in the instance dict, the second one calls it). */
+static int plants_dunder(const judge *j, const pk_node *state)
+{
+    const pk_node *dicts[2] = {state, NULL};
+    if (state->kind == K_TUPLE && state->count == 2) {
+        dicts[0] = pk_at(j->g, state->items[0]);
+        dicts[1] = pk_at(j->g, state->items[1]);
+    }
+    for (int d = 0; d < 2; d++) {
+        if (!dicts[d] || dicts[d]->kind != K_DICT)
+            continue;
+        for (uint32_t i = 0; i + 1 < dicts[d]->count; i += 2)
+            if (is_dunder(pk_at(j->g, dicts[d]->items[i])))
+                return 1;
+    }
+    return 0;
+}
+
+static brine_status judge_target(judge *j, const pk_event *e, const char *op)
+{
+    const pk_node *t = pk_at(j->g, e->node);
+    char line[384];
+    sbuf b = {line, sizeof line, 0, 0};
+    line[0] = '\0';
+    pk_describe_event(j->g, e, &b);
+    if (t->kind == K_GLOBAL) {
+        const pk_global *gl = &j->g->globals[t->v.g.global];
+        FIND(BRINE_UNSAFE, "global-mutation", gl->full, e->offset,
+             "%s on %s changes an imported module, class or function, so later lookups return "
+             "what the file planted: %s",
+             op, gl->full, line);
+        return BRINE_OK;
+    }
+    if (t->kind == K_PERSID || t->kind == K_EXT || t->kind == K_BUFFER ||
+        (t->kind == K_GLOBAL && global_of(j, e->node)->dynamic)) {
+        FIND(BRINE_UNSAFE, "dynamic-call", NULL, e->offset,
+             "%s calls a method of an object computed while loading: %s", op, line);
+        return BRINE_OK;
+    }
+    if (t->kind != K_CALL && t->kind != K_NEWOBJ && t->kind != K_INST) {
+        FIND(BRINE_INVALID, "type-error", NULL, e->offset,
+             "%s on a plain value: the real loader raises here: %s", op, line);
+        return BRINE_OK;
+    }
+    const pk_node *maker = pk_at(j->g, t->a);
+    if (maker->kind != K_GLOBAL) {
+        FIND(BRINE_UNSAFE, "dynamic-call", NULL, e->offset,
+             "%s on an object made by a computed callable: %s", op, line);
+    }
+    return BRINE_OK;
+}
+
+static brine_status judge_persid(judge *j, const pk_event *e)
+{
+    const pk_node *pid = pk_at(j->g, pk_at(j->g, e->node)->a);
+    if (j->pid_mode == PID_NONE) {
+        FIND(BRINE_INVALID, "persistent-id", NULL, e->offset,
+             "persistent id: pickle.load has no persistent_load and fails here; only a "
+             "format-specific loader resolves it");
+        return BRINE_OK;
+    }
+    /* torch: ('storage', <StorageClass>, key, location, numel[, view_metadata]) */
+    size_t want = j->pid_mode == PID_TORCH_ZIP ? 5 : 6;
+    int ok = pid->kind == K_TUPLE && pid->count == want && text_is(pk_at(j->g, pid->items[0]), "storage");
+    if (ok) {
+        const pk_global *cls = global_of(j, pid->items[1]);
+        const pk_node *key = pk_at(j->g, pid->items[2]), *loc = pk_at(j->g, pid->items[3]);
+        const pk_node *numel = pk_at(j->g, pid->items[4]);
+        ok = cls && (key->kind == K_STR || key->kind == K_PYSTR) &&
+             (loc->kind == K_STR || loc->kind == K_PYSTR) && numel->kind == K_INT &&
+             numel->v.i >= 0;
+        if (ok && class_of(j, pid->items[1]) != POL_ALLOWED)
+            return BRINE_OK; /* the storage class global is judged on its own */
+    } else if (j->pid_mode == PID_TORCH_LEGACY && pid->kind == K_TUPLE && pid->count == 4 &&
+               text_is(pk_at(j->g, pid->items[0]), "module")) {
+        return BRINE_OK; /* old torch.save(model): the class global is judged on its own */
+    }
+    if (!ok)
+        FIND(BRINE_INVALID, "type-error", NULL, e->offset,
+             "persistent id is not a torch storage reference; torch's loader rejects it");
+    return BRINE_OK;
+}
+
+static brine_status judge_graph(scan_ctx *sc, pk_graph *g, const char *member,
+                                scan_pid_mode pid_mode)
+{
+    judge jd = {sc, g, member, pid_mode, NULL, NULL};
+    judge *j = &jd;
+    brine_status st = BRINE_OK;
+    size_t ng = g->n_globals ? g->n_globals : 1;
+    jd.cls = mem_calloc(&sc->mem, ng, sizeof *jd.cls);
+    jd.why = mem_calloc(&sc->mem, ng, sizeof *jd.why);
+    if (!jd.cls || !jd.why) {
+        st = BRINE_ERR_NOMEM;
+        goto out;
+    }
+    if ((st = classify_globals(j)))
+        goto out;
+    /* calls first, so a global's finding carries the call that uses it */
+    for (size_t i = 0; i < g->n_events && !st; i++)
+        if (g->events[i].kind == EV_CALL)
+            st = judge_call(j, &g->events[i]);
+    for (size_t i = 0; i < g->n_events && !st; i++) {
+        const pk_event *e = &g->events[i];
+        switch (e->kind) {
+        case EV_GLOBAL: {
+            const pk_node *n = pk_at(g, e->node);
+            st = judge_global(j, n->v.g.global, "the file imports it", e->offset);
+            break;
+        }
+        case EV_BUILD: {
+            const pk_node *state = pk_at(g, e->aux);
+            if (plants_dunder(j, state)) {
+                st = scan_add_finding(sc, BRINE_UNSAFE, "dunder-state", NULL, member,
+                                      (int64_t)e->offset,
+                                      "BUILD plants a __dunder__ attribute: a later BUILD or "
+                                      "lookup calls what the file chose");
+                if (st)
+                    break;
+            }
+            if (pk_at(g, e->node)->kind == K_GLOBAL ||
+                !(pk_at(g, e->node)->kind == K_CALL || pk_at(g, e->node)->kind == K_NEWOBJ ||
+                  pk_at(g, e->node)->kind == K_INST))
+                st = judge_target(j, e, "BUILD");
+            break;
+        }
+        case EV_MUTATE:
+            st = judge_target(j, e, pk_opcodes[e->opcode].name);
+            break;
+        case EV_PERSID:
+            st = judge_persid(j, e);
+            break;
+        case EV_EXT:
+            st = scan_add_finding(sc, BRINE_UNSAFE, "ext-opcode", NULL, member, (int64_t)e->offset,
+                                  "%s names a callable by number through copyreg's extension "
+                                  "registry: invisible to name checks",
+                                  pk_opcodes[e->opcode].name);
+            break;
+        case EV_BUFFER:
+            st = scan_add_finding(sc, BRINE_INVALID, "out-of-band-buffer", NULL, member,
+                                  (int64_t)e->offset,
+                                  "NEXT_BUFFER: the data lives outside the file; loading fails "
+                                  "without a buffers= argument");
+            break;
+        case EV_FRAME:
+            st = scan_add_finding(sc, BRINE_UNSAFE, "frame-boundary", NULL, member,
+                                  (int64_t)e->offset,
+                                  "an opcode crosses the end of its FRAME: CPython's stream "
+                                  "unpickler reads these bytes differently from a static "
+                                  "parser (gh-154848), which hides code");
+            break;
+        default:
+            break;
+        }
+    }
+out:
+    mem_free(&sc->mem, jd.cls, ng * sizeof *jd.cls);
+    mem_free(&sc->mem, (void *)jd.why, ng * sizeof *jd.why);
+    return st;
+}
+
+/* ------------------------------------------------------------------ legacy torch layout */
+
+static const uint8_t torch_magic_le[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
+                                           0x20, 0x6a, 0xa8, 0x50, 0x19};
+
+/* torch.save(_use_new_zipfile_serialization=False) starts with MAGIC_NUMBER 0x1950a86a20f9469cfc6c */
+static int is_torch_magic(const pk_graph *g, pk_id root)
+{
+    const pk_node *n = pk_at(g, root);
+    if (n->kind != K_BIGINT)
+        return 0;
+    if (!(n->flags & PKF_BIGTEXT))
+        return n->v.s.len == 10 && memcmp(n->v.s.p, torch_magic_le, 10) == 0;
+    const char *dec = "119547037146038801333356", *hex = "0x1950a86a20f9469cfc6c";
+    return (n->v.s.len == strlen(dec) && memcmp(n->v.s.p, dec, strlen(dec)) == 0) ||
+           (n->v.s.len == strlen(hex) && memcmp(n->v.s.p, hex, strlen(hex)) == 0);
+}
+
+static uint64_t torch_element_size(const char *dtype)
+{
+    static const struct {
+        const char *name;
+        uint64_t size;
+    } sizes[] = {{"float64", 8}, {"float32", 4}, {"float16", 2}, {"bfloat16", 2},
+                 {"int64", 8},   {"int32", 4},   {"int16", 2},   {"int8", 1},
+                 {"uint8", 1},   {"bool", 1},    {"complex64", 8}, {"complex128", 16},
+                 {"qint8", 1},   {"quint8", 1},  {"qint32", 4},  {"quint4x2", 1},
+                 {"quint2x4", 1}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (strcmp(sizes[i].name, dtype) == 0)
+            return sizes[i].size;
+    return 0;
+}
+
+/* After the 5 pickles: for each key of pickle 5, int64 count then count × element bytes. */
+static brine_status check_legacy_storages(scan_ctx *sc, const pk_graph *g, const uint8_t *data,
+                                          size_t len, size_t pos, const char *member)
+{
+    const pk_node *keys = pk_at(g, g->pickles[4].root);
+    if (keys->kind != K_LIST)
+        return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
+                                "legacy torch file: the fifth pickle is not the list of storage keys");
+    for (uint32_t k = 0; k < keys->count; k++) {
+        const pk_node *key = pk_at(g, keys->items[k]);
+        uint64_t elem = 0;
+        int64_t numel = -1;
+        for (size_t i = 0; i < g->n_events && key->kind == K_STR; i++) {
+            const pk_event *e = &g->events[i];
+            if (e->kind != EV_PERSID)
+                continue;
+            const pk_node *pid = pk_at(g, pk_at(g, e->node)->a);
+            if (pid->kind != K_TUPLE || pid->count < 5)
+                continue;
+            const pk_node *pk = pk_at(g, pid->items[2]), *cls = pk_at(g, pid->items[1]);
+            if ((pk->kind == K_STR || pk->kind == K_PYSTR) && pk->v.s.len == key->v.s.len &&
+                memcmp(pk->v.s.p, key->v.s.p, key->v.s.len) == 0 && cls->kind == K_GLOBAL) {
+                const char *dt = pol_torch_storage_dtype(g->globals[cls->v.g.global].name);
+                elem = dt ? torch_element_size(dt) : 0;
+                numel = pk_at(g, pid->items[4])->kind == K_INT ? pk_at(g, pid->items[4])->v.i : -1;
+                break;
+            }
+        }
+        if (!elem || numel < 0)
+            return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
+                                    "legacy torch file: storage key %u has no storage reference", k);
+        if (len - pos < 8)
+            return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
+                                    "legacy torch storage %u needs an 8-byte count, %zu bytes remain",
+                                    k, len - pos);
+        uint64_t count = ld_le64(data + pos);
+        uint64_t bytes;
+        if (count != (uint64_t)numel || __builtin_mul_overflow(count, elem, &bytes) ||
+            bytes > len - pos - 8)
+            return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
+                                    "legacy torch storage %u: count %" PRIu64 " (pickle says %" PRId64
+                                    ") of %" PRIu64 "-byte elements, %zu bytes remain",
+                                    k, count, numel, elem, len - pos - 8);
+        pos += 8 + (size_t)bytes;
+    }
+    if (pos != len)
+        return scan_add_finding(sc, BRINE_INVALID, "trailing-data", NULL, member, (int64_t)pos,
+                                "%zu bytes after the last legacy torch storage", len - pos);
+    return BRINE_OK;
+}
+
+/* ------------------------------------------------------------------ pickle streams */
+
+static brine_status report_failure(scan_ctx *sc, const pk_graph *g, const char *member)
+{
+    const brine_error *e = &g->error;
+    if (e->code == BRINE_ERR_LIMIT)
+        return scan_add_finding(sc, BRINE_INVALID, "limit", NULL, member,
+                                e->has_offset ? (int64_t)e->offset : -1, "%s", e->msg);
+    return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member,
+                            e->has_offset ? (int64_t)e->offset : -1, "%s", e->msg);
+}
+
+/* Runs and judges a pickle stream. top_level: the file itself is the stream, and when it
+ * fails before reaching any code and never started like a pickle, no loader could run
+ * anything from it: *not_pickle is set and nothing is reported. */
+static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
+                                const char *member, scan_pid_mode pid_mode, int top_level,
+                                int *not_pickle)
+{
+    pk_graph g;
+    pk_graph_init(&g, &sc->mem);
+    pk_run_options opts = {&sc->limits, NULL, NULL};
+    brine_error err;
+    brine_status st = pk_run(&g, data, len, 0, &opts, &err);
+    int legacy = 0;
+    *not_pickle = 0;
+    if (st == BRINE_ERR_NOMEM)
+        goto out;
+    if (st && top_level && g.n_events == 0 && !(len >= 2 && data[0] == 0x80 && data[1] <= 5)) {
+        *not_pickle = 1;
+        st = BRINE_OK;
+        goto out;
+    }
+    if (!st && g.pickles[0].root && is_torch_magic(&g, g.pickles[0].root)) {
+        /* legacy torch: magic, protocol version, sys_info, the object, the storage keys */
+        legacy = 1;
+        for (int k = 1; k < 5 && !st; k++)
+            st = pk_run(&g, data, len, (size_t)g.pickles[g.n_pickles - 1].end, &opts, &err);
+        if (pid_mode == PID_NONE)
+            pid_mode = PID_TORCH_LEGACY;
+    } else if (!st && g.pickles[0].end < len) {
+        st = pk_run_all(&g, data, len, (size_t)g.pickles[0].end, &opts, &err);
+    }
+    if (st == BRINE_ERR_NOMEM)
+        goto out;
+    if ((st = judge_graph(sc, &g, member, pid_mode)))
+        goto out;
+    if (g.failed && (st = report_failure(sc, &g, member)))
+        goto out;
+    if (legacy && !g.failed) {
+        st = check_legacy_storages(sc, &g, data, len, (size_t)g.pickles[4].end, member);
+    } else if (g.trailing_len) {
+        st = scan_add_finding(sc, BRINE_INVALID, "trailing-data", NULL, member,
+                              (int64_t)g.trailing_at,
+                              "%" PRIu64 " bytes after the last STOP are not a pickle "
+                              "(loaders ignore them; polyglot files hide content there)",
+                              g.trailing_len);
+    }
+out:
+    pk_graph_free(&g);
+    return st;
+}
+
+brine_status scan_pickle(scan_ctx *sc, const uint8_t *data, size_t len, const char *member,
+                         scan_pid_mode pid_mode)
+{
+    int not_pickle;
+    return scan_stream(sc, data, len, member, pid_mode, 0, &not_pickle);
+}
+
+/* The raw-pickle format: any file a pickle loader would start executing. */
+static int pickle_probe(const uint8_t *data, size_t len)
+{
+    if (len >= 2 && data[0] == 0x80 && data[1] <= 5)
+        return 60;
+    return len && pk_opcodes[data[0]].name ? 5 : 0;
+}
+
+static brine_status pickle_scan(scan_ctx *sc, const uint8_t *data, size_t len)
+{
+    int not_pickle = 0;
+    scan_set_format(sc, "pickle");
+    brine_status st = scan_stream(sc, data, len, NULL, PID_NONE, 1, &not_pickle);
+    if (!st && not_pickle)
+        scan_set_format(sc, "none");
+    return st;
+}
+
+const fmt_desc fmt_pickle = {"pickle", pickle_probe, pickle_scan};
+
+/* ------------------------------------------------------------------ entry points */
+
+brine_status brine_scan_bytes(const uint8_t *data, size_t len, const brine_scan_options *opts,
+                              brine_result **out, brine_error *err)
+{
+    if (!out || (!data && len))
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_scan_bytes: NULL argument");
+    *out = NULL;
+    scan_ctx sc;
+    memset(&sc, 0, sizeof sc);
+    lim_resolve(opts ? opts->limits : NULL, &sc.limits);
+    sc.policy = opts && opts->policy ? opts->policy : pol_default();
+    mem_budget_init(&sc.mem, sc.limits.max_memory);
+    sc.result = res_new(sc.limits.max_memory);
+    if (!sc.result)
+        return ERR_NOMEM(err);
+    brine_status st = BRINE_OK;
+    if ((uint64_t)len > sc.limits.max_input_bytes) {
+        st = scan_add_finding(&sc, BRINE_INVALID, "limit", NULL, NULL, -1,
+                              "limit max_input_bytes is %" PRIu64 ", the input has %zu bytes",
+                              sc.limits.max_input_bytes, len);
+    } else {
+        const fmt_desc *f = fmt_detect(data, len);
+        if (f)
+            st = f->scan(&sc, data, len);
+    }
+    if (st == BRINE_ERR_NOMEM && sc.mem.exhausted) {
+        /* the budget, not the machine, ran out: that is a limit finding about the file */
+        st = scan_add_finding(&sc, BRINE_INVALID, "limit", NULL, NULL, -1,
+                              "limit max_memory is %" PRIu64 ": the file needs more to scan",
+                              sc.limits.max_memory);
+    }
+    if (st) {
+        brine_result_free(sc.result);
+        return st == BRINE_ERR_NOMEM ? ERR_NOMEM(err) : err_set(err, st, __LINE__, "scan failed");
+    }
+    res_finish(sc.result);
+    *out = sc.result;
+    return BRINE_OK;
+}
+
+brine_status brine_scan_file(const char *path, const brine_scan_options *opts,
+                             brine_result **out, brine_error *err)
+{
+    if (!path || !out)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_scan_file: NULL argument");
+    *out = NULL;
+    const uint8_t *data;
+    size_t len;
+    brine_status st = brine_map_file(path, &data, &len, err);
+    if (st)
+        return st;
+    st = brine_scan_bytes(data, len, opts, out, err);
+    brine_unmap(data, len);
+    return st;
+}
