@@ -89,13 +89,17 @@ static brine_status nomem(run *r)
 static brine_status new_node(run *r, pk_kind kind, pk_id *out)
 {
     pk_graph *g = r->g;
-    if (g->n_nodes == 0)
-        g->n_nodes = 1; /* id 0 is "no node" */
     if (g->n_nodes >= r->lim->max_nodes)
         return err_limit(r->err, "max_nodes", r->lim->max_nodes, g->n_nodes + 1, r->op->offset, 1,
                          __LINE__);
     if (mem_grow(g->mem, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
         return nomem(r);
+    if (g->n_nodes == 0) { /* id 0 means "no node": a zeroed placeholder */
+        memset(&g->nodes[0], 0, sizeof g->nodes[0]);
+        g->n_nodes = 1;
+        if (mem_grow(g->mem, (void **)&g->nodes, &g->cap_nodes, 2, sizeof *g->nodes))
+            return nomem(r);
+    }
     pk_id id = (pk_id)g->n_nodes++;
     pk_node *n = &g->nodes[id];
     memset(n, 0, sizeof *n);
