@@ -172,31 +172,77 @@ static int nested_loader(const pk_global *gl, scan_pid_mode *mode)
     return 0;
 }
 
+/* The bytes a value stands for, when they are in the file: bytes literals, and
+ * _codecs.encode(text, 'latin1') — how protocols 0-2 spell bytes. *owned is set when the
+ * Latin-1 conversion allocated (free with mem_free(&sc->mem, p, len)). */
+static int literal_bytes(judge *j, pk_id id, const uint8_t **p, size_t *len, int *owned)
+{
+    const pk_node *n = pk_at(j->g, id);
+    *owned = 0;
+    if (n->kind == K_BYTES || n->kind == K_PYSTR || n->kind == K_BYTEARRAY) {
+        *p = n->v.s.p;
+        *len = (size_t)n->v.s.len;
+        return 1;
+    }
+    const pk_global *gl = n->kind == K_CALL ? global_of(j, n->a) : NULL;
+    const pk_node *args = gl ? pk_at(j->g, n->b) : NULL;
+    if (!gl || strcmp(gl->full, "_codecs.encode") != 0 || args->kind != K_TUPLE ||
+        args->count != 2)
+        return 0;
+    const pk_node *text = pk_at(j->g, args->items[0]), *codec = pk_at(j->g, args->items[1]);
+    if (text->kind != K_STR || !(text_is(codec, "latin1") || text_is(codec, "latin-1")))
+        return 0;
+    /* UTF-8 code points below 256 become one byte each */
+    uint8_t *out = mem_alloc(&j->sc->mem, text->v.s.len ? (size_t)text->v.s.len : 1);
+    if (!out)
+        return 0;
+    size_t o = 0;
+    for (uint64_t i = 0; i < text->v.s.len; i++) {
+        uint8_t c = text->v.s.p[i];
+        if (c < 0x80) {
+            out[o++] = c;
+        } else if ((c == 0xC2 || c == 0xC3) && i + 1 < text->v.s.len) {
+            out[o++] = (uint8_t)(((c & 0x1F) << 6) | (text->v.s.p[++i] & 0x3F));
+        } else { /* not Latin-1: encode() raises */
+            mem_free(&j->sc->mem, out, (size_t)text->v.s.len);
+            return 0;
+        }
+    }
+    *p = out;
+    *len = o;
+    *owned = (int)(text->v.s.len ? text->v.s.len : 1);
+    return 1;
+}
+
 static brine_status judge_nested(judge *j, const pk_event *e, const pk_node *call,
                                  const pk_global *gl, scan_pid_mode mode)
 {
     const pk_node *args = call->b ? pk_at(j->g, call->b) : NULL;
-    const pk_node *arg = args && args->kind == K_TUPLE && args->count >= 1
-                             ? pk_at(j->g, args->items[0])
-                             : NULL;
-    if (!arg || (arg->kind != K_BYTES && arg->kind != K_PYSTR && arg->kind != K_BYTEARRAY)) {
+    const uint8_t *bytes;
+    size_t len;
+    int owned;
+    if (!args || args->kind != K_TUPLE || args->count < 1 ||
+        !literal_bytes(j, args->items[0], &bytes, &len, &owned)) {
         FIND(BRINE_UNSAFE, "nested-pickle", gl->full, e->offset,
              "%s unpickles data computed while loading: it cannot be checked", gl->full);
         return BRINE_OK;
     }
+    brine_status st = BRINE_OK;
     if (j->sc->depth >= j->sc->limits.max_nested) {
-        FIND(BRINE_INVALID, "limit", gl->full, e->offset,
-             "nested pickles deeper than max_nested=%" PRIu64, j->sc->limits.max_nested);
-        return BRINE_OK;
+        st = scan_add_finding(j->sc, BRINE_INVALID, "limit", gl->full, j->member,
+                              (int64_t)e->offset, "nested pickles deeper than max_nested=%" PRIu64,
+                              j->sc->limits.max_nested);
+    } else {
+        char member[256];
+        snprintf(member, sizeof member, "%s%s%s bytes at offset %" PRIu64,
+                 j->member ? j->member : "", j->member ? ": " : "", gl->full, e->offset);
+        j->sc->depth++;
+        int not_pickle = 0;
+        st = scan_stream(j->sc, bytes, len, member, mode, 0, &not_pickle);
+        j->sc->depth--;
     }
-    char member[256];
-    snprintf(member, sizeof member, "%s%s%s bytes at offset %" PRIu64, j->member ? j->member : "",
-             j->member ? ": " : "", gl->full, e->offset);
-    j->sc->depth++;
-    int not_pickle = 0;
-    brine_status st = scan_stream(j->sc, arg->v.s.p, (size_t)arg->v.s.len, member, mode, 0,
-                                  &not_pickle);
-    j->sc->depth--;
+    if (owned)
+        mem_free(&j->sc->mem, (void *)bytes, (size_t)owned);
     return st;
 }
 
