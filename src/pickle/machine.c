@@ -410,10 +410,11 @@ static brine_status op_stack_global(run *r)
     } else {
         /* a computed operand: whatever it evaluates to at load time will be imported */
         const char *m = is_text(mn) ? NULL : "?", *n = is_text(nn) ? NULL : "?";
+        pk_id computed = m ? mod : name; /* read before new nodes move the arena */
         st = make_global(r, m ? (const uint8_t *)m : mn->v.s.p, m ? 1 : mn->v.s.len,
                          n ? (const uint8_t *)n : nn->v.s.p, n ? 1 : nn->v.s.len, 1, &out);
         if (!st)
-            pk_at(r->g, out)->a = is_text(mn) ? name : mod;
+            pk_at(r->g, out)->a = computed;
     }
     return st ? st : push(r, out);
 }
@@ -470,8 +471,10 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
         pk_id payload;
         if ((st = new_node(r, pairs ? K_DICT : K_LIST, &payload)))
             return st;
+        /* the target keeps the items too, so passes over the graph see what an
+         * OrderedDict or a list subclass was filled with */
         for (size_t i = from; i < r->n_stack; i++)
-            if ((st = add_item(r, payload, r->stack[i])))
+            if ((st = add_item(r, payload, r->stack[i])) || (st = add_item(r, target, r->stack[i])))
                 return st;
         if ((st = log_event(r, EV_MUTATE, target, payload)))
             return st;
