@@ -23,7 +23,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -288,13 +287,23 @@ class _Recorder(pickle.Unpickler):
         raise _Recorded()
 
 
-def first_find_class(data):
+class _PyRecorder(pickle._Unpickler):
+    """The same recorder on pickle.py's pure-Python unpickler, which some loaders use and
+    which differs from the C one on frames (formats.md 1.11)."""
+
+    def find_class(self, module, name):
+        self.calls.append((module, name))
+        raise _Recorded()
+
+
+def first_find_class(data, pure=False):
     """The (module, name) CPython's find_class is first asked for when the stream is loaded
     pickle after pickle, each with a fresh unpickler (as torch's legacy loader does), or
-    None when loading fails or ends first. Raw names: Python-2 mapping not applied."""
+    None when loading fails or ends first. Raw names: Python-2 mapping not applied.
+    pure=True uses pickle.py's _Unpickler instead of the C unpickler."""
     f = io.BytesIO(data)
     while f.tell() < len(data):
-        u = _Recorder(f)
+        u = (_PyRecorder if pure else _Recorder)(f)
         u.calls = []
         try:
             u.load()
@@ -333,13 +342,17 @@ def bu(s):
 
 
 def uni(s):
-    """UNICODE: protocol-0 text string."""
+    """UNICODE: protocol-0 text string, escaped as pickle.py's save_str does (raw-unicode-
+    escape leaves newlines and backslashes alone)."""
+    for ch in "\\\0\n\r\x1a":
+        s = s.replace(ch, "\\u%04x" % ord(ch))
     return b"V" + s.encode("raw-unicode-escape") + b"\n"
 
 
 def string(s):
-    """STRING: protocol-0 Python-2 str, quoted."""
-    return b"S'" + s.encode("ascii") + b"'\n"
+    """STRING: a protocol-0 Python-2 str, quoted and escaped as repr() does (CPython and
+    pickletools undo it with escape_decode)."""
+    return b"S" + repr(s).encode("ascii") + b"\n"
 
 
 def sbs(s):
