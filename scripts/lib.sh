@@ -1,0 +1,142 @@
+# lib.sh — shared by scripts/test.sh and scripts/demo.sh (sourced, not run).
+#
+# Installs brine's Debian packages when some are missing, configures and builds a tree, and
+# keeps a tally of named steps so a script can end with one summary line. Works as root on a
+# fresh Debian 12 machine with no stdin (CI), and as a normal user on a machine that already
+# has everything (then apt is never touched).
+#
+# Environment:
+#   BRINE_SKIP_APT=1   never call apt-get (fail later if something is missing)
+#   BRINE_JOBS=N       parallel build jobs (default: number of cores)
+
+BRINE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BRINE_JOBS=${BRINE_JOBS:-$(nproc 2>/dev/null || echo 2)}
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf '\n==> %s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 2
+}
+
+# ---------------------------------------------------------------- packages
+
+# Prints the packages of the given sections of scripts/packages.txt ("build", "test").
+brine_packages() {
+    local want=" $* " section="" line
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line%%#*}
+        line=${line//[[:space:]]/}
+        [ -n "$line" ] || continue
+        case $line in
+        \[*\]) section=${line#[}; section=${section%]} ;;
+        *) case $want in *" $section "*) printf '%s\n' "$line" ;; esac ;;
+        esac
+    done <"$BRINE_ROOT/scripts/packages.txt"
+}
+
+# Prints those of the given packages that dpkg does not have installed.
+brine_missing_packages() {
+    local p status
+    for p in "$@"; do
+        status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) || status=""
+        [ "$status" = installed ] || printf '%s\n' "$p"
+    done
+}
+
+# Installs the packages of the given sections that are missing; does nothing (and needs no
+# network) when all are installed.
+brine_ensure_packages() {
+    local missing
+    if [ "${BRINE_SKIP_APT:-0}" = 1 ]; then
+        log "packages: skipped (BRINE_SKIP_APT=1)"
+        return 0
+    fi
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        warn "dpkg-query not found: not a Debian system, not installing packages"
+        return 0
+    fi
+    # shellcheck disable=SC2046
+    missing=$(brine_missing_packages $(brine_packages "$@"))
+    if [ -z "$missing" ]; then
+        log "packages: all $(brine_packages "$@" | wc -l) installed"
+        return 0
+    fi
+    log "packages: installing $(echo "$missing" | tr '\n' ' ')"
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "missing packages and not root: $missing"
+        sudo="sudo -n"
+    fi
+    # shellcheck disable=SC2086
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update </dev/null || return 1
+    # shellcheck disable=SC2046,SC2086
+    $sudo apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends $missing \
+        </dev/null || return 1
+    missing=$(brine_missing_packages $(brine_packages "$@"))
+    [ -z "$missing" ] || die "still missing after apt-get install: $missing"
+}
+
+# ---------------------------------------------------------------- building
+
+# brine_build DIR CC [cmake arguments...]: configures DIR (recreating it when its compiler
+# differs from CC) and builds every target.
+brine_build() {
+    local dir=$1 cc=$2
+    shift 2
+    local ccpath
+    ccpath=$(command -v "$cc") || die "compiler not found: $cc"
+    if [ -f "$dir/CMakeCache.txt" ] &&
+        ! grep -qx "CMAKE_C_COMPILER:[A-Z]*=$ccpath" "$dir/CMakeCache.txt"; then
+        log "$dir was configured with another compiler: starting afresh"
+        rm -rf "$dir"
+    fi
+    cmake -S "$BRINE_ROOT" -B "$dir" -DCMAKE_C_COMPILER="$ccpath" "$@" &&
+        cmake --build "$dir" -j "$BRINE_JOBS"
+}
+
+# ---------------------------------------------------------------- steps and summary
+
+BRINE_STEPS=()
+BRINE_FAILED=()
+BRINE_T0=$(date +%s)
+
+# step NAME command...: runs the command, records pass/fail and time; never exits.
+step() {
+    local name=$1 t0 rc
+    shift
+    log "$name"
+    t0=$(date +%s)
+    "$@"
+    rc=$?
+    local dt=$(($(date +%s) - t0))
+    if [ $rc = 0 ]; then
+        BRINE_STEPS+=("$name: ok (${dt}s)")
+    else
+        BRINE_STEPS+=("$name: FAILED rc=$rc (${dt}s)")
+        BRINE_FAILED+=("$name")
+    fi
+    return $rc
+}
+
+# skip NAME WHY: records a step that could not run because an earlier one failed.
+skip() {
+    BRINE_STEPS+=("$1: skipped ($2)")
+    BRINE_FAILED+=("$1")
+}
+
+# Prints every step and one final line; returns 1 when any step failed.
+brine_summary() {
+    local what=$1 s dt=$(($(date +%s) - BRINE_T0))
+    printf '\n==> summary\n'
+    for s in "${BRINE_STEPS[@]}"; do
+        printf '  %s\n' "$s"
+    done
+    if [ ${#BRINE_FAILED[@]} = 0 ]; then
+        printf '%s: PASS — %d steps in %dm%02ds\n' "$what" ${#BRINE_STEPS[@]} $((dt / 60)) $((dt % 60))
+        return 0
+    fi
+    printf '%s: FAIL — %s (%dm%02ds)\n' "$what" "${BRINE_FAILED[*]}" $((dt / 60)) $((dt % 60))
+    return 1
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# test.sh — the whole test suite, as CI runs it (`.ci/run`) and as the README tells people to.
+#
+# On a fresh Debian 12 machine as root: installs the missing packages, then
+#   1. a gcc build with -Werror into build/ and the CTest suite;
+#   2. an ASan+UBSan build with clang into build-asan/ and the same CTest suite (leaks fail);
+#   3. the libFuzzer targets with clang into build-fuzz/, each run for FUZZ_SECONDS from its
+#      seed corpus; any crash, leak, timeout or out-of-memory fails.
+# Also reports formatting (scripts/check_format.sh). Every step runs even when an earlier,
+# unrelated one failed; the last line says PASS or FAIL and which steps failed. Exit status is
+# 0 only when everything passed.
+#
+# Environment: FUZZ_SECONDS (default 60, per target; 0 skips fuzzing), BRINE_JOBS,
+# BRINE_SKIP_APT=1, BRINE_SKIP_ASAN=1, CTEST_JOBS (default 2).
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$BRINE_ROOT" || exit 2
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+CTEST_JOBS=${CTEST_JOBS:-2}
+
+run_ctest() {
+    ctest --test-dir "$1" --output-on-failure -j "$CTEST_JOBS"
+}
+
+run_ctest_asan() {
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_ctest "$1"
+}
+
+step packages brine_ensure_packages build test || {
+    brine_summary "brine test.sh"
+    exit 1
+}
+
+if step build brine_build build gcc -DBRINE_WERROR=ON -DBRINE_BUILD_TESTS=ON; then
+    step ctest run_ctest build
+else
+    skip ctest "build failed"
+fi
+
+step format scripts/check_format.sh
+
+if [ "${BRINE_SKIP_ASAN:-0}" != 1 ]; then
+    if step asan-build brine_build build-asan clang -DBRINE_WERROR=ON -DBRINE_BUILD_TESTS=ON \
+        -DBRINE_SANITIZER=address,undefined; then
+        step asan-ctest run_ctest_asan build-asan
+    else
+        skip asan-ctest "asan-build failed"
+    fi
+fi
+
+if [ "$FUZZ_SECONDS" != 0 ]; then
+    step fuzz scripts/fuzz.sh -t "$FUZZ_SECONDS"
+fi
+
+brine_summary "brine test.sh"
