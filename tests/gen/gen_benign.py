@@ -6,7 +6,9 @@ usage: /usr/bin/python3 tests/gen/gen_benign.py OUTDIR
 
 Writes OUTDIR/<case>_p<protocol>.pkl and OUTDIR/manifest.json:
   {file: {"expect": "safe"|"unverified", "globals_outside": [...], "globals": [...],
-          "protocol": n, "pickles": n}}
+          "globals_nested": [...], "protocol": n, "pickles": n, "next_buffer": bool}}
+`globals` are the names the file's own pickles reference, `globals_nested` the extra names
+in nested torch legacy files (torch.storage._load_from_bytes arguments).
 `expect` comes from how each object was built (the CASES table says which objects need a
 global outside the default policy). `globals_outside` and `globals` come from an independent
 oracle, brinetest.static_globals (a genops walk), minus brinetest.allowed; generation fails
@@ -65,8 +67,8 @@ _orig_storage_reduce = torch.storage.TypedStorage.__reduce__
 
 def _canonical_legacy_keys(blob):
     """torch's legacy writer names storages by memory address (serialization.py:
-    str(storage._cdata)). Rename each key to a counter of the same length inside the five
-    pickles, so lengths and the file stay valid and output is reproducible."""
+    str(storage._cdata)). Rename each key to a counter inside the five pickles (the raw
+    storage records after them do not name keys), so output is reproducible."""
     spans = brinetest.pickle_spans(blob, limit=5)
     assert len(spans) == 5, "unexpected legacy torch layout"
     head_end = spans[-1][1]
@@ -74,7 +76,7 @@ def _canonical_legacy_keys(blob):
     keys = [a for op, a, _ in pickletools.genops(f) if isinstance(a, str)]
     head = blob[:head_end]
     for i, key in enumerate(keys):
-        new = str(i).rjust(len(key), "0")
+        new = "storage%d" % i
         enc = lambda s: b"X" + struct.pack("<I", len(s)) + s.encode()  # noqa: E731
         head = head.replace(enc(key), enc(new))
     return head + blob[head_end:]
@@ -395,7 +397,8 @@ def _entry(name, data, expect):
     assert spans and spans[-1][1] == len(data), name + ": not a clean pickle stream"
     ops = [op.name for s, _e in spans for op, _a, _p in pickletools.genops(io.BytesIO(data[s:]))]
     first = ops[0]
-    return {"expect": expect, "globals_outside": outside, "globals": everything,
+    return {"expect": expect, "globals_outside": outside, "globals": outer,
+            "globals_nested": [n for n in nested if n not in outer],
             "protocol": None if len(spans) > 1 else (
                 pickletools.genops(io.BytesIO(data)).__next__()[1] if first == "PROTO" else 0),
             "pickles": len(spans), "next_buffer": "NEXT_BUFFER" in ops}
