@@ -1,0 +1,878 @@
+/*
+ * tensors.c — rebuilding tensors and arrays from a judged graph, by brine's own code.
+ *
+ * Only a fixed set of reconstructors is interpreted: torch._utils._rebuild_tensor(_v2/_v3),
+ * _rebuild_parameter(_with_state), torch.nn.Parameter, _rebuild_from_type_v2 of those, torch
+ * storages by persistent id or torch.storage._load_from_bytes, and numpy arrays
+ * (_reconstruct + BUILD state, _frombuffer). Every argument is checked: the dtype must be
+ * known, sizes and strides non-negative, the view inside its storage with checked arithmetic,
+ * and the storage bytes at least numel × itemsize (torch 1.13 exposes heap memory there,
+ * CVE-2026-24747's storage-size half).
+ */
+#include "load/tensors.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cursor.h"
+#include "core/error.h"
+#include "policy/policy.h"
+
+static const ld_dtype dtypes[] = {
+    {"F64", "float64", 8},  {"F32", "float32", 4},   {"F16", "float16", 2},
+    {"BF16", "bfloat16", 2}, {"I64", "int64", 8},    {"I32", "int32", 4},
+    {"I16", "int16", 2},    {"I8", "int8", 1},       {"U8", "uint8", 1},
+    {"U16", "uint16", 2},   {"U32", "uint32", 4},    {"U64", "uint64", 8},
+    {"BOOL", "bool", 1},    {"C64", "complex64", 8}, {"C128", "complex128", 16},
+    {"F8_E5M2", "float8_e5m2", 1}, {"F8_E4M3", "float8_e4m3fn", 1},
+};
+
+const ld_dtype *ld_dtype_by_torch(const char *name)
+{
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (strcmp(dtypes[i].torch_name, name) == 0)
+            return &dtypes[i];
+    return NULL;
+}
+
+const ld_dtype *ld_dtype_by_st(const char *name)
+{
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (strcmp(dtypes[i].st_name, name) == 0)
+            return &dtypes[i];
+    return NULL;
+}
+
+void ld_set_init(ld_set *s, mem_budget *mem, const brine_limits *lim, ld_resolve_fn resolve,
+                 void *ctx)
+{
+    memset(s, 0, sizeof *s);
+    s->mem = mem;
+    s->lim = lim;
+    s->resolve = resolve;
+    s->resolve_ctx = ctx;
+}
+
+void ld_set_free(ld_set *s)
+{
+    for (size_t i = 0; i < s->n_storages; i++) {
+        ld_storage *st = &s->storages[i];
+        mem_free(s->mem, st->key, strlen(st->key) + 1);
+        if (st->owned)
+            mem_free(s->mem, (void *)st->data, (size_t)st->nbytes);
+    }
+    for (size_t i = 0; i < s->n_tensors; i++) {
+        ld_tensor *t = &s->tensors[i];
+        mem_free(s->mem, t->name, strlen(t->name) + 1);
+        mem_free(s->mem, t->shape, t->ndim * sizeof(int64_t) + 1);
+        mem_free(s->mem, t->strides, t->ndim * sizeof(int64_t) + 1);
+    }
+    mem_free(s->mem, s->storages, s->cap_storages * sizeof *s->storages);
+    mem_free(s->mem, s->tensors, s->cap_tensors * sizeof *s->tensors);
+    json_decref(s->config);
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------------ graph helpers */
+
+typedef struct walker {
+    ld_set *s;
+    const pk_graph *g;
+    brine_error *err;
+    char path[1024];
+    size_t plen;
+    unsigned depth;
+    pk_id on_path[256];
+} walker;
+
+#define BAD(w, node, ...)                                                                      \
+    err_at((w)->err, BRINE_ERR_MALFORMED, pk_at((w)->g, node)->offset, __LINE__, __VA_ARGS__)
+
+static const pk_node *N(const walker *w, pk_id id) { return pk_at(w->g, id); }
+
+static const char *global_name(const walker *w, pk_id id)
+{
+    const pk_node *n = N(w, id);
+    return n->kind == K_GLOBAL ? w->g->globals[n->v.g.global].full : NULL;
+}
+
+/* The callable's name when id is a call of a global, else NULL. */
+static const char *callee(const walker *w, pk_id id)
+{
+    const pk_node *n = N(w, id);
+    if (n->kind != K_CALL && n->kind != K_NEWOBJ && n->kind != K_INST)
+        return NULL;
+    return global_name(w, n->a);
+}
+
+static int is_text(const pk_node *n) { return n->kind == K_STR || n->kind == K_PYSTR; }
+
+static int text_eq(const pk_node *n, const char *z)
+{
+    size_t zl = strlen(z);
+    return is_text(n) && n->v.s.len == zl && memcmp(n->v.s.p, z, zl) == 0;
+}
+
+static const pk_node *args_of(const walker *w, pk_id call, uint32_t min, uint32_t max)
+{
+    const pk_node *c = N(w, call);
+    const pk_node *a = c->b ? N(w, c->b) : NULL;
+    if (!a || a->kind != K_TUPLE || a->count < min || a->count > max)
+        return NULL;
+    return a;
+}
+
+/* Integers of a tuple (or list), each >= 0, at most LD_MAX_DIMS. */
+static int int_tuple(const walker *w, pk_id id, int64_t *out, uint32_t *n)
+{
+    const pk_node *t = N(w, id);
+    if (callee(w, id) && strcmp(callee(w, id), "torch.Size") == 0) { /* torch.Size((…)) */
+        const pk_node *a = args_of(w, id, 1, 1);
+        if (!a)
+            return 0;
+        t = N(w, a->items[0]);
+    }
+    if ((t->kind != K_TUPLE && t->kind != K_LIST) || t->count > LD_MAX_DIMS)
+        return 0;
+    for (uint32_t i = 0; i < t->count; i++) {
+        const pk_node *e = N(w, t->items[i]);
+        if (e->kind != K_INT || e->v.i < 0)
+            return 0;
+        out[i] = e->v.i;
+    }
+    *n = t->count;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ storages */
+
+static brine_status add_storage(walker *w, const char *key, size_t keylen, const ld_dtype *dt,
+                                uint64_t numel, size_t *index)
+{
+    ld_set *s = w->s;
+    for (size_t i = 0; i < s->n_storages; i++)
+        if (strlen(s->storages[i].key) == keylen && memcmp(s->storages[i].key, key, keylen) == 0) {
+            if (s->storages[i].dtype != dt || s->storages[i].numel != numel)
+                return err_set(w->err, BRINE_ERR_MALFORMED, __LINE__,
+                               "storage %.*s is referenced with two different types or sizes",
+                               (int)(keylen > 64 ? 64 : keylen), key);
+            *index = i;
+            return BRINE_OK;
+        }
+    if (mem_grow(s->mem, (void **)&s->storages, &s->cap_storages, s->n_storages + 1,
+                 sizeof *s->storages))
+        return ERR_NOMEM(w->err);
+    ld_storage *st = &s->storages[s->n_storages];
+    memset(st, 0, sizeof *st);
+    if (!(st->key = mem_strndup(s->mem, key, keylen)))
+        return ERR_NOMEM(w->err);
+    st->dtype = dt;
+    st->numel = numel;
+    brine_status rc = BRINE_OK;
+    if (s->resolve && s->resolve(s->resolve_ctx, st, w->err) != 0)
+        rc = w->err && w->err->code ? w->err->code : BRINE_ERR_MALFORMED;
+    uint64_t need;
+    if (!rc && (__builtin_mul_overflow(numel, (uint64_t)dt->size, &need) || need > st->nbytes))
+        rc = err_set(w->err, BRINE_ERR_MALFORMED, __LINE__,
+                     "storage %.40s declares %" PRIu64 " elements of %u bytes, its record holds %" PRIu64
+                     " bytes",
+                     st->key, numel, dt->size, st->nbytes);
+    if (rc) {
+        mem_free(s->mem, st->key, keylen + 1);
+        if (st->owned)
+            mem_free(s->mem, (void *)st->data, (size_t)st->nbytes);
+        return rc;
+    }
+    *index = s->n_storages++;
+    return BRINE_OK;
+}
+
+/* Bytes spelled in the pickle: bytes literals, or _codecs.encode(text, 'latin1'). *owned is
+ * the allocation size when converted. */
+static int pickled_bytes(walker *w, pk_id id, const uint8_t **p, uint64_t *len, size_t *owned)
+{
+    const pk_node *n = N(w, id);
+    *owned = 0;
+    if (n->kind == K_BYTES || n->kind == K_BYTEARRAY || n->kind == K_PYSTR) {
+        *p = n->v.s.p;
+        *len = n->v.s.len;
+        return 1;
+    }
+    const char *c = callee(w, id);
+    const pk_node *a = c && strcmp(c, "_codecs.encode") == 0 ? args_of(w, id, 2, 2) : NULL;
+    if (!a || N(w, a->items[0])->kind != K_STR)
+        return 0;
+    const pk_node *t = N(w, a->items[0]);
+    uint8_t *out = mem_alloc(w->s->mem, t->v.s.len ? (size_t)t->v.s.len : 1);
+    if (!out)
+        return 0;
+    uint64_t o = 0;
+    for (uint64_t i = 0; i < t->v.s.len; i++) {
+        uint8_t ch = t->v.s.p[i];
+        if (ch < 0x80)
+            out[o++] = ch;
+        else if ((ch == 0xC2 || ch == 0xC3) && i + 1 < t->v.s.len)
+            out[o++] = (uint8_t)(((ch & 0x1F) << 6) | (t->v.s.p[++i] & 0x3F));
+        else {
+            mem_free(w->s->mem, out, t->v.s.len ? (size_t)t->v.s.len : 1);
+            return 0;
+        }
+    }
+    *p = out;
+    *len = o;
+    *owned = t->v.s.len ? (size_t)t->v.s.len : 1;
+    return 1;
+}
+
+/* A storage given as torch.storage._load_from_bytes(b): b is a legacy torch file holding
+ * that one storage (torch pickles a raw tensor's storage this way). */
+static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, size_t *index)
+{
+    const pk_node *a = args_of(w, call, 1, 1);
+    const uint8_t *bytes;
+    uint64_t len;
+    size_t owned;
+    if (!a || !pickled_bytes(w, a->items[0], &bytes, &len, &owned))
+        return BAD(w, call, "_load_from_bytes needs literal bytes");
+    pk_graph g2;
+    pk_graph_init(&g2, w->s->mem);
+    pk_run_options opts = {w->s->lim, NULL, NULL};
+    brine_status st = BRINE_OK;
+    size_t pos = 0;
+    for (int k = 0; k < 5 && !st; k++) {
+        st = pk_run(&g2, bytes, (size_t)len, pos, &opts, w->err);
+        if (!st)
+            pos = (size_t)g2.pickles[g2.n_pickles - 1].end;
+    }
+    const pk_node *pid = NULL;
+    if (!st) {
+        const pk_node *obj = pk_at(&g2, g2.pickles[3].root);
+        pid = obj->kind == K_PERSID ? pk_at(&g2, obj->a) : NULL;
+        const pk_node *keys = pk_at(&g2, g2.pickles[4].root);
+        if (!pid || pid->kind != K_TUPLE || pid->count < 5 || keys->kind != K_LIST ||
+            keys->count != 1 || pk_at(&g2, pid->items[1])->kind != K_GLOBAL ||
+            pk_at(&g2, pid->items[4])->kind != K_INT || len - pos < 8)
+            st = BAD(w, call, "_load_from_bytes data is not a single torch storage");
+    }
+    if (!st) {
+        const char *cls = g2.globals[pk_at(&g2, pid->items[1])->v.g.global].name;
+        const char *tdt = pol_torch_storage_dtype(cls);
+        const ld_dtype *dt = tdt ? ld_dtype_by_torch(tdt) : NULL;
+        int64_t numel = pk_at(&g2, pid->items[4])->v.i;
+        uint64_t count = ld_le64(bytes + pos), need;
+        if (!dt || (want && want != dt) || numel < 0 || count != (uint64_t)numel ||
+            __builtin_mul_overflow(count, (uint64_t)dt->size, &need) || need > len - pos - 8) {
+            st = BAD(w, call, "_load_from_bytes storage has a bad type or size");
+        } else {
+            /* a synthetic key: the offset of the call, unique within the file */
+            char key[48];
+            int kl = snprintf(key, sizeof key, "bytes@%" PRIu64, N(w, call)->offset);
+            ld_resolve_fn saved = w->s->resolve;
+            w->s->resolve = NULL;
+            st = add_storage(w, key, (size_t)kl, dt, count, index);
+            w->s->resolve = saved;
+            if (!st) {
+                ld_storage *s = &w->s->storages[*index];
+                if (!s->data) {
+                    /* the storage must outlive the nested bytes when they were converted */
+                    uint8_t *copy = owned ? mem_alloc(w->s->mem, need ? (size_t)need : 1) : NULL;
+                    if (owned && !copy) {
+                        st = ERR_NOMEM(w->err);
+                    } else {
+                        if (copy)
+                            memcpy(copy, bytes + pos + 8, (size_t)need);
+                        s->data = copy ? copy : bytes + pos + 8;
+                        s->nbytes = need;
+                        s->owned = copy != NULL;
+                    }
+                }
+            }
+        }
+    }
+    pk_graph_free(&g2);
+    if (owned)
+        mem_free(w->s->mem, (void *)bytes, owned);
+    return st;
+}
+
+/* The storage argument of a rebuild call. want: the dtype a v3 rebuild names, else NULL. */
+static brine_status storage_of(walker *w, pk_id id, const ld_dtype *want, size_t *index)
+{
+    const pk_node *n = N(w, id);
+    const char *c = callee(w, id);
+    if (c && strcmp(c, "torch.storage._load_from_bytes") == 0)
+        return nested_storage(w, id, want, index);
+    if (n->kind != K_PERSID)
+        return BAD(w, id, "tensor storage is not a storage reference");
+    const pk_node *pid = N(w, n->a);
+    if (pid->kind != K_TUPLE || pid->count < 5 || !text_eq(N(w, pid->items[0]), "storage") ||
+        N(w, pid->items[1])->kind != K_GLOBAL || !is_text(N(w, pid->items[2])) ||
+        N(w, pid->items[4])->kind != K_INT || N(w, pid->items[4])->v.i < 0)
+        return BAD(w, id, "persistent id is not ('storage', type, key, location, numel)");
+    const pk_global *cls = &w->g->globals[N(w, pid->items[1])->v.g.global];
+    const ld_dtype *dt = NULL;
+    uint64_t numel = (uint64_t)N(w, pid->items[4])->v.i;
+    if (strcmp(cls->name, "UntypedStorage") == 0) {
+        /* v3: numel counts bytes; the dtype comes from the rebuild call */
+        if (!want || numel % want->size)
+            return BAD(w, id, "untyped storage without a matching dtype");
+        dt = want;
+        numel /= want->size;
+    } else {
+        const char *tdt = strcmp(cls->module, "torch") == 0 ? pol_torch_storage_dtype(cls->name) : NULL;
+        dt = tdt ? ld_dtype_by_torch(tdt) : NULL;
+        if (!dt)
+            return BAD(w, id, "unknown storage type %s", cls->full);
+        if (want && want != dt)
+            return BAD(w, id, "storage type %s disagrees with the tensor dtype", cls->full);
+    }
+    const pk_node *key = N(w, pid->items[2]);
+    return add_storage(w, (const char *)key->v.s.p, (size_t)key->v.s.len, dt, numel, index);
+}
+
+/* ------------------------------------------------------------------ tensors */
+
+static brine_status add_tensor(walker *w, pk_id at, const ld_dtype *dt, size_t storage,
+                               int64_t offset, const int64_t *shape, const int64_t *strides,
+                               uint32_t ndim)
+{
+    ld_set *s = w->s;
+    if (s->n_tensors >= s->lim->max_tensors)
+        return err_limit(w->err, "max_tensors", s->lim->max_tensors, s->n_tensors + 1,
+                         N(w, at)->offset, 1, __LINE__);
+    /* view bounds: offset + Σ (size_i − 1)·stride_i must lie inside the storage */
+    uint64_t numel = 1, last = (uint64_t)offset;
+    int empty = 0;
+    for (uint32_t i = 0; i < ndim; i++) {
+        if (shape[i] == 0)
+            empty = 1;
+        uint64_t span;
+        if (__builtin_mul_overflow((uint64_t)shape[i], numel, &numel) ||
+            (shape[i] > 0 && (__builtin_mul_overflow((uint64_t)(shape[i] - 1), (uint64_t)strides[i], &span) ||
+                              __builtin_add_overflow(last, span, &last))))
+            return BAD(w, at, "tensor %.200s: size arithmetic overflows", w->path);
+    }
+    const ld_storage *st = &s->storages[storage];
+    if (offset < 0 || (uint64_t)offset > st->numel || (!empty && last >= st->numel))
+        return BAD(w, at,
+                   "tensor %.200s: view reaches element %" PRIu64 " of a %" PRIu64 "-element storage",
+                   w->path, last, st->numel);
+    if (mem_grow(s->mem, (void **)&s->tensors, &s->cap_tensors, s->n_tensors + 1,
+                 sizeof *s->tensors))
+        return ERR_NOMEM(w->err);
+    ld_tensor *t = &s->tensors[s->n_tensors];
+    memset(t, 0, sizeof *t);
+    t->name = mem_strndup(s->mem, w->path, w->plen);
+    t->shape = mem_alloc(s->mem, ndim * sizeof(int64_t) + 1);
+    t->strides = mem_alloc(s->mem, ndim * sizeof(int64_t) + 1);
+    if (!t->name || !t->shape || !t->strides) {
+        mem_free(s->mem, t->name, t->name ? w->plen + 1 : 0);
+        mem_free(s->mem, t->shape, t->shape ? ndim * sizeof(int64_t) + 1 : 0);
+        mem_free(s->mem, t->strides, t->strides ? ndim * sizeof(int64_t) + 1 : 0);
+        return ERR_NOMEM(w->err);
+    }
+    memcpy(t->shape, shape, ndim * sizeof(int64_t));
+    memcpy(t->strides, strides, ndim * sizeof(int64_t));
+    t->ndim = ndim;
+    t->dtype = dt;
+    t->offset = offset;
+    t->storage = storage;
+    t->numel = empty ? 0 : numel;
+    s->n_tensors++;
+    return BRINE_OK;
+}
+
+/* torch._utils._rebuild_tensor / _v2 / _v3, given the call's argument tuple */
+static brine_status torch_tensor(walker *w, pk_id at, const char *fn, const pk_node *a)
+{
+    int v3 = strcmp(fn, "torch._utils._rebuild_tensor_v3") == 0;
+    int v1 = strcmp(fn, "torch._utils._rebuild_tensor") == 0;
+    uint32_t min = v1 ? 4 : v3 ? 7 : 6, max = v1 ? 4 : v3 ? 8 : 7;
+    if (!a || a->kind != K_TUPLE || a->count < min || a->count > max)
+        return BAD(w, at, "%s: wrong arguments", fn);
+    const ld_dtype *want = NULL;
+    if (v3) {
+        const char *dn = global_name(w, a->items[6]);
+        want = dn && strncmp(dn, "torch.", 6) == 0 ? ld_dtype_by_torch(dn + 6) : NULL;
+        if (!want)
+            return BAD(w, at, "%s: unknown dtype", fn);
+    }
+    int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
+    uint32_t nd, ns;
+    const pk_node *off = N(w, a->items[1]);
+    if (off->kind != K_INT || off->v.i < 0 || !int_tuple(w, a->items[2], shape, &nd) ||
+        !int_tuple(w, a->items[3], strides, &ns) || nd != ns)
+        return BAD(w, at, "%s: offset, sizes and strides must be non-negative integers", fn);
+    size_t storage;
+    brine_status st = storage_of(w, a->items[0], want, &storage);
+    if (st)
+        return st;
+    return add_tensor(w, at, w->s->storages[storage].dtype, storage, off->v.i, shape, strides, nd);
+}
+
+static int is_rebuild_tensor(const char *fn)
+{
+    return fn && (strcmp(fn, "torch._utils._rebuild_tensor") == 0 ||
+                  strcmp(fn, "torch._utils._rebuild_tensor_v2") == 0 ||
+                  strcmp(fn, "torch._utils._rebuild_tensor_v3") == 0);
+}
+
+/* numpy dtype node → element type and byte order. */
+static const ld_dtype *numpy_dtype(walker *w, pk_id id, int *big_endian)
+{
+    const char *c = callee(w, id);
+    const pk_node *a = c && strcmp(c, "numpy.dtype") == 0 ? args_of(w, id, 1, 3) : NULL;
+    if (!a || !is_text(N(w, a->items[0])))
+        return NULL;
+    const pk_node *code = N(w, a->items[0]);
+    static const struct {
+        const char *code, *torch;
+    } map[] = {{"f2", "float16"}, {"f4", "float32"}, {"f8", "float64"}, {"i1", "int8"},
+               {"i2", "int16"},   {"i4", "int32"},   {"i8", "int64"},   {"u1", "uint8"},
+               {"u2", "uint16"},  {"u4", "uint32"},  {"u8", "uint64"},  {"b1", "bool"},
+               {"c8", "complex64"}, {"c16", "complex128"}};
+    const ld_dtype *dt = NULL;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (text_eq(code, map[i].code))
+            dt = ld_dtype_by_torch(map[i].torch);
+    /* BUILD state (3, '<', None, None, None, -1, -1, 0): index 1 is the byte order */
+    *big_endian = 0;
+    const pk_node *state = N(w, id)->state ? N(w, N(w, id)->state) : NULL;
+    if (state && state->kind == K_TUPLE && state->count >= 2) {
+        const pk_node *order = N(w, state->items[1]);
+        if (text_eq(order, ">"))
+            *big_endian = 1;
+        else if (!text_eq(order, "<") && !text_eq(order, "|") && !text_eq(order, "="))
+            return NULL;
+    }
+    return dt;
+}
+
+static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_dtype *dt,
+                                  uint64_t numel, int big_endian, size_t *index)
+{
+    const uint8_t *p;
+    uint64_t len;
+    size_t owned;
+    if (!pickled_bytes(w, bytes_id, &p, &len, &owned))
+        return BAD(w, at, "array %.200s: data is not bytes in the file (object array?)", w->path);
+    char key[48];
+    int kl = snprintf(key, sizeof key, "array@%" PRIu64, N(w, at)->offset);
+    ld_resolve_fn saved = w->s->resolve;
+    w->s->resolve = NULL;
+    /* add_storage checks numel × size against the bytes: set them first through a stub */
+    brine_status st = add_storage(w, key, (size_t)kl, dt, 0, index);
+    w->s->resolve = saved;
+    if (st) {
+        if (owned)
+            mem_free(w->s->mem, (void *)p, owned);
+        return st;
+    }
+    ld_storage *s = &w->s->storages[*index];
+    uint64_t need;
+    if (__builtin_mul_overflow(numel, (uint64_t)dt->size, &need) || need != len) {
+        if (owned)
+            mem_free(w->s->mem, (void *)p, owned);
+        return BAD(w, at, "array %.200s: %" PRIu64 " elements of %u bytes but %" PRIu64 " data bytes",
+                   w->path, numel, dt->size, len);
+    }
+    s->numel = numel;
+    s->data = p;
+    s->nbytes = owned ? owned : len; /* owned buffers are freed with their allocation size */
+    s->owned = owned != 0;
+    s->big_endian = big_endian;
+    return BRINE_OK;
+}
+
+static void c_strides(const int64_t *shape, uint32_t nd, int fortran, int64_t *strides)
+{
+    int64_t acc = 1;
+    for (uint32_t k = 0; k < nd; k++) {
+        uint32_t i = fortran ? k : nd - 1 - k;
+        strides[i] = acc;
+        acc *= shape[i] ? shape[i] : 1;
+    }
+}
+
+/* numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') + BUILD (1, shape, dtype, fortran, data) */
+static brine_status numpy_array(walker *w, pk_id id)
+{
+    const pk_node *n = N(w, id);
+    const pk_node *state = n->state ? N(w, n->state) : NULL;
+    if (!state || state->kind != K_TUPLE || state->count != 5)
+        return BAD(w, id, "array %.200s: no (version, shape, dtype, fortran, data) state", w->path);
+    int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
+    uint32_t nd;
+    int big = 0;
+    const ld_dtype *dt = numpy_dtype(w, state->items[2], &big);
+    const pk_node *fortran = N(w, state->items[3]);
+    if (!int_tuple(w, state->items[1], shape, &nd) || !dt || fortran->kind != K_BOOL)
+        return BAD(w, id, "array %.200s: unsupported shape or dtype", w->path);
+    uint64_t numel = 1;
+    for (uint32_t i = 0; i < nd; i++)
+        if (__builtin_mul_overflow(numel, (uint64_t)shape[i], &numel))
+            return BAD(w, id, "array %.200s: size overflows", w->path);
+    size_t storage;
+    brine_status st = numpy_storage(w, id, state->items[4], dt, numel, big, &storage);
+    if (st)
+        return st;
+    c_strides(shape, nd, (int)fortran->v.i, strides);
+    return add_tensor(w, id, dt, storage, 0, shape, strides, nd);
+}
+
+/* numpy.core.numeric._frombuffer(buffer, dtype, shape, order) — protocol 5 arrays */
+static brine_status numpy_frombuffer(walker *w, pk_id id)
+{
+    const pk_node *a = args_of(w, id, 4, 4);
+    int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
+    uint32_t nd;
+    int big = 0;
+    const ld_dtype *dt = a ? numpy_dtype(w, a->items[1], &big) : NULL;
+    if (!a || !dt || !int_tuple(w, a->items[2], shape, &nd) || !is_text(N(w, a->items[3])))
+        return BAD(w, id, "array %.200s: unsupported _frombuffer arguments", w->path);
+    uint64_t numel = 1;
+    for (uint32_t i = 0; i < nd; i++)
+        if (__builtin_mul_overflow(numel, (uint64_t)shape[i], &numel))
+            return BAD(w, id, "array %.200s: size overflows", w->path);
+    size_t storage;
+    brine_status st = numpy_storage(w, id, a->items[0], dt, numel, big, &storage);
+    if (st)
+        return st;
+    c_strides(shape, nd, text_eq(N(w, a->items[3]), "F"), strides);
+    return add_tensor(w, id, dt, storage, 0, shape, strides, nd);
+}
+
+/* If id rebuilds a tensor or array, collects it and returns 1 (or an error). */
+static int tensor_call(walker *w, pk_id id, brine_status *st)
+{
+    const char *fn = callee(w, id);
+    if (!fn)
+        return 0;
+    if (is_rebuild_tensor(fn)) {
+        *st = torch_tensor(w, id, fn, N(w, id)->b ? N(w, N(w, id)->b) : NULL);
+        return 1;
+    }
+    if (strcmp(fn, "torch._tensor._rebuild_from_type_v2") == 0) {
+        /* (func, new_type, args, state): func(*args), then the type is applied */
+        const pk_node *a = args_of(w, id, 4, 4);
+        const char *f = a ? global_name(w, a->items[0]) : NULL;
+        const char *type = a ? global_name(w, a->items[1]) : NULL;
+        if (!is_rebuild_tensor(f) || !type ||
+            (strcmp(type, "torch.Tensor") != 0 && strcmp(type, "torch.nn.parameter.Parameter") != 0))
+            *st = BAD(w, id, "_rebuild_from_type_v2 of something that is not a plain tensor");
+        else
+            *st = torch_tensor(w, id, f, N(w, a->items[2]));
+        return 1;
+    }
+    if (strcmp(fn, "torch._utils._rebuild_parameter") == 0 ||
+        strcmp(fn, "torch._utils._rebuild_parameter_with_state") == 0 ||
+        strcmp(fn, "torch.nn.parameter.Parameter") == 0) {
+        const pk_node *a = args_of(w, id, 1, 4);
+        if (!a || !tensor_call(w, a->items[0], st))
+            *st = BAD(w, id, "%s does not wrap a tensor", fn);
+        return 1;
+    }
+    if (strcmp(fn, "numpy.core.multiarray._reconstruct") == 0 ||
+        strcmp(fn, "numpy._core.multiarray._reconstruct") == 0) {
+        *st = numpy_array(w, id);
+        return 1;
+    }
+    if (strcmp(fn, "numpy.core.numeric._frombuffer") == 0 ||
+        strcmp(fn, "numpy._core.numeric._frombuffer") == 0) {
+        *st = numpy_frombuffer(w, id);
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the walk */
+
+static brine_status walk(walker *w, pk_id id, json_t **out);
+
+static size_t path_push(walker *w, const char *part, size_t n)
+{
+    size_t saved = w->plen;
+    size_t room = sizeof w->path - 1 - w->plen;
+    if (w->plen && room) {
+        w->path[w->plen++] = '.';
+        room--;
+    }
+    if (n > room)
+        n = room;
+    memcpy(w->path + w->plen, part, n);
+    w->plen += n;
+    w->path[w->plen] = '\0';
+    return saved;
+}
+
+static void path_pop(walker *w, size_t saved)
+{
+    w->plen = saved;
+    w->path[saved] = '\0';
+}
+
+static brine_status walk_child(walker *w, const char *part, size_t n, pk_id child, json_t **out)
+{
+    size_t saved = path_push(w, part, n);
+    brine_status st = walk(w, child, out);
+    path_pop(w, saved);
+    return st;
+}
+
+/* Dict-like: key/value pairs from items (SETITEMS) and, for OrderedDict([(k, v), …]),
+ * from the argument list. */
+static brine_status walk_pairs(walker *w, const pk_node *pairs, uint32_t count, int as_list,
+                               json_t *obj)
+{
+    for (uint32_t i = 0; i < count; i += as_list ? 1 : 2) {
+        pk_id k, v;
+        if (as_list) {
+            const pk_node *pair = N(w, pairs->items[i]);
+            if ((pair->kind != K_TUPLE && pair->kind != K_LIST) || pair->count != 2)
+                return err_set(w->err, BRINE_ERR_MALFORMED, __LINE__, "dict item is not a pair");
+            k = pair->items[0];
+            v = pair->items[1];
+        } else {
+            if (i + 1 >= count)
+                break;
+            k = pairs->items[i];
+            v = pairs->items[i + 1];
+        }
+        const pk_node *kn = N(w, k);
+        char buf[64];
+        const char *part = buf;
+        size_t n;
+        if (is_text(kn)) {
+            part = (const char *)kn->v.s.p;
+            n = (size_t)kn->v.s.len;
+        } else if (kn->kind == K_INT) {
+            n = (size_t)snprintf(buf, sizeof buf, "%" PRId64, kn->v.i);
+        } else {
+            n = (size_t)snprintf(buf, sizeof buf, "key%u", i);
+        }
+        json_t *val = NULL;
+        brine_status st = walk_child(w, part, n, v, &val);
+        if (st)
+            return st;
+        char *key = mem_strndup(w->s->mem, part, n);
+        if (!key) {
+            json_decref(val);
+            return ERR_NOMEM(w->err);
+        }
+        json_object_set_new(obj, key, val);
+        mem_free(w->s->mem, key, n + 1);
+    }
+    return BRINE_OK;
+}
+
+static json_t *json_bytes_value(const uint8_t *p, uint64_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t lim = n > 4096 ? 4096 : n;
+    json_t *o = json_object();
+    char *buf = o ? malloc((size_t)lim * 2 + 1) : NULL;
+    if (!buf) {
+        json_decref(o);
+        return NULL;
+    }
+    for (uint64_t i = 0; i < lim; i++) {
+        buf[2 * i] = hex[p[i] >> 4];
+        buf[2 * i + 1] = hex[p[i] & 15];
+    }
+    json_object_set_new(o, "__bytes__", json_stringn(buf, (size_t)lim * 2));
+    json_object_set_new(o, "len", json_integer((json_int_t)n));
+    free(buf);
+    return o;
+}
+
+static brine_status walk(walker *w, pk_id id, json_t **out)
+{
+    const pk_node *n = N(w, id);
+    *out = NULL;
+    for (unsigned i = 0; i < w->depth; i++)
+        if (w->on_path[i] == id) {
+            *out = json_pack("{s:s}", "__recursive__", "reference to an enclosing container");
+            return BRINE_OK;
+        }
+    if (w->depth >= w->s->lim->max_depth || w->depth >= sizeof w->on_path / sizeof w->on_path[0])
+        return err_limit(w->err, "max_depth", w->s->lim->max_depth, w->depth + 1, n->offset, 1,
+                         __LINE__);
+    brine_status st = BRINE_OK;
+    size_t before = w->s->n_tensors;
+    if (tensor_call(w, id, &st)) {
+        if (!st && w->s->n_tensors > before)
+            *out = json_pack("{s:s}", "__tensor__", w->s->tensors[w->s->n_tensors - 1].name);
+        return st;
+    }
+    w->on_path[w->depth++] = id;
+    const char *fn = callee(w, id);
+    switch (n->kind) {
+    case K_NONE: *out = json_null(); break;
+    case K_BOOL: *out = json_boolean(n->v.i); break;
+    case K_INT: *out = json_integer((json_int_t)n->v.i); break;
+    case K_FLOAT: *out = json_real(n->v.d); break;
+    case K_BIGINT: *out = json_string("<big integer>"); break;
+    case K_STR: case K_PYSTR: *out = json_stringn_nocheck((const char *)n->v.s.p, (size_t)n->v.s.len); break;
+    case K_BYTES: case K_BYTEARRAY: *out = json_bytes_value(n->v.s.p, n->v.s.len); break;
+    case K_GLOBAL: *out = json_string(w->g->globals[n->v.g.global].full); break;
+    case K_DICT:
+        *out = json_object();
+        st = walk_pairs(w, n, n->count, 0, *out);
+        break;
+    case K_LIST: case K_TUPLE: case K_SET: case K_FROZENSET:
+        *out = json_array();
+        for (uint32_t i = 0; i < n->count && !st; i++) {
+            char idx[16];
+            int k = snprintf(idx, sizeof idx, "%u", i);
+            json_t *v = NULL;
+            st = walk_child(w, idx, (size_t)k, n->items[i], &v);
+            if (!st)
+                json_array_append_new(*out, v);
+        }
+        break;
+    default:
+        if (fn && (strcmp(fn, "collections.OrderedDict") == 0 ||
+                   strcmp(fn, "collections.Counter") == 0 || strcmp(fn, "builtins.dict") == 0)) {
+            *out = json_object();
+            const pk_node *a = args_of(w, id, 0, 1);
+            if (a && a->count == 1) {
+                const pk_node *init = N(w, a->items[0]);
+                if (init->kind == K_LIST || init->kind == K_TUPLE)
+                    st = walk_pairs(w, init, init->count, 1, *out);
+                else if (init->kind == K_DICT)
+                    st = walk_pairs(w, init, init->count, 0, *out);
+            }
+            if (!st)
+                st = walk_pairs(w, n, n->count, 0, *out);
+        } else if (fn && (strcmp(fn, "torch.Size") == 0 || strcmp(fn, "builtins.set") == 0 ||
+                          strcmp(fn, "builtins.frozenset") == 0 || strcmp(fn, "torch.device") == 0 ||
+                          strcmp(fn, "builtins.complex") == 0)) {
+            const pk_node *a = args_of(w, id, 0, 2);
+            if (a && a->count == 1 && strcmp(fn, "builtins.complex") != 0) {
+                w->depth--;
+                st = walk(w, a->items[0], out);
+                w->depth++;
+            } else {
+                *out = json_object();
+                json_object_set_new(*out, "__call__", json_string(fn));
+                json_t *args = NULL;
+                if (n->b && !(st = walk(w, n->b, &args)))
+                    json_object_set_new(*out, "args", args);
+            }
+        } else if (fn && strcmp(fn, "_codecs.encode") == 0) {
+            const uint8_t *p;
+            uint64_t len;
+            size_t owned;
+            if (pickled_bytes(w, id, &p, &len, &owned)) {
+                *out = json_bytes_value(p, len);
+                if (owned)
+                    mem_free(w->s->mem, (void *)p, owned);
+            }
+        } else {
+            /* another allowlisted call: keep its name and arguments */
+            *out = json_object();
+            json_object_set_new(*out, "__call__", json_string(fn ? fn : "?"));
+            json_t *args = NULL;
+            if (n->b && !(st = walk(w, n->b, &args)))
+                json_object_set_new(*out, "args", args);
+        }
+        break;
+    }
+    /* BUILD state on a container (a state_dict's _metadata): kept, not lost */
+    if (!st && n->state && *out && json_is_object(*out) && !json_object_get(*out, "__state__")) {
+        json_t *state = NULL;
+        if (!(st = walk_child(w, "__state__", 9, n->state, &state)))
+            json_object_set_new(*out, "__state__", state);
+    }
+    w->depth--;
+    if (!st && !*out)
+        st = ERR_NOMEM(w->err);
+    return st;
+}
+
+brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *err)
+{
+    walker *w = mem_calloc(s->mem, 1, sizeof *w);
+    if (!w)
+        return ERR_NOMEM(err);
+    w->s = s;
+    w->g = g;
+    w->err = err;
+    s->g = g;
+    json_t *config = NULL;
+    brine_status st = walk(w, root, &config);
+    mem_free(s->mem, w, sizeof *w);
+    if (st) {
+        json_decref(config);
+        return st;
+    }
+    s->config = config;
+    return BRINE_OK;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+int ld_tensor_contiguous(const ld_set *s, const ld_tensor *t)
+{
+    const ld_storage *st = &s->storages[t->storage];
+    if (st->big_endian && t->dtype->size > 1)
+        return 0;
+    int64_t expect = 1;
+    for (uint32_t k = t->ndim; k-- > 0;) {
+        if (t->shape[k] != 1 && t->strides[k] != expect)
+            return 0;
+        expect *= t->shape[k];
+    }
+    return 1;
+}
+
+/* One element from big-endian to little-endian; complex numbers swap each half. */
+static void swap_element(uint8_t *p, const ld_dtype *dt)
+{
+    uint32_t part = dt->st_name[0] == 'C' ? dt->size / 2 : dt->size;
+    for (uint32_t base = 0; base < dt->size; base += part)
+        for (uint32_t i = 0; i < part / 2; i++) {
+            uint8_t tmp = p[base + i];
+            p[base + i] = p[base + part - 1 - i];
+            p[base + part - 1 - i] = tmp;
+        }
+}
+
+brine_status ld_tensor_read(const ld_set *s, const ld_tensor *t, uint8_t *dst, uint64_t len,
+                            brine_error *err)
+{
+    uint64_t need = t->numel * t->dtype->size;
+    if (len != need)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "buffer of %" PRIu64 " bytes for a %" PRIu64
+                                                       "-byte tensor",
+                       len, need);
+    if (!t->numel)
+        return BRINE_OK;
+    const ld_storage *st = &s->storages[t->storage];
+    uint32_t size = t->dtype->size;
+    const uint8_t *base = st->data + (uint64_t)t->offset * size;
+    if (ld_tensor_contiguous(s, t)) {
+        memcpy(dst, base, (size_t)need);
+        return BRINE_OK;
+    }
+    /* strided copy in C order with an index odometer; bounds were checked at collection */
+    int64_t idx[LD_MAX_DIMS] = {0};
+    uint64_t o = 0;
+    for (uint64_t e = 0; e < t->numel; e++) {
+        uint64_t off = 0;
+        for (uint32_t k = 0; k < t->ndim; k++)
+            off += (uint64_t)idx[k] * (uint64_t)t->strides[k];
+        memcpy(dst + o, base + off * size, size);
+        if (st->big_endian)
+            swap_element(dst + o, t->dtype);
+        o += size;
+        for (uint32_t k = t->ndim; k-- > 0;) {
+            if (++idx[k] < t->shape[k])
+                break;
+            idx[k] = 0;
+        }
+    }
+    return BRINE_OK;
+}
