@@ -211,6 +211,57 @@ BRINE_API brine_status brine_dis(const uint8_t *data, size_t len, brine_dis_form
                                  const brine_limits *limits, brine_write_fn write, void *ctx,
                                  brine_error *err);
 
+/* ---------------------------------------------------------------- safe loading */
+
+/* A model file opened for reading its tensors: a PyTorch zip or legacy checkpoint, or a raw
+ * pickle of tensors and numpy arrays. Opening scans the file first and refuses anything the
+ * policy does not allow — as torch.load(weights_only=True) does — so what is loaded was
+ * rebuilt by brine's own code from validated arguments, never by running the file. */
+typedef struct brine_model brine_model;
+
+typedef struct brine_load_options {
+    const brine_policy *policy;  /* NULL: the default policy */
+    const brine_limits *limits;  /* NULL: the default limits */
+} brine_load_options;
+
+/* Opens path read-only. Returns BRINE_ERR_POLICY when the scan verdict is unsafe or
+ * unverified (err->msg names the first offending global and rule), BRINE_ERR_MALFORMED when
+ * the file is invalid or a tensor's arguments are (err->msg names the tensor),
+ * BRINE_ERR_UNSUPPORTED for formats without tensors brine can rebuild, BRINE_ERR_IO,
+ * BRINE_ERR_NOMEM, BRINE_ERR_LIMIT. *out is NULL on failure. */
+BRINE_API brine_status brine_model_open(const char *path, const brine_load_options *opts,
+                                        brine_model **out, brine_error *err);
+BRINE_API void brine_model_free(brine_model *model);
+/* The container format ("pytorch-zip", "pytorch-legacy", "pickle", "safetensors"). */
+BRINE_API const char *brine_model_format(const brine_model *model);
+BRINE_API size_t brine_model_tensor_count(const brine_model *model);
+
+typedef struct brine_tensor_info {
+    const char *name;        /* nested keys and list indices joined with '.' */
+    const char *dtype;       /* safetensors spelling: "F32", "BF16", "I64", "BOOL", … */
+    size_t itemsize;         /* bytes per element */
+    unsigned ndim;
+    const int64_t *shape;    /* ndim sizes */
+    const int64_t *strides;  /* ndim strides, in elements */
+    int64_t storage_offset;  /* in elements */
+    uint64_t numel;
+    uint64_t nbytes;         /* numel × itemsize: the size of a C-order copy */
+    size_t storage;          /* tensors sharing a storage (views, tied weights) share this */
+    const void *data;        /* the C-order little-endian bytes, mapped from the file without a
+                              * copy — or NULL when the tensor is a strided view or byte-swapped:
+                              * use brine_model_tensor_read */
+} brine_tensor_info;
+
+/* Describes tensor i (0 <= i < count). Pointers live as long as the model. */
+BRINE_API brine_status brine_model_tensor(const brine_model *model, size_t i,
+                                          brine_tensor_info *out, brine_error *err);
+/* Copies tensor i in C order, little-endian, into dst; len must equal its nbytes. */
+BRINE_API brine_status brine_model_tensor_read(const brine_model *model, size_t i, void *dst,
+                                               size_t len, brine_error *err);
+/* The non-tensor values (hyper-parameters, counters, strings) as a JSON document in which
+ * each tensor appears as {"__tensor__": name}. Owned by the model. */
+BRINE_API const char *brine_model_config_json(const brine_model *model);
+
 /* Reads a whole file into memory (mapped read-only). *data must be released with
  * brine_unmap. */
 BRINE_API brine_status brine_map_file(const char *path, const uint8_t **data, size_t *len,

@@ -1,0 +1,121 @@
+/*
+ * container.c — locating a model's pickle and storages inside its container, the way the
+ * loader that will read it does (torch's legacy loader reads five pickles, then one record per
+ * storage key in the order of the fifth pickle; a raw pickle has its arrays inline).
+ */
+#include "load/container.h"
+
+#include <string.h>
+
+#include "core/cursor.h"
+#include "core/error.h"
+#include "policy/policy.h"
+
+/* ------------------------------------------------------------------ legacy torch files */
+
+/* Storage records after the five pickles: for each key of pickle 5, an int64 count and
+ * count × itemsize bytes. The scan already validated the layout; this locates the bytes. */
+static int legacy_resolve(void *ctx, ld_storage *s, brine_error *err)
+{
+    ld_container *box = ctx;
+    const pk_graph *g = box->g;
+    const pk_node *keys = pk_at(g, g->pickles[4].root);
+    size_t pos = (size_t)g->pickles[4].end;
+    for (uint32_t k = 0; keys->kind == K_LIST && k < keys->count; k++) {
+        const pk_node *key = pk_at(g, keys->items[k]);
+        if (box->len - pos < 8)
+            break;
+        uint64_t count = ld_le64(box->data + pos);
+        /* the element size of this key comes from its persistent id */
+        uint32_t elem = 0;
+        for (size_t i = 0; i < g->n_events && !elem; i++) {
+            const pk_event *e = &g->events[i];
+            if (e->kind != EV_PERSID)
+                continue;
+            const pk_node *pid = pk_at(g, pk_at(g, e->node)->a);
+            if (pid->kind != K_TUPLE || pid->count < 5)
+                continue;
+            const pk_node *pk = pk_at(g, pid->items[2]), *cls = pk_at(g, pid->items[1]);
+            if (pk->v.s.len == key->v.s.len && memcmp(pk->v.s.p, key->v.s.p, key->v.s.len) == 0 &&
+                cls->kind == K_GLOBAL) {
+                const char *dt = pol_torch_storage_dtype(g->globals[cls->v.g.global].name);
+                const ld_dtype *d = dt ? ld_dtype_by_torch(dt) : NULL;
+                elem = d ? d->size : 0;
+            }
+        }
+        uint64_t bytes;
+        if (!elem || __builtin_mul_overflow(count, (uint64_t)elem, &bytes) ||
+            bytes > box->len - pos - 8)
+            break;
+        if (key->v.s.len == strlen(s->key) && memcmp(key->v.s.p, s->key, key->v.s.len) == 0) {
+            s->data = box->data + pos + 8;
+            s->nbytes = bytes;
+            return 0;
+        }
+        pos += 8 + (size_t)bytes;
+    }
+    err_set(err, BRINE_ERR_MALFORMED, __LINE__, "legacy torch storage %.60s has no data record",
+            s->key);
+    return -1;
+}
+
+static int no_storages(void *ctx, ld_storage *s, brine_error *err)
+{
+    (void)ctx;
+    err_set(err, BRINE_ERR_MALFORMED, __LINE__,
+            "persistent id %.60s in a plain pickle: no storage records to read", s->key);
+    return -1;
+}
+
+brine_status ld_container_open(ld_container *c, const char *scan_format, const uint8_t *data,
+                               size_t len, mem_budget *mem, const brine_limits *lim,
+                               brine_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->data = data;
+    c->len = len;
+    c->mem = mem;
+    c->lim = lim;
+    if (strcmp(scan_format, "pickle") == 0) {
+        c->format = "pickle";
+        c->pickle = data;
+        c->pickle_len = len;
+        c->resolve = no_storages;
+        return BRINE_OK;
+    }
+    return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                   "%s files hold no tensors brine can rebuild", scan_format);
+}
+
+brine_status ld_container_root(ld_container *c, pk_graph *g, brine_error *err)
+{
+    pk_run_options opts = {c->lim, NULL, NULL};
+    c->g = g;
+    brine_status st = pk_run(g, c->pickle, c->pickle_len, 0, &opts, err);
+    if (st)
+        return st;
+    const pk_node *first = pk_at(g, g->pickles[0].root);
+    int magic = first->kind == K_BIGINT && !(first->flags & PKF_BIGTEXT) && first->v.s.len == 10 &&
+                memcmp(first->v.s.p, "\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 10) == 0;
+    if (strcmp(c->format, "pickle") == 0 && magic) {
+        /* legacy torch: magic, protocol version, sys_info, the object, the storage keys */
+        for (int k = 1; k < 5 && !st; k++)
+            st = pk_run(g, c->pickle, c->pickle_len, (size_t)g->pickles[g->n_pickles - 1].end,
+                        &opts, err);
+        if (st)
+            return st;
+        c->format = "pytorch-legacy";
+        c->resolve = legacy_resolve;
+        c->root = g->pickles[3].root;
+        return BRINE_OK;
+    }
+    c->root = g->pickles[0].root;
+    return BRINE_OK;
+}
+
+void ld_container_close(ld_container *c)
+{
+    if (c->pickle_owned)
+        mem_free(c->mem, (void *)c->pickle, c->pickle_owned);
+    c->pickle_owned = 0;
+}
