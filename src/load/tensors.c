@@ -61,7 +61,7 @@ void ld_set_free(ld_set *s)
         ld_storage *st = &s->storages[i];
         mem_free(s->mem, st->key, strlen(st->key) + 1);
         if (st->owned)
-            mem_free(s->mem, (void *)st->data, (size_t)st->nbytes);
+            mem_free(s->mem, (void *)st->data, st->owned);
     }
     for (size_t i = 0; i < s->n_tensors; i++) {
         ld_tensor *t = &s->tensors[i];
@@ -148,8 +148,12 @@ static int int_tuple(const walker *w, pk_id id, int64_t *out, uint32_t *n)
 
 /* ------------------------------------------------------------------ storages */
 
+/* Registers a storage once per key. Bytes come from data or, when data is NULL, from the
+ * container's resolver. owned: data's allocation size when brine allocated it; on success the
+ * set takes ownership (a duplicate is freed at once), on failure the caller keeps it. */
 static brine_status add_storage(walker *w, const char *key, size_t keylen, const ld_dtype *dt,
-                                uint64_t numel, size_t *index)
+                                uint64_t numel, const uint8_t *data, uint64_t nbytes,
+                                size_t owned, size_t *index)
 {
     ld_set *s = w->s;
     for (size_t i = 0; i < s->n_storages; i++)
@@ -158,6 +162,8 @@ static brine_status add_storage(walker *w, const char *key, size_t keylen, const
                 return err_set(w->err, BRINE_ERR_MALFORMED, __LINE__,
                                "storage %.*s is referenced with two different types or sizes",
                                (int)(keylen > 64 ? 64 : keylen), key);
+            if (owned)
+                mem_free(s->mem, (void *)data, owned);
             *index = i;
             return BRINE_OK;
         }
@@ -170,19 +176,22 @@ static brine_status add_storage(walker *w, const char *key, size_t keylen, const
         return ERR_NOMEM(w->err);
     st->dtype = dt;
     st->numel = numel;
+    st->data = data;
+    st->nbytes = nbytes;
+    st->owned = owned;
     brine_status rc = BRINE_OK;
-    if (s->resolve && s->resolve(s->resolve_ctx, st, w->err) != 0)
+    if (!data && s->resolve && s->resolve(s->resolve_ctx, st, w->err) != 0)
         rc = w->err && w->err->code ? w->err->code : BRINE_ERR_MALFORMED;
     uint64_t need;
     if (!rc && (__builtin_mul_overflow(numel, (uint64_t)dt->size, &need) || need > st->nbytes))
         rc = err_set(w->err, BRINE_ERR_MALFORMED, __LINE__,
-                     "storage %.40s declares %" PRIu64 " elements of %u bytes, its record holds %" PRIu64
+                       "storage %.40s declares %" PRIu64 " elements of %u bytes, its record holds %" PRIu64
                      " bytes",
                      st->key, numel, dt->size, st->nbytes);
     if (rc) {
         mem_free(s->mem, st->key, keylen + 1);
-        if (st->owned)
-            mem_free(s->mem, (void *)st->data, (size_t)st->nbytes);
+        if (!data && st->owned) /* the resolver's allocation */
+            mem_free(s->mem, (void *)st->data, st->owned);
         return rc;
     }
     *index = s->n_storages++;
@@ -266,28 +275,20 @@ static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, 
             __builtin_mul_overflow(count, (uint64_t)dt->size, &need) || need > len - pos - 8) {
             st = BAD(w, call, "_load_from_bytes storage has a bad type or size");
         } else {
-            /* a synthetic key: the offset of the call, unique within the file */
+            /* a synthetic key: the offset of the call, unique within the file; converted
+             * bytes are copied so the storage outlives them */
             char key[48];
             int kl = snprintf(key, sizeof key, "bytes@%" PRIu64, N(w, call)->offset);
-            ld_resolve_fn saved = w->s->resolve;
-            w->s->resolve = NULL;
-            st = add_storage(w, key, (size_t)kl, dt, count, index);
-            w->s->resolve = saved;
-            if (!st) {
-                ld_storage *s = &w->s->storages[*index];
-                if (!s->data) {
-                    /* the storage must outlive the nested bytes when they were converted */
-                    uint8_t *copy = owned ? mem_alloc(w->s->mem, need ? (size_t)need : 1) : NULL;
-                    if (owned && !copy) {
-                        st = ERR_NOMEM(w->err);
-                    } else {
-                        if (copy)
-                            memcpy(copy, bytes + pos + 8, (size_t)need);
-                        s->data = copy ? copy : bytes + pos + 8;
-                        s->nbytes = need;
-                        s->owned = copy != NULL;
-                    }
-                }
+            uint8_t *copy = owned ? mem_alloc(w->s->mem, need ? (size_t)need : 1) : NULL;
+            if (owned && !copy) {
+                st = ERR_NOMEM(w->err);
+            } else {
+                if (copy)
+                    memcpy(copy, bytes + pos + 8, (size_t)need);
+                st = add_storage(w, key, (size_t)kl, dt, count, copy ? copy : bytes + pos + 8,
+                                 need, copy ? (need ? (size_t)need : 1) : 0, index);
+                if (st && copy)
+                    mem_free(w->s->mem, copy, need ? (size_t)need : 1);
             }
         }
     }
@@ -329,7 +330,8 @@ static brine_status storage_of(walker *w, pk_id id, const ld_dtype *want, size_t
             return BAD(w, id, "storage type %s disagrees with the tensor dtype", cls->full);
     }
     const pk_node *key = N(w, pid->items[2]);
-    return add_storage(w, (const char *)key->v.s.p, (size_t)key->v.s.len, dt, numel, index);
+    return add_storage(w, (const char *)key->v.s.p, (size_t)key->v.s.len, dt, numel, NULL, 0, 0,
+                       index);
 }
 
 /* ------------------------------------------------------------------ tensors */
@@ -458,19 +460,6 @@ static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_
     size_t owned;
     if (!pickled_bytes(w, bytes_id, &p, &len, &owned))
         return BAD(w, at, "array %.200s: data is not bytes in the file (object array?)", w->path);
-    char key[48];
-    int kl = snprintf(key, sizeof key, "array@%" PRIu64, N(w, at)->offset);
-    ld_resolve_fn saved = w->s->resolve;
-    w->s->resolve = NULL;
-    /* add_storage checks numel × size against the bytes: set them first through a stub */
-    brine_status st = add_storage(w, key, (size_t)kl, dt, 0, index);
-    w->s->resolve = saved;
-    if (st) {
-        if (owned)
-            mem_free(w->s->mem, (void *)p, owned);
-        return st;
-    }
-    ld_storage *s = &w->s->storages[*index];
     uint64_t need;
     if (__builtin_mul_overflow(numel, (uint64_t)dt->size, &need) || need != len) {
         if (owned)
@@ -478,11 +467,15 @@ static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_
         return BAD(w, at, "array %.200s: %" PRIu64 " elements of %u bytes but %" PRIu64 " data bytes",
                    w->path, numel, dt->size, len);
     }
-    s->numel = numel;
-    s->data = p;
-    s->nbytes = owned ? owned : len; /* owned buffers are freed with their allocation size */
-    s->owned = owned != 0;
-    s->big_endian = big_endian;
+    char key[48];
+    int kl = snprintf(key, sizeof key, "array@%" PRIu64, N(w, at)->offset);
+    brine_status st = add_storage(w, key, (size_t)kl, dt, numel, p, len, owned, index);
+    if (st) {
+        if (owned)
+            mem_free(w->s->mem, (void *)p, owned);
+        return st;
+    }
+    w->s->storages[*index].big_endian = big_endian;
     return BRINE_OK;
 }
 

@@ -31,8 +31,8 @@ typedef struct ld_storage {
     uint64_t numel;
     const uint8_t *data; /* NULL until resolved */
     uint64_t nbytes;
-    int big_endian;      /* torch zip with byteorder "big": swapped when read */
-    int owned;           /* data was allocated (decompressed, converted) */
+    int big_endian;      /* stored big-endian: swapped when read */
+    size_t owned;        /* allocation size of data when brine allocated it, else 0 */
 } ld_storage;
 
 typedef struct ld_tensor {
