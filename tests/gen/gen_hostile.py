@@ -412,8 +412,10 @@ def build(marker):
     add("d_truncated_before_stop", "D", "malicious pickle without its final STOP",
         exploit2[:-1], "posix.system", ("posix", "system"), dis="error")
     # the FRAME now claims a byte past EOF: the C unpickler refuses the frame before any
-    # opcode, pickle.py's _Unpickler does not check and runs the payload
-    add("d_truncated_frame_p4", "D", "protocol-4 exploit without STOP: FRAME past EOF",
+    # opcode; pickle.py's _Unpickler, which joblib.load uses (numpy_pickle_utils.Unpickler),
+    # does not check and runs the payload
+    add("d_truncated_frame_p4", "D", "protocol-4 exploit without STOP: FRAME past EOF "
+        "(joblib.load's pure-Python unpickler runs it)",
         exploit4[:-1], "posix.system", None, dis="error", pure_first=("posix", "system"))
     add("d_truncated_after_reduce_p0", "D", "protocol-0 pickle cut right after REDUCE",
         glob("os", "system") + tup(uni(cmd)) + REDUCE, "os.system", ("os", "system"),

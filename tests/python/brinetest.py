@@ -424,10 +424,15 @@ def scan_json(*args):
     return r.returncode, doc, r
 
 
+def _int_or_negative_zero(token):
+    # a float -0.0 printed as the JSON number -0 keeps its sign; json.loads alone drops it
+    return -0.0 if token == "-0" else int(token)
+
+
 def dis_json(path):
     r = run_brine("dis", "--format", "json", path)
     try:
-        doc = json.loads(r.stdout)
+        doc = json.loads(r.stdout, parse_int=_int_or_negative_zero)
     except ValueError:
         doc = None
     return r.returncode, doc, r
