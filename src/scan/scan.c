@@ -350,6 +350,13 @@ static brine_status judge_persid(judge *j, const pk_event *e)
              numel->v.i >= 0;
         if (ok && class_of(j, pid->items[1]) != POL_ALLOWED)
             return BRINE_OK; /* the storage class global is judged on its own */
+        char why[200];
+        if (ok && j->sc->storage_check &&
+            j->sc->storage_check(j->sc->storage_ctx, key->v.s.p, (size_t)key->v.s.len, cls->name,
+                                 numel->v.i, why, sizeof why) != 0) {
+            FIND(BRINE_INVALID, "storage-size", NULL, e->offset, "%s", why);
+            return BRINE_OK;
+        }
     } else if (j->pid_mode == PID_TORCH_LEGACY && pid->kind == K_TUPLE && pid->count == 4 &&
                text_is(pk_at(j->g, pid->items[0]), "module")) {
         return BRINE_OK; /* old torch.save(model): the class global is judged on its own */
@@ -559,6 +566,8 @@ static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
     if (!st && g.pickles[0].root && is_torch_magic(&g, g.pickles[0].root)) {
         /* legacy torch: magic, protocol version, sys_info, the object, the storage keys */
         legacy = 1;
+        if (top_level)
+            scan_set_format(sc, "pytorch-legacy");
         for (int k = 1; k < 5 && !st; k++)
             st = pk_run(&g, data, len, (size_t)g.pickles[g.n_pickles - 1].end, &opts, &err);
         if (pid_mode == PID_NONE)

@@ -19,12 +19,19 @@ typedef enum scan_pid_mode {
     PID_TORCH_LEGACY /* legacy torch: ('storage', type, key, location, numel, view) */
 } scan_pid_mode;
 
+/* Checks that a torch storage a persistent id names exists with enough bytes; returns 0 when
+ * it does, else writes the reason into why. Set by containers that hold storages. */
+typedef int (*scan_storage_fn)(void *ctx, const uint8_t *key, size_t key_len,
+                               const char *storage_class, int64_t numel, char *why, size_t cap);
+
 typedef struct scan_ctx {
     const pol_policy *policy;
     brine_limits limits;       /* resolved */
     mem_budget mem;
     brine_result *result;
     unsigned depth;            /* nested pickle depth */
+    scan_storage_fn storage_check;
+    void *storage_ctx;
 } scan_ctx;
 
 /* Records a finding. member may be NULL; offset < 0 when unknown. The message is formatted
