@@ -196,6 +196,11 @@ BRINE_API brine_status brine_report_add_error(brine_report *report, const char *
 /* Writes what is still buffered (JSON and SARIF documents, the text summary). */
 BRINE_API brine_status brine_report_finish(brine_report *report, brine_error *err);
 BRINE_API void brine_report_free(brine_report *report);
+/* Sets the least severe verdict that makes a file fail, for the summary's `failed` count
+ * (default BRINE_UNVERIFIED: every file that is not safe fails). Only the count depends on
+ * it: every file and finding is written whatever the threshold. May be called any time
+ * before brine_report_finish; a value outside safe..unsafe is ignored. */
+BRINE_API void brine_report_set_fail_on(brine_report *report, brine_verdict threshold);
 
 /* ---------------------------------------------------------------- disassembly */
 
@@ -258,6 +263,10 @@ BRINE_API brine_status brine_model_tensor(const brine_model *model, size_t i,
 /* Copies tensor i in C order, little-endian, into dst; len must equal its nbytes. */
 BRINE_API brine_status brine_model_tensor_read(const brine_model *model, size_t i, void *dst,
                                                size_t len, brine_error *err);
+/* SHA-256 of tensor i's elements in C order, little-endian (for a torch tensor t, the same as
+ * hashlib.sha256(t.contiguous().numpy().tobytes()), bfloat16 viewed as int16). */
+BRINE_API brine_status brine_model_tensor_sha256(const brine_model *model, size_t i,
+                                                 uint8_t digest[32], brine_error *err);
 /* The non-tensor values (hyper-parameters, counters, strings) as a JSON document in which
  * each tensor appears as {"__tensor__": name}. Owned by the model. */
 BRINE_API const char *brine_model_config_json(const brine_model *model);

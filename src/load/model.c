@@ -9,6 +9,7 @@
  * tensor.
  */
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,4 +139,32 @@ brine_status brine_model_tensor_read(const brine_model *m, size_t i, void *dst, 
     if (!m || (!dst && len) || i >= m->set.n_tensors)
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_model_tensor_read: bad argument");
     return ld_tensor_read(&m->set, &m->set.tensors[i], dst, len, err);
+}
+
+brine_status brine_model_tensor_sha256(const brine_model *m, size_t i, uint8_t digest[32],
+                                       brine_error *err)
+{
+    brine_tensor_info t;
+    brine_status st = brine_model_tensor(m, i, &t, err);
+    if (st)
+        return st;
+    const uint8_t *bytes = t.data;
+    uint8_t *copy = NULL;
+    if (!bytes && t.nbytes) {
+        /* a view or a byte-swapped tensor: hash its C-order copy */
+        copy = mem_alloc((mem_budget *)&m->mem, (size_t)t.nbytes);
+        if (!copy)
+            return ERR_NOMEM(err);
+        if ((st = brine_model_tensor_read(m, i, copy, (size_t)t.nbytes, err))) {
+            mem_free((mem_budget *)&m->mem, copy, (size_t)t.nbytes);
+            return st;
+        }
+        bytes = copy;
+    }
+    unsigned int n = 0;
+    int ok = EVP_Digest(bytes ? bytes : (const uint8_t *)"", (size_t)t.nbytes, digest, &n,
+                        EVP_sha256(), NULL);
+    if (copy)
+        mem_free((mem_budget *)&m->mem, copy, (size_t)t.nbytes);
+    return ok && n == 32 ? BRINE_OK : err_set(err, BRINE_ERR_NOMEM, __LINE__, "SHA-256 failed");
 }
