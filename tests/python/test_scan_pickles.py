@@ -38,6 +38,11 @@ def only_file(doc, r):
     return doc["files"][0]
 
 
+def offsets_in_file(f, path):
+    size = Path(path).stat().st_size
+    return all(0 <= x["offset"] <= size for x in f.get("findings", []) if "offset" in x)
+
+
 def named(f, expected):
     """True when `expected` is (a substring of) a finding's global or a listed global."""
     names = [x.get("global") or "" for x in f.get("findings", [])] + list(f.get("globals", []))
@@ -87,6 +92,8 @@ def test_benign_verdict(name):
     # every global the file's pickles reference is listed; nothing is invented
     missing = [g for g in m["globals"] if g not in listed]
     assert not missing, "globals not listed: %s\n%s" % (missing, bt.describe(r))
+    assert [g for g in listed if g in m["globals"]] == m["globals"], \
+        "globals not in first-seen order\n" + bt.describe(r)
     invented = [g for g in listed if g not in m["globals"] + m["globals_nested"]]
     assert not invented, "globals not in the file: %s\n%s" % (invented, bt.describe(r))
     for g in m["globals_outside"]:
@@ -110,6 +117,7 @@ def test_hostile_verdict(name):
     assert f["verdict"] in m["expect"], why
     assert rc == 1, why
     assert f["format"] == "pickle", why
+    assert offsets_in_file(f, path), why
     if f["verdict"] == "unsafe":
         assert any(x["severity"] == "unsafe" for x in f["findings"]), why
     if m["global"] and f["verdict"] == "unsafe":
