@@ -2,9 +2,11 @@
 #include "formats/format.h"
 
 extern const fmt_desc fmt_pickle;
+extern const fmt_desc fmt_zip;
 
 const fmt_desc *const fmt_registry[] = {
     &fmt_pickle,
+    &fmt_zip,
     NULL,
 };
 

@@ -24,7 +24,12 @@ typedef struct ld_container {
     int big_endian;         /* torch zip byteorder record says "big" */
     const uint8_t *pickle;  /* the bytes of data.pkl (or the file) */
     size_t pickle_len;
-    size_t pickle_owned;    /* allocation size when data.pkl was inflated */
+    size_t pickle_owned;    /* nonzero when data.pkl was inflated */
+    struct {
+        const uint8_t *data;
+        size_t len;
+    } held[4096];           /* inflated storages, released with the archive */
+    size_t n_held;
 } ld_container;
 
 /* Opens the container of a file the scan identified as scan_format. */
