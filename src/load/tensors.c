@@ -833,27 +833,32 @@ static void swap_element(uint8_t *p, const ld_dtype *dt)
         }
 }
 
-brine_status ld_tensor_read(const ld_set *s, const ld_tensor *t, uint8_t *dst, uint64_t len,
-                            brine_error *err)
+brine_status ld_tensor_read_range(const ld_set *s, const ld_tensor *t, uint64_t first,
+                                  uint64_t count, uint8_t *dst, brine_error *err)
 {
-    uint64_t need = t->numel * t->dtype->size;
-    if (len != need)
-        return err_set(err, BRINE_ERR_USAGE, __LINE__, "buffer of %" PRIu64 " bytes for a %" PRIu64
-                                                       "-byte tensor",
-                       len, need);
-    if (!t->numel)
+    if (first > t->numel || count > t->numel - first)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "elements %" PRIu64 "+%" PRIu64
+                                                       " past a %" PRIu64 "-element tensor",
+                       first, count, t->numel);
+    if (!count)
         return BRINE_OK;
     const ld_storage *st = &s->storages[t->storage];
     uint32_t size = t->dtype->size;
     const uint8_t *base = st->data + (uint64_t)t->offset * size;
     if (ld_tensor_contiguous(s, t)) {
-        memcpy(dst, base, (size_t)need);
+        memcpy(dst, base + first * size, (size_t)(count * size));
         return BRINE_OK;
     }
-    /* strided copy in C order with an index odometer; bounds were checked at collection */
+    /* strided copy in C order with an index odometer started at element `first`; bounds were
+     * checked when the tensor was collected */
     int64_t idx[LD_MAX_DIMS] = {0};
+    uint64_t rest = first;
+    for (uint32_t k = t->ndim; k-- > 0;) {
+        idx[k] = (int64_t)(rest % (uint64_t)t->shape[k]);
+        rest /= (uint64_t)t->shape[k];
+    }
     uint64_t o = 0;
-    for (uint64_t e = 0; e < t->numel; e++) {
+    for (uint64_t e = 0; e < count; e++) {
         uint64_t off = 0;
         for (uint32_t k = 0; k < t->ndim; k++)
             off += (uint64_t)idx[k] * (uint64_t)t->strides[k];
@@ -868,4 +873,15 @@ brine_status ld_tensor_read(const ld_set *s, const ld_tensor *t, uint8_t *dst, u
         }
     }
     return BRINE_OK;
+}
+
+brine_status ld_tensor_read(const ld_set *s, const ld_tensor *t, uint8_t *dst, uint64_t len,
+                            brine_error *err)
+{
+    uint64_t need = t->numel * t->dtype->size;
+    if (len != need)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "buffer of %" PRIu64 " bytes for a %" PRIu64
+                                                       "-byte tensor",
+                       len, need);
+    return ld_tensor_read_range(s, t, 0, t->numel, dst, err);
 }

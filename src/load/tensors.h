@@ -74,6 +74,10 @@ brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *e
 /* Copies tensor t in C order, little-endian, into dst (exactly t's numel × size bytes). */
 brine_status ld_tensor_read(const ld_set *s, const ld_tensor *t, uint8_t *dst, uint64_t len,
                             brine_error *err);
+/* Copies elements [first, first + count) of t in C order into dst (count × size bytes), so
+ * large views can be streamed in bounded memory. */
+brine_status ld_tensor_read_range(const ld_set *s, const ld_tensor *t, uint64_t first,
+                                  uint64_t count, uint8_t *dst, brine_error *err);
 /* 1 when the tensor's bytes are one contiguous little-endian run in its storage. */
 int ld_tensor_contiguous(const ld_set *s, const ld_tensor *t);
 
