@@ -691,11 +691,9 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
             st = ERR_CORRUPT(err, op->offset, "FRAME length exceeds the maximum size");
             break;
         }
+        /* a frame longer than the input: _pickle.c refuses it, pickle.py (and joblib, which
+         * uses it) reads on — the machine reads on and the scan reports it */
         set_int(op, (int64_t)ld_le64(b));
-        /* load_frame: the whole frame must be present */
-        if ((uint64_t)op->i > cur_left(c))
-            st = ERR_CORRUPT(err, op->offset, "FRAME of %lld bytes, %llu remain", (long long)op->i,
-                             (unsigned long long)cur_left(c));
         break;
     case OPC_BINFLOAT:
         if (cur_take(c, 8, &b) != 0) {

@@ -513,6 +513,10 @@ static brine_status step(run *r, const pk_op *op, int *stop)
             r->pickle->proto = r->proto;
         return BRINE_OK;
     case OPC_FRAME:
+        if ((uint64_t)op->i > (uint64_t)(r->cur.end - r->cur.p)) {
+            r->frame_end = 0;
+            return log_event(r, EV_FRAME, 0, 1);
+        }
         r->frame_end = op->end + (uint64_t)op->i;
         return BRINE_OK;
     case OPC_STOP:

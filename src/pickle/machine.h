@@ -82,7 +82,8 @@ typedef enum pk_evkind {
     EV_PERSID,     /* node = K_PERSID */
     EV_EXT,        /* node = K_EXT */
     EV_BUFFER,     /* NEXT_BUFFER */
-    EV_FRAME       /* an opcode crossed a FRAME boundary: aux = frame end (low 32 bits) */
+    EV_FRAME       /* FRAME misuse: aux 0 = an opcode crossed a frame boundary, 1 = the frame
+                    * is longer than the input */
 } pk_evkind;
 
 typedef struct pk_event {

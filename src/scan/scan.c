@@ -429,6 +429,13 @@ static brine_status judge_graph(scan_ctx *sc, pk_graph *g, const char *member,
                                   "without a buffers= argument");
             break;
         case EV_FRAME:
+            if (e->aux == 1) {
+                st = scan_add_finding(sc, BRINE_INVALID, "frame-truncated", NULL, member,
+                                      (int64_t)e->offset,
+                                      "FRAME is longer than the bytes that follow: CPython's C "
+                                      "unpickler refuses it, pickle.py (used by joblib) reads on");
+                break;
+            }
             st = scan_add_finding(sc, BRINE_UNSAFE, "frame-boundary", NULL, member,
                                   (int64_t)e->offset,
                                   "an opcode crosses the end of its FRAME: CPython's stream "
@@ -532,6 +539,62 @@ static brine_status check_legacy_storages(scan_ctx *sc, const pk_graph *g, const
 
 /* ------------------------------------------------------------------ pickle streams */
 
+/* After the machine stops on an error, the real C unpickler stops too — but a more lenient
+ * loader, or a "fixed" copy of the file, may not. Names that follow are reported (not judged
+ * as code that runs): a linear read of the remaining opcodes, pairing STACK_GLOBAL with the
+ * two most recent text literals, as the Python scanners do. */
+static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t len,
+                                      uint64_t at, const char *member)
+{
+    cursor c;
+    cur_init(&c, data, len);
+    if (at >= len)
+        return BRINE_OK;
+    c.p = data + at;
+    pk_pool pool;
+    pk_pool_init(&pool, &sc->mem);
+    pk_op op;
+    brine_error err;
+    const uint8_t *lit[2] = {NULL, NULL};
+    size_t litlen[2] = {0, 0};
+    brine_status st = BRINE_OK;
+    int first = 1;
+    for (uint64_t n = 0; n < sc->limits.max_opcodes && cur_left(&c) && !st; n++) {
+        if (pk_decode(&c, &op, &pool, &sc->limits, &err) != BRINE_OK)
+            break;
+        if (first) { /* the opcode that failed: skip it */
+            first = 0;
+            continue;
+        }
+        char name[300];
+        name[0] = '\0';
+        if (op.vk == PV_PAIR)
+            snprintf(name, sizeof name, "%.*s.%.*s", (int)(op.slen > 140 ? 140 : op.slen),
+                     (const char *)op.s, (int)(op.s2len > 140 ? 140 : op.s2len), (const char *)op.s2);
+        else if (op.code == OPC_STACK_GLOBAL && lit[0] && lit[1])
+            snprintf(name, sizeof name, "%.*s.%.*s", (int)(litlen[0] > 140 ? 140 : litlen[0]),
+                     (const char *)lit[0], (int)(litlen[1] > 140 ? 140 : litlen[1]),
+                     (const char *)lit[1]);
+        if (op.vk == PV_STR || (op.vk == PV_BYTES && (op.code == OPC_STRING ||
+                                                     op.code == OPC_SHORT_BINSTRING ||
+                                                     op.code == OPC_BINSTRING))) {
+            lit[0] = lit[1];
+            litlen[0] = litlen[1];
+            lit[1] = op.s;
+            litlen[1] = (size_t)op.slen;
+        }
+        if (name[0] && !memchr(name, 0, strlen(name)) &&
+            !(st = scan_add_global(sc, name)))
+            st = scan_add_finding(sc, BRINE_INVALID, "after-error", name, member,
+                                  (int64_t)op.offset,
+                                  "%s is named after the point where loading fails: the C "
+                                  "unpickler stops before it, a more lenient loader may not",
+                                  name);
+    }
+    pk_pool_free(&pool);
+    return st;
+}
+
 static brine_status report_failure(scan_ctx *sc, const pk_graph *g, const char *member)
 {
     const brine_error *e = &g->error;
@@ -580,6 +643,9 @@ static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
     if ((st = judge_graph(sc, &g, member, pid_mode)))
         goto out;
     if (g.failed && (st = report_failure(sc, &g, member)))
+        goto out;
+    if (g.failed && g.error.has_offset &&
+        (st = names_after_error(sc, data, len, g.error.offset, member)))
         goto out;
     if (legacy && !g.failed) {
         st = check_legacy_storages(sc, &g, data, len, (size_t)g.pickles[4].end, member);
