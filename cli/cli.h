@@ -1,0 +1,39 @@
+/*
+ * cli.h — what the files of the brine tool share. The tool uses only the public header
+ * (include/brine.h), like any other program built on libbrine.
+ *
+ * Conventions of the tool: results go to stdout, diagnostics to stderr as "brine: ...";
+ * a usage error exits with status 2 after naming the problem and the --help to read.
+ */
+#ifndef BRINE_CLI_H
+#define BRINE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "brine.h"
+
+/* Exit statuses shared by every command (scan adds 1: a file failed). */
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+
+/* The commands; argv[0] is "brine COMMAND". Each returns the exit status. */
+int cli_scan(int argc, char **argv);
+int cli_dis(int argc, char **argv);
+
+/* brine_write_fn writing to stdout. */
+int cli_write_stdout(void *ctx, const void *buf, size_t len);
+
+/* Prints "brine: " and the message to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the message and "Try 'brine COMMAND --help'." and returns CLI_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Parses one --limit argument "NAME=VALUE" into *limits. VALUE is a positive decimal integer,
+ * optionally followed by K, M, G or T (×1024, ×1024², …). Returns 0, or -1 after printing a
+ * usage diagnostic for command. */
+int cli_parse_limit(const char *command, const char *arg, brine_limits *limits);
+/* Writes the table of limits, their defaults and meanings (`brine --help-limits`). */
+void cli_print_limits(FILE *out);
+
+#endif
