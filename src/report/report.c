@@ -14,11 +14,16 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "formats/zip.h"
 
 const rep_rule rep_rules[] = {
 #define RULE(id, severity, summary) {id, severity, summary},
 #include "report/rules.def"
 #undef RULE
+/* zip discrepancies between readers, as the zip container names them */
+#define X(id, bit, name, text) {"zip-" name, "invalid", text},
+    ZIP_ANOMALY_LIST(X)
+#undef X
 };
 const size_t rep_rule_count = sizeof rep_rules / sizeof rep_rules[0];
 
