@@ -22,14 +22,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Stops the run with a message: libFuzzer saves the input as a crash. */
-#define FUZZ_CHECK(cond, ...)                                                                  \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz check failed at %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
+#define FUZZ_CHECK(cond, ...)                                                                      \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz check failed at %s:%d: %s: ", __FILE__, __LINE__, #cond);        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Limits for fuzzing: the defaults, lowered so that one input costs at most a few hundred
@@ -106,9 +106,9 @@ static inline json_t *fuzz_expect_json(const fuzz_sink *s, const char *what)
                    (int)(to - from), s->buf + from);
     }
     json_error_t jerr;
-    json_t *doc = json_loadb(s->buf ? s->buf : "", s->len,
-                             JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
-                             &jerr);
+    json_t *doc =
+        json_loadb(s->buf ? s->buf : "", s->len,
+                   JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
     if (!doc)
         FUZZ_CHECK(json_error_code(&jerr) != json_error_duplicate_key,
                    "%s has a duplicate key: %s at position %d", what, jerr.text, jerr.position);
@@ -119,8 +119,7 @@ static inline void fuzz_expect_status(brine_status st, const brine_error *err, c
 {
     FUZZ_CHECK(st == BRINE_OK || st == BRINE_ERR_NOMEM || st == BRINE_ERR_LIMIT,
                "%s returned %d (%s): %s", what, (int)st, brine_status_name(st), err->msg);
-    FUZZ_CHECK(memchr(err->msg, '\0', sizeof err->msg) != NULL, "%s: unterminated message",
-               what);
+    FUZZ_CHECK(memchr(err->msg, '\0', sizeof err->msg) != NULL, "%s: unterminated message", what);
 }
 
 #endif

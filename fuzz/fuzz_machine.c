@@ -52,8 +52,7 @@ static void check_graph(const pk_graph *g)
         FUZZ_CHECK(g->globals[i].full && g->globals[i].module && g->globals[i].name,
                    "global %zu has NULL names", i);
     for (size_t i = 0; i < g->n_pickles; i++)
-        FUZZ_CHECK(g->pickles[i].start <= g->pickles[i].end, "pickle %zu ends before it starts",
-                   i);
+        FUZZ_CHECK(g->pickles[i].start <= g->pickles[i].end, "pickle %zu ends before it starts", i);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -77,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                "pk_run_all returned %d: %s", (int)st, err.msg);
     FUZZ_CHECK(w.ops <= lim.max_opcodes, "ran %lu opcodes, limit %llu", w.ops,
                (unsigned long long)lim.max_opcodes);
-    FUZZ_CHECK(mem.used <= mem.limit, "budget overrun: %llu of %llu",
-               (unsigned long long)mem.used, (unsigned long long)mem.limit);
+    FUZZ_CHECK(mem.used <= mem.limit, "budget overrun: %llu of %llu", (unsigned long long)mem.used,
+               (unsigned long long)mem.limit);
     if (st == BRINE_ERR_MALFORMED)
         FUZZ_CHECK(err.has_offset && err.offset <= size, "malformed at offset %llu of %zu",
                    (unsigned long long)err.offset, size);

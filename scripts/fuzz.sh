@@ -12,6 +12,7 @@
 # fuzz/regressions/T/<short-bug-name> (the replay test runs it from then on) and describe it in
 # fuzz/FINDINGS.md.
 set -uo pipefail
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BRINE_ROOT" || exit 2
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — shared by scripts/test.sh and scripts/demo.sh (sourced, not run).
 #
 # Installs brine's Debian packages when some are missing, configures and builds a tree, and
@@ -58,6 +59,7 @@ brine_ensure_packages() {
         return 0
     fi
     # shellcheck disable=SC2046
+    # shellcheck disable=SC2046
     missing=$(brine_missing_packages $(brine_packages "$@"))
     if [ -z "$missing" ]; then
         log "packages: all $(brine_packages "$@" | wc -l) installed"
@@ -74,6 +76,7 @@ brine_ensure_packages() {
     # shellcheck disable=SC2046,SC2086
     $sudo apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends $missing \
         </dev/null || return 1
+    # shellcheck disable=SC2046
     missing=$(brine_missing_packages $(brine_packages "$@"))
     [ -z "$missing" ] || die "still missing after apt-get install: $missing"
 }

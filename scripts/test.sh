@@ -13,6 +13,7 @@
 # Environment: FUZZ_SECONDS (default 60, per target; 0 skips fuzzing), BRINE_JOBS,
 # BRINE_SKIP_APT=1, BRINE_SKIP_ASAN=1, CTEST_JOBS (default 2).
 set -uo pipefail
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BRINE_ROOT" || exit 2
 
