@@ -3,7 +3,9 @@
  *
  *   brine scan    decide whether files are safe to load            (scan.c)
  *   brine dis     disassemble the pickles of a file                 (dis.c)
- *   brine inspect, convert, diff: not in this version yet (exit 2, said so in --help)
+ *   brine inspect tensors and values of a model                     (inspect.c)
+ *   brine convert a model to safetensors + JSON config               (convert.c)
+ *   brine diff    compare the tensors of two models                  (diff.c)
  *
  * Every command is an ordinary client of include/brine.h. The tool never loads or runs what
  * it reads; all it adds to the library is argument parsing, walking directories and choosing
@@ -26,10 +28,9 @@ static const char top_help[] =
     "Commands:\n"
     "  scan      decide whether files are safe to load: safe, unverified, invalid or unsafe\n"
     "  dis       list the opcodes of the pickles in a file and the objects they build\n"
-    "  inspect   list the tensors and values of a model (not implemented yet in this version)\n"
-    "  convert   convert a model to safetensors, skops, XGBoost or LightGBM\n"
-    "            (not implemented yet in this version)\n"
-    "  diff      compare the tensors of two models (not implemented yet in this version)\n"
+    "  inspect   list the tensors (name, dtype, shape, SHA-256) and values of a model\n"
+    "  convert   convert a model to safetensors + a JSON config of its other values\n"
+    "  diff      compare the tensors of two models; exit 0 when identical, 1 when not\n"
     "  help [COMMAND]  show this help, or the help of COMMAND\n"
     "\n"
     "Options:\n"
@@ -39,43 +40,9 @@ static const char top_help[] =
     "\n"
     "Run 'brine COMMAND --help' for the options of a command; 'man brine' has the details.\n"
     "\n"
-    "Exit status: 0 success; 1 'brine scan' found a file that fails; 2 usage error, a file\n"
-    "could not be read, or a command that is not implemented yet.\n";
-
-static const char inspect_help[] =
-    "Usage: brine inspect [--format text|json] [--hash] FILE\n"
-    "\n"
-    "List the tensors of FILE (name, dtype, shape) and its non-tensor values.\n"
-    "\n"
-    "Not implemented yet in this version: 'brine inspect' exits with status 2.\n"
-    "\n"
-    "Options (planned):\n"
-    "      --format=FORMAT  text or json\n"
-    "      --hash           add the SHA-256 of each tensor's elements\n"
-    "  -h, --help           show this help and exit\n";
-
-static const char convert_help[] =
-    "Usage: brine convert [--to safetensors|skops|xgboost|lightgbm] [--allow ENTRY]... IN OUT\n"
-    "\n"
-    "Convert IN, which must pass the policy, into a safe format, written atomically to OUT.\n"
-    "\n"
-    "Not implemented yet in this version: 'brine convert' exits with status 2.\n"
-    "\n"
-    "Options (planned):\n"
-    "      --to=FORMAT    safetensors, skops, xgboost or lightgbm\n"
-    "      --allow=ENTRY  also allow a profile, a global or a module (as for brine scan)\n"
-    "  -h, --help         show this help and exit\n";
-
-static const char diff_help[] =
-    "Usage: brine diff A B\n"
-    "\n"
-    "Compare the tensors of two models of any supported formats by name, dtype, shape and\n"
-    "bytes; exit 0 when identical, 1 when not.\n"
-    "\n"
-    "Not implemented yet in this version: 'brine diff' exits with status 2.\n"
-    "\n"
-    "Options:\n"
-    "  -h, --help  show this help and exit\n";
+    "Exit status: 0 success; 1 'brine scan' found a file that fails, 'brine diff' found a\n"
+    "difference, or inspect/convert/diff refused a file; 2 usage error or a file could not\n"
+    "be read.\n";
 
 void cli_warn(const char *fmt, ...)
 {
@@ -95,9 +62,14 @@ int cli_usage_error(const char *command, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+    cli_try_help(command);
+    return CLI_USAGE;
+}
+
+void cli_try_help(const char *command)
+{
     fprintf(stderr, "Try 'brine%s%s --help' for more information.\n", command ? " " : "",
             command ? command : "");
-    return CLI_USAGE;
 }
 
 int cli_write_stdout(void *ctx, const void *buf, size_t len)
@@ -117,37 +89,12 @@ static int finish_stdout(int status)
     return status;
 }
 
-/* A command that a later version implements: its help works, running it says so. */
-static int not_yet(const char *name, const char *help, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            break;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(help, stdout);
-            return CLI_OK;
-        }
-    }
-    cli_warn("%s is not implemented yet in this version", name);
-    return CLI_USAGE;
-}
-
-static int run_inspect(int argc, char **argv)
-{
-    return not_yet("inspect", inspect_help, argc, argv);
-}
-static int run_convert(int argc, char **argv)
-{
-    return not_yet("convert", convert_help, argc, argv);
-}
-static int run_diff(int argc, char **argv) { return not_yet("diff", diff_help, argc, argv); }
-
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"scan", cli_scan},       {"dis", cli_dis},   {"inspect", run_inspect},
-    {"convert", run_convert}, {"diff", run_diff},
+    {"scan", cli_scan},       {"dis", cli_dis},   {"inspect", cli_inspect},
+    {"convert", cli_convert}, {"diff", cli_diff},
 };
 
 static const struct command *find_command(const char *name)

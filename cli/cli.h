@@ -19,6 +19,14 @@ enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 /* The commands; argv[0] is "brine COMMAND". Each returns the exit status. */
 int cli_scan(int argc, char **argv);
 int cli_dis(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
+int cli_convert(int argc, char **argv);
+int cli_diff(int argc, char **argv);
+
+/* Opens a model for a command with the given policy; on failure prints why and returns the
+ * exit status (CLI_FAILED when the file is refused, CLI_USAGE when it cannot be read). */
+int cli_open_model(const char *command, const char *path, brine_policy *policy,
+                   brine_model **out);
 
 /* brine_write_fn writing to stdout. */
 int cli_write_stdout(void *ctx, const void *buf, size_t len);
@@ -28,6 +36,9 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the message and "Try 'brine COMMAND --help'." and returns CLI_USAGE. */
 int cli_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Prints "Try 'brine COMMAND --help' for more information." (after getopt's own message). */
+void cli_try_help(const char *command);
 
 /* Parses one --limit argument "NAME=VALUE" into *limits. VALUE is a positive decimal integer,
  * optionally followed by K, M, G or T (×1024, ×1024², …). Returns 0, or -1 after printing a

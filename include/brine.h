@@ -271,6 +271,29 @@ BRINE_API brine_status brine_model_tensor_sha256(const brine_model *model, size_
  * each tensor appears as {"__tensor__": name}. Owned by the model. */
 BRINE_API const char *brine_model_config_json(const brine_model *model);
 
+/* ---------------------------------------------------------------- conversion */
+
+/* Called as bytes are written: done of total. */
+typedef void (*brine_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+typedef struct brine_convert_options {
+    const char *config_path;     /* NULL: OUT with ".safetensors" replaced by ".config.json"
+                                  * (or ".config.json" appended) */
+    brine_progress_fn progress;  /* NULL: none */
+    void *progress_ctx;
+} brine_convert_options;
+
+/* Writes the model's tensors to a safetensors file at path — bit-exact, each in C order
+ * (views are written contiguous), tensors sharing a storage written once each and recorded
+ * in the metadata key "brine.shared" — and its non-tensor values to a JSON config beside it.
+ * Both files are written atomically (temporary file, fsync, rename); on failure neither
+ * exists afterwards and nothing else was touched. Memory does not grow with the model: stored
+ * tensors are streamed from the mapped file. Returns BRINE_ERR_UNSUPPORTED for dtypes
+ * safetensors cannot hold (complex128), BRINE_ERR_IO, BRINE_ERR_NOMEM. */
+BRINE_API brine_status brine_model_write_safetensors(const brine_model *model, const char *path,
+                                                     const brine_convert_options *opts,
+                                                     brine_error *err);
+
 /* Reads a whole file into memory (mapped read-only). *data must be released with
  * brine_unmap. */
 BRINE_API brine_status brine_map_file(const char *path, const uint8_t **data, size_t *len,

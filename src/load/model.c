@@ -17,19 +17,8 @@
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/limits.h"
-#include "load/container.h"
-#include "load/tensors.h"
+#include "load/model.h"
 
-struct brine_model {
-    mem_budget mem;
-    brine_limits lim;
-    const uint8_t *map;
-    size_t map_len;
-    ld_container box;
-    pk_graph g;
-    ld_set set;
-    char *config_json;
-};
 
 /* ------------------------------------------------------------------ open */
 

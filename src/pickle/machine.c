@@ -395,7 +395,7 @@ static brine_status op_value(run *r, const pk_op *op)
 
 static brine_status op_stack_global(run *r)
 {
-    pk_id name, mod, out;
+    pk_id name = 0, mod = 0, out = 0;
     brine_status st;
     if ((st = pop(r, &name)) || (st = pop(r, &mod)))
         return st;
@@ -502,7 +502,7 @@ static brine_status frame_check(run *r, const pk_op *op)
 static brine_status step(run *r, const pk_op *op, int *stop)
 {
     brine_status st;
-    pk_id a, b, c, out;
+    pk_id a = 0, b = 0, c = 0, out = 0;
     size_t m;
     if ((st = frame_check(r, op)))
         return st;

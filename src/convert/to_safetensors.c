@@ -1,0 +1,179 @@
+/*
+ * to_safetensors.c — a loaded model written as safetensors + a JSON config.
+ *
+ * The input was already judged safe and its tensors rebuilt from validated arguments; this
+ * file only lays bytes out. Contiguous little-endian tensors are handed to the writer as
+ * pointers into the mapped input (streamed, never copied whole); views and byte-swapped
+ * tensors are produced chunk by chunk through a bounded scratch buffer. Both outputs are
+ * atomic: the config is staged in a temporary file, the weights are written by the
+ * safetensors writer's own temp-and-rename, and a failure at any step removes what was
+ * staged, so a failed conversion leaves nothing behind.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/atomic.h"
+#include "core/error.h"
+#include "formats/safetensors.h"
+#include "load/model.h"
+
+enum { SCRATCH = 1 << 20 };
+
+typedef struct fill_ctx {
+    const ld_set *set;
+    const ld_tensor *t;
+    uint8_t *scratch;        /* SCRATCH + one element, shared by all tensors */
+    uint64_t *done;
+    uint64_t total;
+    const brine_convert_options *opts;
+} fill_ctx;
+
+/* The writer asks for bytes [offset, offset + len) of a tensor, in order and in chunks that
+ * need not fall on element boundaries. */
+static brine_status fill_tensor(void *ctx, uint64_t offset, uint8_t *buf, size_t len,
+                                brine_error *err)
+{
+    fill_ctx *f = ctx;
+    uint32_t size = f->t->dtype->size;
+    while (len) {
+        uint64_t first = offset / size, skip = offset % size;
+        uint64_t count = (skip + len + size - 1) / size;
+        if (count > SCRATCH / size)
+            count = SCRATCH / size;
+        if (count > f->t->numel - first)
+            count = f->t->numel - first;
+        brine_status st = ld_tensor_read_range(f->set, f->t, first, count, f->scratch, err);
+        if (st)
+            return st;
+        uint64_t avail = count * size - skip;
+        size_t n = avail < len ? (size_t)avail : len;
+        memcpy(buf, f->scratch + skip, n);
+        buf += n;
+        offset += n;
+        len -= n;
+        *f->done += n;
+        if (f->opts && f->opts->progress)
+            f->opts->progress(f->opts->progress_ctx, *f->done, f->total);
+    }
+    return BRINE_OK;
+}
+
+/* "out.safetensors" → "out.config.json"; anything else gets ".config.json" appended. */
+static char *config_path_for(const char *path)
+{
+    size_t n = strlen(path), ext = strlen(".safetensors");
+    size_t stem = n >= ext && strcmp(path + n - ext, ".safetensors") == 0 ? n - ext : n;
+    char *out = malloc(stem + sizeof ".config.json");
+    if (out) {
+        memcpy(out, path, stem);
+        memcpy(out + stem, ".config.json", sizeof ".config.json");
+    }
+    return out;
+}
+
+/* Writes the config text to fd. */
+static brine_status write_text(void *ctx, int fd, brine_error *err)
+{
+    const char *text = ctx;
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return err_set(err, BRINE_ERR_IO, __LINE__, "cannot write the config: %s",
+                           strerror(errno));
+        off += (size_t)w;
+    }
+    return BRINE_OK;
+}
+
+/* JSON object: storage index → names of the tensors sharing it, for storages with several. */
+static char *shared_groups(const ld_set *s)
+{
+    json_t *groups = json_array();
+    for (size_t st = 0; st < s->n_storages; st++) {
+        json_t *names = json_array();
+        for (size_t i = 0; i < s->n_tensors; i++)
+            if (s->tensors[i].storage == st)
+                json_array_append_new(names, json_string(s->tensors[i].name));
+        if (json_array_size(names) > 1)
+            json_array_append(groups, names);
+        json_decref(names);
+    }
+    char *text = json_array_size(groups) ? json_dumps(groups, JSON_COMPACT) : NULL;
+    json_decref(groups);
+    return text;
+}
+
+brine_status brine_model_write_safetensors(const brine_model *m, const char *path,
+                                           const brine_convert_options *opts, brine_error *err)
+{
+    if (!m || !path)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_model_write_safetensors: NULL");
+    mem_budget *mem = (mem_budget *)&m->mem;
+    const ld_set *s = &m->set;
+    st_writer *w = NULL;
+    fill_ctx *fills = NULL;
+    uint8_t *scratch = NULL;
+    char *config_path = NULL, *staged = NULL, *shared = NULL;
+    uint64_t done = 0, total = 0;
+    brine_status st = st_writer_new(&m->lim, mem, &w, err);
+    if (st)
+        return st;
+    fills = calloc(s->n_tensors ? s->n_tensors : 1, sizeof *fills);
+    scratch = malloc(SCRATCH + 16);
+    if (!fills || !scratch) {
+        st = ERR_NOMEM(err);
+        goto out;
+    }
+    for (size_t i = 0; i < s->n_tensors; i++)
+        total += s->tensors[i].numel * s->tensors[i].dtype->size;
+    for (size_t i = 0; i < s->n_tensors && !st; i++) {
+        const ld_tensor *t = &s->tensors[i];
+        int dt = st_dtype_from_name(t->dtype->st_name, strlen(t->dtype->st_name));
+        if (dt < 0) {
+            st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                         "tensor %.200s: safetensors has no %s dtype", t->name, t->dtype->torch_name);
+            break;
+        }
+        uint64_t shape[LD_MAX_DIMS];
+        for (uint32_t k = 0; k < t->ndim; k++)
+            shape[k] = (uint64_t)t->shape[k];
+        const void *direct = NULL;
+        if (ld_tensor_contiguous(s, t) && !(opts && opts->progress))
+            direct = s->storages[t->storage].data + (uint64_t)t->offset * t->dtype->size;
+        fills[i] = (fill_ctx){s, t, scratch, &done, total, opts};
+        st = st_writer_add(w, t->name, strlen(t->name), (st_dtype)dt, t->ndim, shape, direct,
+                           direct ? NULL : fill_tensor, &fills[i], err);
+    }
+    if (!st)
+        st = st_writer_set_metadata(w, "format", 6, "pt", 2, err);
+    if (!st && (shared = shared_groups(s)))
+        st = st_writer_set_metadata(w, "brine.shared", 12, shared, strlen(shared), err);
+    if (!st && !(config_path = opts && opts->config_path ? strdup(opts->config_path)
+                                                         : config_path_for(path)))
+        st = ERR_NOMEM(err);
+    /* the config is staged first and committed last: either both files appear or neither */
+    if (!st)
+        st = atomic_write(config_path, write_text, m->config_json, &staged, err);
+    if (!st)
+        st = st_writer_write_file(w, path, err);
+    if (!st && (st = atomic_commit(staged, config_path, err)))
+        unlink(path);
+    else if (st && staged)
+        unlink(staged);
+out:
+    st_writer_free(w);
+    free(fills);
+    free(scratch);
+    free(config_path);
+    free(staged);
+    free(shared);
+    return st;
+}

@@ -1,0 +1,21 @@
+/* model.h — the storage behind brine_model, for the converters in src/convert/. */
+#ifndef BRINE_LOAD_MODEL_H
+#define BRINE_LOAD_MODEL_H
+
+#include "brine.h"
+#include "core/alloc.h"
+#include "load/container.h"
+#include "load/tensors.h"
+
+struct brine_model {
+    mem_budget mem;
+    brine_limits lim;
+    const uint8_t *map;
+    size_t map_len;
+    ld_container box;
+    pk_graph g;
+    ld_set set;
+    char *config_json;
+};
+
+#endif
