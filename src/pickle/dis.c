@@ -376,7 +376,15 @@ brine_status brine_dis(const uint8_t *data, size_t len, brine_dis_format format,
             }
         }
         open_pickle(&d, pos);
+        size_t before = g.n_pickles;
         st = pk_run(&g, data, len, pos, &opts, &run_err);
+        if (g.n_pickles == before) { /* no record: memory ran out before the first opcode */
+            if (st != BRINE_ERR_NOMEM) {
+                have_error = 1;
+                st = BRINE_OK;
+            }
+            break;
+        }
         close_pickle(&d, &g.pickles[g.n_pickles - 1]);
         if (st == BRINE_ERR_NOMEM && !mem.exhausted)
             break;

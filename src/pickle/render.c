@@ -45,6 +45,13 @@ void sb_fmt(sbuf *b, const char *fmt, ...)
         sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
+/* Length of the valid UTF-8 sequence (without surrogates) starting at s, or 0. */
+static size_t utf8_seq(const uint8_t *s, uint64_t avail)
+{
+    size_t k = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 0;
+    return k && k <= avail && pk_utf8_valid(s, k, 0) ? k : 0;
+}
+
 /* Python-style quoted text; non-printable bytes escaped. UTF-8 passes through. */
 static void put_quoted(sbuf *b, const uint8_t *s, uint64_t n, int bytes_prefix)
 {
@@ -59,8 +66,11 @@ static void put_quoted(sbuf *b, const uint8_t *s, uint64_t n, int bytes_prefix)
             sb_put(b, e, 2);
         } else if (c >= 0x20 && c < 0x7f) {
             sb_put(b, (const char *)&c, 1);
-        } else if (c >= 0x80 && !bytes_prefix) {
-            sb_put(b, (const char *)&c, 1);
+        } else if (c >= 0x80 && !bytes_prefix && utf8_seq(s + i, lim - i) > 0) {
+            /* whole, valid, non-surrogate sequences only: the text may end up in JSON */
+            size_t k = utf8_seq(s + i, lim - i);
+            sb_put(b, (const char *)s + i, k);
+            i += k - 1;
         } else {
             sb_fmt(b, "\\x%02x", c);
         }
