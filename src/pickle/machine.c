@@ -136,6 +136,8 @@ static brine_status log_event(run *r, pk_evkind kind, pk_id node, pk_id aux)
     e->node = node;
     e->aux = aux;
     r->pickle->n_events++;
+    if (kind != EV_PERSID && kind != EV_BUFFER && kind != EV_FRAME)
+        g->code_events++;
     return BRINE_OK;
 }
 
@@ -782,14 +784,15 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
         if (g->n_pickles >= opts->limits->max_pickles)
             return err_limit(err, "max_pickles", opts->limits->max_pickles, g->n_pickles + 1, pos,
                              1, __LINE__);
-        size_t events_before = g->n_events;
+        size_t events_before = g->code_events, log_before = g->n_events;
         brine_status st = pk_run(g, data, len, pos, opts, err);
         if (st == BRINE_ERR_NOMEM)
             return st;
-        if (st && pos > 0 && g->n_events == events_before) {
+        if (st && pos > 0 && g->code_events == events_before) {
             /* bytes after a STOP that do not make a pickle reaching any code: not a pickle,
              * just trailing data (pickle.load never reads them) */
             g->n_pickles--;
+            g->n_events = log_before;
             g->trailing_at = pos;
             g->trailing_len = len - pos;
             g->failed = 0;

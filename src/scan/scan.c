@@ -621,7 +621,7 @@ static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
     *not_pickle = 0;
     if (st == BRINE_ERR_NOMEM)
         goto out;
-    if (st && top_level && g.n_events == 0 && !(len >= 2 && data[0] == 0x80 && data[1] <= 5)) {
+    if (st && top_level && g.code_events == 0 && !(len >= 2 && data[0] == 0x80 && data[1] <= 5)) {
         *not_pickle = 1;
         st = BRINE_OK;
         goto out;
