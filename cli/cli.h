@@ -25,8 +25,7 @@ int cli_diff(int argc, char **argv);
 
 /* Opens a model for a command with the given policy; on failure prints why and returns the
  * exit status (CLI_FAILED when the file is refused, CLI_USAGE when it cannot be read). */
-int cli_open_model(const char *command, const char *path, brine_policy *policy,
-                   brine_model **out);
+int cli_open_model(const char *command, const char *path, brine_policy *policy, brine_model **out);
 
 /* brine_write_fn writing to stdout. */
 int cli_write_stdout(void *ctx, const void *buf, size_t len);

@@ -85,7 +85,7 @@ int cli_dis(int argc, char **argv)
                 return CLI_USAGE;
             have_limits = 1;
             break;
-        default: return cli_usage_error("dis", "invalid command line");
+        default: /* getopt has printed what was wrong */ cli_try_help("dis"); return CLI_USAGE;
         }
     }
     if (optind >= argc)

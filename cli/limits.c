@@ -18,7 +18,10 @@ static const struct limit_field {
     size_t offset;
     const char *meaning;
 } limit_fields[] = {
-#define F(name, meaning) {#name, offsetof(brine_limits, name), meaning}
+#define F(name, meaning)                                                                           \
+    {                                                                                              \
+#name, offsetof(brine_limits, name), meaning                                               \
+    }
     F(max_input_bytes, "bytes of one input (file or archive member)"),
     F(max_opcodes, "opcodes the pickle machine executes, per file"),
     F(max_stack, "pickle value-stack depth"),
@@ -73,7 +76,8 @@ int cli_parse_limit(const char *command, const char *arg, brine_limits *limits)
     if (*p < '0' || *p > '9')
         goto bad;
     for (; *p >= '0' && *p <= '9'; p++)
-        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+        if (__builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
             goto bad;
     if (*p) {
         static const char units[] = "KMGT";

@@ -39,10 +39,10 @@ static const char scan_help[] =
     "                         directories are not followed. Without -r a directory is an error\n"
     "      --format=FORMAT    text (default, for people), json (one document), jsonl (one\n"
     "                         line per file as it is scanned), or sarif (SARIF 2.1.0)\n"
-    "      --allow=ENTRY      also allow ENTRY: a profile (%s),\n"
-    "                         a global 'module.qualname', or 'module.*' (the module and its\n"
-    "                         submodules). Repeatable. Some modules (os, sys, subprocess, ...)\n"
-    "                         can never be allowed\n"
+    "      --allow=ENTRY      also allow ENTRY: a profile, a global 'module.qualname', or\n"
+    "                         'module.*' (the module and its submodules). Repeatable.\n"
+    "                         Some modules (os, sys, subprocess, ...) can never be allowed.\n"
+    "                         Profiles: %s\n"
     "      --policy=FILE      read allow entries from FILE: one per line, '#' starts a comment\n"
     "      --fail-on=VERDICT  the least severe verdict that makes a file fail: unverified\n"
     "                         (default: anything not safe fails), invalid, or unsafe\n"
@@ -78,9 +78,9 @@ typedef struct scan_run {
     brine_scan_options opts;
     brine_verdict fail_on;
     int recursive;
-    int echo_errors;   /* also print unreadable paths on stderr (non-text formats) */
-    int flush_each;    /* jsonl: flush after every file */
-    int out_broken;    /* the output failed: stop */
+    int echo_errors; /* also print unreadable paths on stderr (non-text formats) */
+    int flush_each;  /* jsonl: flush after every file */
+    int out_broken;  /* the output failed: stop */
     unsigned long long failed, errors;
 } scan_run;
 
@@ -91,12 +91,18 @@ typedef struct dir_frame {
     const struct dir_frame *up;
 } dir_frame;
 
-static void report_status(scan_run *run, brine_status st, const brine_error *err)
+/* The output failed (disk full, closed pipe): say so once, and stop scanning. */
+static void out_failed(scan_run *run)
 {
-    if (st && !run->out_broken) {
-        run->out_broken = 1;
-        cli_warn("cannot write the report: %s", err->msg[0] ? err->msg : brine_status_name(st));
-    }
+    if (!run->out_broken)
+        cli_warn("cannot write the report: %s", ferror(stdout) ? "write error" : "out of memory");
+    run->out_broken = 1;
+}
+
+static void report_status(scan_run *run, brine_status st)
+{
+    if (st)
+        out_failed(run);
 }
 
 static void add_error(scan_run *run, const char *path, const char *fmt, ...)
@@ -115,7 +121,7 @@ static void add_error(scan_run *run, const char *path, const char *fmt, ...)
     run->errors++;
     if (run->echo_errors)
         cli_warn("%s: %s", path, why.msg);
-    report_status(run, brine_report_add_error(run->report, path, &why, &err), &err);
+    report_status(run, brine_report_add_error(run->report, path, &why, &err));
 }
 
 static void scan_one(scan_run *run, const char *path)
@@ -132,10 +138,10 @@ static void scan_one(scan_run *run, const char *path)
     if (brine_result_verdict(res) >= run->fail_on)
         run->failed++;
     memset(&err, 0, sizeof err);
-    report_status(run, brine_report_add(run->report, path, res, &err), &err);
+    report_status(run, brine_report_add(run->report, path, res, &err));
     brine_result_free(res);
     if (run->flush_each && fflush(stdout) != 0)
-        run->out_broken = 1;
+        out_failed(run);
 }
 
 static int by_name(const void *a, const void *b)
@@ -325,8 +331,8 @@ static int widen(brine_policy **policy, int is_file, const char *arg)
     }
     if (brine_policy_load(*policy, arg, &err) == BRINE_OK)
         return 0;
-    if (err.code == BRINE_ERR_IO)
-        cli_warn("--policy %s: %s", arg, err.msg);
+    if (err.code == BRINE_ERR_IO) /* the message names the file */
+        cli_warn("--policy: %s", err.msg);
     else if (err.has_offset)
         cli_warn("--policy %s:%llu: %s", arg, (unsigned long long)err.offset, err.msg);
     else
@@ -378,9 +384,7 @@ int cli_scan(int argc, char **argv)
                 goto out;
             have_limits = 1;
             break;
-        default: /* getopt has printed what was wrong */
-            cli_usage_error("scan", "invalid command line");
-            goto out;
+        default: /* getopt has printed what was wrong */ cli_try_help("scan"); goto out;
         }
     }
     if (optind >= argc) {
@@ -410,12 +414,10 @@ int cli_scan(int argc, char **argv)
     if (!run.out_broken) {
         brine_error err;
         memset(&err, 0, sizeof err);
-        report_status(&run, brine_report_finish(run.report, &err), &err);
+        report_status(&run, brine_report_finish(run.report, &err));
     }
-    if (fflush(stdout) != 0 && !run.out_broken) {
-        run.out_broken = 1;
-        cli_warn("cannot write the report");
-    }
+    if (fflush(stdout) != 0)
+        out_failed(&run);
     status = run.failed ? CLI_FAILED : run.errors || run.out_broken ? CLI_USAGE : CLI_OK;
 out:
     brine_report_free(run.report);

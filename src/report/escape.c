@@ -95,10 +95,10 @@ json_t *rep_jstr(const char *s)
 static int needs_escape(uint32_t cp)
 {
     return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || /* C0, DEL, C1 */
-           cp == 0x061c || cp == 0x200e || cp == 0x200f ||            /* ALM, LRM, RLM */
-           (cp >= 0x202a && cp <= 0x202e) ||                          /* LRE..RLO */
-           (cp >= 0x2066 && cp <= 0x2069) ||                          /* LRI..PDI */
-           cp == 0x2028 || cp == 0x2029;                              /* line/para separators */
+           cp == 0x061c || cp == 0x200e || cp == 0x200f ||          /* ALM, LRM, RLM */
+           (cp >= 0x202a && cp <= 0x202e) ||                        /* LRE..RLO */
+           (cp >= 0x2066 && cp <= 0x2069) ||                        /* LRI..PDI */
+           cp == 0x2028 || cp == 0x2029;                            /* line/para separators */
 }
 
 brine_status rep_text_escaped(brine_report *r, const char *s)

@@ -32,15 +32,15 @@ struct brine_report {
     const rep_format *fmt;
     brine_write_fn write;
     void *ctx;
-    brine_verdict fail_on;   /* a file fails when its verdict >= fail_on */
-    uint64_t verdicts[4];    /* files per verdict */
-    uint64_t n_files;        /* files added (errors not included) */
-    uint64_t n_errors;       /* paths that could not be scanned */
-    uint64_t n_items;        /* items written so far in the array being streamed */
-    int started;             /* the opening of the document is written */
-    int finished;            /* brine_report_finish ran */
-    brine_status broken;     /* sticky: once the sink fails, nothing more is written */
-    json_t *pending;         /* items that must follow the streamed array (errors) */
+    brine_verdict fail_on; /* a file fails when its verdict >= fail_on */
+    uint64_t verdicts[4];  /* files per verdict */
+    uint64_t n_files;      /* files added (errors not included) */
+    uint64_t n_errors;     /* paths that could not be scanned */
+    uint64_t n_items;      /* items written so far in the array being streamed */
+    int started;           /* the opening of the document is written */
+    int finished;          /* brine_report_finish ran */
+    brine_status broken;   /* sticky: once the sink fails, nothing more is written */
+    json_t *pending;       /* items that must follow the streamed array (errors) */
 };
 
 /* Writes len bytes to the sink. After the first failure it writes nothing and keeps

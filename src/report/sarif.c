@@ -176,17 +176,18 @@ static brine_status sarif_start(brine_report *r)
     if (r->started)
         return BRINE_OK;
     r->started = 1;
-    brine_status st = rep_puts(r, "{\n"
-                                  "  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n"
-                                  "  \"version\": \"2.1.0\",\n"
-                                  "  \"runs\": [\n"
-                                  "    {\n"
-                                  "      \"tool\": {\n"
-                                  "        \"driver\": {\n"
-                                  "          \"name\": \"brine\",\n"
-                                  "          \"version\": \"" BRINE_VERSION_STRING "\",\n"
-                                  "          \"semanticVersion\": \"" BRINE_VERSION_STRING "\",\n"
-                                  "          \"rules\": [");
+    brine_status st =
+        rep_puts(r, "{\n"
+                    "  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n"
+                    "  \"version\": \"2.1.0\",\n"
+                    "  \"runs\": [\n"
+                    "    {\n"
+                    "      \"tool\": {\n"
+                    "        \"driver\": {\n"
+                    "          \"name\": \"brine\",\n"
+                    "          \"version\": \"" BRINE_VERSION_STRING "\",\n"
+                    "          \"semanticVersion\": \"" BRINE_VERSION_STRING "\",\n"
+                    "          \"rules\": [");
     for (size_t i = 0; i < rep_rule_count && !st; i++) {
         json_t *rule = rule_object(&rep_rules[i]);
         st = rule ? rep_stream_item(r, rule, "            ") : BRINE_ERR_NOMEM;
