@@ -241,6 +241,16 @@ def build(marker):
         P4 + call(sg("torch.storage", "_load_from_bytes"), sbb(inner_posix)) + STOP,
         "torch.storage._load_from_bytes", ("torch.storage", "_load_from_bytes"),
         nested_global="posix.system", nested=inner_posix)
+    # GHSA-97f8-7cmv-76j2: the magic number itself is computed by eval
+    eval_magic = (P2 + glob("__builtin__", "eval") + tup(uni("0x1950A86A20F9469CFC6C"))
+                  + REDUCE + STOP)
+    legacy_eval = eval_magic + legacy[len(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)):]
+    add("a_load_from_bytes_eval_magic", "A",
+        "torch.storage._load_from_bytes(legacy file whose magic number is eval('0x1950...'))",
+        P4 + call(sg("torch.storage", "_load_from_bytes"),
+                  b"B" + u32(len(legacy_eval)) + legacy_eval) + STOP,
+        "torch.storage._load_from_bytes", ("torch.storage", "_load_from_bytes"),
+        nested_global="builtins.eval", nested=legacy_eval)
     add("a_numpy_runstring", "A", "numpy.testing._private.utils.runstring(code, {})",
         P4 + call(sg("numpy.testing._private.utils", "runstring"), su(code), EMPTY_DICT) + STOP,
         "numpy.testing._private.utils.runstring", ("numpy.testing._private.utils", "runstring"))
@@ -314,6 +324,11 @@ def build(marker):
                                             + tup(uni(inner_os.decode("latin-1")), uni("latin1"))
                                             + REDUCE) + REDUCE + STOP,
         "pickle.loads", ("cPickle", "loads"), nested_global="os.system", nested=inner_os)
+    add("b_py2_builtin_reduce", "B", "__builtin__.reduce -> functools.reduce (NAME_MAPPING): "
+        "reduce(exec, [code, {}]) calls exec(code, {})",
+        P2 + glob("__builtin__", "reduce") + tup(glob("__builtin__", "exec"),
+                                                 lst(uni(code), EMPTY_DICT)) + REDUCE + STOP,
+        "functools.reduce", ("__builtin__", "reduce"))
     add("b_build_poison_modelscan85", "B",
         "BUILD sets numpy.prod.a/.b, then STACK_GLOBAL on the poisoned attributes (#85)",
         P5 + glob("numpy", "prod") + NONE + MARKOP + uni("a") + uni("os") + b"d" + TUPLE2 + BUILD
@@ -373,6 +388,15 @@ def build(marker):
         "STACK_GLOBAL on STRING operands at offset 0, no PROTO (GHSA-9gvj-pp9x-gcfr)",
         string("os") + string("system") + STACK_GLOBAL + string(cmd) + TUPLE1 + REDUCE + STOP,
         "os.system", ("os", "system"))
+    add("c_unicode_operands", "C", "STACK_GLOBAL on protocol-0 UNICODE operands",
+        uni("os") + uni("system") + STACK_GLOBAL + uni(cmd) + TUPLE1 + REDUCE + STOP,
+        "os.system", ("os", "system"))
+    add("c_binunicode8_operands", "C", "STACK_GLOBAL on BINUNICODE8 operands",
+        P4 + b"".join(b"\x8d" + u64(len(x)) + x for x in (b"os", b"system")) + STACK_GLOBAL
+        + su(cmd) + TUPLE1 + REDUCE + STOP, "os.system", ("os", "system"))
+    add("c_memo_text_get", "C", "operands through text PUT/GET, then POPs in between",
+        uni("os") + b"p10\n" + POP + uni("system") + b"p20\n" + POP + b"g10\ng20\n"
+        + STACK_GLOBAL + uni(cmd) + TUPLE1 + REDUCE + STOP, "os.system", ("os", "system"))
     add("c_binstring_operands", "C", "STACK_GLOBAL on SHORT_BINSTRING operands",
         sbs("os") + sbs("system") + STACK_GLOBAL + sbs(cmd) + TUPLE1 + REDUCE + STOP,
         "os.system", ("os", "system"))
@@ -489,8 +513,9 @@ def main():
             sys.exit("gen_hostile: %s: CPython's find_class is first asked for %r, the sample "
                      "claims %r" % (name, got, first))
         nested = extra.pop("nested", None)
-        if nested is not None and ".".join(brinetest.first_find_class(nested) or ()) \
-                != extra["nested_global"]:
+        # the nested samples' py2 names come from protocol-2 pickles: mapped by find_class
+        if nested is not None and ".".join(brinetest.py2_map(
+                *(brinetest.first_find_class(nested) or ("", "")), 2)) != extra["nested_global"]:
             sys.exit("gen_hostile: %s: the nested pickle does not reach %s"
                      % (name, extra["nested_global"]))
         pure_first = extra.pop("pure_first", None)
