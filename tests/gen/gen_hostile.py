@@ -429,7 +429,14 @@ def build(marker):
         "BUILD plants __setstate__ = os.system on an instance; a second BUILD calls it",
         P4 + call(sg("argparse", "Namespace")) + EMPTY_DICT + su("__setstate__")
         + sg("os", "system") + SETITEM + BUILD + su(cmd) + BUILD + STOP, "os.system",
-        ("argparse", "Namespace"))
+        ("argparse", "Namespace"), rule="dunder-state")
+    add("c_build_setstate_allowlisted", "C",
+        "BUILD-twice with allowlisted names only: an OrderedDict gets __setstate__ = "
+        "torch.storage._load_from_bytes, the second BUILD hands it a malicious pickle",
+        P4 + sg("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + EMPTY_DICT
+        + su("__setstate__") + sg("torch.storage", "_load_from_bytes") + SETITEM + BUILD
+        + sbb(inner_posix) + BUILD + STOP, "torch.storage._load_from_bytes",
+        ("collections", "OrderedDict"), rule="dunder-state")
     # threats.md item 21 (CPython gh-154848): the BINBYTES straddles the 2-byte FRAME; the C
     # unpickler on a stream runs the GLOBAL/REDUCE hidden in what pickletools calls data
     hidden = glob("os", "system") + uni(cmd) + TUPLE1 + REDUCE + MARKOP
