@@ -10,6 +10,9 @@
  * ends. Special files (FIFOs, devices, sockets) are reported as errors without being opened:
  * opening a FIFO would block.
  *
+ * On a terminal, while the results go elsewhere (a file, a pipe), a progress line on stderr
+ * counts the files scanned; it is redrawn at most four times a second and erased at the end.
+ *
  * Exit status: 1 when a file fails (its verdict is at least --fail-on), else 2 when anything
  * could not be read or written, else 0. Findings always win over errors.
  */
@@ -20,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -51,8 +56,9 @@ static const char scan_help[] =
     "  -h, --help             show this help and exit\n"
     "\n"
     "Results go to stdout; diagnostics to stderr. A path that cannot be read is reported in\n"
-    "the output (and, with json, jsonl or sarif, also on stderr). 'man brine' lists the rules\n"
-    "that findings name and the exact json output.\n"
+    "the output (and, with json, jsonl or sarif, also on stderr). While the results go to a\n"
+    "file or a pipe, a progress line on a terminal's stderr counts the files scanned.\n"
+    "'man brine' lists the rules that findings name and the exact json output.\n"
     "\n"
     "Exit status:\n"
     "  0  every file passes\n"
@@ -82,6 +88,10 @@ typedef struct scan_run {
     int flush_each;  /* jsonl: flush after every file */
     int out_broken;  /* the output failed: stop */
     unsigned long long failed, errors;
+    unsigned long long scanned;
+    int progress;         /* show a progress line on stderr (a terminal) */
+    int progress_shown;   /* a progress line is on screen and must be cleared first */
+    struct timespec last; /* when the progress line was last drawn */
 } scan_run;
 
 /* The directories being walked, innermost first, to refuse cycles through bind mounts. */
@@ -91,9 +101,35 @@ typedef struct dir_frame {
     const struct dir_frame *up;
 } dir_frame;
 
+/* Erases the progress line, so a diagnostic starts on a clean line. */
+static void progress_clear(scan_run *run)
+{
+    if (run->progress_shown) {
+        fputs("\r\033[K", stderr);
+        run->progress_shown = 0;
+    }
+}
+
+static void progress_tick(scan_run *run)
+{
+    if (!run->progress)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(now.tv_sec - run->last.tv_sec) * 1000 +
+                   (now.tv_nsec - run->last.tv_nsec) / 1000000;
+    if (ms < 250)
+        return;
+    run->last = now;
+    fprintf(stderr, "\rbrine: %llu files scanned, %llu failing, %llu errors\033[K", run->scanned,
+            run->failed, run->errors);
+    run->progress_shown = 1;
+}
+
 /* The output failed (disk full, closed pipe): say so once, and stop scanning. */
 static void out_failed(scan_run *run)
 {
+    progress_clear(run);
     if (!run->out_broken)
         cli_warn("cannot write the report: %s", ferror(stdout) ? "write error" : "out of memory");
     run->out_broken = 1;
@@ -119,8 +155,10 @@ static void add_error(scan_run *run, const char *path, const char *fmt, ...)
     vsnprintf(why.msg, sizeof why.msg, fmt, ap);
     va_end(ap);
     run->errors++;
-    if (run->echo_errors)
+    if (run->echo_errors) {
+        progress_clear(run);
         cli_warn("%s: %s", path, why.msg);
+    }
     report_status(run, brine_report_add_error(run->report, path, &why, &err));
 }
 
@@ -130,6 +168,8 @@ static void scan_one(scan_run *run, const char *path)
     brine_error err;
     memset(&err, 0, sizeof err);
     brine_status st = brine_scan_file(path, &run->opts, &res, &err);
+    run->scanned++;
+    progress_tick(run);
     if (st) {
         /* the library's message already says what failed ("cannot open: ...") */
         add_error(run, path, "%s", err.msg[0] ? err.msg : brine_status_name(st));
@@ -142,6 +182,12 @@ static void scan_one(scan_run *run, const char *path)
     brine_result_free(res);
     if (run->flush_each && fflush(stdout) != 0)
         out_failed(run);
+}
+
+static void note_dir_link(scan_run *run, const char *path)
+{
+    progress_clear(run);
+    cli_warn("%s: symbolic link to a directory, not followed", path);
 }
 
 static int by_name(const void *a, const void *b)
@@ -243,7 +289,7 @@ static void walk_dir(scan_run *run, const char *path, const struct stat *st, con
             if (stat(child, &cst) != 0)
                 add_error(run, child, "cannot open: %s", strerror(errno));
             else if (S_ISDIR(cst.st_mode))
-                cli_warn("%s: symbolic link to a directory, not followed", child);
+                note_dir_link(run, child);
             else
                 walk(run, child, &cst, &here);
         } else {
@@ -402,6 +448,8 @@ int cli_scan(int argc, char **argv)
         goto out;
     }
     brine_report_set_fail_on(run.report, run.fail_on);
+    run.progress = isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
+    clock_gettime(CLOCK_MONOTONIC, &run.last);
 
     for (int i = optind; i < argc && !run.out_broken; i++) {
         struct stat st;
@@ -418,6 +466,7 @@ int cli_scan(int argc, char **argv)
     }
     if (fflush(stdout) != 0)
         out_failed(&run);
+    progress_clear(&run);
     status = run.failed ? CLI_FAILED : run.errors || run.out_broken ? CLI_USAGE : CLI_OK;
 out:
     brine_report_free(run.report);
