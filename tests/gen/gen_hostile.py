@@ -422,6 +422,16 @@ def build(marker):
         P4 + sg("_codecs", "encode") + MEMOIZE + tup(su("bf"), su("rot13")) + REDUCE
         + binget(0) + tup(su("flfgrz"), su("rot13")) + REDUCE + STACK_GLOBAL + su(cmd)
         + TUPLE1 + REDUCE + STOP, None, ("_codecs", "encode"), rule="dynamic-global")
+    # torch/_tensor.py: _rebuild_from_type_v2(func, new_type, args, state) starts with
+    # `if new_type is Tensor: return func(*args)`: an allowlisted trampoline to any callable
+    add("c_rebuild_from_type_v2_trampoline", "C",
+        "allowlisted _rebuild_from_type_v2 calls func(*args): func = _load_from_bytes, "
+        "args = a malicious pickle",
+        P4 + call(sg("torch._tensor", "_rebuild_from_type_v2"),
+                  sg("torch.storage", "_load_from_bytes"), sg("torch", "Tensor"),
+                  tup(sbb(inner_posix)), EMPTY_DICT) + STOP,
+        "torch._tensor._rebuild_from_type_v2", ("torch._tensor", "_rebuild_from_type_v2"),
+        nested_global="posix.system", nested=inner_posix)
     add("c_reduce_result_popped", "C", "os.system called, result popped, returns None",
         P2 + glob("os", "system") + tup(uni(cmd)) + REDUCE + POP + NONE + STOP, "os.system",
         ("os", "system"))
