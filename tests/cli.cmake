@@ -7,3 +7,10 @@ foreach(part help scan rules)
                    $<TARGET_FILE:brine> ${CMAKE_SOURCE_DIR} ${part})
   set_tests_properties(cli_${part} PROPERTIES LABELS cli TIMEOUT 300)
 endforeach()
+
+# The report writers when jansson's allocations fail one by one, and when the sink fails.
+add_executable(report_alloc_fail ${CMAKE_CURRENT_SOURCE_DIR}/cli/report_alloc_fail.c)
+target_compile_options(report_alloc_fail PRIVATE ${BRINE_WARNINGS})
+target_link_libraries(report_alloc_fail PRIVATE brine_static)
+add_test(NAME report_alloc_fail COMMAND report_alloc_fail)
+set_tests_properties(report_alloc_fail PROPERTIES LABELS cli TIMEOUT 300)

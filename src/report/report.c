@@ -5,8 +5,8 @@
  * Reports stream: every format writes a file's entry when it is added and keeps nothing of
  * it, so scanning a tree of millions of files costs the same memory as scanning one. Only what
  * must come after the streamed array (the errors of a JSON document) is held until finish.
- * Once the caller's sink refuses bytes, the report stops writing and every later call returns
- * BRINE_ERR_IO: a half-written document must not be continued as if nothing happened.
+ * Once the caller's sink refuses bytes or memory runs out, the report stops writing and every
+ * later call fails: a half-written document must not be continued as if nothing happened.
  */
 #include "report/report.h"
 
@@ -83,8 +83,12 @@ static brine_status check_open(brine_report *r, const char *path, brine_error *e
     return BRINE_OK;
 }
 
-static brine_status fail(brine_status st, brine_error *err)
+/* A failed entry makes the whole report broken: a document missing an entry, or with counts
+ * that disagree with its entries, must not be completed as if it were whole. */
+static brine_status fail(brine_report *r, brine_status st, brine_error *err)
 {
+    if (!r->broken)
+        r->broken = st;
     if (st == BRINE_ERR_NOMEM)
         return ERR_NOMEM(err);
     return err_set(err, st, __LINE__, "brine_report: the output could not be written");
@@ -104,7 +108,7 @@ brine_status brine_report_add(brine_report *r, const char *path, const brine_res
     r->verdicts[v]++;
     r->n_files++;
     st = r->fmt->file(r, path, result);
-    return st ? fail(st, err) : BRINE_OK;
+    return st ? fail(r, st, err) : BRINE_OK;
 }
 
 brine_status brine_report_add_error(brine_report *r, const char *path, const brine_error *why,
@@ -123,7 +127,7 @@ brine_status brine_report_add_error(brine_report *r, const char *path, const bri
     }
     r->n_errors++;
     st = r->fmt->error(r, path, message);
-    return st ? fail(st, err) : BRINE_OK;
+    return st ? fail(r, st, err) : BRINE_OK;
 }
 
 brine_status brine_report_finish(brine_report *r, brine_error *err)
@@ -136,7 +140,7 @@ brine_status brine_report_finish(brine_report *r, brine_error *err)
         return err_set(err, r->broken, __LINE__, "brine_report: the output failed earlier");
     r->finished = 1;
     brine_status st = r->fmt->finish(r);
-    return st ? fail(st, err) : BRINE_OK;
+    return st ? fail(r, st, err) : BRINE_OK;
 }
 
 /* ------------------------------------------------------------------ shared by the formats */
