@@ -214,28 +214,28 @@ static int literal_bytes(judge *j, pk_id id, const uint8_t **p, size_t *len, int
     return 1;
 }
 
-static brine_status judge_nested(judge *j, const pk_event *e, const pk_node *call,
-                                 const pk_global *gl, scan_pid_mode mode)
+static brine_status judge_nested(judge *j, uint64_t offset, pk_id args_id, const pk_global *gl,
+                                 scan_pid_mode mode)
 {
-    const pk_node *args = call->b ? pk_at(j->g, call->b) : NULL;
+    const pk_node *args = args_id ? pk_at(j->g, args_id) : NULL;
     const uint8_t *bytes;
     size_t len;
     int owned;
     if (!args || args->kind != K_TUPLE || args->count < 1 ||
         !literal_bytes(j, args->items[0], &bytes, &len, &owned)) {
-        FIND(BRINE_UNSAFE, "nested-pickle", gl->full, e->offset,
+        FIND(BRINE_UNSAFE, "nested-pickle", gl->full, offset,
              "%s unpickles data computed while loading: it cannot be checked", gl->full);
         return BRINE_OK;
     }
     brine_status st = BRINE_OK;
     if (j->sc->depth >= j->sc->limits.max_nested) {
-        st = scan_add_finding(j->sc, BRINE_INVALID, "limit", gl->full, j->member,
-                              (int64_t)e->offset, "nested pickles deeper than max_nested=%" PRIu64,
+        st = scan_add_finding(j->sc, BRINE_INVALID, "limit", gl->full, j->member, (int64_t)offset,
+                              "nested pickles deeper than max_nested=%" PRIu64,
                               j->sc->limits.max_nested);
     } else {
         char member[256];
         snprintf(member, sizeof member, "%s%s%s bytes at offset %" PRIu64,
-                 j->member ? j->member : "", j->member ? ": " : "", gl->full, e->offset);
+                 j->member ? j->member : "", j->member ? ": " : "", gl->full, offset);
         j->sc->depth++;
         int not_pickle = 0;
         st = scan_stream(j->sc, bytes, len, member, mode, 0, &not_pickle);
@@ -246,28 +246,104 @@ static brine_status judge_nested(judge *j, const pk_event *e, const pk_node *cal
     return st;
 }
 
-static brine_status judge_call(judge *j, const pk_event *e)
+static int is_dunder(const pk_node *n);
+static int plants_dunder(const judge *j, const pk_node *state);
+
+/* The tensor rebuild functions _rebuild_from_type_v2 may call (torch/_tensor.py
+ * _reduce_ex_internal wraps exactly these). */
+static int is_tensor_rebuilder(const char *full)
 {
-    const pk_node *call = pk_at(j->g, e->node);
-    const pk_global *gl = global_of(j, call->a);
-    char line[384];
-    sbuf b = {line, sizeof line, 0, 0};
-    line[0] = '\0';
-    pk_describe_event(j->g, e, &b);
+    static const char *const fns[] = {
+        "torch._utils._rebuild_tensor",        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_tensor_v3",     "torch._utils._rebuild_qtensor",
+        "torch._utils._rebuild_sparse_tensor", "torch._utils._rebuild_sparse_csr_tensor",
+        "torch._utils._rebuild_meta_tensor_no_storage",
+        "torch._utils._rebuild_wrapper_subclass",
+        "torch._utils._rebuild_device_tensor_from_numpy",
+        "torch._utils._rebuild_device_tensor_from_cpu_tensor", "torch._utils._rebuild_parameter",
+        "torch._utils._rebuild_parameter_with_state"};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+        if (strcmp(full, fns[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A call of callee with args (a tuple node), judged whatever its spelling: REDUCE, NEWOBJ, or
+ * a trampoline inside an allowlisted function. line describes it for messages. */
+static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, uint64_t offset,
+                                  const char *line, unsigned depth)
+{
+    const pk_global *gl = global_of(j, callee);
     if (!gl) {
-        FIND(BRINE_UNSAFE, "dynamic-call", NULL, e->offset,
+        FIND(BRINE_UNSAFE, "dynamic-call", NULL, offset,
              "calls something computed while loading: %s", line);
         return BRINE_OK;
     }
     char what[448];
     snprintf(what, sizeof what, "the file calls it: %s", line);
-    brine_status st = judge_global(j, pk_at(j->g, call->a)->v.g.global, what, e->offset);
+    brine_status st = judge_global(j, pk_at(j->g, callee)->v.g.global, what, offset);
     if (st)
         return st;
     scan_pid_mode mode;
     if (nested_loader(gl, &mode))
-        return judge_nested(j, e, call, gl, mode);
+        return judge_nested(j, offset, args_id, gl, mode);
+    if (class_of(j, callee) != POL_ALLOWED)
+        return BRINE_OK;
+    /* allowlisted functions whose arguments decide what runs */
+    const pk_node *args = args_id ? pk_at(j->g, args_id) : NULL;
+    if (strcmp(gl->full, "torch._tensor._rebuild_from_type_v2") == 0) {
+        /* (func, new_type, args, state): `if new_type is Tensor: return func(*args)` — a
+         * call of func, so func must be a tensor rebuilder and is judged as a call */
+        if (!args || args->kind != K_TUPLE || args->count != 4) {
+            FIND(BRINE_INVALID, "type-error", gl->full, offset,
+                 "%s needs (func, type, args, state): %s", gl->full, line);
+            return BRINE_OK;
+        }
+        const pk_global *func = global_of(j, args->items[0]);
+        if (func && class_of(j, args->items[0]) == POL_ALLOWED && !is_tensor_rebuilder(func->full) &&
+            !nested_loader(func, &mode)) {
+            FIND(BRINE_INVALID, "type-error", func->full, offset,
+                 "%s calls %s, which is not a tensor rebuild function: %s", gl->full, func->full,
+                 line);
+            return BRINE_OK;
+        }
+        if (depth >= 8) {
+            FIND(BRINE_INVALID, "limit", gl->full, offset, "%s nested too deeply", gl->full);
+            return BRINE_OK;
+        }
+        char inner[448];
+        snprintf(inner, sizeof inner, "through %s: %s", gl->full, line);
+        st = judge_call_of(j, args->items[0], args->items[2], offset, inner, depth + 1);
+        if (!st && plants_dunder(j, pk_at(j->g, args->items[3])))
+            st = scan_add_finding(j->sc, BRINE_UNSAFE, "dunder-state", gl->full, j->member,
+                                  (int64_t)offset, "%s sets __dunder__ attributes from its state",
+                                  gl->full);
+        return st;
+    }
+    if (strcmp(gl->full, "torch._utils._rebuild_parameter_with_state") == 0 && args &&
+        args->kind == K_TUPLE && args->count == 4 && plants_dunder(j, pk_at(j->g, args->items[3]))) {
+        FIND(BRINE_UNSAFE, "dunder-state", gl->full, offset,
+             "%s sets __dunder__ attributes from its state: %s", gl->full, line);
+        return BRINE_OK;
+    }
+    if (strcmp(gl->full, "builtins.bytearray") == 0 && args && args->kind == K_TUPLE &&
+        args->count >= 1 && pk_at(j->g, args->items[0])->kind == K_INT &&
+        (uint64_t)pk_at(j->g, args->items[0])->v.i > j->sc->limits.max_string) {
+        FIND(BRINE_INVALID, "limit", gl->full, offset,
+             "bytearray(%" PRId64 ") asks the loader for more memory than max_string=%" PRIu64,
+             pk_at(j->g, args->items[0])->v.i, j->sc->limits.max_string);
+    }
     return BRINE_OK;
+}
+
+static brine_status judge_call(judge *j, const pk_event *e)
+{
+    const pk_node *call = pk_at(j->g, e->node);
+    char line[384];
+    sbuf b = {line, sizeof line, 0, 0};
+    line[0] = '\0';
+    pk_describe_event(j->g, e, &b);
+    return judge_call_of(j, call->a, call->b, e->offset, line, 0);
 }
 
 static int is_dunder(const pk_node *n)
