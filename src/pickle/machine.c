@@ -18,6 +18,7 @@
  */
 #include "pickle/machine.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -80,9 +81,14 @@ typedef struct run {
 
 static brine_status nomem(run *r)
 {
-    if (r->g->mem->exhausted)
-        return err_limit(r->err, "max_memory", r->g->mem->limit, r->g->mem->used, r->op->offset,
-                         1, __LINE__);
+    if (r->g->mem->exhausted) {
+        err_limit(r->err, "max_memory", r->g->mem->limit, r->g->mem->used, r->op->offset, 1,
+                  __LINE__);
+        snprintf(r->err->msg, sizeof r->err->msg,
+                 "limit max_memory is %llu bytes; %llu were in use when the scan needed more",
+                 (unsigned long long)r->g->mem->limit, (unsigned long long)r->g->mem->used);
+        return BRINE_ERR_LIMIT;
+    }
     return ERR_NOMEM(r->err);
 }
 

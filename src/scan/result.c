@@ -14,12 +14,17 @@
 
 enum { MAX_FINDINGS = 10000, MAX_GLOBALS = 100000 };
 
-brine_result *res_new(uint64_t memory_limit)
+/* The result's own budget, apart from the scan's max_memory: a file that exhausts the scan
+ * budget must still be able to record the limit finding that says so. Findings and globals
+ * are capped above, so this bounds the result too. */
+#define RESULT_MEMORY (UINT64_C(256) << 20)
+
+brine_result *res_new(void)
 {
     brine_result *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    mem_budget_init(&r->mem, memory_limit);
+    mem_budget_init(&r->mem, RESULT_MEMORY);
     r->format = "none";
     return r;
 }
@@ -30,6 +35,7 @@ void brine_result_free(brine_result *r)
         return;
     for (size_t i = 0; i < r->n_findings; i++) {
         brine_finding *f = &r->findings[i];
+        mem_free(&r->mem, (void *)f->rule, strlen(f->rule) + 1);
         mem_free(&r->mem, (void *)f->global, f->global ? strlen(f->global) + 1 : 0);
         mem_free(&r->mem, (void *)f->member, f->member ? strlen(f->member) + 1 : 0);
         mem_free(&r->mem, (void *)f->message, strlen(f->message) + 1);
@@ -110,10 +116,13 @@ brine_status res_vadd_finding(brine_result *r, brine_verdict severity, const cha
     if (mem_grow(&r->mem, (void **)&r->findings, &r->cap_findings, r->n_findings + 1,
                  sizeof *r->findings))
         return BRINE_ERR_NOMEM;
-    brine_finding f = {severity, rule, NULL, NULL, offset, NULL};
-    if ((global && !(f.global = mem_strndup(&r->mem, global, strlen(global)))) ||
+    /* every string is copied: rules too, since containers build some (zip-<anomaly>) */
+    brine_finding f = {severity, NULL, NULL, NULL, offset, NULL};
+    if (!(f.rule = mem_strndup(&r->mem, rule, strlen(rule))) ||
+        (global && !(f.global = mem_strndup(&r->mem, global, strlen(global)))) ||
         (member && !(f.member = mem_strndup(&r->mem, member, strlen(member)))) ||
         !(f.message = mem_strndup(&r->mem, msg, strlen(msg)))) {
+        mem_free(&r->mem, (void *)f.rule, f.rule ? strlen(f.rule) + 1 : 0);
         mem_free(&r->mem, (void *)f.global, f.global ? strlen(f.global) + 1 : 0);
         mem_free(&r->mem, (void *)f.member, f.member ? strlen(f.member) + 1 : 0);
         return BRINE_ERR_NOMEM;

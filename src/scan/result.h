@@ -20,7 +20,7 @@ struct brine_result {
     size_t n_seen, cap_seen;
 };
 
-brine_result *res_new(uint64_t memory_limit);
+brine_result *res_new(void);
 brine_status res_vadd_finding(brine_result *r, brine_verdict severity, const char *rule,
                               const char *global, const char *member, int64_t offset,
                               const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));

@@ -720,7 +720,7 @@ static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
         goto out;
     if (g.failed && (st = report_failure(sc, &g, member)))
         goto out;
-    if (g.failed && g.error.has_offset &&
+    if (g.failed && g.error.has_offset && g.error.code == BRINE_ERR_MALFORMED &&
         (st = names_after_error(sc, data, len, g.error.offset, member)))
         goto out;
     if (legacy && !g.failed) {
@@ -777,7 +777,7 @@ brine_status brine_scan_bytes(const uint8_t *data, size_t len, const brine_scan_
     lim_resolve(opts ? opts->limits : NULL, &sc.limits);
     sc.policy = opts && opts->policy ? opts->policy : pol_default();
     mem_budget_init(&sc.mem, sc.limits.max_memory);
-    sc.result = res_new(sc.limits.max_memory);
+    sc.result = res_new();
     if (!sc.result)
         return ERR_NOMEM(err);
     brine_status st = BRINE_OK;
