@@ -85,6 +85,7 @@ typedef struct walker {
     size_t plen;
     unsigned depth;
     pk_id on_path[256];
+    uint64_t visits, max_visits;
 } walker;
 
 #define BAD(w, node, ...)                                                                      \
@@ -654,8 +655,10 @@ static brine_status walk_pairs(walker *w, const pk_node *pairs, uint32_t count, 
             json_decref(val);
             return ERR_NOMEM(w->err);
         }
-        json_object_set_new(obj, key, val);
+        int bad = json_object_set_new(obj, key, val);
         mem_free(w->s->mem, key, n + 1);
+        if (bad)
+            return ERR_NOMEM(w->err);
     }
     return BRINE_OK;
 }
@@ -680,7 +683,25 @@ static json_t *json_bytes_value(const uint8_t *p, uint64_t n)
     return o;
 }
 
+static brine_status walk_node(walker *w, pk_id id, json_t **out);
+
+/* Every visit of a node is counted: shared references (GET of a container) are walked once per
+ * path, so a billion-laughs graph of a few hundred bytes would expand without this cap. */
 static brine_status walk(walker *w, pk_id id, json_t **out)
+{
+    *out = NULL;
+    if (++w->visits > w->max_visits)
+        return err_limit(w->err, "max_nodes", w->max_visits, w->visits, N(w, id)->offset, 1,
+                         __LINE__);
+    brine_status st = walk_node(w, id, out);
+    if (st) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static brine_status walk_node(walker *w, pk_id id, json_t **out)
 {
     const pk_node *n = N(w, id);
     *out = NULL;
@@ -721,8 +742,8 @@ static brine_status walk(walker *w, pk_id id, json_t **out)
             int k = snprintf(idx, sizeof idx, "%u", i);
             json_t *v = NULL;
             st = walk_child(w, idx, (size_t)k, n->items[i], &v);
-            if (!st)
-                json_array_append_new(*out, v);
+            if (!st && json_array_append_new(*out, v))
+                st = ERR_NOMEM(w->err);
         }
         break;
     default:
@@ -793,6 +814,10 @@ brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *e
     w->s = s;
     w->g = g;
     w->err = err;
+    /* a tree visits each node once; tied tensors and shared values add a few more */
+    w->max_visits = 4 * (uint64_t)g->n_nodes + 1024;
+    if (w->max_visits > s->lim->max_nodes)
+        w->max_visits = s->lim->max_nodes;
     s->g = g;
     json_t *config = NULL;
     brine_status st = walk(w, root, &config);
