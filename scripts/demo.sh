@@ -13,8 +13,9 @@ cd "$BRINE_ROOT" || exit 2
 
 brine_ensure_packages build || exit 1
 log "building brine into build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-    cmake --build build --target brine -j "$BRINE_JOBS" || die "build failed"
+if ! cmake -S . -B build >/dev/null || ! cmake --build build --target brine -j "$BRINE_JOBS"; then
+    die "build failed"
+fi
 
 shopt -s nullglob
 samples=(samples/*)

@@ -28,11 +28,13 @@ done
 shift $((OPTIND - 1))
 
 log "fuzz: building build-fuzz/"
-brine_build build-fuzz clang -DBRINE_BUILD_FUZZERS=ON -DBRINE_BUILD_TESTS=OFF \
+brine_configure build-fuzz clang -DBRINE_BUILD_FUZZERS=ON -DBRINE_BUILD_TESTS=OFF \
     -DBRINE_SANITIZER=address,undefined -DBRINE_WERROR=ON || exit 1
-
 list=build-fuzz/fuzz/fuzz_targets.txt
 [ -f "$list" ] || die "$list not found: fuzz/CMakeLists.txt writes it"
+# only the fuzzers (and the library they link): the tool is not needed here
+# shellcheck disable=SC2046
+cmake --build build-fuzz -j "$BRINE_JOBS" --target $(cut -d' ' -f1 "$list") || exit 1
 declare -A dict_of seeds_of
 targets=()
 while read -r name dict seeds; do

@@ -83,9 +83,9 @@ brine_ensure_packages() {
 
 # ---------------------------------------------------------------- building
 
-# brine_build DIR CC [cmake arguments...]: configures DIR (recreating it when its compiler
-# differs from CC) and builds every target.
-brine_build() {
+# brine_configure DIR CC [cmake arguments...]: configures DIR, recreating it when its compiler
+# differs from CC.
+brine_configure() {
     local dir=$1 cc=$2
     shift 2
     local ccpath
@@ -95,8 +95,12 @@ brine_build() {
         log "$dir was configured with another compiler: starting afresh"
         rm -rf "$dir"
     fi
-    cmake -S "$BRINE_ROOT" -B "$dir" -DCMAKE_C_COMPILER="$ccpath" "$@" &&
-        cmake --build "$dir" -j "$BRINE_JOBS"
+    cmake -S "$BRINE_ROOT" -B "$dir" -DCMAKE_C_COMPILER="$ccpath" "$@"
+}
+
+# brine_build DIR CC [cmake arguments...]: configures DIR and builds every target.
+brine_build() {
+    brine_configure "$@" && cmake --build "$1" -j "$BRINE_JOBS"
 }
 
 # ---------------------------------------------------------------- steps and summary
