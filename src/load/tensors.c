@@ -27,6 +27,8 @@ static const ld_dtype dtypes[] = {
     {"U16", "uint16", 2},   {"U32", "uint32", 4},    {"U64", "uint64", 8},
     {"BOOL", "bool", 1},    {"C64", "complex64", 8}, {"C128", "complex128", 16},
     {"F8_E5M2", "float8_e5m2", 1}, {"F8_E4M3", "float8_e4m3fn", 1},
+    /* quantized storages hold their integer representation (Tensor.int_repr()) */
+    {"I8", "qint8", 1},     {"U8", "quint8", 1},     {"I32", "qint32", 4},
 };
 
 const ld_dtype *ld_dtype_by_torch(const char *name)
@@ -392,7 +394,8 @@ static brine_status torch_tensor(walker *w, pk_id at, const char *fn, const pk_n
 {
     int v3 = strcmp(fn, "torch._utils._rebuild_tensor_v3") == 0;
     int v1 = strcmp(fn, "torch._utils._rebuild_tensor") == 0;
-    uint32_t min = v1 ? 4 : v3 ? 7 : 6, max = v1 ? 4 : v3 ? 8 : 7;
+    int q = strcmp(fn, "torch._utils._rebuild_qtensor") == 0; /* + qparams, grad, hooks */
+    uint32_t min = v1 ? 4 : v3 || q ? 7 : 6, max = v1 ? 4 : v3 ? 8 : 7;
     if (!a || a->kind != K_TUPLE || a->count < min || a->count > max)
         return BAD(w, at, "%s: wrong arguments", fn);
     const ld_dtype *want = NULL;
@@ -419,7 +422,8 @@ static int is_rebuild_tensor(const char *fn)
 {
     return fn && (strcmp(fn, "torch._utils._rebuild_tensor") == 0 ||
                   strcmp(fn, "torch._utils._rebuild_tensor_v2") == 0 ||
-                  strcmp(fn, "torch._utils._rebuild_tensor_v3") == 0);
+                  strcmp(fn, "torch._utils._rebuild_tensor_v3") == 0 ||
+                  strcmp(fn, "torch._utils._rebuild_qtensor") == 0);
 }
 
 /* numpy dtype node → element type and byte order. */
@@ -718,6 +722,18 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     if (tensor_call(w, id, &st)) {
         if (!st && w->s->n_tensors > before)
             *out = json_pack("{s:s}", "__tensor__", w->s->tensors[w->s->n_tensors - 1].name);
+        const char *fn = callee(w, id);
+        const pk_node *qa = fn && strcmp(fn, "torch._utils._rebuild_qtensor") == 0
+                                ? args_of(w, id, 7, 7)
+                                : NULL;
+        if (!st && *out && qa) {
+            /* the quantizer (scheme, scales, zero points, axis) travels with the tensor */
+            json_t *qparams = NULL;
+            if (!(st = walk_child(w, "__qparams__", 11, qa->items[4], &qparams)))
+                json_object_set_new(*out, "__qparams__", qparams);
+        }
+        if (!st && !*out)
+            st = ERR_NOMEM(w->err);
         return st;
     }
     w->on_path[w->depth++] = id;

@@ -270,9 +270,24 @@ static int is_tensor_rebuilder(const char *full)
 
 /* A call of callee with args (a tuple node), judged whatever its spelling: REDUCE, NEWOBJ, or
  * a trampoline inside an allowlisted function. line describes it for messages. */
+/* The class a legacy torch ('module', <class>, source file, source) persistent id stands for:
+ * torch's persistent_load returns the class itself (old torch.save(model) files). */
+static pk_id persid_class(const judge *j, pk_id id)
+{
+    const pk_node *n = pk_at(j->g, id);
+    if (n->kind != K_PERSID || j->pid_mode != PID_TORCH_LEGACY)
+        return id;
+    const pk_node *pid = pk_at(j->g, n->a);
+    if (pid->kind == K_TUPLE && pid->count == 4 && text_is(pk_at(j->g, pid->items[0]), "module") &&
+        pk_at(j->g, pid->items[1])->kind == K_GLOBAL)
+        return pid->items[1];
+    return id;
+}
+
 static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, uint64_t offset,
                                   const char *line, unsigned depth)
 {
+    callee = persid_class(j, callee);
     const pk_global *gl = global_of(j, callee);
     if (!gl) {
         FIND(BRINE_UNSAFE, "dynamic-call", NULL, offset,
