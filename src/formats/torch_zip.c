@@ -87,6 +87,23 @@ static int storage_check(void *ctx, const uint8_t *key, size_t key_len, const ch
     return 0;
 }
 
+/* For validating tensor views during a scan: the size of data/<key>, never its bytes. */
+static int size_resolve(void *ctx, ld_storage *s, brine_error *err)
+{
+    torch_zip *tz = ctx;
+    char name[512];
+    int n = snprintf(name, sizeof name, "%sdata/%s", tz->prefix, s->key);
+    long idx = n > 0 && (size_t)n < sizeof name ? zip_find(tz->za, name, (size_t)n) : -1;
+    if (idx < 0) {
+        err_set(err, BRINE_ERR_MALFORMED, __LINE__, "storage %.60s has no record", s->key);
+        return -1;
+    }
+    static const uint8_t unread = 0; /* a scan never reads tensor bytes */
+    s->data = &unread;
+    s->nbytes = zip_entry_at(tz->za, (size_t)idx)->usize;
+    return 0;
+}
+
 static brine_status report_anomalies(scan_ctx *sc, const char *member, uint64_t bits,
                                      int64_t offset)
 {
@@ -189,8 +206,11 @@ static brine_status zip_scan(scan_ctx *sc, const uint8_t *data, size_t len)
     if (!st && data_pkl >= 0) {
         sc->storage_check = storage_check;
         sc->storage_ctx = &tz;
+        sc->tensor_resolve = size_resolve;
+        sc->tensor_ctx = &tz;
         st = scan_member(&tz, (size_t)data_pkl, PID_TORCH_ZIP, 0);
         sc->storage_check = NULL;
+        sc->tensor_resolve = NULL;
     }
     /* every other pickle in the archive: custom loaders read them, so they are judged too.
      * Storage records (<folder>/data/<key>) are raw tensor bytes, never unpickled; other

@@ -17,7 +17,7 @@
 
 /* Storage records after the five pickles: for each key of pickle 5, an int64 count and
  * count × itemsize bytes. The scan already validated the layout; this locates the bytes. */
-static int legacy_resolve(void *ctx, ld_storage *s, brine_error *err)
+int ld_legacy_resolve(void *ctx, ld_storage *s, brine_error *err)
 {
     ld_container *box = ctx;
     const pk_graph *g = box->g;
@@ -193,7 +193,7 @@ brine_status ld_container_root(ld_container *c, pk_graph *g, brine_error *err)
         if (st)
             return st;
         c->format = "pytorch-legacy";
-        c->resolve = legacy_resolve;
+        c->resolve = ld_legacy_resolve;
         c->root = g->pickles[3].root;
         return BRINE_OK;
     }

@@ -40,4 +40,7 @@ brine_status ld_container_open(ld_container *c, const char *scan_format, const u
 brine_status ld_container_root(ld_container *c, pk_graph *g, brine_error *err);
 void ld_container_close(ld_container *c);
 
+/* Storage bytes of a legacy torch file (ctx: an ld_container with data, len and g set). */
+int ld_legacy_resolve(void *ctx, ld_storage *s, brine_error *err);
+
 #endif

@@ -90,6 +90,11 @@ typedef struct walker {
     uint64_t visits, max_visits;
 } walker;
 
+/* What brine does not rebuild (object arrays, structured dtypes, other tensor subclasses):
+ * the loader may accept it, so a scan does not call the file invalid for it. */
+#define UNSUPPORTED(w, node, ...)                                                              \
+    err_at((w)->err, BRINE_ERR_UNSUPPORTED, pk_at((w)->g, node)->offset, __LINE__, __VA_ARGS__)
+
 #define BAD(w, node, ...)                                                                      \
     err_at((w)->err, BRINE_ERR_MALFORMED, pk_at((w)->g, node)->offset, __LINE__, __VA_ARGS__)
 
@@ -464,7 +469,7 @@ static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_
     uint64_t len;
     size_t owned;
     if (!pickled_bytes(w, bytes_id, &p, &len, &owned))
-        return BAD(w, at, "array %.200s: data is not bytes in the file (object array?)", w->path);
+        return UNSUPPORTED(w, at, "array %.200s: data is not bytes in the file (object array?)", w->path);
     uint64_t need;
     if (__builtin_mul_overflow(numel, (uint64_t)dt->size, &need) || need != len) {
         if (owned)
@@ -500,14 +505,15 @@ static brine_status numpy_array(walker *w, pk_id id)
     const pk_node *n = N(w, id);
     const pk_node *state = n->state ? N(w, n->state) : NULL;
     if (!state || state->kind != K_TUPLE || state->count != 5)
-        return BAD(w, id, "array %.200s: no (version, shape, dtype, fortran, data) state", w->path);
+        return UNSUPPORTED(w, id, "array %.200s: no (version, shape, dtype, fortran, data) state",
+                           w->path);
     int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
     uint32_t nd;
     int big = 0;
     const ld_dtype *dt = numpy_dtype(w, state->items[2], &big);
     const pk_node *fortran = N(w, state->items[3]);
     if (!int_tuple(w, state->items[1], shape, &nd) || !dt || fortran->kind != K_BOOL)
-        return BAD(w, id, "array %.200s: unsupported shape or dtype", w->path);
+        return UNSUPPORTED(w, id, "array %.200s: unsupported shape or dtype", w->path);
     uint64_t numel = 1;
     for (uint32_t i = 0; i < nd; i++)
         if (__builtin_mul_overflow(numel, (uint64_t)shape[i], &numel))
@@ -529,7 +535,7 @@ static brine_status numpy_frombuffer(walker *w, pk_id id)
     int big = 0;
     const ld_dtype *dt = a ? numpy_dtype(w, a->items[1], &big) : NULL;
     if (!a || !dt || !int_tuple(w, a->items[2], shape, &nd) || !is_text(N(w, a->items[3])))
-        return BAD(w, id, "array %.200s: unsupported _frombuffer arguments", w->path);
+        return UNSUPPORTED(w, id, "array %.200s: unsupported _frombuffer arguments", w->path);
     uint64_t numel = 1;
     for (uint32_t i = 0; i < nd; i++)
         if (__builtin_mul_overflow(numel, (uint64_t)shape[i], &numel))
@@ -559,7 +565,7 @@ static int tensor_call(walker *w, pk_id id, brine_status *st)
         const char *type = a ? global_name(w, a->items[1]) : NULL;
         if (!is_rebuild_tensor(f) || !type ||
             (strcmp(type, "torch.Tensor") != 0 && strcmp(type, "torch.nn.parameter.Parameter") != 0))
-            *st = BAD(w, id, "_rebuild_from_type_v2 of something that is not a plain tensor");
+            *st = UNSUPPORTED(w, id, "_rebuild_from_type_v2 of something that is not a plain tensor");
         else
             *st = torch_tensor(w, id, f, N(w, a->items[2]));
         return 1;
@@ -742,9 +748,19 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     case K_NONE: *out = json_null(); break;
     case K_BOOL: *out = json_boolean(n->v.i); break;
     case K_INT: *out = json_integer((json_int_t)n->v.i); break;
-    case K_FLOAT: *out = json_real(n->v.d); break;
+    case K_FLOAT: /* JSON has no NaN or infinities */
+        *out = n->v.d != n->v.d ? json_string("nan")
+               : n->v.d > 1.7976931348623157e308  ? json_string("inf")
+               : n->v.d < -1.7976931348623157e308 ? json_string("-inf")
+                                                  : json_real(n->v.d);
+        break;
     case K_BIGINT: *out = json_string("<big integer>"); break;
-    case K_STR: case K_PYSTR: *out = json_stringn_nocheck((const char *)n->v.s.p, (size_t)n->v.s.len); break;
+    case K_STR: case K_PYSTR:
+        /* text that is not strict UTF-8 (lone surrogates, Python 2 bytes) keeps its bytes */
+        *out = json_stringn((const char *)n->v.s.p, (size_t)n->v.s.len);
+        if (!*out)
+            *out = json_bytes_value(n->v.s.p, n->v.s.len);
+        break;
     case K_BYTES: case K_BYTEARRAY: *out = json_bytes_value(n->v.s.p, n->v.s.len); break;
     case K_GLOBAL: *out = json_string(w->g->globals[n->v.g.global].full); break;
     case K_DICT:

@@ -16,6 +16,8 @@
 #include "core/error.h"
 #include "core/limits.h"
 #include "formats/format.h"
+#include "load/container.h"
+#include "load/tensors.h"
 #include "pickle/machine.h"
 #include "pickle/opcodes.h"
 #include "pickle/render.h"
@@ -696,6 +698,24 @@ static brine_status report_failure(scan_ctx *sc, const pk_graph *g, const char *
                             e->has_offset ? (int64_t)e->offset : -1, "%s", e->msg);
 }
 
+/* Rebuilds the tensors of a judged graph without reading their data: arguments the real
+ * loader rejects, or views that reach outside their storage, make the file invalid. What
+ * brine does not rebuild (object arrays, …) is not a finding. */
+static brine_status check_tensors(scan_ctx *sc, const pk_graph *g, pk_id root,
+                                  ld_resolve_fn resolve, void *ctx, const char *member)
+{
+    ld_set set;
+    ld_set_init(&set, &sc->mem, &sc->limits, resolve, ctx);
+    brine_error err;
+    err_clear(&err);
+    brine_status st = ld_collect(&set, g, root, &err);
+    ld_set_free(&set);
+    if (st == BRINE_ERR_NOMEM || st == BRINE_OK || st == BRINE_ERR_UNSUPPORTED)
+        return st == BRINE_ERR_NOMEM ? st : BRINE_OK;
+    return scan_add_finding(sc, BRINE_INVALID, st == BRINE_ERR_LIMIT ? "limit" : "bad-tensor",
+                            NULL, member, err.has_offset ? (int64_t)err.offset : -1, "%s", err.msg);
+}
+
 /* Runs and judges a pickle stream. top_level: the file itself is the stream, and when it
  * fails before reaching any code and never started like a pickle, no loader could run
  * anything from it: *not_pickle is set and nothing is reported. */
@@ -739,8 +759,20 @@ static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
         (st = names_after_error(sc, data, len, g.error.offset, member)))
         goto out;
     if (legacy && !g.failed) {
+        size_t before = sc->result->n_findings;
         st = check_legacy_storages(sc, &g, data, len, (size_t)g.pickles[4].end, member);
-    } else if (g.trailing_len) {
+        if (!st && sc->result->n_findings == before) { /* the records are sound: check views */
+            ld_container box;
+            memset(&box, 0, sizeof box);
+            box.data = data;
+            box.len = len;
+            box.g = &g;
+            st = check_tensors(sc, &g, g.pickles[3].root, ld_legacy_resolve, &box, member);
+        }
+    } else if (!g.failed && g.n_pickles && g.pickles[0].root) {
+        st = check_tensors(sc, &g, g.pickles[0].root, sc->tensor_resolve, sc->tensor_ctx, member);
+    }
+    if (!st && !legacy && g.trailing_len) {
         st = scan_add_finding(sc, BRINE_INVALID, "trailing-data", NULL, member,
                               (int64_t)g.trailing_at,
                               "%" PRIu64 " bytes after the last STOP are not a pickle "

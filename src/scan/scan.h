@@ -10,6 +10,7 @@
 
 #include "brine.h"
 #include "core/alloc.h"
+#include "load/tensors.h"
 #include "policy/policy.h"
 
 /* How persistent ids (PERSID/BINPERSID) are resolved by the loader of this pickle. */
@@ -32,6 +33,8 @@ typedef struct scan_ctx {
     unsigned depth;            /* nested pickle depth */
     scan_storage_fn storage_check;
     void *storage_ctx;
+    ld_resolve_fn tensor_resolve; /* storage sizes for validating tensor views, or NULL */
+    void *tensor_ctx;
 } scan_ctx;
 
 /* Records a finding. member may be NULL; offset < 0 when unknown. The message is formatted
