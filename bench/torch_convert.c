@@ -100,7 +100,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE [RUNS] [pages|bytes]\n", argv[0]);
         return 2;
     }
-    int runs = argc > 2 ? atoi(argv[2]) : 5;
+    long runs = argc > 2 ? strtol(argv[2], NULL, 10) : 5;
     int every_byte = argc > 3 && strcmp(argv[3], "bytes") == 0;
     if (runs < 1 || runs > 1000)
         runs = 5;
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     uint64_t bytes = 0, acc = 0;
     if (!t)
         return 1;
-    for (int r = 0; r < runs; r++) {
+    for (long r = 0; r < runs; r++) {
         double t0 = now();
         if (one_run(argv[1], every_byte, &tensors, &bytes, &acc) != 0) {
             free(t);
@@ -118,8 +118,8 @@ int main(int argc, char **argv)
         t[r] = now() - t0;
     }
     qsort(t, (size_t)runs, sizeof *t, cmp_double);
-    printf("best %.6f median %.6f tensors %zu bytes %llu check %llu\n", t[0], t[runs / 2],
-           tensors, (unsigned long long)bytes, (unsigned long long)(acc & 0xff));
+    printf("best %.6f median %.6f tensors %zu bytes %llu check %llu\n", t[0], t[runs / 2], tensors,
+           (unsigned long long)bytes, (unsigned long long)(acc & 0xff));
     free(t);
     return 0;
 }

@@ -33,11 +33,9 @@ without the bit), so conj/neg views are resolved before saving.
 import argparse
 import collections
 import hashlib
-import io
 import json
 import pickle
 import pickletools
-import struct
 import sys
 import warnings
 import zipfile

@@ -25,7 +25,6 @@ import hashlib
 import importlib.util
 import json
 import math
-import os
 import shutil
 import struct
 import subprocess
