@@ -744,6 +744,9 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     }
     w->on_path[w->depth++] = id;
     const char *fn = callee(w, id);
+    const uint8_t *bp;
+    uint64_t blen;
+    size_t bowned;
     switch (n->kind) {
     case K_NONE: *out = json_null(); break;
     case K_BOOL: *out = json_boolean(n->v.i); break;
@@ -807,15 +810,10 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
                 if (n->b && !(st = walk(w, n->b, &args)))
                     json_object_set_new(*out, "args", args);
             }
-        } else if (fn && strcmp(fn, "_codecs.encode") == 0) {
-            const uint8_t *p;
-            uint64_t len;
-            size_t owned;
-            if (pickled_bytes(w, id, &p, &len, &owned)) {
-                *out = json_bytes_value(p, len);
-                if (owned)
-                    mem_free(w->s->mem, (void *)p, owned);
-            }
+        } else if (fn && strcmp(fn, "_codecs.encode") == 0 && pickled_bytes(w, id, &bp, &blen, &bowned)) {
+            *out = json_bytes_value(bp, blen);
+            if (bowned)
+                mem_free(w->s->mem, (void *)bp, bowned);
         } else {
             /* another allowlisted call: keep its name and arguments */
             *out = json_object();
