@@ -138,6 +138,15 @@ def compare(expected, got, what):
     return None if not problems else "%s:\n  %s" % (what, "\n  ".join(problems[:20]))
 
 
+def compare_quantized(e, got, what):
+    """compare() for files with quantized tensors: every manifest tensor must be there (the
+    quantized ones as their stored integers); a quantized tensor's parameters may come along
+    as extra tensors named below it (per_channel.<something>: scales, zero points)."""
+    q = tuple(n + "." for n in e["quantized"])
+    return compare(e["tensors"], {n: v for n, v in got.items()
+                                  if n in e["tensors"] or not n.startswith(q)}, what)
+
+
 def lookup(values, path):
     """values[path[0]][path[1]]... (lists by index), or KeyError."""
     v = values
@@ -271,8 +280,8 @@ def test_quantized_tensors_are_not_dropped(fname):
         assert r.stderr.strip(), bt.describe(r)
         return
     assert rc == 0 and doc is not None, bt.describe(r)
-    problem = compare(e["tensors"], brine_tensors(doc), "%s: brine inspect vs the manifest "
-                      "(quantized tensors as int_repr)" % fname)
+    problem = compare_quantized(e, brine_tensors(doc), "%s: brine inspect vs the manifest "
+                                "(quantized tensors as int_repr)" % fname)
     assert problem is None, problem
 
 
@@ -542,3 +551,22 @@ def test_convert_refuses_unverified(fname, tmp_path):
     r, _out = convert(fname, tmp_path)
     assert r.returncode == 1 and r.stderr.strip(), bt.describe(r)
     assert list(tmp_path.iterdir()) == []
+
+
+@needs_convert
+@pytest.mark.parametrize("fname", QUANTIZED)
+def test_convert_does_not_drop_quantized_tensors(fname, tmp_path):
+    """As test_quantized_tensors_are_not_dropped: refuse (exit 1, nothing written), or write
+    every quantized tensor (as its stored integers) — never a file without the weights."""
+    _path, e = entry(fname)
+    r, out = convert(fname, tmp_path)
+    if r.returncode == 1:
+        assert r.stderr.strip() and list(tmp_path.iterdir()) == [], bt.describe(r)
+        return
+    assert r.returncode == 0, bt.describe(r)
+    _meta, tensors = read_safetensors(out)
+    got = {n: {"dtype": d, "shape": s, "sha256": hashlib.sha256(b).hexdigest()}
+           for n, (d, s, b) in tensors.items()}
+    problem = compare_quantized(e, got, "%s: converted safetensors vs the manifest "
+                                "(quantized tensors as int_repr)" % fname)
+    assert problem is None, problem
