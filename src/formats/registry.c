@@ -3,10 +3,12 @@
 
 extern const fmt_desc fmt_pickle;
 extern const fmt_desc fmt_zip;
+extern const fmt_desc fmt_safetensors;
 
 const fmt_desc *const fmt_registry[] = {
     &fmt_pickle,
     &fmt_zip,
+    &fmt_safetensors,
     NULL,
 };
 

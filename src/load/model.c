@@ -17,6 +17,7 @@
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/limits.h"
+#include "formats/safetensors.h"
 #include "load/model.h"
 
 
@@ -46,6 +47,39 @@ static brine_status policy_gate(const uint8_t *data, size_t len, const brine_loa
     return st;
 }
 
+/* safetensors: tensors straight from the validated header; __metadata__ becomes the config. */
+static brine_status open_safetensors(brine_model *m, brine_error *err)
+{
+    st_file *f = NULL;
+    brine_status st = st_open(m->map, m->map_len, &m->lim, &m->mem, &f, err);
+    for (size_t i = 0; !st && i < st_count(f); i++) {
+        const st_tensor_info *t = st_tensor(f, i);
+        const ld_dtype *dt = ld_dtype_by_st(t->dtype_name);
+        uint64_t shape[LD_MAX_DIMS];
+        if (!dt || t->ndim > LD_MAX_DIMS) {
+            st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__, "tensor %.200s: dtype %s", t->name,
+                         t->dtype_name);
+            break;
+        }
+        for (size_t k = 0; k < t->ndim; k++)
+            shape[k] = t->shape[k];
+        st = ld_add_plain(&m->set, t->name, dt, (uint32_t)t->ndim, shape, t->data, t->nbytes, err);
+    }
+    if (!st) {
+        json_t *config = json_object();
+        for (size_t i = 0; config && i < st_metadata_count(f); i++) {
+            const char *k, *v;
+            if (st_metadata_at(f, i, &k, &v) == 0)
+                json_object_set_new(config, k, json_string(v));
+        }
+        m->set.config = config;
+        if (!config)
+            st = ERR_NOMEM(err);
+    }
+    st_close(f);
+    return st;
+}
+
 brine_status brine_model_open(const char *path, const brine_load_options *opts,
                               brine_model **out, brine_error *err)
 {
@@ -62,13 +96,19 @@ brine_status brine_model_open(const char *path, const brine_load_options *opts,
     const char *format = "none";
     if (!st)
         st = policy_gate(m->map, m->map_len, opts, &format, err);
-    if (!st)
-        st = ld_container_open(&m->box, format, m->map, m->map_len, &m->mem, &m->lim, err);
-    if (!st)
-        st = ld_container_root(&m->box, &m->g, err);
-    if (!st) {
-        ld_set_init(&m->set, &m->mem, &m->lim, m->box.resolve, &m->box);
-        st = ld_collect(&m->set, &m->g, m->box.root, err);
+    if (!st && strcmp(format, "safetensors") == 0) {
+        m->box.format = "safetensors";
+        ld_set_init(&m->set, &m->mem, &m->lim, NULL, NULL);
+        st = open_safetensors(m, err);
+    } else {
+        if (!st)
+            st = ld_container_open(&m->box, format, m->map, m->map_len, &m->mem, &m->lim, err);
+        if (!st)
+            st = ld_container_root(&m->box, &m->g, err);
+        if (!st) {
+            ld_set_init(&m->set, &m->mem, &m->lim, m->box.resolve, &m->box);
+            st = ld_collect(&m->set, &m->g, m->box.root, err);
+        }
     }
     if (!st) {
         m->config_json = json_dumps(m->set.config, JSON_INDENT(2) | JSON_ENSURE_ASCII);

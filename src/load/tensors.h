@@ -71,6 +71,11 @@ void ld_set_free(ld_set *s);
  * (unknown dtype, negative size, view outside its storage, storage smaller than declared). */
 brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *err);
 
+/* Adds a C-contiguous tensor whose bytes are already in memory (safetensors records). */
+brine_status ld_add_plain(ld_set *s, const char *name, const ld_dtype *dt, uint32_t ndim,
+                          const uint64_t *shape, const uint8_t *data, uint64_t nbytes,
+                          brine_error *err);
+
 /* Copies tensor t in C order, little-endian, into dst (exactly t's numel × size bytes). */
 brine_status ld_tensor_read(const ld_set *s, const ld_tensor *t, uint8_t *dst, uint64_t len,
                             brine_error *err);
