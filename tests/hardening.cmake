@@ -62,19 +62,18 @@ set_tests_properties(hardening_fuzz_corpus_current PROPERTIES LABELS hardening)
 # a malicious, a benign and a zip input, and in the allocation-failure test's first inputs.
 find_program(BRINE_VALGRIND valgrind)
 if(BRINE_VALGRIND AND NOT BRINE_SANITIZER AND NOT BRINE_BUILD_FUZZERS)
-  set(vg ${BRINE_VALGRIND} --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
-         --track-origins=yes --quiet)
-  # brine's exit status 1 means "a file is not safe"; valgrind's own errors exit 99
-  set(accept_0_or_1 /bin/sh -c "\"$@\"; rc=$?; echo \"exit status $rc\"; [ $rc -le 1 ]" sh)
+  set(vg ${CMAKE_SOURCE_DIR}/scripts/valgrind_run.sh)
   add_test(NAME hardening_valgrind_scan
-           COMMAND ${accept_0_or_1} ${vg} $<TARGET_FILE:brine> scan --format json
+           COMMAND ${vg} $<TARGET_FILE:brine> scan --format json
                    ${CMAKE_SOURCE_DIR}/samples/seed_exploit.pkl
                    ${CMAKE_SOURCE_DIR}/samples/benign_model.pkl
                    ${CMAKE_SOURCE_DIR}/fuzz/corpus/zip/torch_views.zip
+                   ${CMAKE_SOURCE_DIR}/fuzz/corpus/zip/local_name_mismatch.zip
                    ${CMAKE_SOURCE_DIR}/fuzz/corpus/safetensors/valid_mix.safetensors
+                   ${CMAKE_SOURCE_DIR}/fuzz/corpus/other/legacy_state_dict
                    ${CMAKE_SOURCE_DIR}/fuzz/corpus/pickle/limit_billion_laughs.pkl)
   add_test(NAME hardening_valgrind_dis
-           COMMAND ${accept_0_or_1} ${vg} $<TARGET_FILE:brine> dis --format json
+           COMMAND ${vg} $<TARGET_FILE:brine> dis --format json
                    ${CMAKE_SOURCE_DIR}/fuzz/corpus/pickle/hostile_build_poison_module.pkl)
   set_tests_properties(hardening_valgrind_scan hardening_valgrind_dis PROPERTIES
                        LABELS hardening TIMEOUT 600)
