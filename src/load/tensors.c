@@ -55,6 +55,7 @@ void ld_set_init(ld_set *s, mem_budget *mem, const brine_limits *lim, ld_resolve
     s->lim = lim;
     s->resolve = resolve;
     s->resolve_ctx = ctx;
+    s->want_config = 1;
 }
 
 void ld_set_free(ld_set *s)
@@ -667,7 +668,7 @@ static brine_status walk_pairs(walker *w, const pk_node *pairs, uint32_t count, 
         }
         int bad = json_object_set_new(obj, key, val);
         mem_free(w->s->mem, key, n + 1);
-        if (bad)
+        if (bad && w->s->want_config)
             return ERR_NOMEM(w->err);
     }
     return BRINE_OK;
@@ -695,6 +696,10 @@ static json_t *json_bytes_value(const uint8_t *p, uint64_t n)
 
 static brine_status walk_node(walker *w, pk_id id, json_t **out);
 
+/* A scan validates tensors but needs no config: every JSON value is then the static null, so
+ * the walk allocates nothing outside the memory budget. */
+#define JV(w, e) ((w)->s->want_config ? (e) : json_null())
+
 /* Every visit of a node is counted: shared references (GET of a container) are walked once per
  * path, so a billion-laughs graph of a few hundred bytes would expand without this cap. */
 static brine_status walk(walker *w, pk_id id, json_t **out)
@@ -717,7 +722,7 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     *out = NULL;
     for (unsigned i = 0; i < w->depth; i++)
         if (w->on_path[i] == id) {
-            *out = json_pack("{s:s}", "__recursive__", "reference to an enclosing container");
+            *out = JV(w, json_pack("{s:s}", "__recursive__", "reference to an enclosing container"));
             return BRINE_OK;
         }
     if (w->depth >= w->s->lim->max_depth || w->depth >= sizeof w->on_path / sizeof w->on_path[0])
@@ -727,7 +732,7 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     size_t before = w->s->n_tensors;
     if (tensor_call(w, id, &st)) {
         if (!st && w->s->n_tensors > before)
-            *out = json_pack("{s:s}", "__tensor__", w->s->tensors[w->s->n_tensors - 1].name);
+            *out = JV(w, json_pack("{s:s}", "__tensor__", w->s->tensors[w->s->n_tensors - 1].name));
         const char *fn = callee(w, id);
         const pk_node *qa = fn && strcmp(fn, "torch._utils._rebuild_qtensor") == 0
                                 ? args_of(w, id, 7, 7)
@@ -748,43 +753,43 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     uint64_t blen;
     size_t bowned;
     switch (n->kind) {
-    case K_NONE: *out = json_null(); break;
-    case K_BOOL: *out = json_boolean(n->v.i); break;
-    case K_INT: *out = json_integer((json_int_t)n->v.i); break;
+    case K_NONE: *out = json_null(); break; /* a static singleton: no allocation */
+    case K_BOOL: *out = JV(w, json_boolean(n->v.i)); break;
+    case K_INT: *out = JV(w, json_integer((json_int_t)n->v.i)); break;
     case K_FLOAT: /* JSON has no NaN or infinities */
-        *out = n->v.d != n->v.d ? json_string("nan")
-               : n->v.d > 1.7976931348623157e308  ? json_string("inf")
-               : n->v.d < -1.7976931348623157e308 ? json_string("-inf")
-                                                  : json_real(n->v.d);
+        *out = JV(w, n->v.d != n->v.d                   ? json_string("nan")
+                     : n->v.d > 1.7976931348623157e308  ? json_string("inf")
+                     : n->v.d < -1.7976931348623157e308 ? json_string("-inf")
+                                                        : json_real(n->v.d));
         break;
-    case K_BIGINT: *out = json_string("<big integer>"); break;
+    case K_BIGINT: *out = JV(w, json_string("<big integer>")); break;
     case K_STR: case K_PYSTR:
         /* text that is not strict UTF-8 (lone surrogates, Python 2 bytes) keeps its bytes */
-        *out = json_stringn((const char *)n->v.s.p, (size_t)n->v.s.len);
+        *out = JV(w, json_stringn((const char *)n->v.s.p, (size_t)n->v.s.len));
         if (!*out)
-            *out = json_bytes_value(n->v.s.p, n->v.s.len);
+            *out = JV(w, json_bytes_value(n->v.s.p, n->v.s.len));
         break;
-    case K_BYTES: case K_BYTEARRAY: *out = json_bytes_value(n->v.s.p, n->v.s.len); break;
-    case K_GLOBAL: *out = json_string(w->g->globals[n->v.g.global].full); break;
+    case K_BYTES: case K_BYTEARRAY: *out = JV(w, json_bytes_value(n->v.s.p, n->v.s.len)); break;
+    case K_GLOBAL: *out = JV(w, json_string(w->g->globals[n->v.g.global].full)); break;
     case K_DICT:
-        *out = json_object();
+        *out = JV(w, json_object());
         st = walk_pairs(w, n, n->count, 0, *out);
         break;
     case K_LIST: case K_TUPLE: case K_SET: case K_FROZENSET:
-        *out = json_array();
+        *out = JV(w, json_array());
         for (uint32_t i = 0; i < n->count && !st; i++) {
             char idx[16];
             int k = snprintf(idx, sizeof idx, "%u", i);
             json_t *v = NULL;
             st = walk_child(w, idx, (size_t)k, n->items[i], &v);
-            if (!st && json_array_append_new(*out, v))
+            if (!st && json_array_append_new(*out, v) && w->s->want_config)
                 st = ERR_NOMEM(w->err);
         }
         break;
     default:
         if (fn && (strcmp(fn, "collections.OrderedDict") == 0 ||
                    strcmp(fn, "collections.Counter") == 0 || strcmp(fn, "builtins.dict") == 0)) {
-            *out = json_object();
+            *out = JV(w, json_object());
             const pk_node *a = args_of(w, id, 0, 1);
             if (a && a->count == 1) {
                 const pk_node *init = N(w, a->items[0]);
@@ -804,19 +809,19 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
                 st = walk(w, a->items[0], out);
                 w->depth++;
             } else {
-                *out = json_object();
+                *out = JV(w, json_object());
                 json_object_set_new(*out, "__call__", json_string(fn));
                 json_t *args = NULL;
                 if (n->b && !(st = walk(w, n->b, &args)))
                     json_object_set_new(*out, "args", args);
             }
         } else if (fn && strcmp(fn, "_codecs.encode") == 0 && pickled_bytes(w, id, &bp, &blen, &bowned)) {
-            *out = json_bytes_value(bp, blen);
+            *out = JV(w, json_bytes_value(bp, blen));
             if (bowned)
                 mem_free(w->s->mem, (void *)bp, bowned);
         } else {
             /* another allowlisted call: keep its name and arguments */
-            *out = json_object();
+            *out = JV(w, json_object());
             json_object_set_new(*out, "__call__", json_string(fn ? fn : "?"));
             json_t *args = NULL;
             if (n->b && !(st = walk(w, n->b, &args)))
@@ -825,7 +830,8 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
         break;
     }
     /* BUILD state on a container (a state_dict's _metadata): kept, not lost */
-    if (!st && n->state && *out && json_is_object(*out) && !json_object_get(*out, "__state__")) {
+    if (!st && n->state && *out && (json_is_object(*out) || !w->s->want_config) &&
+        !json_object_get(*out, "__state__")) {
         json_t *state = NULL;
         if (!(st = walk_child(w, "__state__", 9, n->state, &state)))
             json_object_set_new(*out, "__state__", state);

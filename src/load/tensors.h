@@ -57,6 +57,7 @@ typedef struct ld_set {
     ld_tensor *tensors;
     size_t n_tensors, cap_tensors;
     json_t *config;      /* the non-tensor values, tensors replaced by {"__tensor__": name} */
+    int want_config;     /* 0: validate tensors only, build no JSON (scans) */
     ld_resolve_fn resolve;
     void *resolve_ctx;
     const pk_graph *g;

@@ -706,6 +706,7 @@ static brine_status check_tensors(scan_ctx *sc, const pk_graph *g, pk_id root,
 {
     ld_set set;
     ld_set_init(&set, &sc->mem, &sc->limits, resolve, ctx);
+    set.want_config = 0;
     brine_error err;
     err_clear(&err);
     brine_status st = ld_collect(&set, g, root, &err);
