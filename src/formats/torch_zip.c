@@ -64,17 +64,8 @@ static int storage_check(void *ctx, const uint8_t *key, size_t key_len, const ch
         return -1;
     }
     const char *dtype = pol_torch_storage_dtype(cls);
-    static const struct {
-        const char *dtype;
-        uint64_t size;
-    } sizes[] = {{"float64", 8}, {"float32", 4}, {"float16", 2}, {"bfloat16", 2}, {"int64", 8},
-                 {"int32", 4},   {"int16", 2},   {"int8", 1},    {"uint8", 1},    {"bool", 1},
-                 {"complex64", 8}, {"complex128", 16}, {"qint8", 1}, {"quint8", 1}, {"qint32", 4},
-                 {"quint4x2", 1}, {"quint2x4", 1}};
-    uint64_t elem = strcmp(cls, "UntypedStorage") == 0 ? 1 : 0;
-    for (size_t i = 0; dtype && i < sizeof sizes / sizeof sizes[0]; i++)
-        if (strcmp(sizes[i].dtype, dtype) == 0)
-            elem = sizes[i].size;
+    const ld_dtype *d = dtype ? ld_dtype_by_torch(dtype) : NULL;
+    uint64_t elem = strcmp(cls, "UntypedStorage") == 0 ? 1 : d ? d->size : 0;
     uint64_t need;
     const zip_entry *e = zip_entry_at(tz->za, (size_t)idx);
     if (!elem || numel < 0 || __builtin_mul_overflow((uint64_t)numel, elem, &need) ||

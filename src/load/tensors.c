@@ -20,21 +20,22 @@
 #include "core/error.h"
 #include "policy/policy.h"
 
+/* The element types of formats/dtypes.def (whole-byte ones), plus those safetensors cannot
+ * name: complex128, and quantized storages, which hold their integer representation. */
 static const ld_dtype dtypes[] = {
-    {"F64", "float64", 8},  {"F32", "float32", 4},   {"F16", "float16", 2},
-    {"BF16", "bfloat16", 2}, {"I64", "int64", 8},    {"I32", "int32", 4},
-    {"I16", "int16", 2},    {"I8", "int8", 1},       {"U8", "uint8", 1},
-    {"U16", "uint16", 2},   {"U32", "uint32", 4},    {"U64", "uint64", 8},
-    {"BOOL", "bool", 1},    {"C64", "complex64", 8}, {"C128", "complex128", 16},
-    {"F8_E5M2", "float8_e5m2", 1}, {"F8_E4M3", "float8_e4m3fn", 1},
-    /* quantized storages hold their integer representation (Tensor.int_repr()) */
-    {"I8", "qint8", 1},     {"U8", "quint8", 1},     {"I32", "qint32", 4},
+#define DTYPE(id, name, bits, torch, storage, numpy) {name, torch, (bits) % 8 ? 0 : (bits) / 8},
+#include "formats/dtypes.def"
+#undef DTYPE
+    {"C128", "complex128", 16},
+    {"I8", "qint8", 1},
+    {"U8", "quint8", 1},
+    {"I32", "qint32", 4},
 };
 
 const ld_dtype *ld_dtype_by_torch(const char *name)
 {
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
-        if (strcmp(dtypes[i].torch_name, name) == 0)
+        if (dtypes[i].size && dtypes[i].torch_name && strcmp(dtypes[i].torch_name, name) == 0)
             return &dtypes[i];
     return NULL;
 }
@@ -42,7 +43,7 @@ const ld_dtype *ld_dtype_by_torch(const char *name)
 const ld_dtype *ld_dtype_by_st(const char *name)
 {
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
-        if (strcmp(dtypes[i].st_name, name) == 0)
+        if (dtypes[i].size && strcmp(dtypes[i].st_name, name) == 0)
             return &dtypes[i];
     return NULL;
 }

@@ -565,18 +565,8 @@ static int is_torch_magic(const pk_graph *g, pk_id root)
 
 static uint64_t torch_element_size(const char *dtype)
 {
-    static const struct {
-        const char *name;
-        uint64_t size;
-    } sizes[] = {{"float64", 8}, {"float32", 4}, {"float16", 2}, {"bfloat16", 2},
-                 {"int64", 8},   {"int32", 4},   {"int16", 2},   {"int8", 1},
-                 {"uint8", 1},   {"bool", 1},    {"complex64", 8}, {"complex128", 16},
-                 {"qint8", 1},   {"quint8", 1},  {"qint32", 4},  {"quint4x2", 1},
-                 {"quint2x4", 1}};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        if (strcmp(sizes[i].name, dtype) == 0)
-            return sizes[i].size;
-    return 0;
+    const ld_dtype *d = ld_dtype_by_torch(dtype);
+    return d ? d->size : 0;
 }
 
 /* After the 5 pickles: for each key of pickle 5, int64 count then count × element bytes. */
