@@ -376,22 +376,34 @@ static brine_status read_central(zip_archive *za, cursor *c, size_t i, uint32_t 
 }
 
 /* The data descriptor after the data (APPNOTE 4.3.9): optional signature, CRC-32, then
- * 4-byte sizes, or 8-byte sizes for ZIP64. Returns its length when one of the four forms
- * matches the central directory, else 0 (and the caller records ZIP_DESCRIPTOR). */
-static uint64_t descriptor_len(const zip_archive *za, const zip_entry *e, uint64_t at)
+ * 4-byte sizes, or 8-byte sizes for ZIP64. Returns its length when one of the four forms is
+ * there (with the signature, matching sizes are enough to recognise it; without, the CRC must
+ * match too), else 0. *agrees is 0 when a recognised descriptor disagrees with the central
+ * directory's CRC. */
+static uint64_t descriptor_len(const zip_archive *za, const zip_entry *e, uint64_t at,
+                               int *agrees)
 {
     size_t left = za->len - (size_t)at;
     const uint8_t *p = za->data + at;
+    *agrees = 1;
     for (int sig = 1; sig >= 0; sig--) {
         size_t s = sig ? 4 : 0;
         if (sig && (left < 4 || ld_le32(p) != SIG_DESCRIPTOR))
             continue;
-        if (left >= s + 12 && ld_le32(p + s) == e->crc32 && ld_le32(p + s + 4) == e->csize &&
-            ld_le32(p + s + 8) == e->usize)
-            return s + 12;
-        if (left >= s + 20 && ld_le32(p + s) == e->crc32 && ld_le64(p + s + 4) == e->csize &&
-            ld_le64(p + s + 12) == e->usize)
-            return s + 20;
+        uint64_t len = 0;
+        if (left >= s + 12 && ld_le32(p + s + 4) == e->csize && ld_le32(p + s + 8) == e->usize)
+            len = s + 12;
+        else if (left >= s + 20 && ld_le64(p + s + 4) == e->csize &&
+                 ld_le64(p + s + 12) == e->usize)
+            len = s + 20;
+        if (!len)
+            continue;
+        if (ld_le32(p + s) == e->crc32)
+            return len;
+        if (sig) {
+            *agrees = 0;
+            return len;
+        }
     }
     return 0;
 }
@@ -446,8 +458,9 @@ static void read_local(zip_archive *za, zip_entry *e, uint64_t *end)
     }
     *end = data + e->csize;
     if (e->local_flags & FLAG_DESCRIPTOR) {
-        uint64_t d = descriptor_len(za, e, *end);
-        if (!d)
+        int agrees;
+        uint64_t d = descriptor_len(za, e, *end, &agrees);
+        if (!d || !agrees)
             e->anomalies |= ZIP_DESCRIPTOR;
         *end += d;
     }
