@@ -8,6 +8,7 @@
 #include "policy/policy.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,38 +75,160 @@ static int profile_index(const char *name)
     return -1;
 }
 
+/* ------------------------------------------------------------------ fast lookup
+ *
+ * Every global of every scanned file is classified, so the lists are indexed once: exact
+ * patterns and wildcard bases ("a.b" for "a.b.*") in sorted arrays. A name matches a wildcard
+ * when the name itself or one of its '.'-prefixes is a base, so a lookup is a binary search
+ * per prefix instead of a pass over every pattern. */
+
+typedef struct idx_entry {
+    const char *key; /* exact name, or wildcard base without ".*" */
+    size_t key_len;
+    const char *why;   /* denylist: what it does */
+    int16_t profile;   /* allowlist: profile index; denylist: -1 */
+    uint8_t forbidden; /* denylist: never allowable */
+    uint8_t wildcard;
+} idx_entry;
+
+enum { N_DENY = sizeof deny_list / sizeof deny_list[0],
+       N_ALLOW = sizeof allow_list / sizeof allow_list[0] };
+
+static idx_entry deny_idx[N_DENY], allow_idx[N_ALLOW];
+static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
+
+static int idx_cmp(const void *a, const void *b)
+{
+    const idx_entry *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+static void fill_entry(idx_entry *e, const char *pattern)
+{
+    size_t n = strlen(pattern);
+    e->key = pattern;
+    e->wildcard = n >= 2 && pattern[n - 1] == '*' && pattern[n - 2] == '.';
+    e->key_len = e->wildcard ? n - 2 : n;
+}
+
+static void build_index(void)
+{
+    for (size_t i = 0; i < N_DENY; i++) {
+        fill_entry(&deny_idx[i], deny_list[i].pattern);
+        deny_idx[i].why = deny_list[i].why;
+        deny_idx[i].forbidden = (uint8_t)deny_list[i].forbidden;
+        deny_idx[i].profile = -1;
+    }
+    for (size_t i = 0; i < N_ALLOW; i++) {
+        fill_entry(&allow_idx[i], allow_list[i].pattern);
+        allow_idx[i].profile = (int16_t)profile_index(allow_list[i].profile);
+    }
+    qsort(deny_idx, N_DENY, sizeof deny_idx[0], idx_cmp);
+    qsort(allow_idx, N_ALLOW, sizeof allow_idx[0], idx_cmp);
+}
+
+/* The first entry keyed exactly key[0..n), of the given kind, that accept takes (several
+ * entries may share a key: a module in two profiles). */
+static const idx_entry *idx_find(const idx_entry *idx, size_t count, const char *key, size_t n,
+                                 int wildcard, int (*accept)(const idx_entry *, const void *),
+                                 const void *ctx)
+{
+    idx_entry probe = {key, n, NULL, 0, 0, 0};
+    size_t lo = 0, hi = count;
+    while (lo < hi) { /* first entry not less than key */
+        size_t mid = lo + (hi - lo) / 2;
+        if (idx_cmp(&idx[mid], &probe) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < count && idx_cmp(&idx[lo], &probe) == 0; lo++)
+        if (idx[lo].wildcard == wildcard && accept(&idx[lo], ctx))
+            return &idx[lo];
+    return NULL;
+}
+
+/* The first entry matching full: exact, or a wildcard on full or one of its '.'-prefixes. */
+static const idx_entry *idx_match(const idx_entry *idx, size_t count, const char *full,
+                                  int (*accept)(const idx_entry *, const void *), const void *ctx)
+{
+    size_t n = strlen(full);
+    const idx_entry *e = idx_find(idx, count, full, n, 0, accept, ctx);
+    if (e)
+        return e;
+    for (size_t k = n + 1; k-- > 0;)
+        if (k == n || full[k] == '.')
+            if ((e = idx_find(idx, count, full, k, 1, accept, ctx)))
+                return e;
+    return NULL;
+}
+
+static int accept_forbidden(const idx_entry *e, const void *ctx)
+{
+    (void)ctx;
+    return e->forbidden;
+}
+
+static int accept_any(const idx_entry *e, const void *ctx)
+{
+    (void)e;
+    (void)ctx;
+    return 1;
+}
+
+static int accept_profile(const idx_entry *e, const void *ctx)
+{
+    const struct brine_policy *p = ctx;
+    return e->profile >= 0 && (p->profiles & (1u << e->profile));
+}
+
 pol_class pol_classify(const pol_policy *pp, const char *module, const char *name,
                        const char **why)
 {
     const struct brine_policy *p = pp ? pp : &default_policy;
-    char full[1024];
-    int n = snprintf(full, sizeof full, "%s.%s", module, name);
+    pthread_once(&idx_once, build_index);
     *why = NULL;
-    if (n < 0 || (size_t)n >= sizeof full)
-        return POL_UNVERIFIED; /* longer than any allowlist entry */
+    size_t ml = strlen(module), nl = strlen(name);
+    char local[512];
+    char *full = ml + nl + 2 <= sizeof local ? local : malloc(ml + nl + 2);
+    if (!full)
+        return POL_UNVERIFIED; /* cannot even spell it: not allowed */
+    memcpy(full, module, ml);
+    full[ml] = '.';
+    memcpy(full + ml + 1, name, nl + 1);
+    pol_class c = POL_UNVERIFIED;
+    const idx_entry *e;
     size_t i;
-    for (i = 0; i < sizeof deny_list / sizeof deny_list[0]; i++)
-        if (deny_list[i].forbidden && pattern_matches(deny_list[i].pattern, full)) {
-            *why = deny_list[i].why;
-            return POL_FORBIDDEN;
-        }
-    for (i = 0; i < p->n_user; i++)
-        if (strchr(p->user[i], '*') == NULL && strcmp(p->user[i], full) == 0)
-            return POL_ALLOWED;
-    for (i = 0; i < sizeof deny_list / sizeof deny_list[0]; i++)
-        if (pattern_matches(deny_list[i].pattern, full)) {
-            *why = deny_list[i].why;
-            return POL_DANGEROUS;
-        }
-    for (i = 0; i < sizeof allow_list / sizeof allow_list[0]; i++) {
-        int pi = profile_index(allow_list[i].profile);
-        if (pi >= 0 && (p->profiles & (1u << pi)) && pattern_matches(allow_list[i].pattern, full))
-            return POL_ALLOWED;
+    if ((e = idx_match(deny_idx, N_DENY, full, accept_forbidden, NULL))) {
+        *why = e->why;
+        c = POL_FORBIDDEN;
+        goto out;
     }
     for (i = 0; i < p->n_user; i++)
-        if (pattern_matches(p->user[i], full))
-            return POL_ALLOWED;
-    return POL_UNVERIFIED;
+        if (strchr(p->user[i], '*') == NULL && strcmp(p->user[i], full) == 0) {
+            c = POL_ALLOWED;
+            goto out;
+        }
+    if ((e = idx_match(deny_idx, N_DENY, full, accept_any, NULL))) {
+        *why = e->why;
+        c = POL_DANGEROUS;
+        goto out;
+    }
+    if (idx_match(allow_idx, N_ALLOW, full, accept_profile, p)) {
+        c = POL_ALLOWED;
+        goto out;
+    }
+    for (i = 0; i < p->n_user; i++)
+        if (pattern_matches(p->user[i], full)) {
+            c = POL_ALLOWED;
+            goto out;
+        }
+out:
+    if (full != local)
+        free(full);
+    return c;
 }
 
 const char *pol_torch_storage_dtype(const char *name)
