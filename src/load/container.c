@@ -80,10 +80,9 @@ static int zip_resolve(void *ctx, ld_storage *s, brine_error *err)
     if (zip_read(c->zip, (size_t)idx, ZIP_READ_NO_CRC, &data, &len, &owned, err))
         return -1;
     if (owned) {
-        if (c->n_held == sizeof c->held / sizeof c->held[0]) {
+        if (mem_grow(c->mem, (void **)&c->held, &c->cap_held, c->n_held + 1, sizeof *c->held)) {
             zip_release(c->zip, data, len, owned);
-            err_set(err, BRINE_ERR_LIMIT, __LINE__, "more than %zu compressed storages",
-                    sizeof c->held / sizeof c->held[0]);
+            err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
             return -1;
         }
         c->held[c->n_held].data = data;
@@ -210,5 +209,6 @@ void ld_container_close(ld_container *c)
             zip_release(c->zip, c->pickle, c->pickle_len, 1);
         zip_close(c->zip);
     }
+    mem_free(c->mem, c->held, c->cap_held * sizeof *c->held);
     memset(c, 0, sizeof *c);
 }

@@ -25,11 +25,11 @@ typedef struct ld_container {
     const uint8_t *pickle;  /* the bytes of data.pkl (or the file) */
     size_t pickle_len;
     size_t pickle_owned;    /* nonzero when data.pkl was inflated */
-    struct {
+    struct ld_held {
         const uint8_t *data;
         size_t len;
-    } held[4096];           /* inflated storages, released with the archive */
-    size_t n_held;
+    } *held;                /* inflated storages, released with the archive */
+    size_t n_held, cap_held;
 } ld_container;
 
 /* Opens the container of a file the scan identified as scan_format. */

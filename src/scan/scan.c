@@ -286,11 +286,28 @@ static pk_id persid_class(const judge *j, pk_id id)
     return id;
 }
 
-static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, uint64_t offset,
-                                  const char *line, unsigned depth)
+/* The event as pseudo-Python, rendered only when a finding needs it (most calls pass). */
+static const char *call_line(const judge *j, const pk_event *e, const char *via, char *buf,
+                             size_t cap)
 {
+    sbuf b = {buf, cap, 0, 0};
+    buf[0] = '\0';
+    if (via)
+        sb_fmt(&b, "through %s: ", via);
+    pk_describe_event(j->g, e, &b);
+    return buf;
+}
+
+static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, const pk_event *e,
+                                  const char *via, unsigned depth)
+{
+    uint64_t offset = e->offset;
+    char linebuf[384];
+    const char *line = "";
     callee = persid_class(j, callee);
     const pk_global *gl = global_of(j, callee);
+    if (!gl || class_of(j, callee) != POL_ALLOWED || gl->dotted || gl->dynamic)
+        line = call_line(j, e, via, linebuf, sizeof linebuf);
     if (!gl) {
         FIND(BRINE_UNSAFE, "dynamic-call", NULL, offset,
              "calls something computed while loading: %s", line);
@@ -313,7 +330,8 @@ static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, uint64_
          * call of func, so func must be a tensor rebuilder and is judged as a call */
         if (!args || args->kind != K_TUPLE || args->count != 4) {
             FIND(BRINE_INVALID, "type-error", gl->full, offset,
-                 "%s needs (func, type, args, state): %s", gl->full, line);
+                 "%s needs (func, type, args, state): %s", gl->full,
+                 call_line(j, e, via, linebuf, sizeof linebuf));
             return BRINE_OK;
         }
         const pk_global *func = global_of(j, args->items[0]);
@@ -321,16 +339,14 @@ static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, uint64_
             !nested_loader(func, &mode)) {
             FIND(BRINE_INVALID, "type-error", func->full, offset,
                  "%s calls %s, which is not a tensor rebuild function: %s", gl->full, func->full,
-                 line);
+                 call_line(j, e, via, linebuf, sizeof linebuf));
             return BRINE_OK;
         }
         if (depth >= 8) {
             FIND(BRINE_INVALID, "limit", gl->full, offset, "%s nested too deeply", gl->full);
             return BRINE_OK;
         }
-        char inner[448];
-        snprintf(inner, sizeof inner, "through %s: %s", gl->full, line);
-        st = judge_call_of(j, args->items[0], args->items[2], offset, inner, depth + 1);
+        st = judge_call_of(j, args->items[0], args->items[2], e, gl->full, depth + 1);
         if (!st && plants_dunder(j, pk_at(j->g, args->items[3])))
             st = scan_add_finding(j->sc, BRINE_UNSAFE, "dunder-state", gl->full, j->member,
                                   (int64_t)offset, "%s sets __dunder__ attributes from its state",
@@ -340,7 +356,8 @@ static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, uint64_
     if (strcmp(gl->full, "torch._utils._rebuild_parameter_with_state") == 0 && args &&
         args->kind == K_TUPLE && args->count == 4 && plants_dunder(j, pk_at(j->g, args->items[3]))) {
         FIND(BRINE_UNSAFE, "dunder-state", gl->full, offset,
-             "%s sets __dunder__ attributes from its state: %s", gl->full, line);
+             "%s sets __dunder__ attributes from its state: %s", gl->full,
+             call_line(j, e, via, linebuf, sizeof linebuf));
         return BRINE_OK;
     }
     if (strcmp(gl->full, "builtins.bytearray") == 0 && args && args->kind == K_TUPLE &&
@@ -356,11 +373,7 @@ static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, uint64_
 static brine_status judge_call(judge *j, const pk_event *e)
 {
     const pk_node *call = pk_at(j->g, e->node);
-    char line[384];
-    sbuf b = {line, sizeof line, 0, 0};
-    line[0] = '\0';
-    pk_describe_event(j->g, e, &b);
-    return judge_call_of(j, call->a, call->b, e->offset, line, 0);
+    return judge_call_of(j, call->a, call->b, e, NULL, 0);
 }
 
 static int is_dunder(const pk_node *n)
@@ -694,6 +707,14 @@ static brine_status report_failure(scan_ctx *sc, const pk_graph *g, const char *
 static brine_status check_tensors(scan_ctx *sc, const pk_graph *g, pk_id root,
                                   ld_resolve_fn resolve, void *ctx, const char *member)
 {
+    /* tensors and arrays come only from torch and numpy reconstructors */
+    size_t i;
+    for (i = 0; i < g->n_globals; i++)
+        if (strncmp(g->globals[i].full, "torch.", 6) == 0 ||
+            strncmp(g->globals[i].full, "numpy.", 6) == 0)
+            break;
+    if (i == g->n_globals)
+        return BRINE_OK;
     ld_set set;
     ld_set_init(&set, &sc->mem, &sc->limits, resolve, ctx);
     set.want_config = 0;
