@@ -75,9 +75,9 @@ struct st_file {
     uint64_t header_len;
     st_tensor_info *tensors;
     size_t n;
-    uint64_t *dims;           /* every tensor's shape, back to back */
+    uint64_t *dims; /* every tensor's shape, back to back */
     size_t n_dims;
-    char *strings;            /* names, metadata keys and values, NUL-terminated */
+    char *strings; /* names, metadata keys and values, NUL-terminated */
     size_t strings_len;
     st_meta *meta;
     size_t n_meta;
@@ -127,10 +127,10 @@ static size_t utf8_valid_prefix(const uint8_t *s, size_t len)
 }
 
 typedef struct prescan {
-    uint64_t values;     /* upper bound on JSON values */
-    uint64_t top_keys;   /* members of the root object */
+    uint64_t values;   /* upper bound on JSON values */
+    uint64_t top_keys; /* members of the root object */
     unsigned max_depth;
-    size_t nul_at;       /* offset of a NUL outside strings, or SIZE_MAX */
+    size_t nul_at; /* offset of a NUL outside strings, or SIZE_MAX */
 } prescan;
 
 enum { ST_MAX_DEPTH = 128 }; /* serde_json's default recursion limit */
@@ -154,9 +154,7 @@ static void json_prescan(const uint8_t *s, size_t len, prescan *ps)
             continue;
         }
         switch (c) {
-        case '"':
-            in_str = 1;
-            break;
+        case '"': in_str = 1; break;
         case '{':
         case '[':
             ps->values++;
@@ -168,9 +166,7 @@ static void json_prescan(const uint8_t *s, size_t len, prescan *ps)
             if (depth)
                 depth--;
             break;
-        case ',':
-            ps->values++;
-            break;
+        case ',': ps->values++; break;
         case ':':
             ps->values++;
             if (depth == 1)
@@ -180,8 +176,7 @@ static void json_prescan(const uint8_t *s, size_t len, prescan *ps)
             if (ps->nul_at == SIZE_MAX)
                 ps->nul_at = i;
             break;
-        default:
-            break;
+        default: break;
         }
     }
 }
@@ -256,7 +251,7 @@ static int get_uint(const json_t *v, uint64_t *out)
 }
 
 typedef struct pending {
-    const char *name;  /* into the DOM */
+    const char *name; /* into the DOM */
     const json_t *shape;
     st_dtype dtype;
     uint64_t begin, end;
@@ -305,8 +300,8 @@ static brine_status check_entry(const char *name, const json_t *v, pending *p, u
                            "tensor '%s' has no \"%s\" (InvalidHeaderDeserialization: missing "
                            "field)",
                            show(name, nb, sizeof nb), missing);
-    int d = json_is_string(dt) ? st_dtype_from_name(json_string_value(dt), json_string_length(dt))
-                               : -1;
+    int d =
+        json_is_string(dt) ? st_dtype_from_name(json_string_value(dt), json_string_length(dt)) : -1;
     if (d < 0) {
         char vb[40];
         return ERR_CORRUPT(err, at,
@@ -318,8 +313,9 @@ static brine_status check_entry(const char *name, const json_t *v, pending *p, u
                            json_is_string(dt) ? "\"" : "");
     }
     if (!json_is_array(sh))
-        return ERR_CORRUPT(err, at, "tensor '%s' has a shape that is %s, expected an array of "
-                                    "non-negative integers (InvalidHeaderDeserialization)",
+        return ERR_CORRUPT(err, at,
+                           "tensor '%s' has a shape that is %s, expected an array of "
+                           "non-negative integers (InvalidHeaderDeserialization)",
                            show(name, nb, sizeof nb), json_kind(sh));
     for (size_t i = 0; i < json_array_size(sh); i++) {
         uint64_t dim;
@@ -359,7 +355,8 @@ static brine_status check_metadata(const uint8_t *hdr, size_t hlen, const json_t
                            json_kind(v));
     const char *k;
     const json_t *s;
-    json_object_foreach((json_t *)(uintptr_t)v, k, s) {
+    json_object_foreach((json_t *)(uintptr_t)v, k, s)
+    {
         if (!json_is_string(s))
             return ERR_CORRUPT(err, at,
                                "__metadata__ value for '%s' is %s, expected a string "
@@ -422,8 +419,7 @@ static brine_status validate_layout(st_file *f, const uint8_t *hdr, size_t hlen,
                                "%llu] hold %llu (TensorInvalidInfo)",
                                show(t->name, nb, sizeof nb), t->dtype_name,
                                (unsigned long long)nbytes, (unsigned long long)t->begin,
-                               (unsigned long long)t->end,
-                               (unsigned long long)(t->end - t->begin));
+                               (unsigned long long)t->end, (unsigned long long)(t->end - t->begin));
         uint64_t n = 1;
         for (size_t k = 0; k < t->ndim; k++)
             n *= t->shape[k]; /* cannot overflow: st_nbytes checked it */
@@ -456,7 +452,8 @@ static brine_status build(st_file *f, const uint8_t *hdr, size_t hlen, size_t le
     json_t *v;
     const json_t *meta = NULL;
     size_t n_tensors = 0, strings = 0;
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         if (!strcmp(key, "__metadata__"))
             meta = v;
         else
@@ -474,7 +471,8 @@ static brine_status build(st_file *f, const uint8_t *hdr, size_t hlen, size_t le
     uint64_t ndims = 0;
     size_t k = 0;
     st = BRINE_OK;
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         if (v == meta)
             continue;
         if ((st = check_entry(key, v, &pend[k++], &ndims, err))) {
@@ -518,7 +516,8 @@ static brine_status build(st_file *f, const uint8_t *hdr, size_t hlen, size_t le
             size_t m = 0;
             const char *mk;
             json_t *mv;
-            json_object_foreach((json_t *)(uintptr_t)meta, mk, mv) {
+            json_object_foreach((json_t *)(uintptr_t)meta, mk, mv)
+            {
                 f->meta[m].key = put_str(&cur, mk, strlen(mk));
                 f->meta[m].value = put_str(&cur, json_string_value(mv), json_string_length(mv));
                 m++;
@@ -597,16 +596,16 @@ brine_status st_open(const uint8_t *data, size_t len, const brine_limits *lim, m
     st_file *f = NULL;
     if (!root) {
         st = ERR_CORRUPT(err, 8 + (uint64_t)(je.position > 0 ? je.position : 0),
-                         "header is not valid JSON: %s (InvalidHeaderDeserialization%s)",
-                         je.text,
+                         "header is not valid JSON: %s (InvalidHeaderDeserialization%s)", je.text,
                          strstr(je.text, "duplicate") ? "; brine refuses repeated keys, which "
                                                         "serde resolves by keeping the last"
                                                       : "");
         goto out;
     }
     if (!json_is_object(root)) {
-        st = ERR_CORRUPT(err, 8, "header is %s, expected a JSON object "
-                                 "(InvalidHeaderDeserialization)",
+        st = ERR_CORRUPT(err, 8,
+                         "header is %s, expected a JSON object "
+                         "(InvalidHeaderDeserialization)",
                          json_kind(root));
         goto out;
     }
@@ -711,7 +710,7 @@ typedef struct wtensor {
     size_t ndim;
     uint64_t *shape;
     uint64_t nbytes;
-    uint64_t begin;     /* set when the header is built */
+    uint64_t begin; /* set when the header is built */
     const uint8_t *data;
     st_fill_fn fill;
     void *ctx;
@@ -729,9 +728,9 @@ struct st_writer {
     size_t n, cap;
     wmeta *meta;
     size_t n_meta, cap_meta;
-    wtensor **order;     /* layout order, built with the header */
+    wtensor **order; /* layout order, built with the header */
     size_t order_cap;
-    uint8_t *hdr;        /* 8-byte length + JSON + padding */
+    uint8_t *hdr; /* 8-byte length + JSON + padding */
     size_t hdr_len, hdr_cap;
     int hdr_valid;
 };
@@ -779,8 +778,8 @@ static int writable_string(const char *s, size_t len)
 }
 
 brine_status st_writer_add(st_writer *w, const char *name, size_t name_len, st_dtype dtype,
-                           size_t ndim, const uint64_t *shape, const void *data,
-                           st_fill_fn fill, void *ctx, brine_error *err)
+                           size_t ndim, const uint64_t *shape, const void *data, st_fill_fn fill,
+                           void *ctx, brine_error *err)
 {
     if (!w || (!name && name_len) || (unsigned)dtype >= ST_DTYPE_COUNT || (!shape && ndim) ||
         (!data && !fill))
@@ -797,9 +796,8 @@ brine_status st_writer_add(st_writer *w, const char *name, size_t name_len, st_d
                          __LINE__);
     for (size_t i = 0; i < ndim; i++)
         if (shape[i] > (uint64_t)INT64_MAX)
-            return err_set(err, BRINE_ERR_USAGE, __LINE__,
-                           "dimension %zu is %llu, above INT64_MAX", i,
-                           (unsigned long long)shape[i]);
+            return err_set(err, BRINE_ERR_USAGE, __LINE__, "dimension %zu is %llu, above INT64_MAX",
+                           i, (unsigned long long)shape[i]);
     uint64_t nbytes;
     int r = st_nbytes(dtype, ndim, shape, &nbytes);
     if (r)
@@ -897,7 +895,7 @@ static int by_wmeta(const void *pa, const void *pb)
 typedef struct hbuf {
     st_writer *w;
     uint64_t max;
-    int failed;          /* 1 out of memory, 2 over the limit */
+    int failed; /* 1 out of memory, 2 over the limit */
 } hbuf;
 
 static void hb_put(hbuf *b, const void *p, size_t n)
@@ -997,8 +995,7 @@ static brine_status build_header(st_writer *w, brine_error *err)
         qsort(byn, w->n, sizeof *byn, by_wname);
         const wtensor *dup = NULL;
         for (size_t i = 1; i < w->n && !dup; i++)
-            if (!cmp_bytes(byn[i - 1]->name, byn[i - 1]->name_len, byn[i]->name,
-                           byn[i]->name_len))
+            if (!cmp_bytes(byn[i - 1]->name, byn[i - 1]->name_len, byn[i]->name, byn[i]->name_len))
                 dup = byn[i];
         mem_free(w->mem, byn, w->n * sizeof *byn);
         if (dup)
@@ -1059,8 +1056,8 @@ static brine_status build_header(st_writer *w, brine_error *err)
     if (b.failed == 1)
         return ERR_NOMEM(err);
     if (b.failed == 2)
-        return err_limit(err, "st_max_header", w->lim.st_max_header, w->lim.st_max_header + 1,
-                         0, 0, __LINE__);
+        return err_limit(err, "st_max_header", w->lim.st_max_header, w->lim.st_max_header + 1, 0, 0,
+                         __LINE__);
     uint64_t n = w->hdr_len - 8;
     for (int i = 0; i < 8; i++)
         w->hdr[i] = (uint8_t)(n >> (8 * i));
@@ -1068,8 +1065,7 @@ static brine_status build_header(st_writer *w, brine_error *err)
     return BRINE_OK;
 }
 
-brine_status st_writer_header(st_writer *w, const uint8_t **header, size_t *len,
-                              brine_error *err)
+brine_status st_writer_header(st_writer *w, const uint8_t **header, size_t *len, brine_error *err)
 {
     if (!w || !header || !len)
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "st_writer_header: NULL argument");
@@ -1187,8 +1183,9 @@ brine_status st_writer_write_file(st_writer *w, const char *path, brine_error *e
             break;
     }
     if (fd < 0) {
-        st = err_set(err, BRINE_ERR_IO, __LINE__, "cannot create a temporary file beside %.150s: "
-                                                  "%s",
+        st = err_set(err, BRINE_ERR_IO, __LINE__,
+                     "cannot create a temporary file beside %.150s: "
+                     "%s",
                      path, strerror(errno));
         goto out;
     }
@@ -1197,11 +1194,11 @@ brine_status st_writer_write_file(st_writer *w, const char *path, brine_error *e
         st = err_set(err, BRINE_ERR_IO, __LINE__, "fsync of %.150s failed: %s", tmp,
                      strerror(errno));
     if (close(fd) && !st)
-        st = err_set(err, BRINE_ERR_IO, __LINE__, "closing %.150s failed: %s", tmp,
-                     strerror(errno));
+        st =
+            err_set(err, BRINE_ERR_IO, __LINE__, "closing %.150s failed: %s", tmp, strerror(errno));
     if (!st && rename(tmp, path))
-        st = err_set(err, BRINE_ERR_IO, __LINE__, "cannot rename the output into %.150s: %s",
-                     path, strerror(errno));
+        st = err_set(err, BRINE_ERR_IO, __LINE__, "cannot rename the output into %.150s: %s", path,
+                     strerror(errno));
     if (st) {
         unlink(tmp);
         goto out;

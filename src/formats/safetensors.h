@@ -31,11 +31,11 @@ typedef enum st_dtype {
 } st_dtype;
 
 typedef struct st_dtype_info {
-    const char *name;     /* "F32" */
-    unsigned bits;        /* 32; sub-byte types 4 or 6 */
-    const char *torch;    /* "float32", or NULL */
-    const char *storage;  /* "FloatStorage", or NULL */
-    const char *numpy;    /* "<f4", or NULL */
+    const char *name;    /* "F32" */
+    unsigned bits;       /* 32; sub-byte types 4 or 6 */
+    const char *torch;   /* "float32", or NULL */
+    const char *storage; /* "FloatStorage", or NULL */
+    const char *numpy;   /* "<f4", or NULL */
 } st_dtype_info;
 
 /* Indexed by st_dtype. */
@@ -51,17 +51,17 @@ int st_nbytes(st_dtype dtype, size_t ndim, const uint64_t *shape, uint64_t *nbyt
 /* ------------------------------------------------------------------ reader */
 
 typedef struct st_tensor_info {
-    const char *name;        /* NUL-terminated UTF-8 (names with NUL are rejected) */
+    const char *name; /* NUL-terminated UTF-8 (names with NUL are rejected) */
     size_t name_len;
     st_dtype dtype;
-    const char *dtype_name;  /* st_dtypes[dtype].name */
+    const char *dtype_name; /* st_dtypes[dtype].name */
     size_t ndim;
-    const uint64_t *shape;   /* ndim entries ([] is a scalar: one element) */
+    const uint64_t *shape; /* ndim entries ([] is a scalar: one element) */
     uint64_t nelements;
-    uint64_t begin, end;     /* data_offsets, relative to the data buffer */
-    uint64_t offset;         /* file offset of the data: 8 + N + begin */
-    const uint8_t *data;     /* into the caller's bytes; may be unaligned for the dtype */
-    uint64_t nbytes;         /* end - begin */
+    uint64_t begin, end; /* data_offsets, relative to the data buffer */
+    uint64_t offset;     /* file offset of the data: 8 + N + begin */
+    const uint8_t *data; /* into the caller's bytes; may be unaligned for the dtype */
+    uint64_t nbytes;     /* end - begin */
 } st_tensor_info;
 
 typedef struct st_file st_file;
@@ -114,16 +114,15 @@ void st_writer_free(st_writer *w);
  * must be valid UTF-8 without NUL, not "__metadata__" (safetensors issue #849), and unique;
  * dims must be at most INT64_MAX. Nothing is read until the file is written. */
 brine_status st_writer_add(st_writer *w, const char *name, size_t name_len, st_dtype dtype,
-                           size_t ndim, const uint64_t *shape, const void *data,
-                           st_fill_fn fill, void *ctx, brine_error *err);
+                           size_t ndim, const uint64_t *shape, const void *data, st_fill_fn fill,
+                           void *ctx, brine_error *err);
 /* Sets a __metadata__ entry (UTF-8, no NUL; a repeated key replaces the value). Written
  * sorted by key. */
 brine_status st_writer_set_metadata(st_writer *w, const char *key, size_t key_len,
                                     const char *value, size_t value_len, brine_error *err);
 
 /* The header the writer will produce (valid until the next add/set/free), for tests. */
-brine_status st_writer_header(st_writer *w, const uint8_t **header, size_t *len,
-                              brine_error *err);
+brine_status st_writer_header(st_writer *w, const uint8_t **header, size_t *len, brine_error *err);
 
 /* Streams the whole file to write(ctx, …): 8-byte length, header, tensors in layout order. */
 brine_status st_writer_write(st_writer *w, brine_write_fn write, void *ctx, brine_error *err);

@@ -22,26 +22,26 @@
 #include "core/limits.h"
 
 /* Record signatures and fixed sizes (APPNOTE 4.3.7, 4.3.12, 4.3.14–4.3.16). */
-#define SIG_LOCAL 0x04034b50u
-#define SIG_CENTRAL 0x02014b50u
-#define SIG_EOCD 0x06054b50u
-#define SIG_EOCD64 0x06064b50u
-#define SIG_LOCATOR 0x07064b50u
+#define SIG_LOCAL      0x04034b50u
+#define SIG_CENTRAL    0x02014b50u
+#define SIG_EOCD       0x06054b50u
+#define SIG_EOCD64     0x06064b50u
+#define SIG_LOCATOR    0x07064b50u
 #define SIG_DESCRIPTOR 0x08074b50u
-#define LOCAL_SIZE 30u
-#define CENTRAL_SIZE 46u
-#define EOCD_SIZE 22u
-#define EOCD64_SIZE 56u
-#define LOCATOR_SIZE 20u
-#define MAX_COMMENT 65535u
-#define EXTRA_ZIP64 0x0001u
+#define LOCAL_SIZE     30u
+#define CENTRAL_SIZE   46u
+#define EOCD_SIZE      22u
+#define EOCD64_SIZE    56u
+#define LOCATOR_SIZE   20u
+#define MAX_COMMENT    65535u
+#define EXTRA_ZIP64    0x0001u
 
 /* General-purpose flag bits (APPNOTE 4.4.4). */
-#define FLAG_ENCRYPTED 0x0001u
+#define FLAG_ENCRYPTED  0x0001u
 #define FLAG_DESCRIPTOR 0x0008u
-#define FLAG_PATCH 0x0020u
-#define FLAG_STRONG 0x0040u
-#define FLAG_MASKED 0x2000u
+#define FLAG_PATCH      0x0020u
+#define FLAG_STRONG     0x0040u
+#define FLAG_MASKED     0x2000u
 
 struct zip_archive {
     const uint8_t *data;
@@ -54,7 +54,7 @@ struct zip_archive {
     uint64_t anomalies;
     uint64_t cd_ofs, cd_size, eocd_ofs;
     int zip64;
-    uint64_t inflated;   /* bytes inflated so far, for zip_max_total_bytes */
+    uint64_t inflated; /* bytes inflated so far, for zip_max_total_bytes */
 };
 
 /* ------------------------------------------------------------------ small helpers */
@@ -155,7 +155,7 @@ typedef struct dir_info {
     uint64_t eocd_ofs;
     uint64_t entries;
     uint64_t cd_size, cd_ofs;
-    uint64_t dir_start;  /* where the end records begin: EOCD64 when zip64, else EOCD */
+    uint64_t dir_start; /* where the end records begin: EOCD64 when zip64, else EOCD */
     uint32_t this_disk, cd_disk;
     int zip64;
 } dir_info;
@@ -380,8 +380,7 @@ static brine_status read_central(zip_archive *za, cursor *c, size_t i, uint32_t 
  * there (with the signature, matching sizes are enough to recognise it; without, the CRC must
  * match too), else 0. *agrees is 0 when a recognised descriptor disagrees with the central
  * directory's CRC. */
-static uint64_t descriptor_len(const zip_archive *za, const zip_entry *e, uint64_t at,
-                               int *agrees)
+static uint64_t descriptor_len(const zip_archive *za, const zip_entry *e, uint64_t at, int *agrees)
 {
     size_t left = za->len - (size_t)at;
     const uint8_t *p = za->data + at;
@@ -543,8 +542,8 @@ static void mark_case_groups(zip_entry **v, size_t n)
 
 /* ------------------------------------------------------------------ open / close */
 
-brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim,
-                      mem_budget *mem, zip_archive **out, brine_error *err)
+brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim, mem_budget *mem,
+                      zip_archive **out, brine_error *err)
 {
     if (!out || !mem || (!data && len))
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "zip_open: NULL argument");
@@ -572,13 +571,12 @@ brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim,
         goto fail;
     }
     if (di.entries > za->lim.zip_max_entries) {
-        st = err_limit(err, "zip_max_entries", za->lim.zip_max_entries, di.entries,
-                       di.eocd_ofs, 1, __LINE__);
+        st = err_limit(err, "zip_max_entries", za->lim.zip_max_entries, di.entries, di.eocd_ofs, 1,
+                       __LINE__);
         goto fail;
     }
     uint64_t need, cd_end;
-    if (__builtin_mul_overflow(di.entries, (uint64_t)CENTRAL_SIZE, &need) ||
-        di.cd_size < need) {
+    if (__builtin_mul_overflow(di.entries, (uint64_t)CENTRAL_SIZE, &need) || di.cd_size < need) {
         st = ERR_CORRUPT(err, di.eocd_ofs,
                          "the end record declares %llu entries, which need at least %llu "
                          "bytes of central directory; it declares %llu",
@@ -809,8 +807,8 @@ static brine_status inflate_entry(zip_archive *za, zip_entry *e, uint8_t *out, b
     return BRINE_OK;
 }
 
-brine_status zip_read(zip_archive *za, size_t i, unsigned flags, const uint8_t **data,
-                      size_t *len, int *owned, brine_error *err)
+brine_status zip_read(zip_archive *za, size_t i, unsigned flags, const uint8_t **data, size_t *len,
+                      int *owned, brine_error *err)
 {
     if (!za || !data || !len || !owned || i >= za->n)
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "zip_read: bad argument");
@@ -822,9 +820,9 @@ brine_status zip_read(zip_archive *za, size_t i, unsigned flags, const uint8_t *
     uint64_t bad = e->anomalies & ZIP_ERR_MASK;
     if (bad) {
         uint64_t bit = bad & (~bad + 1); /* the lowest error bit */
-        brine_status code =
-            bit & (ZIP_ERR_ENCRYPTED | ZIP_ERR_PATCH | ZIP_ERR_METHOD) ? BRINE_ERR_UNSUPPORTED
-                                                                        : BRINE_ERR_MALFORMED;
+        brine_status code = bit & (ZIP_ERR_ENCRYPTED | ZIP_ERR_PATCH | ZIP_ERR_METHOD)
+                                ? BRINE_ERR_UNSUPPORTED
+                                : BRINE_ERR_MALFORMED;
         return err_at(err, code, e->cd_offset, __LINE__, "entry '%s': %s",
                       show_name(e, nb, sizeof nb), zip_anomaly_text(bit));
     }
@@ -880,8 +878,8 @@ void zip_release(zip_archive *za, const uint8_t *data, size_t len, int owned)
 
 const char *zip_anomaly_name(uint64_t bit)
 {
-#define X(id, b, name, text)                                                                   \
-    if (bit == ZIP_##id)                                                                       \
+#define X(id, b, name, text)                                                                       \
+    if (bit == ZIP_##id)                                                                           \
         return name;
     ZIP_ANOMALY_LIST(X)
 #undef X
@@ -890,8 +888,8 @@ const char *zip_anomaly_name(uint64_t bit)
 
 const char *zip_anomaly_text(uint64_t bit)
 {
-#define X(id, b, name, text)                                                                   \
-    if (bit == ZIP_##id)                                                                       \
+#define X(id, b, name, text)                                                                       \
+    if (bit == ZIP_##id)                                                                           \
         return text;
     ZIP_ANOMALY_LIST(X)
 #undef X

@@ -27,6 +27,7 @@
 
 /* Anomalies. Entry bits describe one entry (zip_entry.anomalies); archive bits describe the
  * whole file (zip_archive_anomalies). ZIP_ERR_* bits make the entry unreadable. */
+/* clang-format off */
 #define ZIP_ANOMALY_LIST(X)                                                                    \
     /* entry: the local header disagrees with the central directory */                         \
     X(LOCAL_NAME, 0, "local-name", "local header name differs from the central directory "    \
@@ -84,27 +85,28 @@
       "classic end record")                                                                    \
     X(A_ZIP64_LOCATOR, 47, "zip64-locator", "the ZIP64 locator does not point at the ZIP64 "  \
       "end record (found just before the locator instead)")
+/* clang-format on */
 
 /* 64-bit masks: enum constants must fit an int, so these are constants instead. */
 #define X(id, bit, name, text) static const uint64_t ZIP_##id = UINT64_C(1) << (bit);
 ZIP_ANOMALY_LIST(X)
 #undef X
-#define ZIP_ERR_MASK                                                                           \
-    (ZIP_ERR_ENCRYPTED | ZIP_ERR_PATCH | ZIP_ERR_METHOD | ZIP_ERR_LOCAL | ZIP_ERR_PAST_EOF |   \
+#define ZIP_ERR_MASK                                                                               \
+    (ZIP_ERR_ENCRYPTED | ZIP_ERR_PATCH | ZIP_ERR_METHOD | ZIP_ERR_LOCAL | ZIP_ERR_PAST_EOF |       \
      ZIP_ERR_SIZES | ZIP_ERR_ZIP64)
 
 typedef struct zip_entry {
-    const uint8_t *name;    /* central-directory name bytes, in the file, NOT NUL-terminated */
+    const uint8_t *name; /* central-directory name bytes, in the file, NOT NUL-terminated */
     size_t name_len;
-    uint16_t method;        /* central directory: 0 stored, 8 deflate, else unsupported */
-    uint16_t flags;         /* central directory general-purpose flags */
-    uint16_t local_flags;   /* local header flags (valid unless ZIP_ERR_LOCAL) */
-    uint32_t crc32;         /* central directory CRC-32 */
-    uint64_t csize, usize;  /* central directory sizes (ZIP64 extra applied) */
-    uint64_t cd_offset;     /* file offset of the central directory record */
-    uint64_t local_offset;  /* file offset of the local header */
-    uint64_t data_offset;   /* file offset of the data (0 when ZIP_ERR_LOCAL) */
-    uint64_t anomalies;     /* ZIP_* entry bits; ZIP_CRC is added by zip_read */
+    uint16_t method;       /* central directory: 0 stored, 8 deflate, else unsupported */
+    uint16_t flags;        /* central directory general-purpose flags */
+    uint16_t local_flags;  /* local header flags (valid unless ZIP_ERR_LOCAL) */
+    uint32_t crc32;        /* central directory CRC-32 */
+    uint64_t csize, usize; /* central directory sizes (ZIP64 extra applied) */
+    uint64_t cd_offset;    /* file offset of the central directory record */
+    uint64_t local_offset; /* file offset of the local header */
+    uint64_t data_offset;  /* file offset of the data (0 when ZIP_ERR_LOCAL) */
+    uint64_t anomalies;    /* ZIP_* entry bits; ZIP_CRC is added by zip_read */
 } zip_entry;
 
 typedef struct zip_archive zip_archive;
@@ -112,8 +114,8 @@ typedef struct zip_archive zip_archive;
 /* Reads the directory of the zip in data[0..len). lim NULL: defaults. All memory is charged
  * to mem, which must outlive the archive. Errors: BRINE_ERR_MALFORMED (with the offset),
  * BRINE_ERR_LIMIT (zip_max_entries), BRINE_ERR_NOMEM. *out is NULL on failure. */
-brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim,
-                      mem_budget *mem, zip_archive **out, brine_error *err);
+brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim, mem_budget *mem,
+                      zip_archive **out, brine_error *err);
 /* Accepts NULL. Does not free buffers returned by zip_read (see zip_release). */
 void zip_close(zip_archive *za);
 
@@ -134,7 +136,7 @@ int zip_is_zip64(const zip_archive *za);
 long zip_find(const zip_archive *za, const char *name, size_t name_len);
 
 /* zip_read flags */
-#define ZIP_READ_NO_CRC 1u  /* do not verify the CRC-32 of stored data (zero-copy mapping) */
+#define ZIP_READ_NO_CRC 1u /* do not verify the CRC-32 of stored data (zero-copy mapping) */
 
 /* The data of entry i. Stored entries: *data points into the file, *owned = 0 (nothing is
  * copied). Deflated entries: inflated into a buffer charged to the archive's budget,
@@ -144,8 +146,8 @@ long zip_find(const zip_archive *za, const char *name, size_t name_len);
  * allocating (BRINE_ERR_LIMIT). The inflated size must equal the declared size exactly, as
  * miniz requires. A CRC mismatch is not an error: it sets ZIP_CRC on the entry (torch
  * ignores CRCs). */
-brine_status zip_read(zip_archive *za, size_t i, unsigned flags, const uint8_t **data,
-                      size_t *len, int *owned, brine_error *err);
+brine_status zip_read(zip_archive *za, size_t i, unsigned flags, const uint8_t **data, size_t *len,
+                      int *owned, brine_error *err);
 /* Frees what zip_read returned (does nothing when owned is 0). */
 void zip_release(zip_archive *za, const uint8_t *data, size_t len, int owned);
 

@@ -36,13 +36,13 @@ extern const fmt_desc fmt_safetensors;
 
 static int failures, checks;
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        checks++;                                                                              \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);          \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* A file: u64 LE length of header, header, then dlen data bytes (0, 1, 2, … mod 251). */
@@ -79,9 +79,9 @@ static void test_dtypes(void)
 {
     /* the reference's Dtype enum order (tensor.rs @24b0b28) */
     static const char *const order[] = {
-        "BOOL", "F4",  "F6_E2M3", "F6_E3M2", "U8",  "I8",  "F8_E5M2", "F8_E4M3",
-        "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32",
-        "U32", "F32", "C64", "F64", "I64", "U64"};
+        "BOOL",    "F4",          "F6_E2M3",     "F6_E3M2", "U8",  "I8",  "F8_E5M2", "F8_E4M3",
+        "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16",     "U16", "F16", "BF16",    "I32",
+        "U32",     "F32",         "C64",         "F64",     "I64", "U64"};
     static const unsigned bits[] = {8,  4,  6,  6,  8,  8,  8,  8,  8,  8,  8,
                                     16, 16, 16, 16, 32, 32, 32, 64, 64, 64, 64};
     CHECK(ST_DTYPE_COUNT == 22);
@@ -94,8 +94,8 @@ static void test_dtypes(void)
     CHECK(st_dtype_from_name("F3", 2) == -1);
     CHECK(st_dtype_from_name("F32 ", 4) == -1);
     CHECK(!strcmp(st_dtypes[ST_BF16].torch, "bfloat16") && !st_dtypes[ST_BF16].numpy);
-    CHECK(!strcmp(st_dtypes[ST_F32].numpy, "<f4") && !strcmp(st_dtypes[ST_F32].storage,
-                                                              "FloatStorage"));
+    CHECK(!strcmp(st_dtypes[ST_F32].numpy, "<f4") &&
+          !strcmp(st_dtypes[ST_F32].storage, "FloatStorage"));
     uint64_t nb, shape[2] = {3, 5};
     CHECK(st_nbytes(ST_F32, 2, shape, &nb) == 0 && nb == 60);
     CHECK(st_nbytes(ST_F32, 0, NULL, &nb) == 0 && nb == 4);
@@ -113,17 +113,16 @@ static void test_dtypes(void)
 static void test_valid_mix(void)
 {
     /* §3.5 "valid mix" */
-    const char *h =
-        "{\"__metadata__\":{\"format\":\"pt\",\"b\":\"2\"},"
-        "\"f32\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-        "\"bf16\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]},"
-        "\"i64\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[12,20]},"
-        "\"bool\":{\"dtype\":\"BOOL\",\"shape\":[3],\"data_offsets\":[20,23]},"
-        "\"f64s\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[23,31]},"
-        "\"empty\":{\"dtype\":\"F32\",\"shape\":[2,0],\"data_offsets\":[31,31]},"
-        "\"f8\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[31,33]},"
-        "\"f4\":{\"dtype\":\"F4\",\"shape\":[2,2],\"data_offsets\":[33,35]},"
-        "\"f6\":{\"dtype\":\"F6_E3M2\",\"shape\":[4],\"data_offsets\":[35,38]}}";
+    const char *h = "{\"__metadata__\":{\"format\":\"pt\",\"b\":\"2\"},"
+                    "\"f32\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                    "\"bf16\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]},"
+                    "\"i64\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[12,20]},"
+                    "\"bool\":{\"dtype\":\"BOOL\",\"shape\":[3],\"data_offsets\":[20,23]},"
+                    "\"f64s\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[23,31]},"
+                    "\"empty\":{\"dtype\":\"F32\",\"shape\":[2,0],\"data_offsets\":[31,31]},"
+                    "\"f8\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[31,33]},"
+                    "\"f4\":{\"dtype\":\"F4\",\"shape\":[2,2],\"data_offsets\":[33,35]},"
+                    "\"f6\":{\"dtype\":\"F6_E3M2\",\"shape\":[4],\"data_offsets\":[35,38]}}";
     size_t len;
     uint8_t *b = mk(h, strlen(h), 38, &len);
     mem_budget mem;
@@ -140,8 +139,8 @@ static void test_valid_mix(void)
     CHECK(st_count(f) == 9);
     CHECK(st_header_len(f) == strlen(h));
     CHECK(st_data_start(f) == 8 + strlen(h));
-    static const char *const names[] = {"f32", "bf16", "i64", "bool", "f64s",
-                                        "empty", "f8", "f4", "f6"};
+    static const char *const names[] = {"f32",   "bf16", "i64", "bool", "f64s",
+                                        "empty", "f8",   "f4",  "f6"};
     for (size_t i = 0; i < 9; i++) {
         const st_tensor_info *t = st_tensor(f, i);
         CHECK(!strcmp(t->name, names[i]));
@@ -215,8 +214,8 @@ static const rcase cases[] = {
      "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
      "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
      2, BRINE_ERR_MALFORMED, "duplicate"},
-    {"duplicate __metadata__", "{\"__metadata__\":{},\"__metadata__\":{}}", 0,
-     BRINE_ERR_MALFORMED, "duplicate"},
+    {"duplicate __metadata__", "{\"__metadata__\":{},\"__metadata__\":{}}", 0, BRINE_ERR_MALFORMED,
+     "duplicate"},
     {"duplicate metadata key", "{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}", 0,
      BRINE_ERR_MALFORMED, "duplicate"},
     {"duplicate field in an entry",
@@ -234,8 +233,9 @@ static const rcase cases[] = {
      BRINE_ERR_MALFORMED, "a float"},
     {"shape not an array", "{\"a\":{\"dtype\":\"U8\",\"shape\":1,\"data_offsets\":[0,1]}}", 1,
      BRINE_ERR_MALFORMED, "expected an array"},
-    {"dim above int64", "{\"a\":{\"dtype\":\"U8\",\"shape\":[18446744073709551615],"
-                        "\"data_offsets\":[0,1]}}",
+    {"dim above int64",
+     "{\"a\":{\"dtype\":\"U8\",\"shape\":[18446744073709551615],"
+     "\"data_offsets\":[0,1]}}",
      1, BRINE_ERR_MALFORMED, "too big integer"},
     {"missing dtype", "{\"a\":{\"shape\":[1],\"data_offsets\":[0,1]}}", 1, BRINE_ERR_MALFORMED,
      "missing field"},
@@ -271,16 +271,16 @@ static const rcase cases[] = {
     {"shape product overflow",
      "{\"a\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,0]}}", 0,
      BRINE_ERR_MALFORMED, "ValidationOverflow"},
-    {"bits overflow", "{\"a\":{\"dtype\":\"U64\",\"shape\":[4611686018427387904],"
-                      "\"data_offsets\":[0,0]}}",
+    {"bits overflow",
+     "{\"a\":{\"dtype\":\"U64\",\"shape\":[4611686018427387904],"
+     "\"data_offsets\":[0,0]}}",
      0, BRINE_ERR_MALFORMED, "ValidationOverflow"},
     {"F4 odd count", "{\"a\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,2]}}", 2,
      BRINE_ERR_MALFORMED, "MisalignedSlice"},
     {"F6 with 2 elements", "{\"a\":{\"dtype\":\"F6_E2M3\",\"shape\":[2],\"data_offsets\":[0,2]}}",
      2, BRINE_ERR_MALFORMED, "MisalignedSlice"},
-    {"trailing bytes (polyglot)",
-     "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 5, BRINE_ERR_MALFORMED,
-     "MetadataIncompleteBuffer"},
+    {"trailing bytes (polyglot)", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+     5, BRINE_ERR_MALFORMED, "MetadataIncompleteBuffer"},
     {"trailing bytes after an empty header", "{}", 1, BRINE_ERR_MALFORMED,
      "MetadataIncompleteBuffer"},
     {"missing bytes", "{\"a\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 14,
@@ -288,11 +288,13 @@ static const rcase cases[] = {
     {"tensor called __metadata__ (issue #849)",
      "{\"__metadata__\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
      BRINE_ERR_MALFORMED, "expected a string"},
-    {"lone surrogate escape", "{\"\\ud800\":{\"dtype\":\"U8\",\"shape\":[0],"
-                              "\"data_offsets\":[0,0]}}",
+    {"lone surrogate escape",
+     "{\"\\ud800\":{\"dtype\":\"U8\",\"shape\":[0],"
+     "\"data_offsets\":[0,0]}}",
      0, BRINE_ERR_MALFORMED, "not valid JSON"},
-    {"NUL escape in a name", "{\"a\\u0000\":{\"dtype\":\"U8\",\"shape\":[0],"
-                             "\"data_offsets\":[0,0]}}",
+    {"NUL escape in a name",
+     "{\"a\\u0000\":{\"dtype\":\"U8\",\"shape\":[0],"
+     "\"data_offsets\":[0,0]}}",
      0, BRINE_ERR_MALFORMED, "not valid JSON"},
     {"NUL escape in metadata", "{\"__metadata__\":{\"k\":\"\\u0000\"}}", 0, BRINE_ERR_MALFORMED,
      "not valid JSON"},
@@ -359,17 +361,17 @@ static void test_framing(void)
     /* NUL padding inside the header (the reference: "trailing characters") */
     size_t len;
     uint8_t *p = mk("{}\0\0\0\0\0\0", 8, 0, &len);
-    CHECK(st_open(p, len, NULL, &mem, &f, &err) == BRINE_ERR_MALFORMED &&
-          strstr(err.msg, "NUL") && err.offset == 10);
+    CHECK(st_open(p, len, NULL, &mem, &f, &err) == BRINE_ERR_MALFORMED && strstr(err.msg, "NUL") &&
+          err.offset == 10);
     free(p);
     /* not UTF-8 */
     p = mk("{\"\xff\":1}", 6, 0, &len);
     CHECK(st_open(p, len, NULL, &mem, &f, &err) == BRINE_ERR_MALFORMED &&
           strstr(err.msg, "InvalidHeader") && err.offset == 10);
     free(p);
-    static const char *const bad_utf8[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
-                                           "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "\x80",
-                                           "\xe2\x82"};
+    static const char *const bad_utf8[] = {
+        "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80",
+        "\x80",     "\xe2\x82"};
     for (size_t i = 0; i < sizeof bad_utf8 / sizeof *bad_utf8; i++) {
         char hb[32];
         int hn = snprintf(hb, sizeof hb, "{\"%s\":1}", bad_utf8[i]);
@@ -390,7 +392,7 @@ static void test_framing(void)
     free(p);
     /* error offsets point at the tensor entry */
     h = "{\"ok\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
-                    "\"bad\":{\"dtype\":\"U9\",\"shape\":[1],\"data_offsets\":[1,2]}}";
+        "\"bad\":{\"dtype\":\"U9\",\"shape\":[1],\"data_offsets\":[1,2]}}";
     p = mk(h, strlen(h), 2, &len);
     CHECK(st_open(p, len, NULL, &mem, &f, &err) == BRINE_ERR_MALFORMED &&
           err.offset == 8 + (uint64_t)(strstr(h, "\"bad\"") - h));
@@ -422,8 +424,9 @@ static void test_limits(void)
     /* nesting: serde_json's recursion limit, checked before jansson recurses */
     char deep[600];
     size_t o = 0;
-    o += (size_t)snprintf(deep + o, sizeof deep - o, "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],"
-                                                     "\"data_offsets\":[0,0],\"x\":");
+    o += (size_t)snprintf(deep + o, sizeof deep - o,
+                          "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],"
+                          "\"data_offsets\":[0,0],\"x\":");
     for (int i = 0; i < 130; i++)
         deep[o++] = '[';
     for (int i = 0; i < 130; i++)
@@ -436,8 +439,9 @@ static void test_limits(void)
     /* the JSON parser's memory is charged up front: a header of many small values */
     size_t big = 200000;
     char *h = malloc(big + 64);
-    o = (size_t)snprintf(h, big + 64, "{\"__metadata__\":{},\"a\":{\"dtype\":\"U8\",\"shape\":[0],"
-                                      "\"data_offsets\":[0,0],\"x\":[");
+    o = (size_t)snprintf(h, big + 64,
+                         "{\"__metadata__\":{},\"a\":{\"dtype\":\"U8\",\"shape\":[0],"
+                         "\"data_offsets\":[0,0],\"x\":[");
     while (o < big) {
         h[o++] = '0';
         h[o++] = ',';
@@ -512,8 +516,8 @@ static void check_bytes(const membuf *m, const uint8_t *want, size_t n, const ch
     checks++;
     if (m->n != n || memcmp(m->p, want, n)) {
         failures++;
-        fprintf(stderr, "writer: %s differs from the reference writer's bytes (%zu vs %zu)\n",
-                what, m->n, n);
+        fprintf(stderr, "writer: %s differs from the reference writer's bytes (%zu vs %zu)\n", what,
+                m->n, n);
     }
 }
 
@@ -522,31 +526,29 @@ static void test_writer_vectors(void)
     /* the reference writer's own tests (safetensors/src/tensor.rs: test_serialization,
      * test_empty, test_serialization_forced_alignement, test_serialization_fp4) */
     static const uint8_t ser[] = {
-        64,  0,   0,   0,   0,   0,   0,   0,  123, 34,  97,  116, 116, 110, 46,  48,  34,
-        58,  123, 34,  100, 116, 121, 112, 101, 34,  58,  34,  70,  51,  50,  34,  44,  34,
-        115, 104, 97,  112, 101, 34,  58,  91,  49,  44,  50,  44,  51,  93,  44,  34,  100,
-        97,  116, 97,  95,  111, 102, 102, 115, 101, 116, 115, 34,  58,  91,  48,  44,  50,
-        52,  93,  125, 125, 0,   0,   0,   0,   0,   0,   128, 63,  0,   0,   0,   64,  0,
-        0,   64,  64,  0,   0,   128, 64,  0,   0,   160, 64};
+        64, 0,  0,   0,   0,   0,   0,   0,   123, 34,  97,  116, 116, 110, 46,  48,
+        34, 58, 123, 34,  100, 116, 121, 112, 101, 34,  58,  34,  70,  51,  50,  34,
+        44, 34, 115, 104, 97,  112, 101, 34,  58,  91,  49,  44,  50,  44,  51,  93,
+        44, 34, 100, 97,  116, 97,  95,  111, 102, 102, 115, 101, 116, 115, 34,  58,
+        91, 48, 44,  50,  52,  93,  125, 125, 0,   0,   0,   0,   0,   0,   128, 63,
+        0,  0,  0,   64,  0,   0,   64,  64,  0,   0,   128, 64,  0,   0,   160, 64};
     static const uint8_t empty[] = {8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32};
-    static const uint8_t empty_meta[] = {
-        40,  0,  0,  0,  0,   0,   0,   0,   123, 34,  95,  95,  109, 101, 116, 97,  100,
-        97,  116, 97, 95, 95,  34,  58,  123, 34,  102, 114, 97,  109, 101, 119, 111, 114,
-        107, 34, 58, 34, 112, 116, 34,  125, 125, 32,  32,  32,  32,  32};
+    static const uint8_t empty_meta[] = {40,  0,   0,   0,   0,   0,   0,   0,   123, 34,  95,  95,
+                                         109, 101, 116, 97,  100, 97,  116, 97,  95,  95,  34,  58,
+                                         123, 34,  102, 114, 97,  109, 101, 119, 111, 114, 107, 34,
+                                         58,  34,  112, 116, 34,  125, 125, 32,  32,  32,  32,  32};
     static const uint8_t forced[] = {
-        72,  0,   0,   0,   0,   0,   0,   0,   123, 34,  97,  116, 116, 110, 48,  34,  58,
-        123, 34,  100, 116, 121, 112, 101, 34,  58,  34,  70,  51,  50,  34,  44,  34,  115,
-        104, 97,  112, 101, 34,  58,  91,  49,  44,  49,  44,  50,  44,  51,  93,  44,  34,
-        100, 97,  116, 97,  95,  111, 102, 102, 115, 101, 116, 115, 34,  58,  91,  48,  44,
-        50,  52,  93,  125, 125, 32,  32,  32,  32,  32,  32,  32,  0,   0,   0,   0,   0,
-        0,   128, 63,  0,   0,   0,   64,  0,   0,   64,  64,  0,   0,   128, 64,  0,   0,
-        160, 64};
+        72,  0,   0,   0,   0,   0,   0,   0,   123, 34, 97, 116, 116, 110, 48,  34,  58,  123,
+        34,  100, 116, 121, 112, 101, 34,  58,  34,  70, 51, 50,  34,  44,  34,  115, 104, 97,
+        112, 101, 34,  58,  91,  49,  44,  49,  44,  50, 44, 51,  93,  44,  34,  100, 97,  116,
+        97,  95,  111, 102, 102, 115, 101, 116, 115, 34, 58, 91,  48,  44,  50,  52,  93,  125,
+        125, 32,  32,  32,  32,  32,  32,  32,  0,   0,  0,  0,   0,   0,   128, 63,  0,   0,
+        0,   64,  0,   0,   64,  64,  0,   0,   128, 64, 0,  0,   160, 64};
     static const uint8_t fp4[] = {
-        64,  0,   0,  0,   0,   0,   0,   0,   123, 34,  97,  116, 116, 110, 46,  48, 34,
-        58,  123, 34, 100, 116, 121, 112, 101, 34,  58,  34,  70,  52,  34,  44,  34, 115,
-        104, 97,  112, 101, 34,  58,  91,  49,  44,  50,  93,  44,  34,  100, 97,  116, 97,
-        95,  111, 102, 102, 115, 101, 116, 115, 34,  58,  91,  48,  44,  49,  93,  125, 125,
-        32,  32,  32, 32,  0};
+        64,  0,   0,   0,   0,   0,   0,  0,  123, 34,  97,  116, 116, 110, 46,  48,  34,  58,  123,
+        34,  100, 116, 121, 112, 101, 34, 58, 34,  70,  52,  34,  44,  34,  115, 104, 97,  112, 101,
+        34,  58,  91,  49,  44,  50,  93, 44, 34,  100, 97,  116, 97,  95,  111, 102, 102, 115, 101,
+        116, 115, 34,  58,  91,  48,  44, 49, 93,  125, 125, 32,  32,  32,  32,  0};
     mem_budget mem;
     mem_budget_init(&mem, 1 << 24);
     brine_error err;
@@ -571,8 +573,8 @@ static void test_writer_vectors(void)
 
     m.n = 0;
     CHECK(!st_writer_new(NULL, &mem, &w, &err));
-    CHECK(!st_writer_add(w, "attn0", 5, ST_F32, 4, (uint64_t[]){1, 1, 2, 3}, six, NULL, NULL,
-                         &err));
+    CHECK(
+        !st_writer_add(w, "attn0", 5, ST_F32, 4, (uint64_t[]){1, 1, 2, 3}, six, NULL, NULL, &err));
     CHECK(!st_writer_write(w, mem_write, &m, &err));
     check_bytes(&m, forced, sizeof forced, "test_serialization_forced_alignement");
     st_writer_free(w);
@@ -641,7 +643,8 @@ static void test_writer_layout(void)
     CHECK(hlen % 8 == 0 && hlen <= m.n && !memcmp(hdr, m.p, hlen));
     /* escaping as serde_json: \" \\ \n and \u0001, UTF-8 as is */
     CHECK(memmem(hdr, hlen, "\"\\\"q\\\\\\n\\u0001\xc3\xa9\":", 16) != NULL);
-    CHECK(memmem(hdr, hlen, "{\"__metadata__\":{\"a\":\"first\",\"z\":\"replaced\"},", 45) == hdr + 8);
+    CHECK(memmem(hdr, hlen, "{\"__metadata__\":{\"a\":\"first\",\"z\":\"replaced\"},", 45) ==
+          hdr + 8);
 
     st_file *f;
     mem_budget rmem;
@@ -650,8 +653,8 @@ static void test_writer_layout(void)
     CHECK(!st);
     if (!st) {
         /* dtype descending in enum order, then name */
-        static const char *const want[] = {"zero", "a", "b", "c64", "i32", "bf", "big",
-                                           "u8", "f4", "\"q\\\n\x01\xc3\xa9"};
+        static const char *const want[] = {"zero", "a",   "b",  "c64", "i32",
+                                           "bf",   "big", "u8", "f4",  "\"q\\\n\x01\xc3\xa9"};
         CHECK(st_count(f) == 10);
         for (size_t i = 0; i < st_count(f) && i < 10; i++) {
             const st_tensor_info *t = st_tensor(f, i);
@@ -693,8 +696,8 @@ static void test_writer_refusals(void)
           BRINE_ERR_USAGE);
     CHECK(st_writer_add(w, "a", 1, ST_U8, 2, (uint64_t[]){1u << 31, 1u << 31}, "x", NULL, NULL,
                         &err) == BRINE_ERR_USAGE); /* 2^62 elements × 8 bits overflow */
-    CHECK(st_writer_add(w, "b", 1, ST_U8, 2, (uint64_t[]){1u << 30, 1u << 30}, NULL,
-                        fill_pattern, NULL, &err) == BRINE_OK); /* 2^60 bytes: fine, unwritten */
+    CHECK(st_writer_add(w, "b", 1, ST_U8, 2, (uint64_t[]){1u << 30, 1u << 30}, NULL, fill_pattern,
+                        NULL, &err) == BRINE_OK); /* 2^60 bytes: fine, unwritten */
     CHECK(st_writer_add(w, "a", 1, ST_U8, 1, &one, NULL, NULL, NULL, &err) == BRINE_ERR_USAGE);
     CHECK(st_writer_add(w, "a", 1, ST_U8, 1, &one, "x", NULL, NULL, &err) == BRINE_OK);
     CHECK(st_writer_add(w, "a", 1, ST_I8, 1, &one, "x", NULL, NULL, &err) == BRINE_OK);
@@ -816,8 +819,8 @@ static void test_writer_alloc_failures(void)
         brine_status st = st_writer_new(NULL, &mem, &w, &err);
         for (int i = 0; i < 20 && !st; i++) {
             char name[8] = {'t', (char)('a' + i), 0};
-            st = st_writer_add(w, name, 2, (st_dtype)(i % ST_DTYPE_COUNT), 1, (uint64_t[]){8},
-                               src, NULL, NULL, &err);
+            st = st_writer_add(w, name, 2, (st_dtype)(i % ST_DTYPE_COUNT), 1, (uint64_t[]){8}, src,
+                               NULL, NULL, &err);
         }
         if (!st)
             st = st_writer_set_metadata(w, "k", 1, "v", 1, &err);
@@ -1038,13 +1041,14 @@ static int write_spec(const char *out, const char *spec_path)
         }
         srcs[i].bytes = bufs[i];
         int stream = json_is_true(json_object_get(t, "stream"));
-        st = st_writer_add(w, name, json_string_length(json_object_get(t, "name")), (st_dtype)dt,
-                           nd, dims, stream ? NULL : bufs[i], stream ? fill_copy : NULL,
-                           &srcs[i], &err);
+        st =
+            st_writer_add(w, name, json_string_length(json_object_get(t, "name")), (st_dtype)dt, nd,
+                          dims, stream ? NULL : bufs[i], stream ? fill_copy : NULL, &srcs[i], &err);
     }
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(spec, "metadata"), k, v) {
+    json_object_foreach(json_object_get(spec, "metadata"), k, v)
+    {
         if (!st)
             st = st_writer_set_metadata(w, k, strlen(k), json_string_value(v),
                                         json_string_length(v), &err);

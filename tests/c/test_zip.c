@@ -18,13 +18,13 @@
 
 static int failures, checks;
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        checks++;                                                                              \
-        if (!(cond)) {                                                                         \
-            failures++;                                                                        \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);          \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* ------------------------------------------------------------------ a zip builder */
@@ -62,28 +62,28 @@ static void set32(zb *b, size_t at, uint32_t v)
 }
 
 typedef struct zent {
-    const char *name;        /* central directory name */
-    size_t nlen;             /* 0: strlen(name) unless raw_len */
-    int raw_len;             /* nlen is exact (names with NUL, empty names) */
-    const char *lname;       /* local name; NULL: the same */
+    const char *name;  /* central directory name */
+    size_t nlen;       /* 0: strlen(name) unless raw_len */
+    int raw_len;       /* nlen is exact (names with NUL, empty names) */
+    const char *lname; /* local name; NULL: the same */
     const void *data;
     size_t len;
-    int method;              /* 0 stored, 8 deflate, other: data stored raw under that id */
-    uint16_t flags;          /* central directory flags */
-    int lflags;              /* local flags; -1: the same */
-    int lmethod;             /* local method; -1: the same */
-    int bad_crc;             /* CRC in both headers wrong */
-    int bad_local_crc;       /* only the local CRC wrong */
-    int bad_local_size;      /* only the local sizes wrong */
-    int descriptor;          /* 0 none, 1 signature + 32-bit, 2 no signature, 3 signature +
-                              * 64-bit, 4 a wrong one */
-    int zip64;               /* central sizes and offset in the ZIP64 extra field */
-    int zip64_missing;       /* central sizes 0xFFFFFFFF without the extra field */
-    int same_local_as;       /* 1-based: share entry k's local header and data (overlap) */
-    int64_t csize_delta;     /* added to the declared compressed size */
-    int64_t usize_delta;     /* added to the declared uncompressed size */
-    size_t gap_before;       /* junk bytes before the local header */
-    const void *tail;        /* bytes appended to the compressed data (counted in csize) */
+    int method;          /* 0 stored, 8 deflate, other: data stored raw under that id */
+    uint16_t flags;      /* central directory flags */
+    int lflags;          /* local flags; -1: the same */
+    int lmethod;         /* local method; -1: the same */
+    int bad_crc;         /* CRC in both headers wrong */
+    int bad_local_crc;   /* only the local CRC wrong */
+    int bad_local_size;  /* only the local sizes wrong */
+    int descriptor;      /* 0 none, 1 signature + 32-bit, 2 no signature, 3 signature +
+                          * 64-bit, 4 a wrong one */
+    int zip64;           /* central sizes and offset in the ZIP64 extra field */
+    int zip64_missing;   /* central sizes 0xFFFFFFFF without the extra field */
+    int same_local_as;   /* 1-based: share entry k's local header and data (overlap) */
+    int64_t csize_delta; /* added to the declared compressed size */
+    int64_t usize_delta; /* added to the declared uncompressed size */
+    size_t gap_before;   /* junk bytes before the local header */
+    const void *tail;    /* bytes appended to the compressed data (counted in csize) */
     size_t tail_len;
     uint16_t disk;
     /* filled by build */
@@ -94,20 +94,20 @@ typedef struct zent {
 typedef struct zopts {
     const void *prefix;
     size_t prefix_len;
-    int zip64_end;           /* write a ZIP64 end record and locator */
-    int locator_off;         /* added to the locator's pointer */
-    int64_t zip64_count_delta;  /* classic end record count differs from the ZIP64 one */
+    int zip64_end;             /* write a ZIP64 end record and locator */
+    int locator_off;           /* added to the locator's pointer */
+    int64_t zip64_count_delta; /* classic end record count differs from the ZIP64 one */
     const void *comment;
     size_t comment_len;
-    int comment_len_delta;   /* declared comment length minus the real one */
-    size_t cd_trailing;      /* junk bytes inside the directory after the records */
-    size_t cd_gap;           /* junk bytes between the directory and the end record */
+    int comment_len_delta; /* declared comment length minus the real one */
+    size_t cd_trailing;    /* junk bytes inside the directory after the records */
+    size_t cd_gap;         /* junk bytes between the directory and the end record */
     int count_set;
-    uint32_t count;          /* declared entries */
+    uint32_t count; /* declared entries */
     int cd_size_set;
     uint32_t cd_size;
     uint16_t disk, cd_disk;
-    const void *after;       /* bytes after the end record (not in the comment) */
+    const void *after; /* bytes after the end record (not in the comment) */
     size_t after_len;
 } zopts;
 
@@ -204,8 +204,7 @@ static void build(zent *es, size_t n, const zopts *o, zb *b)
             u32(b, (uint32_t)e->csize);
             u32(b, (uint32_t)e->usize);
             break;
-        default:
-            break;
+        default: break;
         }
     }
     size_t cd = b->n;
@@ -484,13 +483,13 @@ static void test_crc(void)
 
 static void test_descriptors(void)
 {
-    zent es[] = {{.name = "sig", .data = hello, .len = 12, .flags = 8, .descriptor = 1},
-                 {.name = "nosig", .data = hello, .len = 12, .flags = 8, .descriptor = 2},
-                 {.name = "z64", .data = hello, .len = 12, .flags = 8, .descriptor = 3},
-                 {.name = "defl", .data = hello, .len = 12, .flags = 0x808, .descriptor = 1,
-                  .method = 8},
-                 {.name = "wrong", .data = hello, .len = 12, .flags = 8, .descriptor = 4},
-                 {.name = "absent", .data = hello, .len = 12, .flags = 8, .descriptor = 0}};
+    zent es[] = {
+        {.name = "sig", .data = hello, .len = 12, .flags = 8, .descriptor = 1},
+        {.name = "nosig", .data = hello, .len = 12, .flags = 8, .descriptor = 2},
+        {.name = "z64", .data = hello, .len = 12, .flags = 8, .descriptor = 3},
+        {.name = "defl", .data = hello, .len = 12, .flags = 0x808, .descriptor = 1, .method = 8},
+        {.name = "wrong", .data = hello, .len = 12, .flags = 8, .descriptor = 4},
+        {.name = "absent", .data = hello, .len = 12, .flags = 8, .descriptor = 0}};
     opened o;
     open_with(&o, es, 6, NULL, NULL);
     CHECK(o.st == BRINE_OK);
@@ -613,7 +612,8 @@ static void test_layout(void)
     open_with(&o, es, 3, NULL, NULL);
     CHECK(o.st == BRINE_OK);
     if (!o.st) {
-        CHECK(anomalies(&o, 0) == ZIP_OVERLAP && anomalies(&o, 1) == (ZIP_OVERLAP | ZIP_LOCAL_NAME));
+        CHECK(anomalies(&o, 0) == ZIP_OVERLAP &&
+              anomalies(&o, 1) == (ZIP_OVERLAP | ZIP_LOCAL_NAME));
         CHECK(anomalies(&o, 2) == 0);
     }
     done(&o);
@@ -627,8 +627,8 @@ static void test_layout(void)
     done(&o);
 
     /* data past the end of the file */
-    zent p[] = {{.name = "a", .data = hello, .len = 12, .csize_delta = 100000,
-                 .usize_delta = 100000}};
+    zent p[] = {
+        {.name = "a", .data = hello, .len = 12, .csize_delta = 100000, .usize_delta = 100000}};
     open_with(&o, p, 1, NULL, NULL);
     CHECK(o.st == BRINE_OK && anomalies(&o, 0) == (ZIP_ERR_PAST_EOF | ZIP_LOCAL_SIZES));
     CHECK(read_check(&o, 0, hello, 12) == BRINE_ERR_MALFORMED && strstr(o.err.msg, "past the end"));
@@ -726,7 +726,7 @@ static void test_end_record_tricks(void)
     build(two, 2, NULL, &b);
     size_t eocd = b.n - 22;
     set32(&b, eocd + 12, 46 + 1 + 46 + 1 - 20); /* cd size */
-    memmove(b.p + eocd - 20, b.p + eocd, 22);  /* drop the last 20 directory bytes */
+    memmove(b.p + eocd - 20, b.p + eocd, 22);   /* drop the last 20 directory bytes */
     b.n -= 20;
     /* the end record now says: 2 entries, 74 bytes: too few for two records */
     mem_budget mem;
@@ -820,13 +820,17 @@ static void test_inflate_errors(void)
     for (size_t i = 0; i < sizeof text; i++)
         text[i] = (char)(i * 31 % 251);
     /* declared smaller than the stream: refused rather than overrun */
-    zent es[] = {{.name = "small", .data = text, .len = sizeof text, .method = 8,
-                  .usize_delta = -1},
-                 {.name = "large", .data = text, .len = sizeof text, .method = 8, .usize_delta = 1},
-                 {.name = "cut", .data = text, .len = sizeof text, .method = 8, .csize_delta = -40},
-                 {.name = "tail", .data = text, .len = sizeof text, .method = 8, .tail = "XYZ",
-                  .tail_len = 3},
-                 {.name = "garbage", .data = "\xff\xff\xff\xff\xff\xff", .len = 6, .method = 8}};
+    zent es[] = {
+        {.name = "small", .data = text, .len = sizeof text, .method = 8, .usize_delta = -1},
+        {.name = "large", .data = text, .len = sizeof text, .method = 8, .usize_delta = 1},
+        {.name = "cut", .data = text, .len = sizeof text, .method = 8, .csize_delta = -40},
+        {.name = "tail",
+         .data = text,
+         .len = sizeof text,
+         .method = 8,
+         .tail = "XYZ",
+         .tail_len = 3},
+        {.name = "garbage", .data = "\xff\xff\xff\xff\xff\xff", .len = 6, .method = 8}};
     /* garbage: stored bytes 0xff under method 8 (the builder deflates them, so corrupt) */
     opened o;
     open_with(&o, es, 5, NULL, NULL);

@@ -124,8 +124,8 @@ int main(int argc, char **argv)
             json_object_set_new(je, "usize", json_integer((json_int_t)e->usize));
             json_object_set_new(je, "local_offset", json_integer((json_int_t)e->local_offset));
             json_object_set_new(je, "data_offset", json_integer((json_int_t)e->data_offset));
-            json_object_set_new(je, "find", json_integer(zip_find(za, (const char *)e->name,
-                                                                  e->name_len)));
+            json_object_set_new(je, "find",
+                                json_integer(zip_find(za, (const char *)e->name, e->name_len)));
             const uint8_t *d;
             size_t n;
             int owned;
