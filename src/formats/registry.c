@@ -4,11 +4,13 @@
 extern const fmt_desc fmt_pickle;
 extern const fmt_desc fmt_zip;
 extern const fmt_desc fmt_safetensors;
+extern const fmt_desc fmt_torch_tar;
 
 const fmt_desc *const fmt_registry[] = {
     &fmt_pickle,
     &fmt_zip,
     &fmt_safetensors,
+    &fmt_torch_tar,
     NULL,
 };
 

@@ -277,10 +277,10 @@ static int is_tensor_rebuilder(const char *full)
 static pk_id persid_class(const judge *j, pk_id id)
 {
     const pk_node *n = pk_at(j->g, id);
-    if (n->kind != K_PERSID || j->pid_mode != PID_TORCH_LEGACY)
+    if (n->kind != K_PERSID || (j->pid_mode != PID_TORCH_LEGACY && j->pid_mode != PID_TORCH_TAR))
         return id;
     const pk_node *pid = pk_at(j->g, n->a);
-    if (pid->kind == K_TUPLE && pid->count == 4 && text_is(pk_at(j->g, pid->items[0]), "module") &&
+    if (pid->kind == K_TUPLE && pid->count >= 2 && text_is(pk_at(j->g, pid->items[0]), "module") &&
         pk_at(j->g, pid->items[1])->kind == K_GLOBAL)
         return pid->items[1];
     return id;
@@ -438,6 +438,16 @@ static brine_status judge_target(judge *j, const pk_event *e, const char *op)
 static brine_status judge_persid(judge *j, const pk_event *e)
 {
     const pk_node *pid = pk_at(j->g, pk_at(j->g, e->node)->a);
+    if (j->pid_mode == PID_TORCH_TAR) {
+        /* tar pickle: persistent_load returns deserialized_objects[int(id)] for a key, or the
+         * class of a ('module', class, file, source) tuple (judged as a global) */
+        if (pid->kind == K_INT || pid->kind == K_STR || pid->kind == K_PYSTR ||
+            (pid->kind == K_TUPLE && pid->count >= 1 && text_is(pk_at(j->g, pid->items[0]), "module")))
+            return BRINE_OK;
+        FIND(BRINE_INVALID, "type-error", NULL, e->offset,
+             "persistent id is neither a storage key nor a module reference");
+        return BRINE_OK;
+    }
     if (j->pid_mode == PID_NONE) {
         FIND(BRINE_INVALID, "persistent-id", NULL, e->offset,
              "persistent id: pickle.load has no persistent_load and fails here; only a "
@@ -763,12 +773,7 @@ static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
     }
     if (st == BRINE_ERR_NOMEM)
         goto out;
-    if ((st = judge_graph(sc, &g, member, pid_mode)))
-        goto out;
-    if (g.failed && (st = report_failure(sc, &g, member)))
-        goto out;
-    if (g.failed && g.error.has_offset && g.error.code == BRINE_ERR_MALFORMED &&
-        (st = names_after_error(sc, data, len, g.error.offset, member)))
+    if ((st = scan_judge(sc, &g, data, len, member, pid_mode)))
         goto out;
     if (legacy && !g.failed) {
         size_t before = sc->result->n_findings;
@@ -793,6 +798,17 @@ static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
     }
 out:
     pk_graph_free(&g);
+    return st;
+}
+
+brine_status scan_judge(scan_ctx *sc, pk_graph *g, const uint8_t *data, size_t len,
+                        const char *member, scan_pid_mode pid_mode)
+{
+    brine_status st = judge_graph(sc, g, member, pid_mode);
+    if (!st && g->failed)
+        st = report_failure(sc, g, member);
+    if (!st && g->failed && g->error.has_offset && g->error.code == BRINE_ERR_MALFORMED)
+        st = names_after_error(sc, data, len, g->error.offset, member);
     return st;
 }
 

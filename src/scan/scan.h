@@ -17,7 +17,8 @@
 typedef enum scan_pid_mode {
     PID_NONE,        /* plain pickle.load: no persistent_load, any persistent id fails */
     PID_TORCH_ZIP,   /* torch zip data.pkl: ('storage', type, key, location, numel) */
-    PID_TORCH_LEGACY /* legacy torch: ('storage', type, key, location, numel, view) */
+    PID_TORCH_LEGACY, /* legacy torch: ('storage', type, key, location, numel, view) */
+    PID_TORCH_TAR     /* oldest torch tar: storage keys, or ('module', class, file, source) */
 } scan_pid_mode;
 
 /* Checks that a torch storage a persistent id names exists with enough bytes; returns 0 when
@@ -52,6 +53,12 @@ brine_status scan_add_global(scan_ctx *sc, const char *full);
  * pickle is reported. */
 brine_status scan_pickle(scan_ctx *sc, const uint8_t *data, size_t len, const char *member,
                          scan_pid_mode pid_mode);
+
+/* Judges a graph the caller ran (findings, failure, names after an error), for containers
+ * that read their pickles one at a time. */
+struct pk_graph;
+brine_status scan_judge(scan_ctx *sc, struct pk_graph *g, const uint8_t *data, size_t len,
+                        const char *member, scan_pid_mode pid_mode);
 
 /* Sets the result's format name (a string constant). */
 void scan_set_format(scan_ctx *sc, const char *format);
