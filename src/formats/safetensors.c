@@ -382,7 +382,8 @@ static brine_status validate_layout(st_file *f, const uint8_t *hdr, size_t hlen,
                                     brine_error *err)
 {
     char nb[80];
-    qsort(f->tensors, f->n, sizeof *f->tensors, by_offsets);
+    if (f->n > 1)
+        qsort(f->tensors, f->n, sizeof *f->tensors, by_offsets);
     uint64_t start = 0;
     for (size_t i = 0; i < f->n; i++) {
         st_tensor_info *t = &f->tensors[i];
@@ -522,7 +523,8 @@ static brine_status build(st_file *f, const uint8_t *hdr, size_t hlen, size_t le
                 f->meta[m].value = put_str(&cur, json_string_value(mv), json_string_length(mv));
                 m++;
             }
-            qsort(f->meta, f->n_meta, sizeof *f->meta, by_meta_key);
+            if (f->n_meta > 1)
+                qsort(f->meta, f->n_meta, sizeof *f->meta, by_meta_key);
         }
     }
     mem_free(f->mem, pend, n_tensors * sizeof *pend);
@@ -532,7 +534,8 @@ static brine_status build(st_file *f, const uint8_t *hdr, size_t hlen, size_t le
         return st;
     for (size_t i = 0; i < f->n; i++)
         f->by_name[i] = &f->tensors[i];
-    qsort(f->by_name, f->n, sizeof *f->by_name, by_tensor_name);
+    if (f->n > 1)
+        qsort(f->by_name, f->n, sizeof *f->by_name, by_tensor_name);
     return BRINE_OK;
 }
 
@@ -594,6 +597,10 @@ brine_status st_open(const uint8_t *data, size_t len, const brine_limits *lim, m
     json_t *root = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, &je);
     brine_status st = BRINE_OK;
     st_file *f = NULL;
+    if (!root && json_error_code(&je) == json_error_out_of_memory) {
+        st = ERR_NOMEM(err); /* a healthy header when memory runs out is not malformed */
+        goto out;
+    }
     if (!root) {
         st = ERR_CORRUPT(err, 8 + (uint64_t)(je.position > 0 ? je.position : 0),
                          "header is not valid JSON: %s (InvalidHeaderDeserialization%s)", je.text,
@@ -1174,10 +1181,10 @@ brine_status st_writer_write_file(st_writer *w, const char *path, brine_error *e
     }
     /* same directory, so rename is atomic; hidden, and unique by pid and attempt */
     int fd = -1;
-    static unsigned counter;
+    static unsigned counter; /* distinguishes writers of one process (threads) */
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
         snprintf(tmp, cap, "%.*s.%s.tmp-%ld-%u", (int)dlen, path, path + dlen, (long)getpid(),
-                 counter++);
+                 __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED));
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST)
             break;

@@ -328,15 +328,19 @@ static brine_status read_central(zip_archive *za, cursor *c, size_t i, uint32_t 
     }
     /* ZIP64 extended information (APPNOTE 4.5.3): only the saturated fields are present,
      * in this order. mz_zip_file_stat_internal consults it exactly when one is 0xFFFFFFFF. */
-    if (e->usize == 0xFFFFFFFFu || e->csize == 0xFFFFFFFFu || e->local_offset == 0xFFFFFFFFu) {
+    if ((e->usize == 0xFFFFFFFFu || e->csize == 0xFFFFFFFFu || e->local_offset == 0xFFFFFFFFu) &&
+        has != 1) {
+        e->anomalies |= ZIP_ERR_ZIP64;
+    } else if (e->usize == 0xFFFFFFFFu || e->csize == 0xFFFFFFFFu ||
+               e->local_offset == 0xFFFFFFFFu) {
         cursor z;
-        cur_init(&z, has == 1 ? f : NULL, has == 1 ? flen : 0);
+        cur_init(&z, f, flen);
         uint64_t *want[3] = {&e->usize, &e->csize, &e->local_offset};
         for (int k = 0; k < 3; k++) {
             const uint8_t *v;
             if (*want[k] != 0xFFFFFFFFu)
                 continue;
-            if (has != 1 || cur_take(&z, 8, &v)) {
+            if (cur_take(&z, 8, &v)) {
                 e->anomalies |= ZIP_ERR_ZIP64;
                 break;
             }
@@ -485,7 +489,8 @@ static int by_lo(const void *pa, const void *pb)
 /* Overlapping entries, entries in the directory, and bytes that belong to nobody. */
 static void check_layout(zip_archive *za, span *sp, size_t ns)
 {
-    qsort(sp, ns, sizeof *sp, by_lo);
+    if (ns > 1) /* qsort's pointer must not be NULL even for 0 elements */
+        qsort(sp, ns, sizeof *sp, by_lo);
     uint64_t covered = 0; /* end of the bytes accounted for so far */
     if (ns == 0 && za->cd_ofs > 0)
         za->anomalies |= ZIP_A_PREFIX;
@@ -648,10 +653,12 @@ brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim, 
     }
     for (size_t i = 0; i < za->n; i++)
         za->by_name[i] = &za->entries[i];
-    qsort(za->by_name, za->n, sizeof *za->by_name, by_exact_then_pos);
-    mark_duplicates(za->by_name, za->n);
-    qsort(za->by_name, za->n, sizeof *za->by_name, by_folded_then_pos);
-    mark_case_groups(za->by_name, za->n);
+    if (za->n > 1) {
+        qsort(za->by_name, za->n, sizeof *za->by_name, by_exact_then_pos);
+        mark_duplicates(za->by_name, za->n);
+        qsort(za->by_name, za->n, sizeof *za->by_name, by_folded_then_pos);
+        mark_case_groups(za->by_name, za->n);
+    }
 
     *out = za;
     return BRINE_OK;
@@ -881,6 +888,16 @@ const char *zip_anomaly_name(uint64_t bit)
 #define X(id, b, name, text)                                                                       \
     if (bit == ZIP_##id)                                                                           \
         return name;
+    ZIP_ANOMALY_LIST(X)
+#undef X
+    return NULL;
+}
+
+const char *zip_anomaly_rule(uint64_t bit)
+{
+#define X(id, b, name, text)                                                                       \
+    if (bit == ZIP_##id)                                                                           \
+        return "zip-" name;
     ZIP_ANOMALY_LIST(X)
 #undef X
     return NULL;

@@ -151,9 +151,11 @@ brine_status zip_read(zip_archive *za, size_t i, unsigned flags, const uint8_t *
 /* Frees what zip_read returned (does nothing when owned is 0). */
 void zip_release(zip_archive *za, const uint8_t *data, size_t len, int owned);
 
-/* For one anomaly bit: a short stable identifier ("local-name") and a sentence. NULL for
- * bits that are not anomalies. */
+/* For one anomaly bit: a short stable identifier ("local-name"), the same as a finding rule
+ * ("zip-local-name"), and a sentence. All are string constants; NULL for bits that are not
+ * anomalies. */
 const char *zip_anomaly_name(uint64_t bit);
+const char *zip_anomaly_rule(uint64_t bit);
 const char *zip_anomaly_text(uint64_t bit);
 
 #endif

@@ -898,11 +898,12 @@ static void test_anomaly_names(void)
     int named = 0;
     for (unsigned bit = 0; bit < 64; bit++) {
         uint64_t m = UINT64_C(1) << bit;
-        const char *n = zip_anomaly_name(m), *t = zip_anomaly_text(m);
-        CHECK(!n == !t);
+        const char *n = zip_anomaly_name(m), *t = zip_anomaly_text(m), *r = zip_anomaly_rule(m);
+        CHECK(!n == !t && !n == !r);
         if (n) {
             named++;
             CHECK(strlen(n) > 2 && strlen(t) > 10);
+            CHECK(!strncmp(r, "zip-", 4) && !strcmp(r + 4, n));
         }
     }
     CHECK(named == 33);
