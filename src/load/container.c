@@ -15,6 +15,35 @@
 
 /* ------------------------------------------------------------------ legacy torch files */
 
+int ld_legacy_storage(const pk_graph *g, const pk_node *key, uint32_t *elem, int64_t *numel)
+{
+    if (key->kind != K_STR && key->kind != K_PYSTR)
+        return -1;
+    for (size_t i = 0; i < g->n_events; i++) {
+        const pk_event *e = &g->events[i];
+        if (e->kind != EV_PERSID)
+            continue;
+        const pk_node *pid = pk_at(g, pk_at(g, e->node)->a);
+        if (pid->kind != K_TUPLE || pid->count < 5)
+            continue;
+        const pk_node *pk = pk_at(g, pid->items[2]), *cls = pk_at(g, pid->items[1]);
+        const pk_node *n = pk_at(g, pid->items[4]);
+        if ((pk->kind != K_STR && pk->kind != K_PYSTR) || pk->v.s.len != key->v.s.len ||
+            memcmp(pk->v.s.p, key->v.s.p, key->v.s.len) != 0)
+            continue;
+        const char *dt = cls->kind == K_GLOBAL
+                             ? pol_torch_storage_dtype(g->globals[cls->v.g.global].name)
+                             : NULL;
+        const ld_dtype *d = dt ? ld_dtype_by_torch(dt) : NULL;
+        if (!d || n->kind != K_INT || n->v.i < 0)
+            return -1;
+        *elem = d->size;
+        *numel = n->v.i;
+        return 0;
+    }
+    return -1;
+}
+
 /* Storage records after the five pickles: for each key of pickle 5, an int64 count and
  * count × itemsize bytes. The scan already validated the layout; this locates the bytes. */
 int ld_legacy_resolve(void *ctx, ld_storage *s, brine_error *err)
@@ -25,28 +54,11 @@ int ld_legacy_resolve(void *ctx, ld_storage *s, brine_error *err)
     size_t pos = (size_t)g->pickles[4].end;
     for (uint32_t k = 0; keys->kind == K_LIST && k < keys->count; k++) {
         const pk_node *key = pk_at(g, keys->items[k]);
-        if (box->len - pos < 8)
-            break;
-        uint64_t count = ld_le64(box->data + pos);
-        /* the element size of this key comes from its persistent id */
-        uint32_t elem = 0;
-        for (size_t i = 0; i < g->n_events && !elem; i++) {
-            const pk_event *e = &g->events[i];
-            if (e->kind != EV_PERSID)
-                continue;
-            const pk_node *pid = pk_at(g, pk_at(g, e->node)->a);
-            if (pid->kind != K_TUPLE || pid->count < 5)
-                continue;
-            const pk_node *pk = pk_at(g, pid->items[2]), *cls = pk_at(g, pid->items[1]);
-            if (pk->v.s.len == key->v.s.len && memcmp(pk->v.s.p, key->v.s.p, key->v.s.len) == 0 &&
-                cls->kind == K_GLOBAL) {
-                const char *dt = pol_torch_storage_dtype(g->globals[cls->v.g.global].name);
-                const ld_dtype *d = dt ? ld_dtype_by_torch(dt) : NULL;
-                elem = d ? d->size : 0;
-            }
-        }
+        uint32_t elem;
+        int64_t numel;
         uint64_t bytes;
-        if (!elem || __builtin_mul_overflow(count, (uint64_t)elem, &bytes) ||
+        if (box->len - pos < 8 || ld_legacy_storage(g, key, &elem, &numel) != 0 ||
+            __builtin_mul_overflow(ld_le64(box->data + pos), (uint64_t)elem, &bytes) ||
             bytes > box->len - pos - 8)
             break;
         if (key->v.s.len == strlen(s->key) && memcmp(key->v.s.p, s->key, key->v.s.len) == 0) {

@@ -40,6 +40,9 @@ brine_status ld_container_open(ld_container *c, const char *scan_format, const u
 brine_status ld_container_root(ld_container *c, pk_graph *g, brine_error *err);
 void ld_container_close(ld_container *c);
 
+/* The element size and declared element count of legacy storage `key` (a text node), from
+ * its persistent id in g; -1 when no valid ('storage', class, key, location, numel, …) names it. */
+int ld_legacy_storage(const pk_graph *g, const pk_node *key, uint32_t *elem, int64_t *numel);
 /* Storage bytes of a legacy torch file (ctx: an ld_container with data, len and g set). */
 int ld_legacy_resolve(void *ctx, ld_storage *s, brine_error *err);
 

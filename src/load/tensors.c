@@ -491,6 +491,16 @@ static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_
     return BRINE_OK;
 }
 
+/* The element count of a shape; -1 when it overflows. */
+static int shape_numel(const int64_t *shape, uint32_t nd, uint64_t *numel)
+{
+    *numel = 1;
+    for (uint32_t i = 0; i < nd; i++)
+        if (__builtin_mul_overflow(*numel, (uint64_t)shape[i], numel))
+            return -1;
+    return 0;
+}
+
 static void c_strides(const int64_t *shape, uint32_t nd, int fortran, int64_t *strides)
 {
     int64_t acc = 1;
@@ -516,10 +526,9 @@ static brine_status numpy_array(walker *w, pk_id id)
     const pk_node *fortran = N(w, state->items[3]);
     if (!int_tuple(w, state->items[1], shape, &nd) || !dt || fortran->kind != K_BOOL)
         return UNSUPPORTED(w, id, "array %.200s: unsupported shape or dtype", w->path);
-    uint64_t numel = 1;
-    for (uint32_t i = 0; i < nd; i++)
-        if (__builtin_mul_overflow(numel, (uint64_t)shape[i], &numel))
-            return BAD(w, id, "array %.200s: size overflows", w->path);
+    uint64_t numel;
+    if (shape_numel(shape, nd, &numel))
+        return BAD(w, id, "array %.200s: size overflows", w->path);
     size_t storage;
     brine_status st = numpy_storage(w, id, state->items[4], dt, numel, big, &storage);
     if (st)
@@ -538,10 +547,9 @@ static brine_status numpy_frombuffer(walker *w, pk_id id)
     const ld_dtype *dt = a ? numpy_dtype(w, a->items[1], &big) : NULL;
     if (!a || !dt || !int_tuple(w, a->items[2], shape, &nd) || !is_text(N(w, a->items[3])))
         return UNSUPPORTED(w, id, "array %.200s: unsupported _frombuffer arguments", w->path);
-    uint64_t numel = 1;
-    for (uint32_t i = 0; i < nd; i++)
-        if (__builtin_mul_overflow(numel, (uint64_t)shape[i], &numel))
-            return BAD(w, id, "array %.200s: size overflows", w->path);
+    uint64_t numel;
+    if (shape_numel(shape, nd, &numel))
+        return BAD(w, id, "array %.200s: size overflows", w->path);
     size_t storage;
     brine_status st = numpy_storage(w, id, a->items[0], dt, numel, big, &storage);
     if (st)

@@ -447,6 +447,24 @@ static void set_le_long(pk_op *op)
     op->vk = PV_BIGINT_LE;
 }
 
+/* int(text, 0) for INT (after strtol gave up) and LONG: int64 when it fits, else the text. */
+static brine_status set_text_int(pk_op *op, const uint8_t *s, uint64_t n, const char *what,
+                                 brine_error *err)
+{
+    int big = 0;
+    int64_t iv = 0;
+    if (py_int_parse(s, n, 0, &iv, &big) != 0)
+        return ERR_CORRUPT(err, op->offset, "%s argument is not an integer", what);
+    if (big) {
+        op->vk = PV_BIGINT_TEXT;
+        op->s = s;
+        op->slen = n;
+    } else {
+        set_int(op, iv);
+    }
+    return BRINE_OK;
+}
+
 brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *lim,
                        brine_error *err)
 {
@@ -485,19 +503,7 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
             }
             break;
         }
-        int big = 0;
-        int64_t iv = 0;
-        if (py_int_parse(s, z, 0, &iv, &big) != 0) {
-            st = ERR_CORRUPT(err, op->offset, "INT argument is not an integer");
-            break;
-        }
-        if (big) {
-            op->vk = PV_BIGINT_TEXT;
-            op->s = s;
-            op->slen = z;
-        } else {
-            set_int(op, iv);
-        }
+        st = set_text_int(op, s, z, "INT", err);
         break;
     }
     case OPC_LONG: {
@@ -509,20 +515,7 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
         }
         if (s[n - 1] == 'L') /* Python 2 longs end in L */
             n--;
-        uint64_t z = c_strlen(s, n);
-        int big = 0;
-        int64_t iv = 0;
-        if (py_int_parse(s, z, 0, &iv, &big) != 0) {
-            st = ERR_CORRUPT(err, op->offset, "LONG argument is not an integer");
-            break;
-        }
-        if (big) {
-            op->vk = PV_BIGINT_TEXT;
-            op->s = s;
-            op->slen = z;
-        } else {
-            set_int(op, iv);
-        }
+        st = set_text_int(op, s, c_strlen(s, n), "LONG", err);
         break;
     }
     case OPC_GET:

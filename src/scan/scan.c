@@ -586,12 +586,6 @@ static int is_torch_magic(const pk_graph *g, pk_id root)
            (n->v.s.len == strlen(hex) && memcmp(n->v.s.p, hex, strlen(hex)) == 0);
 }
 
-static uint64_t torch_element_size(const char *dtype)
-{
-    const ld_dtype *d = ld_dtype_by_torch(dtype);
-    return d ? d->size : 0;
-}
-
 /* After the 5 pickles: for each key of pickle 5, int64 count then count × element bytes. */
 static brine_status check_legacy_storages(scan_ctx *sc, const pk_graph *g, const uint8_t *data,
                                           size_t len, size_t pos, const char *member)
@@ -601,25 +595,9 @@ static brine_status check_legacy_storages(scan_ctx *sc, const pk_graph *g, const
         return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
                                 "legacy torch file: the fifth pickle is not the list of storage keys");
     for (uint32_t k = 0; k < keys->count; k++) {
-        const pk_node *key = pk_at(g, keys->items[k]);
-        uint64_t elem = 0;
+        uint32_t elem = 0;
         int64_t numel = -1;
-        for (size_t i = 0; i < g->n_events && key->kind == K_STR; i++) {
-            const pk_event *e = &g->events[i];
-            if (e->kind != EV_PERSID)
-                continue;
-            const pk_node *pid = pk_at(g, pk_at(g, e->node)->a);
-            if (pid->kind != K_TUPLE || pid->count < 5)
-                continue;
-            const pk_node *pk = pk_at(g, pid->items[2]), *cls = pk_at(g, pid->items[1]);
-            if ((pk->kind == K_STR || pk->kind == K_PYSTR) && pk->v.s.len == key->v.s.len &&
-                memcmp(pk->v.s.p, key->v.s.p, key->v.s.len) == 0 && cls->kind == K_GLOBAL) {
-                const char *dt = pol_torch_storage_dtype(g->globals[cls->v.g.global].name);
-                elem = dt ? torch_element_size(dt) : 0;
-                numel = pk_at(g, pid->items[4])->kind == K_INT ? pk_at(g, pid->items[4])->v.i : -1;
-                break;
-            }
-        }
+        ld_legacy_storage(g, pk_at(g, keys->items[k]), &elem, &numel);
         if (!elem || numel < 0)
             return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
                                     "legacy torch file: storage key %u has no storage reference", k);
@@ -629,11 +607,11 @@ static brine_status check_legacy_storages(scan_ctx *sc, const pk_graph *g, const
                                     k, len - pos);
         uint64_t count = ld_le64(data + pos);
         uint64_t bytes;
-        if (count != (uint64_t)numel || __builtin_mul_overflow(count, elem, &bytes) ||
+        if (count != (uint64_t)numel || __builtin_mul_overflow(count, (uint64_t)elem, &bytes) ||
             bytes > len - pos - 8)
             return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
                                     "legacy torch storage %u: count %" PRIu64 " (pickle says %" PRId64
-                                    ") of %" PRIu64 "-byte elements, %zu bytes remain",
+                                    ") of %u-byte elements, %zu bytes remain",
                                     k, count, numel, elem, len - pos - 8);
         pos += 8 + (size_t)bytes;
     }
