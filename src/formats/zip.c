@@ -149,6 +149,19 @@ static int find_extra(const uint8_t *extra, size_t len, uint16_t id, const uint8
     return 0;
 }
 
+/* Every field header and body of an extra area fits (APPNOTE 4.5.1). */
+static int extra_well_formed(const uint8_t *extra, size_t len)
+{
+    cursor c;
+    cur_init(&c, extra, len);
+    while (cur_left(&c)) {
+        const uint8_t *h, *body;
+        if (cur_take(&c, 4, &h) || cur_take(&c, ld_le16(h + 2), &body))
+            return 0;
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------------ end records */
 
 typedef struct dir_info {
@@ -317,15 +330,8 @@ static brine_status read_central(zip_archive *za, cursor *c, size_t i, uint32_t 
     const uint8_t *f;
     size_t flen;
     int has = find_extra(extra, xlen, EXTRA_ZIP64, &f, &flen);
-    if (has < 0)
+    if (!extra_well_formed(extra, xlen))
         e->anomalies |= ZIP_EXTRA;
-    else {
-        /* walk the whole area too: a malformed tail after the ZIP64 field is still odd */
-        const uint8_t *g;
-        size_t glen;
-        if (find_extra(extra, xlen, 0xFFFFu, &g, &glen) < 0)
-            e->anomalies |= ZIP_EXTRA;
-    }
     /* ZIP64 extended information (APPNOTE 4.5.3): only the saturated fields are present,
      * in this order. mz_zip_file_stat_internal consults it exactly when one is 0xFFFFFFFF. */
     if ((e->usize == 0xFFFFFFFFu || e->csize == 0xFFFFFFFFu || e->local_offset == 0xFFFFFFFFu) &&

@@ -61,6 +61,7 @@ class Entry:
         self.tail = kw.pop("tail", b"")
         self.comp = kw.pop("comp", None)  # explicit compressed bytes
         self.lofs_delta = kw.pop("lofs_delta", 0)
+        self.cd_extra = kw.pop("cd_extra", b"")  # appended to the central extra field
         assert not kw, kw
 
 
@@ -101,7 +102,7 @@ def build_zip(entries, prefix=b"", zip64_end=False, comment=b"", comment_len_del
         cs, us = e.csize + e.csize_delta, e.usize + e.usize_delta
         lofs = e.lofs + e.lofs_delta
         big = e.zip64 or e.zip64_missing
-        extra = struct.pack("<HHQQQ", 1, 24, us, cs, lofs) if e.zip64 else b""
+        extra = (struct.pack("<HHQQQ", 1, 24, us, cs, lofs) if e.zip64 else b"") + e.cd_extra
         out += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, e.flags, e.method, 0, 0,
                            e.crc, 0xFFFFFFFF if big else cs, 0xFFFFFFFF if big else us,
                            len(e.name), len(extra), 0, 0, 0, 0,
@@ -248,6 +249,11 @@ def zip_cases():
          ["zip64-locator"])
     case("y_deflate_tail.zip", build_zip([E("a", text, 8, tail=b"extra")]), "parse",
          ["deflate-tail"])
+    case("y_malformed_extra.zip",  # a field header claiming 16 bytes, 3 present
+         build_zip([E("a", hello, cd_extra=b"UT\x10\x00abc")]), "parse", ["extra"])
+    case("y_extra_fields.zip",  # well-formed fields, and a ZIP64 field nobody needs
+         build_zip([E("a", hello, cd_extra=b"UT\x05\x00\x03\x00\x00\x00\x00"
+                                             b"\x01\x00\x08\x00" + bytes(8))]), "parse")
     case("y_local_method.zip", build_zip([E("a", hello, lmethod=8)]), "parse", ["local-method"])
     case("y_bad_descriptor.zip", build_zip([E("a", hello, flags=8, descriptor=0)]), "parse",
          ["descriptor"])
