@@ -19,6 +19,9 @@ typedef struct cursor {
 
 static inline void cur_init(cursor *c, const uint8_t *data, size_t len)
 {
+    static const uint8_t none[1];
+    if (!data) /* NULL + 0 is undefined behaviour; an empty input reads from a real empty span */
+        data = none, len = 0;
     c->base = data;
     c->p = data;
     c->end = data + len;

@@ -16,15 +16,22 @@
 
 enum { MAX_ITEMS = 12, MAX_TEXT = 80 };
 
+/* Room kept at the end of every buffer for emit's " …\n". */
+enum { SB_TAIL = 8 };
+
 void sb_put(sbuf *b, const char *s, size_t n)
 {
-    if (b->len + 1 >= b->cap) {
+    size_t limit = b->cap > SB_TAIL ? b->cap - SB_TAIL : 0;
+    if (b->len >= limit) {
         b->truncated = 1;
         return;
     }
-    size_t room = b->cap - 1 - b->len;
+    size_t room = limit - b->len;
     if (n > room) {
+        /* cut at a character boundary: the text may be UTF-8 that ends up in JSON */
         n = room;
+        while (n > 0 && ((uint8_t)s[n] & 0xC0) == 0x80)
+            n--;
         b->truncated = 1;
     }
     memcpy(b->buf + b->len, s, n);
@@ -216,11 +223,11 @@ static void repr_call(const pk_graph *g, const pk_node *n, sbuf *b)
 
 static int emit(brine_write_fn write, void *ctx, sbuf *b)
 {
-    if (b->truncated)
-        sb_str(b, " …");
-    sb_put(b, "\n", 1);
-    if (b->len + 1 >= b->cap)
-        b->buf[b->cap - 2] = '\n';
+    /* sb_put left SB_TAIL bytes free for this */
+    const char *tail = b->truncated ? " …\n" : "\n";
+    size_t n = strlen(tail);
+    memcpy(b->buf + b->len, tail, n + 1);
+    b->len += n;
     int rc = write(ctx, b->buf, b->len);
     b->len = 0;
     b->buf[0] = '\0';
