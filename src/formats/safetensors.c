@@ -126,59 +126,205 @@ static size_t utf8_valid_prefix(const uint8_t *s, size_t len)
     return len;
 }
 
-typedef struct prescan {
-    uint64_t values;   /* upper bound on JSON values */
-    uint64_t top_keys; /* members of the root object */
-    unsigned max_depth;
-    size_t nul_at; /* offset of a NUL outside strings, or SIZE_MAX */
-} prescan;
-
 enum { ST_MAX_DEPTH = 128 }; /* serde_json's default recursion limit */
 
-/* One pass over the header: how deep, how many values, how many tensor entries. It does not
- * validate (jansson does); it only bounds what validation will cost. */
-static void json_prescan(const uint8_t *s, size_t len, prescan *ps)
+/* A JSON syntax check (RFC 8259) that allocates nothing, run before jansson: it gives exact
+ * messages and offsets, bounds nesting (serde_json's limit, so recursion here is bounded
+ * too), and counts what the parse will cost. Once it passes, jansson can only refuse a
+ * header for the few reasons listed in st_open — anything else is jansson running out of
+ * memory, which its error codes do not reliably say. */
+typedef struct jscan {
+    const uint8_t *s;
+    size_t len, i;
+    unsigned depth;
+    uint64_t values;   /* JSON values: what the parser will allocate */
+    uint64_t top_keys; /* members of the root object: the tensor count, plus __metadata__ */
+    const char *why;   /* set on failure; s[i] is where */
+} jscan;
+
+static int js_fail(jscan *j, const char *why)
 {
-    memset(ps, 0, sizeof *ps);
-    ps->values = 1;
-    ps->nul_at = SIZE_MAX;
-    unsigned depth = 0;
-    int in_str = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
+    j->why = why;
+    return -1;
+}
+
+static void js_ws(jscan *j)
+{
+    while (j->i < j->len &&
+           (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
+        j->i++;
+}
+
+static int js_hex(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int js_digit(const jscan *j)
+{
+    return j->i < j->len && j->s[j->i] >= '0' && j->s[j->i] <= '9';
+}
+
+static int js_string(jscan *j)
+{
+    j->i++; /* the opening quote */
+    while (j->i < j->len) {
+        uint8_t c = j->s[j->i];
+        if (c == '"') {
+            j->i++;
+            return 0;
+        }
+        if (c < 0x20)
+            return js_fail(j, "a control character inside a string must be escaped");
+        if (c == '\\') {
+            if (j->len - j->i < 2)
+                break;
+            uint8_t e = j->s[j->i + 1];
+            if (e == 'u') {
+                if (j->len - j->i < 6 || !js_hex(j->s[j->i + 2]) || !js_hex(j->s[j->i + 3]) ||
+                    !js_hex(j->s[j->i + 4]) || !js_hex(j->s[j->i + 5]))
+                    return js_fail(j, "\\u needs four hex digits");
+                j->i += 6;
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", e) || !e)
+                return js_fail(j, "unknown escape in a string");
+            j->i += 2;
             continue;
         }
-        switch (c) {
-        case '"': in_str = 1; break;
-        case '{':
-        case '[':
-            ps->values++;
-            if (++depth > ps->max_depth)
-                ps->max_depth = depth;
-            break;
-        case '}':
-        case ']':
-            if (depth)
-                depth--;
-            break;
-        case ',': ps->values++; break;
-        case ':':
-            ps->values++;
-            if (depth == 1)
-                ps->top_keys++;
-            break;
-        case '\0':
-            if (ps->nul_at == SIZE_MAX)
-                ps->nul_at = i;
-            break;
-        default: break;
+        j->i++;
+    }
+    return js_fail(j, "the string is not closed");
+}
+
+static int js_number(jscan *j)
+{
+    if (j->s[j->i] == '-')
+        j->i++;
+    if (!js_digit(j))
+        return js_fail(j, "a number needs a digit here");
+    if (j->s[j->i] == '0')
+        j->i++;
+    else
+        while (js_digit(j))
+            j->i++;
+    if (j->i < j->len && j->s[j->i] == '.') {
+        j->i++;
+        if (!js_digit(j))
+            return js_fail(j, "a fraction needs a digit after '.'");
+        while (js_digit(j))
+            j->i++;
+    }
+    if (j->i < j->len && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
+        j->i++;
+        if (j->i < j->len && (j->s[j->i] == '+' || j->s[j->i] == '-'))
+            j->i++;
+        if (!js_digit(j))
+            return js_fail(j, "an exponent needs a digit");
+        while (js_digit(j))
+            j->i++;
+    }
+    return 0;
+}
+
+static int js_value(jscan *j);
+
+/* An object or an array (close is '}' or ']'). */
+static int js_container(jscan *j, uint8_t close)
+{
+    if (++j->depth >= ST_MAX_DEPTH)
+        return js_fail(j, "nesting reaches serde_json's recursion limit of 128 levels");
+    j->i++;
+    js_ws(j);
+    if (j->i < j->len && j->s[j->i] == close) {
+        j->i++;
+        j->depth--;
+        return 0;
+    }
+    for (;;) {
+        if (close == '}') {
+            if (j->i >= j->len || j->s[j->i] != '"')
+                return js_fail(j, "expected a string key");
+            if (js_string(j))
+                return -1;
+            if (j->depth == 1)
+                j->top_keys++;
+            js_ws(j);
+            if (j->i >= j->len || j->s[j->i] != ':')
+                return js_fail(j, "expected ':' after the key");
+            j->i++;
+            js_ws(j);
+        }
+        if (js_value(j))
+            return -1;
+        js_ws(j);
+        if (j->i < j->len && j->s[j->i] == ',') {
+            j->i++;
+            js_ws(j);
+            continue;
+        }
+        if (j->i < j->len && j->s[j->i] == close) {
+            j->i++;
+            j->depth--;
+            return 0;
+        }
+        return js_fail(j, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+static int js_value(jscan *j)
+{
+    j->values++;
+    if (j->i >= j->len)
+        return js_fail(j, "expected a value, the header ends");
+    uint8_t c = j->s[j->i];
+    if (c == '{' || c == '[')
+        return js_container(j, c == '{' ? '}' : ']');
+    if (c == '"')
+        return js_string(j);
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return js_number(j);
+    static const char *const words[] = {"true", "false", "null"};
+    for (size_t w = 0; w < 3; w++) {
+        size_t n = strlen(words[w]);
+        if (j->len - j->i >= n && !memcmp(j->s + j->i, words[w], n)) {
+            j->i += n;
+            return 0;
         }
     }
+    if (c == '\0')
+        return js_fail(j, "NUL byte: only JSON whitespace may pad the header");
+    return js_fail(j, "expected a value");
+}
+
+static int json_check(jscan *j, const uint8_t *s, size_t len)
+{
+    memset(j, 0, sizeof *j);
+    j->s = s;
+    j->len = len;
+    js_ws(j);
+    /* serde deserialises the header into a map: nothing else can be one */
+    if (j->i >= len || j->s[j->i] != '{')
+        return js_fail(j, "the header must be a JSON object");
+    if (js_value(j))
+        return -1;
+    js_ws(j);
+    if (j->i < len)
+        return js_fail(j, j->s[j->i] ? "trailing characters after the JSON value"
+                                     : "NUL byte: only JSON whitespace may pad the header");
+    return 0;
+}
+
+/* The refusals jansson may still make after json_check passed (jansson 2.14 load.c). */
+static int jansson_refusal(const char *text)
+{
+    static const char *const known[] = {"duplicate object key",   "\\u0000 is not allowed",
+                                        "NUL byte in object key", "invalid Unicode",
+                                        "too big integer",        "real number overflow"};
+    for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+        if (!strncmp(text, known[k], strlen(known[k])))
+            return 1;
+    return 0;
 }
 
 /* The budget is charged for the JSON DOM while it exists (jansson uses its own malloc): a
@@ -574,22 +720,17 @@ brine_status st_open(const uint8_t *data, size_t len, const brine_limits *lim, m
         return ERR_CORRUPT(err, 8 + bad, "header is not valid UTF-8 at byte %zu (InvalidHeader)",
                            bad);
 
-    /* bound the parse before it runs */
-    prescan ps;
-    json_prescan(hdr, hlen, &ps);
-    if (ps.nul_at != SIZE_MAX)
-        return ERR_CORRUPT(err, 8 + ps.nul_at,
-                           "NUL byte in the header outside a string: only JSON whitespace may "
-                           "pad it (InvalidHeaderDeserialization: trailing characters)");
-    if (ps.max_depth >= ST_MAX_DEPTH)
-        return ERR_CORRUPT(err, 8,
-                           "header JSON nests %u levels deep; serde_json stops at %d "
-                           "(InvalidHeaderDeserialization: recursion limit exceeded)",
-                           ps.max_depth, ST_MAX_DEPTH);
-    if (ps.top_keys > L.max_tensors + 1)
-        return err_limit(err, "max_tensors", L.max_tensors, ps.top_keys - 1, 8, 1, __LINE__);
+    /* check the syntax and bound the parse before it runs */
+    jscan js;
+    if (json_check(&js, hdr, hlen))
+        return ERR_CORRUPT(err, 8 + js.i,
+                           "header is not valid JSON at byte %zu: %s "
+                           "(InvalidHeaderDeserialization)",
+                           js.i, js.why);
+    if (js.top_keys > L.max_tensors + 1)
+        return err_limit(err, "max_tensors", L.max_tensors, js.top_keys - 1, 8, 1, __LINE__);
     uint64_t cost;
-    if (__builtin_mul_overflow(ps.values, (uint64_t)ST_JSON_VALUE_COST, &cost) ||
+    if (__builtin_mul_overflow(js.values, (uint64_t)ST_JSON_VALUE_COST, &cost) ||
         __builtin_add_overflow(cost, 2 * (uint64_t)hlen, &cost) || reserve(mem, cost))
         return err_limit(err, "max_memory", mem->limit, cost, 8, 1, __LINE__);
 
@@ -597,8 +738,8 @@ brine_status st_open(const uint8_t *data, size_t len, const brine_limits *lim, m
     json_t *root = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, &je);
     brine_status st = BRINE_OK;
     st_file *f = NULL;
-    if (!root && json_error_code(&je) == json_error_out_of_memory) {
-        st = ERR_NOMEM(err); /* a healthy header when memory runs out is not malformed */
+    if (!root && !jansson_refusal(je.text)) {
+        st = ERR_NOMEM(err); /* valid syntax: jansson ran out of memory */
         goto out;
     }
     if (!root) {

@@ -246,8 +246,8 @@ static const rcase cases[] = {
     {"negative offset", "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[-1,-1]}}", 0,
      BRINE_ERR_MALFORMED, "data_offsets must be"},
     {"entry not an object", "{\"a\":[1,2]}", 0, BRINE_ERR_MALFORMED, "expected an object"},
-    {"root is an array", "[]", 0, BRINE_ERR_MALFORMED, "expected a JSON object"},
-    {"root is a string", "\"{}\"", 0, BRINE_ERR_MALFORMED, "not valid JSON"},
+    {"root is an array", "[]", 0, BRINE_ERR_MALFORMED, "must be a JSON object"},
+    {"root is a string", "\"{}\"", 0, BRINE_ERR_MALFORMED, "must be a JSON object"},
     {"truncated JSON", "{\"a\":", 0, BRINE_ERR_MALFORMED, "not valid JSON"},
     {"JSON with trailing garbage", "{}x", 0, BRINE_ERR_MALFORMED, "not valid JSON"},
     {"NUL padding", "{}\0\0\0\0\0\0", 0, BRINE_OK, NULL}, /* strlen stops at the NUL: see below */

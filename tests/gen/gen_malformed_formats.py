@@ -443,7 +443,16 @@ def st_cases():
          "MetadataIncompleteBuffer")
     case("n_missing_bytes.safetensors", st_file({"a": T("I32", [2, 2], 0, 16)}, b[:14]),
          "reject", "MetadataIncompleteBuffer")
-    case("n_root_array.safetensors", st_file(b"[]"), "reject", "expected a JSON object")
+    case("n_root_array.safetensors", st_file(b"[]"), "reject", "must be a JSON object")
+    case("n_root_string.safetensors", st_file(b'"{}"'), "reject", "must be a JSON object")
+    case("n_control_char_in_string.safetensors", st_file(b'{"a\x01":1}'), "reject",
+         "control character")
+    case("n_bad_escape.safetensors", st_file(b'{"a\\x":1}'), "reject", "unknown escape")
+    case("n_leading_zero.safetensors", st_file(raw(
+        '{"a":{"dtype":"U8","shape":[01],"data_offsets":[0,1]}}'), b[:1]), "reject",
+         "not valid JSON")
+    case("n_nan.safetensors", st_file(b'{"__metadata__":{},"x":NaN}'), "reject",
+         "expected a value")
     case("n_missing_dtype.safetensors", st_file({"a": {"shape": [1], "data_offsets": [0, 1]}},
                                                 b[:1]), "reject", "missing field")
     case("n_three_offsets.safetensors", st_file(raw(
