@@ -486,6 +486,53 @@ static void test_alloc_failures(void)
     free(p);
 }
 
+/* jansson allocates through its own functions; failing them must read as out of memory,
+ * never as a malformed header (FINDINGS F9). */
+static uint64_t json_fail_at, json_calls;
+
+static void *failing_malloc(size_t n)
+{
+    if (++json_calls == json_fail_at)
+        return NULL;
+    return malloc(n);
+}
+
+static void test_parser_out_of_memory(void)
+{
+    const char *h = "{\"__metadata__\":{\"format\":\"pt\"},"
+                    "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                    "\"b\":{\"dtype\":\"U8\",\"shape\":[1,1],\"data_offsets\":[8,9]}}";
+    size_t len;
+    uint8_t *p = mk(h, strlen(h), 9, &len);
+    json_set_alloc_funcs(failing_malloc, free);
+    for (json_fail_at = 1;; json_fail_at++) {
+        json_calls = 0;
+        mem_budget mem;
+        mem_budget_init(&mem, 1 << 24);
+        st_file *f;
+        brine_error err;
+        brine_status st = st_open(p, len, NULL, &mem, &f, &err);
+        CHECK(mem.used == 0 || st == BRINE_OK);
+        if (st == BRINE_OK) {
+            st_close(f);
+            CHECK(json_calls < json_fail_at);
+            break;
+        }
+        checks++;
+        if (st != BRINE_ERR_NOMEM) {
+            failures++;
+            fprintf(stderr, "jansson allocation %" PRIu64 " failing gives '%s'\n", json_fail_at,
+                    err.msg);
+        }
+        if (json_fail_at > 1000) {
+            CHECK(!"st_open never succeeded");
+            break;
+        }
+    }
+    json_set_alloc_funcs(malloc, free);
+    free(p);
+}
+
 /* ------------------------------------------------------------------ writer */
 
 static const float six[6] = {0, 1, 2, 3, 4, 5};
@@ -1082,6 +1129,7 @@ int main(int argc, char **argv)
     test_framing();
     test_limits();
     test_alloc_failures();
+    test_parser_out_of_memory();
     test_writer_vectors();
     test_writer_layout();
     test_writer_refusals();
