@@ -170,6 +170,14 @@ BRINE_API const brine_finding *brine_result_finding(const brine_result *result, 
 BRINE_API size_t brine_result_global_count(const brine_result *result);
 BRINE_API const char *brine_result_global(const brine_result *result, size_t i);
 
+/* The tensors and arrays a scan found and validated (name, dtype, shape; the data pointers of
+ * brine_tensor_info are NULL), in the order the file holds them. A scan reads no tensor bytes,
+ * so sha256 needs brine_model_tensor_sha256. At most 100000 are listed. */
+typedef struct brine_tensor_info brine_tensor_info;
+BRINE_API size_t brine_result_tensor_count(const brine_result *result);
+BRINE_API brine_status brine_result_tensor(const brine_result *result, size_t i,
+                                           brine_tensor_info *out, brine_error *err);
+
 /* ---------------------------------------------------------------- output */
 
 /* Where text goes: return 0 on success, non-zero to abort with BRINE_ERR_IO. */

@@ -735,7 +735,7 @@ brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
     r.opts = opts;
     r.err = err;
     cur_init(&r.cur, data, len);
-    r.cur.p = data + start;
+    r.cur.p = r.cur.base + start; /* base, not data: cur_init replaces a NULL data */
     pk_op op;
     memset(&op, 0, sizeof op);
     op.offset = start;

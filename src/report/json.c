@@ -27,7 +27,7 @@ static json_t *finding_object(const brine_finding *f)
     return o;
 }
 
-/* {path, format, verdict, findings: [...], globals: [...]} */
+/* {path, format, verdict, findings: [...], globals: [...], tensors?: [...]} */
 static json_t *file_object(const char *path, const brine_result *res)
 {
     json_t *o = json_object(), *findings, *globals;
@@ -46,6 +46,23 @@ static json_t *file_object(const char *path, const brine_result *res)
     for (size_t i = 0; i < n; i++) {
         const char *g = brine_result_global(res, i);
         if (g && rep_append(globals, rep_jstr(g)))
+            goto fail;
+    }
+    /* tensors: [{name, dtype, shape}], as brine inspect lists them, when the scan found any */
+    n = brine_result_tensor_count(res);
+    json_t *tensors = n ? rep_arr_in(o, "tensors") : NULL;
+    if (n && !tensors)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        brine_tensor_info t;
+        json_t *shape = json_array(), *to = NULL;
+        if (brine_result_tensor(res, i, &t, NULL) == BRINE_OK && shape)
+            for (unsigned k = 0; k < t.ndim; k++)
+                json_array_append_new(shape, json_integer((json_int_t)t.shape[k]));
+        if (shape)
+            to = json_pack("{s:o, s:s, s:o}", "name", rep_jstr(t.name), "dtype", t.dtype, "shape",
+                           shape);
+        if (rep_append(tensors, to))
             goto fail;
     }
     return o;

@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 
-enum { MAX_FINDINGS = 10000, MAX_GLOBALS = 100000 };
+enum { MAX_FINDINGS = 10000, MAX_GLOBALS = 100000, MAX_TENSORS = 100000 };
 
 /* The result's own budget, apart from the scan's max_memory: a file that exhausts the scan
  * budget must still be able to record the limit finding that says so. Findings and globals
@@ -45,6 +45,11 @@ void brine_result_free(brine_result *r)
         mem_free(&r->mem, r->globals[i], strlen(r->globals[i]) + 1);
     mem_free(&r->mem, r->globals, r->cap_globals * sizeof *r->globals);
     mem_free(&r->mem, r->seen, r->cap_seen * sizeof *r->seen);
+    for (size_t i = 0; i < r->n_tensors; i++) {
+        mem_free(&r->mem, r->tensors[i].name, strlen(r->tensors[i].name) + 1);
+        mem_free(&r->mem, r->tensors[i].shape, r->tensors[i].ndim * sizeof(int64_t) + 1);
+    }
+    mem_free(&r->mem, r->tensors, r->cap_tensors * sizeof *r->tensors);
     free(r);
 }
 
@@ -148,6 +153,30 @@ brine_status res_add_global(brine_result *r, const char *full)
     return BRINE_OK;
 }
 
+brine_status res_add_tensor(brine_result *r, const char *name, const char *dtype, uint32_t ndim,
+                            const int64_t *shape, uint64_t numel)
+{
+    if (r->n_tensors >= MAX_TENSORS)
+        return BRINE_OK;
+    if (mem_grow(&r->mem, (void **)&r->tensors, &r->cap_tensors, r->n_tensors + 1,
+                 sizeof *r->tensors))
+        return BRINE_ERR_NOMEM;
+    struct res_tensor *t = &r->tensors[r->n_tensors];
+    t->name = mem_strndup(&r->mem, name, strlen(name));
+    t->shape = mem_alloc(&r->mem, ndim * sizeof(int64_t) + 1);
+    if (!t->name || !t->shape) {
+        mem_free(&r->mem, t->name, t->name ? strlen(name) + 1 : 0);
+        mem_free(&r->mem, t->shape, t->shape ? ndim * sizeof(int64_t) + 1 : 0);
+        return BRINE_ERR_NOMEM;
+    }
+    memcpy(t->shape, shape, ndim * sizeof(int64_t));
+    t->dtype = dtype;
+    t->ndim = ndim;
+    t->numel = numel;
+    r->n_tensors++;
+    return BRINE_OK;
+}
+
 void res_finish(brine_result *r)
 {
     /* most severe first, keeping stream order within a severity (a counting sort) */
@@ -178,6 +207,23 @@ size_t brine_result_global_count(const brine_result *r) { return r ? r->n_global
 const char *brine_result_global(const brine_result *r, size_t i)
 {
     return r && i < r->n_globals ? r->globals[i] : NULL;
+}
+
+size_t brine_result_tensor_count(const brine_result *r) { return r ? r->n_tensors : 0; }
+
+brine_status brine_result_tensor(const brine_result *r, size_t i, brine_tensor_info *out,
+                                 brine_error *err)
+{
+    if (!r || !out || i >= r->n_tensors)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_result_tensor: no tensor %zu", i);
+    const struct res_tensor *t = &r->tensors[i];
+    memset(out, 0, sizeof *out);
+    out->name = t->name;
+    out->dtype = t->dtype;
+    out->ndim = t->ndim;
+    out->shape = t->shape;
+    out->numel = t->numel;
+    return BRINE_OK;
 }
 
 const char *brine_verdict_name(brine_verdict v)

@@ -18,6 +18,14 @@ struct brine_result {
     size_t n_globals, cap_globals;
     uint64_t *seen; /* dedup keys of findings and globals */
     size_t n_seen, cap_seen;
+    struct res_tensor {
+        char *name;
+        const char *dtype; /* a constant */
+        uint32_t ndim;
+        int64_t *shape;
+        uint64_t numel;
+    } *tensors;
+    size_t n_tensors, cap_tensors;
 };
 
 brine_result *res_new(void);
@@ -25,6 +33,9 @@ brine_status res_vadd_finding(brine_result *r, brine_verdict severity, const cha
                               const char *global, const char *member, int64_t offset,
                               const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
 brine_status res_add_global(brine_result *r, const char *full);
+/* Records a tensor the scan validated (name, dtype, shape are copied). */
+brine_status res_add_tensor(brine_result *r, const char *name, const char *dtype, uint32_t ndim,
+                            const int64_t *shape, uint64_t numel);
 /* Orders findings most severe first. */
 void res_finish(brine_result *r);
 

@@ -709,6 +709,10 @@ static brine_status check_tensors(scan_ctx *sc, const pk_graph *g, pk_id root,
     brine_error err;
     err_clear(&err);
     brine_status st = ld_collect(&set, g, root, &err);
+    for (size_t k = 0; st == BRINE_OK && k < set.n_tensors; k++) {
+        const ld_tensor *t = &set.tensors[k];
+        st = res_add_tensor(sc->result, t->name, t->dtype->st_name, t->ndim, t->shape, t->numel);
+    }
     ld_set_free(&set);
     if (st == BRINE_ERR_NOMEM || st == BRINE_OK || st == BRINE_ERR_UNSUPPORTED)
         return st == BRINE_ERR_NOMEM ? st : BRINE_OK;
