@@ -26,6 +26,8 @@ static const char convert_help[] =
     "  --config PATH   where the JSON config goes (default: OUT with .safetensors replaced by\n"
     "                  .config.json)\n"
     "  --allow ENTRY   widen the policy (profile, module.qualname or module.*)\n"
+    "  --no-sync       do not fsync the outputs (still atomic; faster, but a power loss just\n"
+    "                  after the rename may lose them)\n"
     "  -h, --help      this text\n"
     "\n"
     "A progress bar is shown on a terminal. Exit status: 0 converted; 1 the input is refused\n"
@@ -49,10 +51,12 @@ int cli_convert(int argc, char **argv)
     static const struct option longopts[] = {{"to", required_argument, NULL, 't'},
                                              {"allow", required_argument, NULL, 'a'},
                                              {"config", required_argument, NULL, 'c'},
+                                             {"no-sync", no_argument, NULL, 'S'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     brine_policy *policy = brine_policy_new();
     const char *config = NULL;
+    int no_sync = 0;
     brine_error err;
     int c;
     optind = 1;
@@ -61,6 +65,10 @@ int cli_convert(int argc, char **argv)
             continue;
         if (c == 'c') {
             config = optarg;
+            continue;
+        }
+        if (c == 'S') {
+            no_sync = 1;
             continue;
         }
         if (c == 't' && strcmp(optarg, "safetensors") == 0)
@@ -85,7 +93,7 @@ int cli_convert(int argc, char **argv)
     if (rc)
         return rc;
     int last = -1;
-    brine_convert_options opts = {config, isatty(2) ? progress : NULL, &last};
+    brine_convert_options opts = {config, isatty(2) ? progress : NULL, &last, no_sync};
     brine_status st = brine_model_write_safetensors(m, argv[optind + 1], &opts, &err);
     if (st) {
         if (last >= 0)

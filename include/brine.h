@@ -289,12 +289,14 @@ typedef struct brine_convert_options {
                                   * (or ".config.json" appended) */
     brine_progress_fn progress;  /* NULL: none */
     void *progress_ctx;
+    int no_sync;                 /* 1: skip fsync (outputs stay atomic, but a power loss right
+                                  * after the rename may lose them) */
 } brine_convert_options;
 
 /* Writes the model's tensors to a safetensors file at path — bit-exact, each in C order
  * (views are written contiguous), tensors sharing a storage written once each and recorded
  * in the metadata key "brine.shared" — and its non-tensor values to a JSON config beside it.
- * Both files are written atomically (temporary file, fsync, rename); on failure neither
+ * Both files are written atomically (temporary file, fsync unless no_sync, rename); on failure neither
  * exists afterwards and nothing else was touched. Memory does not grow with the model: stored
  * tensors are streamed from the mapped file. Returns BRINE_ERR_UNSUPPORTED for dtypes
  * safetensors cannot hold (complex128), BRINE_ERR_IO, BRINE_ERR_NOMEM. */

@@ -93,6 +93,12 @@ static brine_status write_text(void *ctx, int fd, brine_error *err)
     return BRINE_OK;
 }
 
+/* Streams the safetensors file to fd. */
+static brine_status write_weights(void *ctx, int fd, brine_error *err)
+{
+    return st_writer_write_fd(ctx, fd, err);
+}
+
 /* JSON object: storage index → names of the tensors sharing it, for storages with several. */
 static char *shared_groups(const ld_set *s)
 {
@@ -160,11 +166,12 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
                                                          : config_path_for(path)))
         st = ERR_NOMEM(err);
     /* the config is staged first and committed last: either both files appear or neither */
+    unsigned flags = opts && opts->no_sync ? ATOMIC_NO_SYNC : 0;
     if (!st)
-        st = atomic_write(config_path, write_text, m->config_json, &staged, err);
+        st = atomic_write(config_path, write_text, m->config_json, flags, &staged, err);
     if (!st)
-        st = st_writer_write_file(w, path, err);
-    if (!st && (st = atomic_commit(staged, config_path, err)))
+        st = atomic_write(path, write_weights, w, flags, NULL, err);
+    if (!st && (st = atomic_commit(staged, config_path, flags, err)))
         unlink(path);
     else if (st && staged)
         unlink(staged);

@@ -25,7 +25,7 @@ static void sync_dir_of(const char *path)
     }
 }
 
-brine_status atomic_commit(const char *tmp, const char *path, brine_error *err)
+brine_status atomic_commit(const char *tmp, const char *path, unsigned flags, brine_error *err)
 {
     if (rename(tmp, path) != 0) {
         int e = errno;
@@ -33,11 +33,12 @@ brine_status atomic_commit(const char *tmp, const char *path, brine_error *err)
         return err_set(err, BRINE_ERR_IO, __LINE__, "cannot rename the output into %.150s: %s",
                        path, strerror(e));
     }
-    sync_dir_of(path);
+    if (!(flags & ATOMIC_NO_SYNC))
+        sync_dir_of(path);
     return BRINE_OK;
 }
 
-brine_status atomic_write(const char *path, atomic_produce_fn produce, void *ctx,
+brine_status atomic_write(const char *path, atomic_produce_fn produce, void *ctx, unsigned flags,
                           char **keep_tmp, brine_error *err)
 {
     if (!path || !*path)
@@ -65,7 +66,7 @@ brine_status atomic_write(const char *path, atomic_produce_fn produce, void *ctx
                        path, strerror(e));
     }
     brine_status st = produce(ctx, fd, err);
-    if (!st && fsync(fd) != 0)
+    if (!st && !(flags & ATOMIC_NO_SYNC) && fsync(fd) != 0)
         st = err_set(err, BRINE_ERR_IO, __LINE__, "fsync of %.150s failed: %s", tmp,
                      strerror(errno));
     if (close(fd) != 0 && !st)
@@ -80,7 +81,7 @@ brine_status atomic_write(const char *path, atomic_produce_fn produce, void *ctx
         *keep_tmp = tmp;
         return BRINE_OK;
     }
-    st = atomic_commit(tmp, path, err);
+    st = atomic_commit(tmp, path, flags, err);
     free(tmp);
     return st;
 }

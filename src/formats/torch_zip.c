@@ -100,11 +100,10 @@ static brine_status report_anomalies(scan_ctx *sc, const char *member, uint64_t 
 {
     for (unsigned b = 0; b < 64; b++) {
         uint64_t bit = UINT64_C(1) << b;
-        if (!(bits & bit) || !zip_anomaly_name(bit))
+        if (!(bits & bit) || !zip_anomaly_rule(bit))
             continue;
-        char rule[64];
-        snprintf(rule, sizeof rule, "zip-%s", zip_anomaly_name(bit));
-        brine_status st = scan_add_finding(sc, BRINE_INVALID, rule, NULL, member, offset,
+        brine_status st = scan_add_finding(sc, BRINE_INVALID, zip_anomaly_rule(bit), NULL, member,
+                                           offset,
                                            "%s: readers disagree about this archive",
                                            zip_anomaly_text(bit));
         if (st)
