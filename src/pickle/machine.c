@@ -418,6 +418,9 @@ static brine_status op_stack_global(run *r)
     } else {
         /* a computed operand: whatever it evaluates to at load time will be imported */
         const char *m = is_text(mn) ? NULL : "?", *n = is_text(nn) ? NULL : "?";
+        if ((!m && !pk_utf8_valid(mn->v.s.p, mn->v.s.len, 0)) ||
+            (!n && !pk_utf8_valid(nn->v.s.p, nn->v.s.len, 0)))
+            return FAIL("STACK_GLOBAL operand is not valid text");
         pk_id computed = m ? mod : name; /* read before new nodes move the arena */
         st = make_global(r, m ? (const uint8_t *)m : mn->v.s.p, m ? 1 : mn->v.s.len,
                          n ? (const uint8_t *)n : nn->v.s.p, n ? 1 : nn->v.s.len, 1, &out);

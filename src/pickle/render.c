@@ -87,6 +87,22 @@ static void put_quoted(sbuf *b, const uint8_t *s, uint64_t n, int bytes_prefix)
         sb_fmt(b, "...(%" PRIu64 " bytes)", n);
 }
 
+/* Unquoted text with the same escaping (names are UTF-8 by construction; this is a guard). */
+static void put_text(sbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)s[i];
+        size_t k = c >= 0x80 ? utf8_seq((const uint8_t *)s + i, n - i) : 1;
+        if (c >= 0x20 && c != 0x7f && k) {
+            sb_put(b, s + i, k);
+            i += k - 1;
+        } else {
+            sb_fmt(b, "\\x%02x", c);
+        }
+    }
+}
+
 typedef struct walk {
     const pk_graph *g;
     unsigned depth, max_depth;
@@ -157,7 +173,7 @@ static void repr(walk *w, sbuf *b, pk_id id)
         put_quoted(b, n->v.s.p, n->v.s.len, 1);
         sb_str(b, ")");
         return;
-    case K_GLOBAL: sb_str(b, w->g->globals[n->v.g.global].full); return;
+    case K_GLOBAL: put_text(b, w->g->globals[n->v.g.global].full); return;
     case K_CALL: case K_NEWOBJ: case K_INST: case K_PERSID: case K_EXT: case K_BUFFER:
         sb_fmt(b, "_v%u", id);
         return;
@@ -245,8 +261,10 @@ void pk_describe_event(const pk_graph *g, const pk_event *e, sbuf *b)
             sb_str(b, "import the name computed from ");
             pk_repr(g, n->a, 4, b);
         } else {
-            sb_fmt(b, "from %s import ", gl->module);
-            sb_str(b, gl->name);
+            sb_str(b, "from ");
+            put_text(b, gl->module);
+            sb_str(b, " import ");
+            put_text(b, gl->name);
         }
         break;
     }
