@@ -23,15 +23,18 @@
  *
  * Operations: brine_scan_bytes (default policy), brine_scan_bytes with a widened policy,
  * brine_report_* (JSON, SARIF, text, JSONL) of a scan, brine_dis (text and JSON),
- * brine_model_open with every tensor read and hashed. Runs with N over every allocation, or a
- * spread of 3000 of them when an operation allocates more (deep inputs).
+ * brine_model_open with every tensor read and hashed, brine_model_write_safetensors (on
+ * failure nothing may be left in the output directory; on success the same bytes). Runs with N over
+ * every allocation, or a spread of 3000 of them when an operation allocates more (deep inputs).
  */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <malloc.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -170,6 +173,7 @@ typedef struct answer {
     brine_status st;
     int verdict; /* -1 when there is no result */
     size_t n_findings, n_globals, n_tensors;
+    uint64_t out_hash; /* convert: FNV-1a of the safetensors file and the config written */
 } answer;
 
 typedef answer (*op_fn)(const input *in);
@@ -184,7 +188,7 @@ static int discard(void *ctx, const void *buf, size_t len)
 
 static answer scan_with(const input *in, const brine_policy *policy)
 {
-    answer a = {BRINE_OK, -1, 0, 0, 0};
+    answer a = {BRINE_OK, -1, 0, 0, 0, 0};
     brine_scan_options opts;
     memset(&opts, 0, sizeof opts);
     opts.policy = policy;
@@ -208,7 +212,7 @@ static answer op_scan(const input *in) { return scan_with(in, NULL); }
 
 static answer op_scan_policy(const input *in)
 {
-    answer a = {BRINE_ERR_NOMEM, -1, 0, 0, 0};
+    answer a = {BRINE_ERR_NOMEM, -1, 0, 0, 0, 0};
     brine_policy *p = brine_policy_new();
     if (!p)
         return a;
@@ -260,7 +264,7 @@ static answer op_report(const input *in)
 
 static answer dis_as(const input *in, brine_dis_format f)
 {
-    answer a = {BRINE_OK, -1, 0, 0, 0};
+    answer a = {BRINE_OK, -1, 0, 0, 0, 0};
     brine_error err;
     a.st = brine_dis(in->data, in->len, f, NULL, discard, NULL, &err);
     return a;
@@ -271,7 +275,7 @@ static answer op_dis_json(const input *in) { return dis_as(in, BRINE_DIS_JSON); 
 
 static answer op_load(const input *in)
 {
-    answer a = {BRINE_OK, -1, 0, 0, 0};
+    answer a = {BRINE_OK, -1, 0, 0, 0, 0};
     brine_model *m = NULL;
     brine_error err;
     a.st = brine_model_open(in->path, NULL, &m, &err);
@@ -302,6 +306,76 @@ static answer op_load(const input *in)
     return a;
 }
 
+/* convert: outputs go to a private directory; after every run it must hold both outputs (on
+ * success) or nothing at all (on failure: atomic writes leave no partial or temporary file). */
+static char out_dir[64];
+
+static uint8_t *read_file(const char *path, size_t *len);
+
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+static size_t count_dir_entries(void)
+{
+    size_t n = 0;
+    DIR *d = opendir(out_dir);
+    if (!d)
+        return (size_t)-1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static answer op_convert(const input *in)
+{
+    answer a = {BRINE_OK, -1, 0, 0, 0, 0};
+    char out[128], config[128];
+    snprintf(out, sizeof out, "%s/out.safetensors", out_dir);
+    snprintf(config, sizeof config, "%s/out.config.json", out_dir);
+    brine_model *m = NULL;
+    brine_error err;
+    a.st = brine_model_open(in->path, NULL, &m, &err);
+    if (a.st == BRINE_OK) {
+        a.n_tensors = brine_model_tensor_count(m);
+        brine_convert_options opts;
+        memset(&opts, 0, sizeof opts);
+        opts.config_path = config;
+        opts.no_sync = 1;
+        a.st = brine_model_write_safetensors(m, out, &opts, &err);
+    }
+    brine_model_free(m);
+    size_t left = count_dir_entries();
+    if (a.st == BRINE_OK) {
+        if (left != 2)
+            fail("%s: convert succeeded but left %zu files, not 2", in->name, left);
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        const char *files[2] = {out, config};
+        for (int k = 0; k < 2; k++) {
+            size_t n = 0;
+            uint8_t *data = read_file(files[k], &n);
+            if (data)
+                h = fnv1a(h, data, n);
+            __real_free(data);
+        }
+        a.out_hash = h;
+        unlink(out);
+        unlink(config);
+    } else if (left != 0) {
+        fail("%s: convert failed (%s) but left %zu files behind", in->name, brine_status_name(a.st),
+             left);
+        unlink(out);
+        unlink(config);
+    }
+    return a;
+}
+
 typedef struct op {
     const char *name;
     op_fn fn;
@@ -311,6 +385,7 @@ typedef struct op {
 static const op ops[] = {
     {"scan", op_scan, 0},         {"scan+policy", op_scan_policy, 0}, {"report", op_report, 0},
     {"dis-text", op_dis_text, 0}, {"dis-json", op_dis_json, 0},       {"load", op_load, 1},
+    {"convert", op_convert, 1},
 };
 
 /* ------------------------------------------------------------------ sweeps */
@@ -334,7 +409,8 @@ static uint64_t step_value(uint64_t n, uint64_t k, uint64_t *steps)
 static int same_answer(const answer *a, const answer *b)
 {
     return a->st == b->st && a->verdict == b->verdict && a->n_findings == b->n_findings &&
-           a->n_globals == b->n_globals && a->n_tensors == b->n_tensors;
+           a->n_globals == b->n_globals && a->n_tensors == b->n_tensors &&
+           a->out_hash == b->out_hash;
 }
 
 /* Checks one injected run against the clean one. */
@@ -513,6 +589,11 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     json_set_alloc_funcs(json_alloc, json_release);
+    snprintf(out_dir, sizeof out_dir, "/tmp/brine-alloc-fail-XXXXXX");
+    if (!mkdtemp(out_dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
 
     size_t deep_len = 0;
     uint8_t *deep = deep_nesting(1500, &deep_len);
@@ -544,6 +625,7 @@ int main(int argc, char **argv)
         run_input(&in);
         __real_free(data);
     }
+    rmdir(out_dir);
     if (failures) {
         printf("%d failures\n", failures);
         return 1;
