@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional, as in libFuzzer: a target may define it for one-time set-up. */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static unsigned long n_inputs;
 
@@ -137,6 +139,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);
         return 2;
     }
+    if (LLVMFuzzerInitialize)
+        LLVMFuzzerInitialize(&argc, &argv);
     int rc = 0;
     for (int i = 1; i < argc; i++)
         if (run_path(argv[i], 0) != 0)
