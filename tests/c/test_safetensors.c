@@ -479,7 +479,7 @@ static void test_alloc_failures(void)
         }
         CHECK(st == BRINE_ERR_NOMEM && mem.used == 0);
         if (n > 100) {
-            CHECK(!"st_open never succeeded");
+            CHECK(0 && "st_open never succeeded");
             break;
         }
     }
@@ -525,7 +525,7 @@ static void test_parser_out_of_memory(void)
                     err.msg);
         }
         if (json_fail_at > 1000) {
-            CHECK(!"st_open never succeeded");
+            CHECK(0 && "st_open never succeeded");
             break;
         }
     }
@@ -885,7 +885,7 @@ static void test_writer_alloc_failures(void)
         }
         CHECK(st == BRINE_ERR_NOMEM);
         if (n > 500) {
-            CHECK(!"the writer never succeeded");
+            CHECK(0 && "the writer never succeeded");
             break;
         }
     }
