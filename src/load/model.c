@@ -67,13 +67,14 @@ static brine_status open_safetensors(brine_model *m, brine_error *err)
     }
     if (!st) {
         json_t *config = json_object();
-        for (size_t i = 0; config && i < st_metadata_count(f); i++) {
+        int bad = !config;
+        for (size_t i = 0; !bad && i < st_metadata_count(f); i++) {
             const char *k, *v;
             if (st_metadata_at(f, i, &k, &v) == 0)
-                json_object_set_new(config, k, json_string(v));
+                bad = json_object_set_new(config, k, json_string(v)) != 0;
         }
         m->set.config = config;
-        if (!config)
+        if (bad)
             st = ERR_NOMEM(err);
     }
     st_close(f);

@@ -683,6 +683,16 @@ static brine_status walk_pairs(walker *w, const pk_node *pairs, uint32_t count, 
     return BRINE_OK;
 }
 
+/* Sets key on a config object; an allocation that fails is an error, never a lost value. */
+static brine_status jset(walker *w, json_t *obj, const char *key, json_t *val)
+{
+    if (!w->s->want_config) {
+        json_decref(val);
+        return BRINE_OK;
+    }
+    return val && json_object_set_new(obj, key, val) == 0 ? BRINE_OK : ERR_NOMEM(w->err);
+}
+
 static json_t *json_bytes_value(const uint8_t *p, uint64_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -697,9 +707,13 @@ static json_t *json_bytes_value(const uint8_t *p, uint64_t n)
         buf[2 * i] = hex[p[i] >> 4];
         buf[2 * i + 1] = hex[p[i] & 15];
     }
-    json_object_set_new(o, "__bytes__", json_stringn(buf, (size_t)lim * 2));
-    json_object_set_new(o, "len", json_integer((json_int_t)n));
+    int bad = json_object_set_new(o, "__bytes__", json_stringn(buf, (size_t)lim * 2)) ||
+              json_object_set_new(o, "len", json_integer((json_int_t)n));
     free(buf);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -750,7 +764,7 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
             /* the quantizer (scheme, scales, zero points, axis) travels with the tensor */
             json_t *qparams = NULL;
             if (!(st = walk_child(w, "__qparams__", 11, qa->items[4], &qparams)))
-                json_object_set_new(*out, "__qparams__", qparams);
+                st = jset(w, *out, "__qparams__", qparams);
         }
         if (!st && !*out)
             st = ERR_NOMEM(w->err);
@@ -819,10 +833,10 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
                 w->depth++;
             } else {
                 *out = JV(w, json_object());
-                json_object_set_new(*out, "__call__", json_string(fn));
+                st = jset(w, *out, "__call__", json_string(fn));
                 json_t *args = NULL;
-                if (n->b && !(st = walk(w, n->b, &args)))
-                    json_object_set_new(*out, "args", args);
+                if (!st && n->b && !(st = walk(w, n->b, &args)))
+                    st = jset(w, *out, "args", args);
             }
         } else if (fn && strcmp(fn, "_codecs.encode") == 0 && pickled_bytes(w, id, &bp, &blen, &bowned)) {
             *out = JV(w, json_bytes_value(bp, blen));
@@ -831,10 +845,10 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
         } else {
             /* another allowlisted call: keep its name and arguments */
             *out = JV(w, json_object());
-            json_object_set_new(*out, "__call__", json_string(fn ? fn : "?"));
+            st = jset(w, *out, "__call__", json_string(fn ? fn : "?"));
             json_t *args = NULL;
-            if (n->b && !(st = walk(w, n->b, &args)))
-                json_object_set_new(*out, "args", args);
+            if (!st && n->b && !(st = walk(w, n->b, &args)))
+                st = jset(w, *out, "args", args);
         }
         break;
     }
@@ -843,7 +857,7 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
         !json_object_get(*out, "__state__")) {
         json_t *state = NULL;
         if (!(st = walk_child(w, "__state__", 9, n->state, &state)))
-            json_object_set_new(*out, "__state__", state);
+            st = jset(w, *out, "__state__", state);
     }
     w->depth--;
     if (!st && !*out)
