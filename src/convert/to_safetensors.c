@@ -99,21 +99,28 @@ static brine_status write_weights(void *ctx, int fd, brine_error *err)
     return st_writer_write_fd(ctx, fd, err);
 }
 
-/* JSON object: storage index → names of the tensors sharing it, for storages with several. */
-static char *shared_groups(const ld_set *s)
+/* The groups of tensors that share a storage, as a JSON array of name arrays, or NULL when
+ * there are none. *st is set when memory runs out (a missing group would be a lost fact). */
+static char *shared_groups(const ld_set *s, brine_status *st, brine_error *err)
 {
     json_t *groups = json_array();
-    for (size_t st = 0; st < s->n_storages; st++) {
+    int bad = !groups;
+    for (size_t k = 0; !bad && k < s->n_storages; k++) {
         json_t *names = json_array();
-        for (size_t i = 0; i < s->n_tensors; i++)
-            if (s->tensors[i].storage == st)
-                json_array_append_new(names, json_string(s->tensors[i].name));
-        if (json_array_size(names) > 1)
-            json_array_append(groups, names);
+        bad = !names;
+        for (size_t i = 0; !bad && i < s->n_tensors; i++)
+            if (s->tensors[i].storage == k)
+                bad = json_array_append_new(names, json_string(s->tensors[i].name)) != 0;
+        if (!bad && json_array_size(names) > 1)
+            bad = json_array_append(groups, names) != 0;
         json_decref(names);
     }
-    char *text = json_array_size(groups) ? json_dumps(groups, JSON_COMPACT) : NULL;
+    char *text = NULL;
+    if (!bad && json_array_size(groups) && !(text = ld_json_dump(groups, JSON_COMPACT)))
+        bad = 1;
     json_decref(groups);
+    if (bad)
+        *st = ERR_NOMEM(err);
     return text;
 }
 
@@ -160,7 +167,7 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
     }
     if (!st)
         st = st_writer_set_metadata(w, "format", 6, "pt", 2, err);
-    if (!st && (shared = shared_groups(s)))
+    if (!st && (shared = shared_groups(s, &st, err)))
         st = st_writer_set_metadata(w, "brine.shared", 12, shared, strlen(shared), err);
     if (!st && !(config_path = opts && opts->config_path ? strdup(opts->config_path)
                                                          : config_path_for(path)))

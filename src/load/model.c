@@ -112,7 +112,7 @@ brine_status brine_model_open(const char *path, const brine_load_options *opts,
         }
     }
     if (!st) {
-        m->config_json = json_dumps(m->set.config, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        m->config_json = ld_json_dump(m->set.config, JSON_INDENT(2) | JSON_ENSURE_ASCII);
         if (!m->config_json)
             st = ERR_NOMEM(err);
     }

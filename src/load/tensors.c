@@ -209,7 +209,8 @@ static brine_status add_storage(walker *w, const char *key, size_t keylen, const
 }
 
 /* Bytes spelled in the pickle: bytes literals, or _codecs.encode(text, 'latin1'). *owned is
- * the allocation size when converted. */
+ * the allocation size when converted. Returns 1, 0 when the value is not such bytes, -1 when
+ * memory ran out (which must not read as "not bytes"). */
 static int pickled_bytes(walker *w, pk_id id, const uint8_t **p, uint64_t *len, size_t *owned)
 {
     const pk_node *n = N(w, id);
@@ -226,7 +227,7 @@ static int pickled_bytes(walker *w, pk_id id, const uint8_t **p, uint64_t *len, 
     const pk_node *t = N(w, a->items[0]);
     uint8_t *out = mem_alloc(w->s->mem, t->v.s.len ? (size_t)t->v.s.len : 1);
     if (!out)
-        return 0;
+        return -1;
     uint64_t o = 0;
     for (uint64_t i = 0; i < t->v.s.len; i++) {
         uint8_t ch = t->v.s.p[i];
@@ -253,7 +254,10 @@ static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, 
     const uint8_t *bytes;
     uint64_t len;
     size_t owned;
-    if (!a || !pickled_bytes(w, a->items[0], &bytes, &len, &owned))
+    int got = a ? pickled_bytes(w, a->items[0], &bytes, &len, &owned) : 0;
+    if (got < 0)
+        return ERR_NOMEM(w->err);
+    if (!got)
         return BAD(w, call, "_load_from_bytes needs literal bytes");
     pk_graph g2;
     pk_graph_init(&g2, w->s->mem);
@@ -470,8 +474,12 @@ static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_
     const uint8_t *p;
     uint64_t len;
     size_t owned;
-    if (!pickled_bytes(w, bytes_id, &p, &len, &owned))
-        return UNSUPPORTED(w, at, "array %.200s: data is not bytes in the file (object array?)", w->path);
+    int got = pickled_bytes(w, bytes_id, &p, &len, &owned);
+    if (got < 0)
+        return ERR_NOMEM(w->err);
+    if (!got)
+        return UNSUPPORTED(w, at, "array %.200s: data is not bytes in the file (object array?)",
+                           w->path);
     uint64_t need;
     if (__builtin_mul_overflow(numel, (uint64_t)dt->size, &need) || need != len) {
         if (owned)
@@ -658,7 +666,7 @@ static brine_status walk_pairs(walker *w, const pk_node *pairs, uint32_t count, 
         char buf[64];
         const char *part = buf;
         size_t n;
-        if (is_text(kn)) {
+        if (is_text(kn) && pk_utf8_valid(kn->v.s.p, kn->v.s.len, 0)) {
             part = (const char *)kn->v.s.p;
             n = (size_t)kn->v.s.len;
         } else if (kn->kind == K_INT) {
@@ -775,6 +783,7 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     const uint8_t *bp;
     uint64_t blen;
     size_t bowned;
+    int got;
     switch (n->kind) {
     case K_NONE: *out = json_null(); break; /* a static singleton: no allocation */
     case K_BOOL: *out = JV(w, json_boolean(n->v.i)); break;
@@ -788,9 +797,9 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     case K_BIGINT: *out = JV(w, json_string("<big integer>")); break;
     case K_STR: case K_PYSTR:
         /* text that is not strict UTF-8 (lone surrogates, Python 2 bytes) keeps its bytes */
-        *out = JV(w, json_stringn((const char *)n->v.s.p, (size_t)n->v.s.len));
-        if (!*out)
-            *out = JV(w, json_bytes_value(n->v.s.p, n->v.s.len));
+        *out = JV(w, pk_utf8_valid(n->v.s.p, n->v.s.len, 0)
+                         ? json_stringn((const char *)n->v.s.p, (size_t)n->v.s.len)
+                         : json_bytes_value(n->v.s.p, n->v.s.len));
         break;
     case K_BYTES: case K_BYTEARRAY: *out = JV(w, json_bytes_value(n->v.s.p, n->v.s.len)); break;
     case K_GLOBAL: *out = JV(w, json_string(w->g->globals[n->v.g.global].full)); break;
@@ -838,10 +847,15 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
                 if (!st && n->b && !(st = walk(w, n->b, &args)))
                     st = jset(w, *out, "args", args);
             }
-        } else if (fn && strcmp(fn, "_codecs.encode") == 0 && pickled_bytes(w, id, &bp, &blen, &bowned)) {
-            *out = JV(w, json_bytes_value(bp, blen));
-            if (bowned)
-                mem_free(w->s->mem, (void *)bp, bowned);
+        } else if (fn && strcmp(fn, "_codecs.encode") == 0 &&
+                   (got = pickled_bytes(w, id, &bp, &blen, &bowned)) != 0) {
+            if (got < 0) {
+                st = ERR_NOMEM(w->err);
+            } else {
+                *out = JV(w, json_bytes_value(bp, blen));
+                if (bowned)
+                    mem_free(w->s->mem, (void *)bp, bowned);
+            }
         } else {
             /* another allowlisted call: keep its name and arguments */
             *out = JV(w, json_object());
@@ -1010,4 +1024,19 @@ brine_status ld_add_plain(ld_set *s, const char *name, const ld_dtype *dt, uint3
     if (st)
         return st;
     return add_tensor(&w, 0, dt, index, 0, sh, strides, ndim);
+}
+
+char *ld_json_dump(const json_t *doc, size_t flags)
+{
+    char *text = json_dumps(doc, flags);
+    if (!text)
+        return NULL;
+    json_t *back = json_loads(text, JSON_ALLOW_NUL, NULL);
+    int same = back && json_equal(back, doc);
+    json_decref(back);
+    if (!same) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }

@@ -77,6 +77,10 @@ brine_status ld_add_plain(ld_set *s, const char *name, const ld_dtype *dt, uint3
                           const uint64_t *shape, const uint8_t *data, uint64_t nbytes,
                           brine_error *err);
 
+/* json_dumps, checked: jansson 2.14 can emit a broken document (a key dropped) when an
+ * allocation fails mid-dump, so the text is parsed back and compared; NULL on any failure. */
+char *ld_json_dump(const json_t *doc, size_t flags);
+
 /* Copies tensor t in C order, little-endian, into dst (exactly t's numel × size bytes). */
 brine_status ld_tensor_read(const ld_set *s, const ld_tensor *t, uint8_t *dst, uint64_t len,
                             brine_error *err);
