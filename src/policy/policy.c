@@ -95,6 +95,7 @@ enum { N_DENY = sizeof deny_list / sizeof deny_list[0],
        N_ALLOW = sizeof allow_list / sizeof allow_list[0] };
 
 static idx_entry deny_idx[N_DENY], allow_idx[N_ALLOW];
+static size_t longest_key; /* no prefix longer than this can match: skip them (FINDINGS F11) */
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
 
 static int idx_cmp(const void *a, const void *b)
@@ -125,6 +126,10 @@ static void build_index(void)
         fill_entry(&allow_idx[i], allow_list[i].pattern);
         allow_idx[i].profile = (int16_t)profile_index(allow_list[i].profile);
     }
+    for (size_t i = 0; i < N_DENY; i++)
+        longest_key = deny_idx[i].key_len > longest_key ? deny_idx[i].key_len : longest_key;
+    for (size_t i = 0; i < N_ALLOW; i++)
+        longest_key = allow_idx[i].key_len > longest_key ? allow_idx[i].key_len : longest_key;
     qsort(deny_idx, N_DENY, sizeof deny_idx[0], idx_cmp);
     qsort(allow_idx, N_ALLOW, sizeof allow_idx[0], idx_cmp);
 }
@@ -155,10 +160,11 @@ static const idx_entry *idx_match(const idx_entry *idx, size_t count, const char
                                   int (*accept)(const idx_entry *, const void *), const void *ctx)
 {
     size_t n = strlen(full);
-    const idx_entry *e = idx_find(idx, count, full, n, 0, accept, ctx);
+    const idx_entry *e = n <= longest_key ? idx_find(idx, count, full, n, 0, accept, ctx) : NULL;
     if (e)
         return e;
-    for (size_t k = n + 1; k-- > 0;)
+    /* wildcards: the prefixes ending at a '.', shortest first, none longer than any key */
+    for (size_t k = 1; k <= n && k <= longest_key; k++)
         if (k == n || full[k] == '.')
             if ((e = idx_find(idx, count, full, k, 1, accept, ctx)))
                 return e;

@@ -85,7 +85,9 @@ static int text_is(const pk_node *n, const char *z)
 static const char *dotted_reaches(const pk_global *gl, char *buf, size_t cap)
 {
     const char *why;
-    for (const char *p = gl->name; p && *p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL) {
+    unsigned tries = 0; /* the first components are where a module hides (F11: not 4,500) */
+    for (const char *p = gl->name; p && *p && tries++ < 16;
+         p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL) {
         const char *dot = strchr(p, '.');
         if (!dot)
             break;
