@@ -406,34 +406,30 @@ static int plants_dunder(const judge *j, const pk_node *state)
 static brine_status judge_target(judge *j, const pk_event *e, const char *op)
 {
     const pk_node *t = pk_at(j->g, e->node);
-    char line[384];
-    sbuf b = {line, sizeof line, 0, 0};
-    line[0] = '\0';
-    pk_describe_event(j->g, e, &b);
+    const char *rule = NULL, *what = NULL;
+    brine_verdict sev = BRINE_UNSAFE;
+    const char *global = NULL;
     if (t->kind == K_GLOBAL) {
-        const pk_global *gl = &j->g->globals[t->v.g.global];
-        FIND(BRINE_UNSAFE, "global-mutation", gl->full, e->offset,
-             "%s on %s changes an imported module, class or function, so later lookups return "
-             "what the file planted: %s",
-             op, gl->full, line);
-        return BRINE_OK;
+        rule = "global-mutation";
+        global = j->g->globals[t->v.g.global].full;
+        what = "changes an imported module, class or function, so later lookups return what the "
+               "file planted";
+    } else if (t->kind == K_PERSID || t->kind == K_EXT || t->kind == K_BUFFER) {
+        rule = "dynamic-call";
+        what = "calls a method of an object computed while loading";
+    } else if (t->kind != K_CALL && t->kind != K_NEWOBJ && t->kind != K_INST) {
+        rule = "type-error";
+        sev = BRINE_INVALID;
+        what = "applies to a plain value: the real loader raises here";
+    } else if (pk_at(j->g, persid_class(j, t->a))->kind != K_GLOBAL) {
+        rule = "dynamic-call";
+        what = "applies to an object made by a computed callable";
     }
-    if (t->kind == K_PERSID || t->kind == K_EXT || t->kind == K_BUFFER ||
-        (t->kind == K_GLOBAL && global_of(j, e->node)->dynamic)) {
-        FIND(BRINE_UNSAFE, "dynamic-call", NULL, e->offset,
-             "%s calls a method of an object computed while loading: %s", op, line);
-        return BRINE_OK;
-    }
-    if (t->kind != K_CALL && t->kind != K_NEWOBJ && t->kind != K_INST) {
-        FIND(BRINE_INVALID, "type-error", NULL, e->offset,
-             "%s on a plain value: the real loader raises here: %s", op, line);
-        return BRINE_OK;
-    }
-    const pk_node *maker = pk_at(j->g, t->a);
-    if (maker->kind != K_GLOBAL) {
-        FIND(BRINE_UNSAFE, "dynamic-call", NULL, e->offset,
-             "%s on an object made by a computed callable: %s", op, line);
-    }
+    if (!rule)
+        return BRINE_OK; /* an object of an allowlisted (or separately judged) class */
+    char line[384];
+    FIND(sev, rule, global, e->offset, "%s%s%s %s: %s", op, global ? " on " : "",
+         global ? global : "", what, call_line(j, e, NULL, line, sizeof line));
     return BRINE_OK;
 }
 
