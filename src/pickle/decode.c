@@ -634,47 +634,6 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
         op->s2len = n2;
         break;
     }
-    case OPC_BININT:
-        if (cur_take(c, 4, &b) != 0) {
-            st = TRUNCATED("BININT", 4);
-            break;
-        }
-        set_int(op, (int32_t)ld_le32(b));
-        break;
-    case OPC_BININT1:
-    case OPC_BINGET:
-    case OPC_BINPUT:
-    case OPC_EXT1:
-    case OPC_PROTO:
-        if (cur_take(c, 1, &b) != 0) {
-            st = TRUNCATED(info->name, 1);
-            break;
-        }
-        set_int(op, b[0]);
-        break;
-    case OPC_BININT2:
-    case OPC_EXT2:
-        if (cur_take(c, 2, &b) != 0) {
-            st = TRUNCATED(info->name, 2);
-            break;
-        }
-        set_int(op, ld_le16(b));
-        break;
-    case OPC_LONG_BINGET:
-    case OPC_LONG_BINPUT:
-        if (cur_take(c, 4, &b) != 0) {
-            st = TRUNCATED(info->name, 4);
-            break;
-        }
-        set_int(op, ld_le32(b));
-        break;
-    case OPC_EXT4:
-        if (cur_take(c, 4, &b) != 0) {
-            st = TRUNCATED("EXT4", 4);
-            break;
-        }
-        set_int(op, (int32_t)ld_le32(b));
-        break;
     case OPC_FRAME:
         if (cur_take(c, 8, &b) != 0) {
             st = TRUNCATED("FRAME", 8);
@@ -720,8 +679,21 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
     case OPC_BYTEARRAY8:
         st = read_counted(c, op, 8, 0, lim, err);
         break;
-    default:
+    default: {
+        /* fixed-width integers, by the argument kind pickletools gives them */
+        unsigned width = info->arg == ARG_UINT1 ? 1 : info->arg == ARG_UINT2 ? 2
+                       : info->arg == ARG_INT4 || info->arg == ARG_UINT4 ? 4 : 0;
+        if (!width)
+            break;
+        if (cur_take(c, width, &b) != 0) {
+            st = TRUNCATED(info->name, width);
+            break;
+        }
+        set_int(op, width == 1   ? b[0]
+                    : width == 2 ? ld_le16(b)
+                    : info->arg == ARG_INT4 ? (int32_t)ld_le32(b) : (int64_t)ld_le32(b));
         break;
+    }
     }
     if (st)
         return st;
