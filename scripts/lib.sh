@@ -81,6 +81,30 @@ brine_ensure_packages() {
     [ -z "$missing" ] || die "still missing after apt-get install: $missing"
 }
 
+# ---------------------------------------------------------------- virtual environment
+
+# The project's virtual environment (requirements-dev.txt, pinned) lives outside the work tree,
+# in BRINE_VENV (default /var/cache/brine/venv), so fresh clones and CI runs on the same machine
+# reuse it; it is rebuilt when requirements-dev.txt changes (its hash is stamped inside).
+BRINE_VENV=${BRINE_VENV:-/var/cache/brine/venv}
+export BRINE_VENV
+
+brine_ensure_venv() {
+    local req="$BRINE_ROOT/requirements-dev.txt" want have=""
+    want=$(sha256sum "$req" | cut -d' ' -f1)
+    [ -f "$BRINE_VENV/.brine-requirements" ] && have=$(cat "$BRINE_VENV/.brine-requirements")
+    if [ "$want" = "$have" ] && [ -x "$BRINE_VENV/bin/python" ]; then
+        log "venv: $BRINE_VENV up to date"
+        return 0
+    fi
+    log "venv: creating $BRINE_VENV from requirements-dev.txt"
+    rm -rf "$BRINE_VENV"
+    mkdir -p "$(dirname "$BRINE_VENV")" &&
+        /usr/bin/python3 -m venv "$BRINE_VENV" &&
+        "$BRINE_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req" </dev/null &&
+        printf '%s\n' "$want" >"$BRINE_VENV/.brine-requirements"
+}
+
 # ---------------------------------------------------------------- building
 
 # brine_configure DIR CC [cmake arguments...]: configures DIR, recreating it when its compiler

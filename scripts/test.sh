@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — the whole test suite, as CI runs it (`.ci/run`) and as the README tells people to.
 #
-# On a fresh Debian 12 machine as root: installs the missing packages, then
+# On a fresh Debian 12 machine as root: installs the missing packages and the project venv
+# (requirements-dev.txt, kept in $BRINE_VENV between runs), then
 #   1. a gcc build with -Werror into build/ and the CTest suite;
 #   2. an ASan+UBSan build with clang into build-asan/ and the same CTest suite (leaks fail);
 #   3. the libFuzzer targets with clang into build-fuzz/, each run for FUZZ_SECONDS from its
@@ -31,6 +32,10 @@ run_ctest_asan() {
 }
 
 step packages brine_ensure_packages build test || {
+    brine_summary "brine test.sh"
+    exit 1
+}
+step venv brine_ensure_venv || {
     brine_summary "brine test.sh"
     exit 1
 }
