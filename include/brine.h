@@ -224,6 +224,15 @@ BRINE_API brine_status brine_dis(const uint8_t *data, size_t len, brine_dis_form
                                  const brine_limits *limits, brine_write_fn write, void *ctx,
                                  brine_error *err);
 
+/* As brine_dis, for one pickle of a container, found the way every other command finds it
+ * (the same format walk): member is its path inside the file as findings name it, e.g.
+ * "archive/data.pkl", or NULL for the file itself — or for the only pickle a container holds.
+ * When member names no pickle of the file, returns BRINE_ERR_USAGE (or, with member NULL and
+ * several pickles, BRINE_ERR_UNSUPPORTED) with a message listing the pickles there are. */
+BRINE_API brine_status brine_dis_member(const uint8_t *data, size_t len, const char *member,
+                                        brine_dis_format format, const brine_limits *limits,
+                                        brine_write_fn write, void *ctx, brine_error *err);
+
 /* ---------------------------------------------------------------- safe loading */
 
 /* A model file opened for reading its tensors: a PyTorch zip or legacy checkpoint, or a raw

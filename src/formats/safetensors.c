@@ -1374,8 +1374,10 @@ static int st_probe(const uint8_t *data, size_t len)
     if (len < 10)
         return 0;
     uint64_t n = ld_le64(data);
-    if (n < 2 || n > UINT64_C(100000000))
+    if (n < 2)
         return 0;
+    /* a header length past the reference's 100 MB or past the end still announces
+     * safetensors when JSON follows: reported invalid, not passed over */
     size_t avail = len - 8 < n ? len - 8 : (size_t)n;
     for (size_t i = 0; i < avail; i++) {
         uint8_t c = data[8 + i];
@@ -1383,26 +1385,50 @@ static int st_probe(const uint8_t *data, size_t len)
             continue;
         if (c != '{')
             return 0;
-        return n <= len - 8 ? 90 : 70;
+        return n <= len - 8 && n <= UINT64_C(100000000) ? 90 : 70;
     }
     return 0;
 }
 
-static brine_status st_scan(scan_ctx *sc, const uint8_t *data, size_t len)
+/* Safetensors holds data only: nothing in it can run. A load serves its tensors zero-copy
+ * and its __metadata__ as the config. */
+static brine_status st_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
-    scan_set_format(sc, "safetensors");
+    fmt_set_format(env, "safetensors");
     st_file *f;
     brine_error err;
-    brine_status st = st_open(data, len, &sc->limits, &sc->mem, &f, &err);
-    if (st == BRINE_ERR_NOMEM || st == BRINE_ERR_USAGE)
+    brine_status st = st_open(data, len, fmt_limits(env), fmt_mem(env), &f, &err);
+    if (st == BRINE_ERR_USAGE)
         return st;
     if (st)
-        return scan_add_finding(sc, BRINE_INVALID, st == BRINE_ERR_LIMIT ? "limit" : "malformed",
-                                NULL, NULL, err.has_offset ? (int64_t)err.offset : -1, "%s",
-                                err.msg);
-    /* a valid safetensors file holds data only: nothing in it can run */
+        return fmt_error_finding(env, NULL, &err, NULL);
+    for (size_t i = 0; !st && i < st_count(f); i++) {
+        const st_tensor_info *t = st_tensor(f, i);
+        const ld_dtype *dt = ld_dtype_by_st(t->dtype_name);
+        uint64_t shape[LD_MAX_DIMS];
+        if (!dt || t->ndim > LD_MAX_DIMS) {
+            fmt_unloadable(env, "tensor %.200s: dtype %s", t->name, t->dtype_name);
+            continue;
+        }
+        for (size_t k = 0; k < t->ndim; k++)
+            shape[k] = t->shape[k];
+        st = fmt_tensor(env, t->name, dt, (uint32_t)t->ndim, shape, t->data, t->nbytes);
+    }
+    ld_set *set = fmt_load_set(env);
+    if (!st && set && !set->config) {
+        json_t *config = json_object();
+        int bad = !config;
+        for (size_t i = 0; !bad && i < st_metadata_count(f); i++) {
+            const char *k, *v;
+            if (st_metadata_at(f, i, &k, &v) == 0)
+                bad = json_object_set_new(config, k, json_string(v)) != 0;
+        }
+        set->config = config;
+        if (bad)
+            st = BRINE_ERR_NOMEM;
+    }
     st_close(f);
-    return BRINE_OK;
+    return st;
 }
 
-const fmt_desc fmt_safetensors = {"safetensors", st_probe, st_scan};
+const fmt_ops fmt_safetensors = {"safetensors", st_probe, st_walk, NULL};

@@ -145,33 +145,27 @@ static const char *tar_walk(const uint8_t *data, size_t len, tar_member m[3], ui
 
 /* Runs one pickle at *pos of a member, judges it, advances *pos past its STOP. The graph is
  * left for the caller to read the value (and free). */
-static brine_status one_pickle(scan_ctx *sc, const tar_member *m, const char *name, size_t *pos,
-                               pk_graph *g, int *ok)
+static brine_status one_pickle(fmt_env *env, const tar_member *m, const char *name, size_t *pos,
+                               pk_graph **g, int *ok)
 {
-    pk_run_options opts = {&sc->limits, NULL, NULL};
-    brine_error err;
-    pk_graph_init(g, &sc->mem);
-    brine_status st = pk_run(g, m->data, (size_t)m->size, *pos, &opts, &err);
-    *ok = st == BRINE_OK;
-    if (st == BRINE_ERR_NOMEM)
-        return st;
-    if ((st = scan_judge(sc, g, m->data, (size_t)m->size, name, PID_TORCH_TAR)))
-        return st;
+    fmt_pickle p = {name, m->data, (size_t)m->size, *pos, 1, PID_TORCH_TAR, 0, NULL, NULL};
+    brine_status st = fmt_run_pickle(env, &p, g, NULL);
+    *ok = !st && !(*g)->failed;
     if (*ok)
-        *pos = (size_t)g->pickles[g->n_pickles - 1].end;
-    return BRINE_OK;
+        *pos = (size_t)(*g)->pickles[(*g)->n_pickles - 1].end;
+    return st;
 }
 
-static brine_status bad(scan_ctx *sc, const char *member, size_t pos, const char *fmt, ...)
+static brine_status bad(fmt_env *env, const char *member, size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static brine_status bad(scan_ctx *sc, const char *member, size_t pos, const char *fmt, ...)
+static brine_status bad(fmt_env *env, const char *member, size_t pos, const char *fmt, ...)
 {
     char msg[200];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos, "%s", msg);
+    return fmt_finding(env, BRINE_INVALID, "malformed", member, (int64_t)pos, "%s", msg);
 }
 
 static int small_int(const pk_graph *g, pk_id id, int64_t *v)
@@ -184,120 +178,126 @@ static int small_int(const pk_graph *g, pk_id id, int64_t *v)
 }
 
 /* storages: count, then (key, location, storage_type) + records, then the views list. */
-static brine_status scan_storages(scan_ctx *sc, const tar_member *m)
+static brine_status scan_storages(fmt_env *env, const tar_member *m)
 {
     size_t pos = 0;
-    pk_graph g;
+    pk_graph *g;
     int ok;
     int64_t count = 0;
-    brine_status st = one_pickle(sc, m, "storages", &pos, &g, &ok);
-    if (!st && ok && !small_int(&g, g.pickles[0].root, &count))
-        st = bad(sc, "storages", 0, "the storage count is not a non-negative integer");
-    pk_graph_free(&g);
+    brine_status st = one_pickle(env, m, "storages", &pos, &g, &ok);
+    if (!st && ok && !small_int(g, g->pickles[0].root, &count))
+        st = bad(env, "storages", 0, "the storage count is not a non-negative integer");
+    fmt_graph_free(env, g);
     for (int64_t i = 0; !st && ok && i < count; i++) {
         size_t at = pos;
-        st = one_pickle(sc, m, "storages", &pos, &g, &ok);
+        st = one_pickle(env, m, "storages", &pos, &g, &ok);
         uint64_t elem = 0;
         if (!st && ok) {
-            const pk_node *t = pk_at(&g, g.pickles[0].root);
-            const pk_node *cls = t->kind == K_TUPLE && t->count == 3 ? pk_at(&g, t->items[2]) : NULL;
+            const pk_node *t = pk_at(g, g->pickles[0].root);
+            const pk_node *cls = t->kind == K_TUPLE && t->count == 3 ? pk_at(g, t->items[2]) : NULL;
             const char *dt = cls && cls->kind == K_GLOBAL
-                                 ? pol_torch_storage_dtype(g.globals[cls->v.g.global].name)
+                                 ? pol_torch_storage_dtype(g->globals[cls->v.g.global].name)
                                  : NULL;
             const ld_dtype *d = dt ? ld_dtype_by_torch(dt) : NULL;
             elem = d ? d->size : 0;
             if (!elem)
-                st = bad(sc, "storages", at, "storage %" PRIu64 " is not (key, location, "
+                st = bad(env, "storages", at, "storage %" PRIu64 " is not (key, location, "
                          "storage type)", (uint64_t)i);
         }
-        pk_graph_free(&g);
+        fmt_graph_free(env, g);
         if (st || !ok || !elem)
             return st;
         uint64_t numel, bytes;
         if (m->size - pos < 8)
-            return bad(sc, "storages", pos, "storage record needs an 8-byte count, %" PRIu64
+            return bad(env, "storages", pos, "storage record needs an 8-byte count, %" PRIu64
                        " bytes remain", m->size - pos);
         numel = ld_le64(m->data + pos);
         if (__builtin_mul_overflow(numel, elem, &bytes) || bytes > m->size - pos - 8)
-            return bad(sc, "storages", pos, "storage record of %" PRIu64 " elements runs past "
+            return bad(env, "storages", pos, "storage record of %" PRIu64 " elements runs past "
                        "the member", numel);
         pos += 8 + (size_t)bytes;
     }
     if (!st && ok) { /* the storage views */
-        st = one_pickle(sc, m, "storages", &pos, &g, &ok);
-        pk_graph_free(&g);
+        st = one_pickle(env, m, "storages", &pos, &g, &ok);
+        fmt_graph_free(env, g);
     }
     return st;
 }
 
 /* tensors: count, then (key, storage_id, type) + int32 ndim, pad, sizes, strides, offset. */
-static brine_status scan_tensors(scan_ctx *sc, const tar_member *m)
+static brine_status scan_tensors(fmt_env *env, const tar_member *m)
 {
     size_t pos = 0;
-    pk_graph g;
+    pk_graph *g;
     int ok;
     int64_t count = 0;
-    brine_status st = one_pickle(sc, m, "tensors", &pos, &g, &ok);
-    if (!st && ok && !small_int(&g, g.pickles[0].root, &count))
-        st = bad(sc, "tensors", 0, "the tensor count is not a non-negative integer");
-    pk_graph_free(&g);
+    brine_status st = one_pickle(env, m, "tensors", &pos, &g, &ok);
+    if (!st && ok && !small_int(g, g->pickles[0].root, &count))
+        st = bad(env, "tensors", 0, "the tensor count is not a non-negative integer");
+    fmt_graph_free(env, g);
     for (int64_t i = 0; !st && ok && i < count; i++) {
-        st = one_pickle(sc, m, "tensors", &pos, &g, &ok);
-        pk_graph_free(&g);
+        st = one_pickle(env, m, "tensors", &pos, &g, &ok);
+        fmt_graph_free(env, g);
         if (st || !ok)
             return st;
         if (m->size - pos < 8)
-            return bad(sc, "tensors", pos, "tensor record needs 8 bytes, %" PRIu64 " remain",
+            return bad(env, "tensors", pos, "tensor record needs 8 bytes, %" PRIu64 " remain",
                        m->size - pos);
         int32_t ndim = (int32_t)ld_le32(m->data + pos);
         if (ndim < 0 || ndim > MAX_DIMS)
-            return bad(sc, "tensors", pos, "tensor record has %" PRIu64 " dimensions",
+            return bad(env, "tensors", pos, "tensor record has %" PRIu64 " dimensions",
                        (uint64_t)(int64_t)ndim);
         uint64_t need = 8 + 16 * (uint64_t)ndim + 8;
         if (need > m->size - pos)
-            return bad(sc, "tensors", pos, "tensor record needs %" PRIu64 " bytes", need);
+            return bad(env, "tensors", pos, "tensor record needs %" PRIu64 " bytes", need);
         for (int32_t k = 0; k < 2 * ndim + 1; k++)
             if ((int64_t)ld_le64(m->data + pos + 8 + 8 * (size_t)k) < 0)
-                return bad(sc, "tensors", pos,
+                return bad(env, "tensors", pos,
                            "tensor record has a negative size, stride or offset");
         pos += (size_t)need;
     }
     return st;
 }
 
-static brine_status tar_scan(scan_ctx *sc, const uint8_t *data, size_t len)
+static brine_status torch_tar_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
-    scan_set_format(sc, "pytorch-tar");
+    fmt_set_format(env, "pytorch-tar");
+    fmt_unloadable(env, "pytorch-tar checkpoints (torch <= 0.3): brine judges them but does not "
+                        "rebuild their tensors yet");
     tar_member m[3];
     memset(m, 0, sizeof m);
     uint64_t bad_at = 0;
     const char *why = tar_walk(data, len, m, &bad_at);
     brine_status st = BRINE_OK;
     if (why)
-        st = scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, NULL, (int64_t)bad_at, "%s",
-                              why);
+        st = fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)bad_at, "%s", why);
     static const char *const names[3] = {"storages", "tensors", "pickle"};
     for (int k = 0; k < 3 && !st; k++) {
         if (m[k].duplicates)
-            st = scan_add_finding(sc, BRINE_INVALID, "duplicate-member", NULL, names[k],
+            st = fmt_finding(env, BRINE_INVALID, "duplicate-member", names[k],
                                   (int64_t)m[k].offset,
                                   "%d more members are named %s: tarfile reads the last one, "
                                   "other readers the first",
                                   m[k].duplicates, names[k]);
         else if (!m[k].found)
-            st = scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, names[k], -1,
+            st = fmt_finding(env, BRINE_INVALID, "malformed", names[k], -1,
                                   "no %s member: torch's tar loader fails (after running what "
                                   "the members before it hold)",
                                   names[k]);
     }
     /* torch reads storages, then tensors, then pickle; all three are judged regardless */
     if (!st && m[0].found)
-        st = scan_storages(sc, &m[0]);
+        st = scan_storages(env, &m[0]);
     if (!st && m[1].found)
-        st = scan_tensors(sc, &m[1]);
-    if (!st && m[2].found)
-        st = scan_pickle(sc, m[2].data, (size_t)m[2].size, "pickle", PID_TORCH_TAR);
+        st = scan_tensors(env, &m[1]);
+    if (!st && m[2].found) {
+        size_t pos = 0;
+        pk_graph *g;
+        int ok;
+        st = one_pickle(env, &m[2], "pickle", &pos, &g, &ok);
+        fmt_graph_free(env, g);
+    }
     return st;
 }
 
-const fmt_desc fmt_torch_tar = {"pytorch-tar", tar_probe, tar_scan};
+const fmt_ops fmt_torch_tar = {"pytorch-tar", tar_probe, torch_tar_walk, NULL};

@@ -831,6 +831,8 @@ brine_status zip_read(zip_archive *za, size_t i, unsigned flags, const uint8_t *
     zip_entry *e = &za->entries[i];
     char nb[96];
     uint64_t bad = e->anomalies & ZIP_ERR_MASK;
+    if (flags & ZIP_READ_IGNORE_FLAGS)
+        bad &= ~(ZIP_ERR_ENCRYPTED | ZIP_ERR_PATCH);
     if (bad) {
         uint64_t bit = bad & (~bad + 1); /* the lowest error bit */
         brine_status code = bit & (ZIP_ERR_ENCRYPTED | ZIP_ERR_PATCH | ZIP_ERR_METHOD)

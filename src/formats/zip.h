@@ -137,6 +137,9 @@ long zip_find(const zip_archive *za, const char *name, size_t name_len);
 
 /* zip_read flags */
 #define ZIP_READ_NO_CRC 1u /* do not verify the CRC-32 of stored data (zero-copy mapping) */
+/* read an entry flagged encrypted or patch data as if it were not: its bytes may still be a
+ * plain payload that another reader (or a repaired copy) loads, and must be judged */
+#define ZIP_READ_IGNORE_FLAGS 2u
 
 /* The data of entry i. Stored entries: *data points into the file, *owned = 0 (nothing is
  * copied). Deflated entries: inflated into a buffer charged to the archive's budget,

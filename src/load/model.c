@@ -17,22 +17,25 @@
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/limits.h"
-#include "formats/safetensors.h"
 #include "load/model.h"
 
 
 /* ------------------------------------------------------------------ open */
 
-static brine_status policy_gate(const uint8_t *data, size_t len, const brine_load_options *opts,
-                                const char **format, brine_error *err)
+/* The file is walked once: every pickle is judged and the model's tensors are collected from
+ * the very graphs the judge checked. Anything short of `safe` under the caller's policy is
+ * refused, as torch.load(weights_only=True) refuses unknown globals. */
+static brine_status judge_and_collect(brine_model *m, const brine_load_options *opts,
+                                      brine_error *err)
 {
     brine_scan_options so = {opts ? opts->policy : NULL, opts ? opts->limits : NULL};
-    brine_result *res;
-    brine_status st = brine_scan_bytes(data, len, &so, &res, err);
+    brine_status st = drv_run(m->map, m->map_len, &so, DRV_LOAD, &m->set, NULL, &m->run, err);
     if (st)
         return st;
+    brine_result *res = m->run.result;
+    m->run.result = NULL;
     brine_verdict v = brine_result_verdict(res);
-    *format = brine_result_format(res); /* a constant string */
+    m->format = brine_result_format(res); /* a constant string */
     if (v != BRINE_SAFE) {
         const brine_finding *f = brine_result_finding(res, 0);
         st = err_at(err, v == BRINE_INVALID ? BRINE_ERR_MALFORMED : BRINE_ERR_POLICY,
@@ -42,42 +45,15 @@ static brine_status policy_gate(const uint8_t *data, size_t len, const brine_loa
                     f ? f->message : "");
         if (err && (!f || f->offset < 0))
             err->has_offset = 0;
+    } else if (m->run.load_err.code) {
+        if (err)
+            *err = m->run.load_err;
+        st = m->run.load_err.code;
+    } else if (strcmp(m->format, "none") == 0) {
+        st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__, "not a model file: no format brine "
+                     "reads recognises it");
     }
     brine_result_free(res);
-    return st;
-}
-
-/* safetensors: tensors straight from the validated header; __metadata__ becomes the config. */
-static brine_status open_safetensors(brine_model *m, brine_error *err)
-{
-    st_file *f = NULL;
-    brine_status st = st_open(m->map, m->map_len, &m->lim, &m->mem, &f, err);
-    for (size_t i = 0; !st && i < st_count(f); i++) {
-        const st_tensor_info *t = st_tensor(f, i);
-        const ld_dtype *dt = ld_dtype_by_st(t->dtype_name);
-        uint64_t shape[LD_MAX_DIMS];
-        if (!dt || t->ndim > LD_MAX_DIMS) {
-            st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__, "tensor %.200s: dtype %s", t->name,
-                         t->dtype_name);
-            break;
-        }
-        for (size_t k = 0; k < t->ndim; k++)
-            shape[k] = t->shape[k];
-        st = ld_add_plain(&m->set, t->name, dt, (uint32_t)t->ndim, shape, t->data, t->nbytes, err);
-    }
-    if (!st) {
-        json_t *config = json_object();
-        int bad = !config;
-        for (size_t i = 0; !bad && i < st_metadata_count(f); i++) {
-            const char *k, *v;
-            if (st_metadata_at(f, i, &k, &v) == 0)
-                bad = json_object_set_new(config, k, json_string(v)) != 0;
-        }
-        m->set.config = config;
-        if (bad)
-            st = ERR_NOMEM(err);
-    }
-    st_close(f);
     return st;
 }
 
@@ -90,27 +66,15 @@ brine_status brine_model_open(const char *path, const brine_load_options *opts,
     brine_model *m = calloc(1, sizeof *m);
     if (!m)
         return ERR_NOMEM(err);
+    m->format = "none";
     lim_resolve(opts ? opts->limits : NULL, &m->lim);
     mem_budget_init(&m->mem, m->lim.max_memory);
-    pk_graph_init(&m->g, &m->mem);
+    ld_set_init(&m->set, &m->mem, &m->lim, NULL, NULL);
     brine_status st = brine_map_file(path, &m->map, &m->map_len, err);
-    const char *format = "none";
     if (!st)
-        st = policy_gate(m->map, m->map_len, opts, &format, err);
-    if (!st && strcmp(format, "safetensors") == 0) {
-        m->box.format = "safetensors";
-        ld_set_init(&m->set, &m->mem, &m->lim, NULL, NULL);
-        st = open_safetensors(m, err);
-    } else {
-        if (!st)
-            st = ld_container_open(&m->box, format, m->map, m->map_len, &m->mem, &m->lim, err);
-        if (!st)
-            st = ld_container_root(&m->box, &m->g, err);
-        if (!st) {
-            ld_set_init(&m->set, &m->mem, &m->lim, m->box.resolve, &m->box);
-            st = ld_collect(&m->set, &m->g, m->box.root, err);
-        }
-    }
+        st = judge_and_collect(m, opts, err);
+    if (!st && !m->set.config && !(m->set.config = json_object()))
+        st = ERR_NOMEM(err);
     if (!st) {
         m->config_json = ld_json_dump(m->set.config, JSON_INDENT(2) | JSON_ENSURE_ASCII);
         if (!m->config_json)
@@ -130,13 +94,12 @@ void brine_model_free(brine_model *m)
         return;
     free(m->config_json);
     ld_set_free(&m->set);
-    pk_graph_free(&m->g);
-    ld_container_close(&m->box);
+    drv_release(&m->run);
     brine_unmap(m->map, m->map_len);
     free(m);
 }
 
-const char *brine_model_format(const brine_model *m) { return m ? m->box.format : "none"; }
+const char *brine_model_format(const brine_model *m) { return m ? m->format : "none"; }
 size_t brine_model_tensor_count(const brine_model *m) { return m ? m->set.n_tensors : 0; }
 const char *brine_model_config_json(const brine_model *m) { return m ? m->config_json : NULL; }
 

@@ -4,16 +4,16 @@
 
 #include "brine.h"
 #include "core/alloc.h"
-#include "load/container.h"
 #include "load/tensors.h"
+#include "scan/driver.h"
 
 struct brine_model {
     mem_budget mem;
     brine_limits lim;
     const uint8_t *map;
     size_t map_len;
-    ld_container box;
-    pk_graph g;
+    const char *format;  /* a constant */
+    drv_run_out run;     /* the walk that judged the file; holds what the tensors point into */
     ld_set set;
     char *config_json;
 };

@@ -155,10 +155,6 @@ static brine_status judge_global(judge *j, uint32_t gi, const char *what, uint64
     return BRINE_OK;
 }
 
-static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
-                                const char *member, scan_pid_mode pid_mode, int top_level,
-                                int *not_pickle);
-
 /* Callables whose argument is itself a pickle: scanning the bytes is the only way to know. */
 static int nested_loader(const pk_global *gl, scan_pid_mode *mode)
 {
@@ -240,9 +236,10 @@ static brine_status judge_nested(judge *j, uint64_t offset, pk_id args_id, const
         char member[256];
         snprintf(member, sizeof member, "%s%s%s bytes at offset %" PRIu64,
                  j->member ? j->member : "", j->member ? ": " : "", gl->full, offset);
+        /* torch.storage._load_from_bytes is torch.load: every format it reads (zip, tar,
+         * legacy stack, or a plain pickle.load of the first pickle); the others unpickle */
         j->sc->depth++;
-        int not_pickle = 0;
-        st = scan_stream(j->sc, bytes, len, member, mode, 0, &not_pickle);
+        st = j->sc->nested(j->sc, bytes, len, member, mode != PID_NONE);
         j->sc->depth--;
     }
     if (owned)
@@ -566,72 +563,41 @@ out:
     return st;
 }
 
-/* ------------------------------------------------------------------ legacy torch layout */
-
-static const uint8_t torch_magic_le[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
-                                           0x20, 0x6a, 0xa8, 0x50, 0x19};
-
-/* torch.save(_use_new_zipfile_serialization=False) starts with MAGIC_NUMBER 0x1950a86a20f9469cfc6c */
-static int is_torch_magic(const pk_graph *g, pk_id root)
-{
-    const pk_node *n = pk_at(g, root);
-    if (n->kind != K_BIGINT)
-        return 0;
-    if (!(n->flags & PKF_BIGTEXT))
-        return n->v.s.len == 10 && memcmp(n->v.s.p, torch_magic_le, 10) == 0;
-    const char *dec = "119547037146038801333356", *hex = "0x1950a86a20f9469cfc6c";
-    return (n->v.s.len == strlen(dec) && memcmp(n->v.s.p, dec, strlen(dec)) == 0) ||
-           (n->v.s.len == strlen(hex) && memcmp(n->v.s.p, hex, strlen(hex)) == 0);
-}
-
-/* After the 5 pickles: for each key of pickle 5, int64 count then count × element bytes. */
-static brine_status check_legacy_storages(scan_ctx *sc, const pk_graph *g, const uint8_t *data,
-                                          size_t len, size_t pos, const char *member)
-{
-    const pk_node *keys = pk_at(g, g->pickles[4].root);
-    if (keys->kind != K_LIST)
-        return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
-                                "legacy torch file: the fifth pickle is not the list of storage keys");
-    for (uint32_t k = 0; k < keys->count; k++) {
-        uint32_t elem = 0;
-        int64_t numel = -1;
-        ld_legacy_storage(g, pk_at(g, keys->items[k]), &elem, &numel);
-        if (!elem || numel < 0)
-            return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
-                                    "legacy torch file: storage key %u has no storage reference", k);
-        if (len - pos < 8)
-            return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
-                                    "legacy torch storage %u needs an 8-byte count, %zu bytes remain",
-                                    k, len - pos);
-        uint64_t count = ld_le64(data + pos);
-        uint64_t bytes;
-        if (count != (uint64_t)numel || __builtin_mul_overflow(count, (uint64_t)elem, &bytes) ||
-            bytes > len - pos - 8)
-            return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
-                                    "legacy torch storage %u: count %" PRIu64 " (pickle says %" PRId64
-                                    ") of %u-byte elements, %zu bytes remain",
-                                    k, count, numel, elem, len - pos - 8);
-        pos += 8 + (size_t)bytes;
-    }
-    if (pos != len)
-        return scan_add_finding(sc, BRINE_INVALID, "trailing-data", NULL, member, (int64_t)pos,
-                                "%zu bytes after the last legacy torch storage", len - pos);
-    return BRINE_OK;
-}
-
 /* ------------------------------------------------------------------ pickle streams */
 
-/* After the machine stops on an error, the real C unpickler stops too — but a more lenient
- * loader, or a "fixed" copy of the file, may not. Names that follow are reported (not judged
- * as code that runs): a linear read of the remaining opcodes, pairing STACK_GLOBAL with the
- * two most recent text literals, as the Python scanners do. */
-static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t len,
-                                      uint64_t at, const char *member)
+/* A name find_class could import: dotted Python identifiers (ASCII; what a text file's
+ * "c" line almost never is). */
+static int plausible_name(const uint8_t *s, size_t n)
 {
-    cursor c;
-    cur_init(&c, data, len);
+    int start = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (c == '.' && !start)
+            start = 1;
+        else if (alpha || (!start && c >= '0' && c <= '9'))
+            start = 0;
+        else
+            return 0;
+    }
+    return n && !start;
+}
+
+/* After the machine stops on an error or a limit, the real C unpickler stops too — but the
+ * other unpickler, a more lenient loader or a "fixed" copy of the file may not. The names that
+ * follow are collected and judged (issue: a decoding error or a limit hit before the payload
+ * must not hide it): a linear read of the remaining opcodes that steps over whatever does not
+ * decode, pairing STACK_GLOBAL with the two most recent text literals. A dangerous name is
+ * unsafe, any other invalid. With dry set nothing is reported; returns in *found how many
+ * importable names follow. */
+static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t len,
+                                      uint64_t at, const char *member, int dry, size_t *found)
+{
+    *found = 0;
     if (at >= len)
         return BRINE_OK;
+    cursor c;
+    cur_init(&c, data, len);
     c.p = data + at;
     pk_pool pool;
     pk_pool_init(&pool, &sc->mem);
@@ -642,21 +608,28 @@ static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t 
     brine_status st = BRINE_OK;
     int first = 1;
     for (uint64_t n = 0; n < sc->limits.max_opcodes && cur_left(&c) && !st; n++) {
-        if (pk_decode(&c, &op, &pool, &sc->limits, &err) != BRINE_OK)
-            break;
+        const uint8_t *at_op = c.p;
+        if (pk_decode(&c, &op, &pool, &sc->limits, &err) != BRINE_OK) {
+            if (err.code == BRINE_ERR_NOMEM) {
+                st = BRINE_ERR_NOMEM;
+                break;
+            }
+            c.p = at_op + 1; /* step over what does not decode */
+            first = 0;
+            lit[0] = lit[1] = NULL;
+            continue;
+        }
         if (first) { /* the opcode that failed: skip it */
             first = 0;
             continue;
         }
-        char name[300];
-        name[0] = '\0';
-        if (op.vk == PV_PAIR)
-            snprintf(name, sizeof name, "%.*s.%.*s", (int)(op.slen > 140 ? 140 : op.slen),
-                     (const char *)op.s, (int)(op.s2len > 140 ? 140 : op.s2len), (const char *)op.s2);
-        else if (op.code == OPC_STACK_GLOBAL && lit[0] && lit[1])
-            snprintf(name, sizeof name, "%.*s.%.*s", (int)(litlen[0] > 140 ? 140 : litlen[0]),
-                     (const char *)lit[0], (int)(litlen[1] > 140 ? 140 : litlen[1]),
-                     (const char *)lit[1]);
+        const uint8_t *mod = NULL, *name = NULL;
+        size_t modlen = 0, namelen = 0;
+        if (op.vk == PV_PAIR) {
+            mod = op.s, modlen = (size_t)op.slen, name = op.s2, namelen = (size_t)op.s2len;
+        } else if (op.code == OPC_STACK_GLOBAL && lit[0] && lit[1]) {
+            mod = lit[0], modlen = litlen[0], name = lit[1], namelen = litlen[1];
+        }
         if (op.vk == PV_STR || (op.vk == PV_BYTES && (op.code == OPC_STRING ||
                                                      op.code == OPC_SHORT_BINSTRING ||
                                                      op.code == OPC_BINSTRING))) {
@@ -665,13 +638,25 @@ static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t 
             lit[1] = op.s;
             litlen[1] = (size_t)op.slen;
         }
-        if (name[0] && !memchr(name, 0, strlen(name)) &&
-            !(st = scan_add_global(sc, name)))
-            st = scan_add_finding(sc, BRINE_INVALID, "after-error", name, member,
-                                  (int64_t)op.offset,
-                                  "%s is named after the point where loading fails: the C "
-                                  "unpickler stops before it, a more lenient loader may not",
-                                  name);
+        if (!mod || modlen > 140 || namelen > 140 || !plausible_name(mod, modlen) ||
+            !plausible_name(name, namelen))
+            continue;
+        ++*found;
+        if (dry)
+            continue;
+        char full[300], modz[150];
+        snprintf(modz, sizeof modz, "%.*s", (int)modlen, (const char *)mod);
+        snprintf(full, sizeof full, "%s.%.*s", modz, (int)namelen, (const char *)name);
+        const char *why = NULL;
+        pol_class cls = pol_classify(sc->policy, modz, full + modlen + 1, &why);
+        int bad = cls == POL_FORBIDDEN || cls == POL_DANGEROUS;
+        if (!(st = scan_add_global(sc, full)))
+            st = scan_add_finding(sc, bad ? BRINE_UNSAFE : BRINE_INVALID, "after-error", full,
+                                  member, (int64_t)op.offset,
+                                  "%s is named after the point where brine stops reading%s%s: "
+                                  "one CPython unpickler, a more lenient loader or a repaired "
+                                  "copy may reach it",
+                                  full, bad ? "; " : "", bad && why ? why : "");
     }
     pk_pool_free(&pool);
     return st;
@@ -687,191 +672,47 @@ static brine_status report_failure(scan_ctx *sc, const pk_graph *g, const char *
                             e->has_offset ? (int64_t)e->offset : -1, "%s", e->msg);
 }
 
-/* Rebuilds the tensors of a judged graph without reading their data: arguments the real
- * loader rejects, or views that reach outside their storage, make the file invalid. What
- * brine does not rebuild (object arrays, …) is not a finding. */
-static brine_status check_tensors(scan_ctx *sc, const pk_graph *g, pk_id root,
-                                  ld_resolve_fn resolve, void *ctx, const char *member)
-{
-    /* tensors and arrays come only from torch and numpy reconstructors */
-    size_t i;
-    for (i = 0; i < g->n_globals; i++)
-        if (strncmp(g->globals[i].full, "torch.", 6) == 0 ||
-            strncmp(g->globals[i].full, "numpy.", 6) == 0)
-            break;
-    if (i == g->n_globals)
-        return BRINE_OK;
-    ld_set set;
-    ld_set_init(&set, &sc->mem, &sc->limits, resolve, ctx);
-    set.want_config = 0;
-    brine_error err;
-    err_clear(&err);
-    brine_status st = ld_collect(&set, g, root, &err);
-    for (size_t k = 0; st == BRINE_OK && k < set.n_tensors; k++) {
-        const ld_tensor *t = &set.tensors[k];
-        st = res_add_tensor(sc->result, t->name, t->dtype->st_name, t->ndim, t->shape, t->numel);
-    }
-    ld_set_free(&set);
-    if (st == BRINE_ERR_NOMEM || st == BRINE_OK || st == BRINE_ERR_UNSUPPORTED)
-        return st == BRINE_ERR_NOMEM ? st : BRINE_OK;
-    return scan_add_finding(sc, BRINE_INVALID, st == BRINE_ERR_LIMIT ? "limit" : "bad-tensor",
-                            NULL, member, err.has_offset ? (int64_t)err.offset : -1, "%s", err.msg);
-}
-
-/* Runs and judges a pickle stream. top_level: the file itself is the stream, and when it
- * fails before reaching any code and never started like a pickle, no loader could run
- * anything from it: *not_pickle is set and nothing is reported. */
-static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
-                                const char *member, scan_pid_mode pid_mode, int top_level,
-                                int *not_pickle)
-{
-    pk_graph g;
-    pk_graph_init(&g, &sc->mem);
-    pk_run_options opts = {&sc->limits, NULL, NULL};
-    brine_error err;
-    brine_status st = pk_run(&g, data, len, 0, &opts, &err);
-    int legacy = 0;
-    *not_pickle = 0;
-    if (st == BRINE_ERR_NOMEM)
-        goto out;
-    if (st && top_level && g.code_events == 0 && !(len >= 2 && data[0] == 0x80 && data[1] <= 5)) {
-        *not_pickle = 1;
-        st = BRINE_OK;
-        goto out;
-    }
-    if (!st && g.pickles[0].root && is_torch_magic(&g, g.pickles[0].root)) {
-        /* legacy torch: magic, protocol version, sys_info, the object, the storage keys */
-        legacy = 1;
-        if (top_level)
-            scan_set_format(sc, "pytorch-legacy");
-        for (int k = 1; k < 5 && !st; k++)
-            st = pk_run(&g, data, len, (size_t)g.pickles[g.n_pickles - 1].end, &opts, &err);
-        if (pid_mode == PID_NONE)
-            pid_mode = PID_TORCH_LEGACY;
-    } else if (!st && g.pickles[0].end < len) {
-        st = pk_run_all(&g, data, len, (size_t)g.pickles[0].end, &opts, &err);
-    }
-    if (st == BRINE_ERR_NOMEM)
-        goto out;
-    if ((st = scan_judge(sc, &g, data, len, member, pid_mode)))
-        goto out;
-    if (legacy && !g.failed) {
-        size_t before = sc->result->n_findings;
-        st = check_legacy_storages(sc, &g, data, len, (size_t)g.pickles[4].end, member);
-        if (!st && sc->result->n_findings == before) { /* the records are sound: check views */
-            ld_container box;
-            memset(&box, 0, sizeof box);
-            box.data = data;
-            box.len = len;
-            box.g = &g;
-            st = check_tensors(sc, &g, g.pickles[3].root, ld_legacy_resolve, &box, member);
-        }
-    } else if (!g.failed && g.n_pickles && g.pickles[0].root) {
-        st = check_tensors(sc, &g, g.pickles[0].root, sc->tensor_resolve, sc->tensor_ctx, member);
-    }
-    if (!st && !legacy && g.trailing_len) {
-        st = scan_add_finding(sc, BRINE_INVALID, "trailing-data", NULL, member,
-                              (int64_t)g.trailing_at,
-                              "%" PRIu64 " bytes after the last STOP are not a pickle "
-                              "(loaders ignore them; polyglot files hide content there)",
-                              g.trailing_len);
-    }
-out:
-    pk_graph_free(&g);
-    return st;
-}
-
 brine_status scan_judge(scan_ctx *sc, pk_graph *g, const uint8_t *data, size_t len,
                         const char *member, scan_pid_mode pid_mode)
 {
     brine_status st = judge_graph(sc, g, member, pid_mode);
     if (!st && g->failed)
         st = report_failure(sc, g, member);
-    if (!st && g->failed && g->error.has_offset && g->error.code == BRINE_ERR_MALFORMED)
-        st = names_after_error(sc, data, len, g->error.offset, member);
+    size_t found;
+    if (!st && g->failed && g->error.has_offset &&
+        (g->error.code == BRINE_ERR_MALFORMED || g->error.code == BRINE_ERR_LIMIT))
+        st = names_after_error(sc, data, len, g->error.offset, member, 0, &found);
     return st;
 }
 
-brine_status scan_pickle(scan_ctx *sc, const uint8_t *data, size_t len, const char *member,
-                         scan_pid_mode pid_mode)
+int scan_inert(scan_ctx *sc, const pk_graph *g, const uint8_t *data, size_t len)
 {
-    int not_pickle;
-    return scan_stream(sc, data, len, member, pid_mode, 0, &not_pickle);
+    /* a PROTO opcode first: a pickle, whatever breaks later (protocol 6 included) */
+    if (len && data[0] == 0x80)
+        return 0;
+    if (!g->failed || g->error.code != BRINE_ERR_MALFORMED || g->code_events)
+        return 0;
+    for (size_t i = 0; i < g->n_events; i++)
+        if (g->events[i].kind == EV_FRAME)
+            return 0;
+    if (!g->error.has_offset || g->error.offset >= len)
+        return 1;
+    /* the first opcode already fails (a text file's first letter, a tar's member name): both
+     * unpicklers raise before reading anything else */
+    if (g->n_pickles == 1 && g->error.offset == g->pickles[0].start)
+        return 1;
+    /* a byte that is no opcode: both unpicklers raise "invalid load key" right there */
+    if (!pk_opcodes[data[g->error.offset]].name)
+        return 1;
+    /* an argument brine refused: look for importable names in the next MiB (the window keeps
+     * a sniffed multi-GB archive from being read whole; past a refusal both unpicklers
+     * share, nothing runs anyway) */
+    size_t found = 0, window = len - (size_t)g->error.offset;
+    if (window > ((size_t)1 << 20))
+        window = (size_t)1 << 20;
+    if (names_after_error(sc, data, (size_t)g->error.offset + window, g->error.offset, NULL, 1,
+                          &found) != BRINE_OK)
+        return 0;
+    return found == 0;
 }
 
-/* The raw-pickle format: any file a pickle loader would start executing. */
-static int pickle_probe(const uint8_t *data, size_t len)
-{
-    if (len >= 2 && data[0] == 0x80 && data[1] <= 5)
-        return 60;
-    return len && pk_opcodes[data[0]].name ? 5 : 0;
-}
-
-static brine_status pickle_scan(scan_ctx *sc, const uint8_t *data, size_t len)
-{
-    int not_pickle = 0;
-    scan_set_format(sc, "pickle");
-    brine_status st = scan_stream(sc, data, len, NULL, PID_NONE, 1, &not_pickle);
-    if (!st && not_pickle)
-        scan_set_format(sc, "none");
-    return st;
-}
-
-const fmt_desc fmt_pickle = {"pickle", pickle_probe, pickle_scan};
-
-/* ------------------------------------------------------------------ entry points */
-
-brine_status brine_scan_bytes(const uint8_t *data, size_t len, const brine_scan_options *opts,
-                              brine_result **out, brine_error *err)
-{
-    if (!out || (!data && len))
-        return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_scan_bytes: NULL argument");
-    *out = NULL;
-    scan_ctx sc;
-    memset(&sc, 0, sizeof sc);
-    lim_resolve(opts ? opts->limits : NULL, &sc.limits);
-    sc.policy = opts && opts->policy ? opts->policy : pol_default();
-    mem_budget_init(&sc.mem, sc.limits.max_memory);
-    sc.result = res_new();
-    if (!sc.result)
-        return ERR_NOMEM(err);
-    brine_status st = BRINE_OK;
-    if ((uint64_t)len > sc.limits.max_input_bytes) {
-        st = scan_add_finding(&sc, BRINE_INVALID, "limit", NULL, NULL, -1,
-                              "limit max_input_bytes is %" PRIu64 ", the input has %zu bytes",
-                              sc.limits.max_input_bytes, len);
-    } else {
-        const fmt_desc *f = fmt_detect(data, len);
-        if (f)
-            st = f->scan(&sc, data, len);
-    }
-    if (st == BRINE_ERR_NOMEM && sc.mem.exhausted) {
-        /* the budget, not the machine, ran out: that is a limit finding about the file */
-        st = scan_add_finding(&sc, BRINE_INVALID, "limit", NULL, NULL, -1,
-                              "limit max_memory is %" PRIu64 ": the file needs more to scan",
-                              sc.limits.max_memory);
-    }
-    if (st) {
-        brine_result_free(sc.result);
-        return st == BRINE_ERR_NOMEM ? ERR_NOMEM(err) : err_set(err, st, __LINE__, "scan failed");
-    }
-    res_finish(sc.result);
-    *out = sc.result;
-    return BRINE_OK;
-}
-
-brine_status brine_scan_file(const char *path, const brine_scan_options *opts,
-                             brine_result **out, brine_error *err)
-{
-    if (!path || !out)
-        return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_scan_file: NULL argument");
-    *out = NULL;
-    const uint8_t *data;
-    size_t len;
-    brine_status st = brine_map_file(path, &data, &len, err);
-    if (st)
-        return st;
-    st = brine_scan_bytes(data, len, opts, out, err);
-    brine_unmap(data, len);
-    return st;
-}

@@ -1,8 +1,8 @@
 /*
  * scan.h — the scan context shared by every format: findings, globals, policy, limits.
  *
- * A format's scan function reads its container and hands pickles (and other members) back to
- * scan_pickle, which runs the machine and judges the graph against the policy. Findings are
+ * Formats hand the pickles they find to the driver (formats/format.h), which runs the machine
+ * and calls scan_judge to judge the graph against the policy. Findings are
  * collected here; the verdict is the most severe finding (safe when there is none).
  */
 #ifndef BRINE_SCAN_SCAN_H
@@ -34,8 +34,11 @@ typedef struct scan_ctx {
     unsigned depth;            /* nested pickle depth */
     scan_storage_fn storage_check;
     void *storage_ctx;
-    ld_resolve_fn tensor_resolve; /* storage sizes for validating tensor views, or NULL */
-    void *tensor_ctx;
+    /* Judges bytes a callable unpickles (pickle.loads, torch.storage._load_from_bytes):
+     * as_file reads them like a file torch.load opens, else as one plain pickle.load. */
+    brine_status (*nested)(struct scan_ctx *sc, const uint8_t *data, size_t len,
+                           const char *member, int as_file);
+    void *env;                 /* the driver's environment */
 } scan_ctx;
 
 /* Records a finding. member may be NULL; offset < 0 when unknown. The message is formatted
@@ -47,18 +50,15 @@ brine_status scan_add_finding(scan_ctx *sc, brine_verdict severity, const char *
 /* Records a global referenced by the file ("module.qualname"), once. */
 brine_status scan_add_global(scan_ctx *sc, const char *full);
 
-/* Scans a pickle stream (concatenated pickles included) found in member (NULL: the file),
- * at base_offset within the file. Findings go to sc. expect_many: the loader reads several
- * pickles back to back (legacy torch); otherwise data after the first STOP that is not a
- * pickle is reported. */
-brine_status scan_pickle(scan_ctx *sc, const uint8_t *data, size_t len, const char *member,
-                         scan_pid_mode pid_mode);
-
-/* Judges a graph the caller ran (findings, failure, names after an error), for containers
- * that read their pickles one at a time. */
+/* Judges a graph the caller ran: findings, the failure, and the names after an error. */
 struct pk_graph;
 brine_status scan_judge(scan_ctx *sc, struct pk_graph *g, const uint8_t *data, size_t len,
                         const char *member, scan_pid_mode pid_mode);
+
+/* 1 when a failed run of data reached nothing any unpickler would run and the bytes are not
+ * a pickle after all (a text file, an image): it failed where both CPython unpicklers fail,
+ * on a decoding error (never a limit), before any code, and no importable name follows. */
+int scan_inert(scan_ctx *sc, const struct pk_graph *g, const uint8_t *data, size_t len);
 
 /* Sets the result's format name (a string constant). */
 void scan_set_format(scan_ctx *sc, const char *format);

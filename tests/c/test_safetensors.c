@@ -32,7 +32,7 @@
 #include "scan/result.h"
 #include "scan/scan.h"
 
-extern const fmt_desc fmt_safetensors;
+extern const fmt_ops fmt_safetensors;
 
 static int failures, checks;
 
@@ -897,19 +897,19 @@ static void test_descriptor(void)
 {
     size_t len;
     uint8_t *p = mk("{}", 2, 0, &len);
-    CHECK(fmt_safetensors.probe(p, len) == 90);
+    CHECK(fmt_safetensors.bid(p, len) == 90);
     CHECK(!strcmp(fmt_safetensors.name, "safetensors"));
     free(p);
     p = mk(" \n{\"a\":1}", 9, 0, &len);
-    CHECK(fmt_safetensors.probe(p, len) == 90);
+    CHECK(fmt_safetensors.bid(p, len) == 90);
     p[0] = 200; /* length past the end: still bids, lower */
-    CHECK(fmt_safetensors.probe(p, len) == 70);
+    CHECK(fmt_safetensors.bid(p, len) == 70);
     p[0] = 9;
     p[8] = 'x';
-    CHECK(fmt_safetensors.probe(p, len) == 0);
+    CHECK(fmt_safetensors.bid(p, len) == 0);
     free(p);
-    CHECK(fmt_safetensors.probe((const uint8_t *)"PK\3\4\24\0\0\0\0\0{", 11) == 0);
-    CHECK(fmt_safetensors.probe((const uint8_t *)"\x80\x02}q\0.", 6) == 0);
+    CHECK(fmt_safetensors.bid((const uint8_t *)"PK\3\4\24\0\0\0\0\0{", 11) == 0);
+    CHECK(fmt_safetensors.bid((const uint8_t *)"\x80\x02}q\0.", 6) == 0);
 
     /* scan: valid → no finding; malformed → "malformed" with the offset; limit → "limit" */
     struct {
@@ -926,23 +926,17 @@ static void test_descriptor(void)
     };
     for (size_t i = 0; i < 3; i++) {
         p = mk(sc_cases[i].h, strlen(sc_cases[i].h), sc_cases[i].dlen, &len);
-        scan_ctx sc;
-        memset(&sc, 0, sizeof sc);
-        lim_resolve(NULL, &sc.limits);
-        mem_budget_init(&sc.mem, sc.limits.max_memory);
-        sc.result = res_new();
-        CHECK(fmt_safetensors.scan(&sc, p, len) == BRINE_OK);
-        res_finish(sc.result);
-        CHECK(!strcmp(brine_result_format(sc.result), "safetensors"));
-        CHECK(brine_result_verdict(sc.result) == sc_cases[i].v);
+        brine_result *res = NULL;
+        CHECK(brine_scan_bytes(p, len, NULL, &res, NULL) == BRINE_OK);
+        CHECK(res && !strcmp(brine_result_format(res), "safetensors"));
+        CHECK(brine_result_verdict(res) == sc_cases[i].v);
         if (sc_cases[i].rule) {
-            const brine_finding *fd = brine_result_finding(sc.result, 0);
+            const brine_finding *fd = brine_result_finding(res, 0);
             CHECK(fd && !strcmp(fd->rule, sc_cases[i].rule) && fd->offset > 0 && fd->message);
         } else {
-            CHECK(brine_result_finding_count(sc.result) == 0);
+            CHECK(brine_result_finding_count(res) == 0);
         }
-        brine_result_free(sc.result);
-        CHECK(sc.mem.used == 0);
+        brine_result_free(res);
         free(p);
     }
 }
