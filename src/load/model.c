@@ -19,7 +19,6 @@
 #include "core/limits.h"
 #include "load/model.h"
 
-
 /* ------------------------------------------------------------------ open */
 
 /* The file is walked once: every pickle is judged and the model's tensors are collected from
@@ -38,11 +37,11 @@ static brine_status judge_and_collect(brine_model *m, const brine_load_options *
     m->format = brine_result_format(res); /* a constant string */
     if (v != BRINE_SAFE) {
         const brine_finding *f = brine_result_finding(res, 0);
-        st = err_at(err, v == BRINE_INVALID ? BRINE_ERR_MALFORMED : BRINE_ERR_POLICY,
-                    f && f->offset >= 0 ? (uint64_t)f->offset : 0, __LINE__,
-                    "refused (%s): %s%s%s: %s", brine_verdict_name(v), f ? f->rule : "?",
-                    f && f->global ? " " : "", f && f->global ? f->global : "",
-                    f ? f->message : "");
+        st =
+            err_at(err, v == BRINE_INVALID ? BRINE_ERR_MALFORMED : BRINE_ERR_POLICY,
+                   f && f->offset >= 0 ? (uint64_t)f->offset : 0, __LINE__,
+                   "refused (%s): %s%s%s: %s", brine_verdict_name(v), f ? f->rule : "?",
+                   f && f->global ? " " : "", f && f->global ? f->global : "", f ? f->message : "");
         if (err && (!f || f->offset < 0))
             err->has_offset = 0;
     } else if (m->run.load_err.code) {
@@ -50,15 +49,16 @@ static brine_status judge_and_collect(brine_model *m, const brine_load_options *
             *err = m->run.load_err;
         st = m->run.load_err.code;
     } else if (strcmp(m->format, "none") == 0) {
-        st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__, "not a model file: no format brine "
+        st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                     "not a model file: no format brine "
                      "reads recognises it");
     }
     brine_result_free(res);
     return st;
 }
 
-brine_status brine_model_open(const char *path, const brine_load_options *opts,
-                              brine_model **out, brine_error *err)
+brine_status brine_model_open(const char *path, const brine_load_options *opts, brine_model **out,
+                              brine_error *err)
 {
     if (!path || !out)
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_model_open: NULL argument");
@@ -76,7 +76,8 @@ brine_status brine_model_open(const char *path, const brine_load_options *opts,
     if (!st && !m->set.config && !(m->set.config = json_object()))
         st = ERR_NOMEM(err);
     if (!st) {
-        m->config_json = ld_json_dump(m->set.config, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        m->config_json =
+            ld_json_dump(m->set.config, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
         if (!m->config_json)
             st = ERR_NOMEM(err);
     }

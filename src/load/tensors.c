@@ -887,10 +887,10 @@ brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *e
     w->s = s;
     w->g = g;
     w->err = err;
-    /* a tree visits each node once; tied tensors and shared values add a few more */
-    w->max_visits = 4 * (uint64_t)g->n_nodes + 1024;
-    if (w->max_visits > s->lim->max_nodes)
-        w->max_visits = s->lim->max_nodes;
+    /* a tree visits each node once; shared values (a config dict referenced from every layer)
+     * once per reference: the expansion a consumer walking the loaded object also pays,
+     * bounded by the user's max_nodes rather than an internal guess */
+    w->max_visits = s->lim->max_nodes;
     s->g = g;
     json_t *config = NULL;
     brine_status st = walk(w, root, &config);
@@ -1031,7 +1031,7 @@ char *ld_json_dump(const json_t *doc, size_t flags)
     char *text = json_dumps(doc, flags);
     if (!text)
         return NULL;
-    json_t *back = json_loads(text, JSON_ALLOW_NUL, NULL);
+    json_t *back = json_loads(text, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
     int same = back && json_equal(back, doc);
     json_decref(back);
     if (!same) {
