@@ -19,8 +19,9 @@ static const char dis_help[] =
     "Options:\n"
     "      --format=FORMAT    text (default) or json: {pickles: [{offset, end, protocol, ops:\n"
     "                         [{offset, op, code, arg}]}], trailing, error, graph}\n"
-    "      --member=NAME      disassemble the archive member NAME (a pickle inside a PyTorch\n"
-    "                         zip, for example); not supported yet in this version\n"
+    "      --member=NAME      disassemble the pickle NAME inside FILE, named as scan's findings\n"
+    "                         name it (archive/data.pkl in a PyTorch zip); without it, FILE\n"
+    "                         itself, or the only pickle it holds\n"
     "      --limit=NAME=VALUE set a resource limit (repeatable; see 'brine --help-limits')\n"
     "  -h, --help             show this help and exit\n"
     "\n"
@@ -37,26 +38,6 @@ static const struct option dis_options[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-
-/* brine.h has no API for archive members yet: say whether FILE is one at all. */
-static int member_unsupported(const char *path, const brine_limits *limits)
-{
-    brine_scan_options opts = {NULL, limits};
-    brine_result *res = NULL;
-    brine_error err;
-    memset(&err, 0, sizeof err);
-    if (brine_scan_file(path, &opts, &res, &err) != BRINE_OK) {
-        cli_warn("%s: %s", path, err.msg);
-        return CLI_USAGE;
-    }
-    const char *format = brine_result_format(res);
-    if (strcmp(format, "pickle") == 0 || strcmp(format, "none") == 0)
-        cli_warn("--member needs an archive; %s is not one (format: %s)", path, format);
-    else
-        cli_warn("--member is not implemented yet in this version (%s is %s)", path, format);
-    brine_result_free(res);
-    return CLI_USAGE;
-}
 
 int cli_dis(int argc, char **argv)
 {
@@ -94,8 +75,6 @@ int cli_dis(int argc, char **argv)
         return cli_usage_error("dis", "one FILE at a time (got %d)", argc - optind);
     const char *path = argv[optind];
     const brine_limits *lim = have_limits ? &limits : NULL;
-    if (member)
-        return member_unsupported(path, lim);
 
     const uint8_t *data;
     size_t len;
@@ -106,7 +85,8 @@ int cli_dis(int argc, char **argv)
         return CLI_USAGE;
     }
     memset(&err, 0, sizeof err);
-    brine_status st = brine_dis(data, len, format, lim, cli_write_stdout, NULL, &err);
+    brine_status st =
+        brine_dis_member(data, len, member, format, lim, cli_write_stdout, NULL, &err);
     brine_unmap(data, len);
     if (st != BRINE_OK) {
         fflush(stdout);

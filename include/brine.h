@@ -228,7 +228,8 @@ BRINE_API brine_status brine_dis(const uint8_t *data, size_t len, brine_dis_form
  * (the same format walk): member is its path inside the file as findings name it, e.g.
  * "archive/data.pkl", or NULL for the file itself — or for the only pickle a container holds.
  * When member names no pickle of the file, returns BRINE_ERR_USAGE (or, with member NULL and
- * several pickles, BRINE_ERR_UNSUPPORTED) with a message listing the pickles there are. */
+ * several pickles, BRINE_ERR_UNSUPPORTED) with a message listing the pickles there are. With
+ * member NULL, a file no loader reads as a pickle is listed as one, up to where it fails. */
 BRINE_API brine_status brine_dis_member(const uint8_t *data, size_t len, const char *member,
                                         brine_dis_format format, const brine_limits *limits,
                                         brine_write_fn write, void *ctx, brine_error *err);

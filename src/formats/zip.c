@@ -55,6 +55,7 @@ struct zip_archive {
     uint64_t cd_ofs, cd_size, eocd_ofs;
     int zip64;
     uint64_t inflated; /* bytes inflated so far, for zip_max_total_bytes */
+    uint64_t concat;   /* bytes prepended to the archive (zipfile shifts every offset) */
 };
 
 /* ------------------------------------------------------------------ small helpers */
@@ -353,6 +354,9 @@ static brine_status read_central(zip_archive *za, cursor *c, size_t i, uint32_t 
             *want[k] = ld_le64(v);
         }
     }
+    /* zipfile reads offsets relative to where the archive starts after prepended data */
+    if (__builtin_add_overflow(e->local_offset, za->concat, &e->local_offset))
+        e->anomalies |= ZIP_ERR_ZIP64;
 
     if (e->flags & (FLAG_ENCRYPTED | FLAG_STRONG | FLAG_MASKED))
         e->anomalies |= ZIP_ERR_ENCRYPTED;
@@ -595,6 +599,16 @@ brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim, 
                          (unsigned long long)(di.entries * CENTRAL_SIZE),
                          (unsigned long long)di.cd_size);
         goto fail;
+    }
+    /* Bytes prepended to an archive written for offset 0 (a payload, a stub): zipfile finds
+     * the directory from the end record and shifts every offset by the difference
+     * (_EndRecData's "concat"). miniz does not, but needs "PK\3\4" at offset 0, which such a
+     * file lacks — so this is the reading of whoever can open it. */
+    if (di.cd_size <= di.dir_start && di.dir_start - di.cd_size > di.cd_ofs &&
+        !(len >= 4 && ld_le32(data) == SIG_LOCAL)) {
+        za->concat = di.dir_start - di.cd_size - di.cd_ofs;
+        di.cd_ofs += za->concat;
+        za->anomalies |= ZIP_A_PREFIX;
     }
     if (__builtin_add_overflow(di.cd_ofs, di.cd_size, &cd_end) || cd_end > len) {
         st = ERR_CORRUPT(err, di.eocd_ofs,

@@ -33,15 +33,15 @@ struct fmt_env {
     /* load */
     ld_set *set;
     int have_root;
-    pk_graph *root_graph;       /* the model's graph: its strings back the loaded values */
-    brine_error load_err;       /* what a load cannot serve (fmt_unloadable) */
+    pk_graph *root_graph; /* the model's graph: its strings back the loaded values */
+    brine_error load_err; /* what a load cannot serve (fmt_unloadable) */
     /* dis */
     const drv_dis *dis;
     int dis_done;
     struct drv_held {
         void *state;
         void (*release)(void *);
-    } *held;
+    } * held;
     size_t n_held, cap_held;
 };
 
@@ -65,7 +65,10 @@ static const char *member_path(const fmt_env *env, const char *member, char *buf
 const brine_limits *fmt_limits(const fmt_env *env) { return &env->sc->limits; }
 mem_budget *fmt_mem(fmt_env *env) { return &env->sc->mem; }
 int fmt_loading(const fmt_env *env) { return env->mode == DRV_LOAD; }
-ld_set *fmt_load_set(fmt_env *env) { return env->mode == DRV_LOAD && !env->depth ? env->set : NULL; }
+ld_set *fmt_load_set(fmt_env *env)
+{
+    return env->mode == DRV_LOAD && !env->depth ? env->set : NULL;
+}
 
 void fmt_set_format(fmt_env *env, const char *name)
 {
@@ -75,8 +78,8 @@ void fmt_set_format(fmt_env *env, const char *name)
     }
 }
 
-brine_status fmt_finding(fmt_env *env, brine_verdict severity, const char *rule,
-                         const char *member, int64_t offset, const char *fmt, ...)
+brine_status fmt_finding(fmt_env *env, brine_verdict severity, const char *rule, const char *member,
+                         int64_t offset, const char *fmt, ...)
 {
     char buf[PATH_MAX_MEMBER];
     va_list ap;
@@ -149,13 +152,12 @@ static brine_status dis_member(fmt_env *env, const fmt_pickle *p, const char *pa
     const drv_dis *d = env->dis;
     if (d->member_seen)
         d->member_seen(d->ctx, path);
-    if (!d->write || env->dis_done ||
-        !(d->member ? path && strcmp(d->member, path) == 0 : !path))
+    if (!d->write || env->dis_done || !(d->member ? path && strcmp(d->member, path) == 0 : !path))
         return BRINE_OK;
     env->dis_done = 1;
     brine_error err;
-    brine_status st = brine_dis(p->data + p->start, p->len - p->start, d->format,
-                                &env->sc->limits, d->write, d->ctx, &err);
+    brine_status st = brine_dis(p->data + p->start, p->len - p->start, d->format, &env->sc->limits,
+                                d->write, d->ctx, &err);
     return st == BRINE_ERR_NOMEM ? st : BRINE_OK;
 }
 
@@ -176,7 +178,8 @@ brine_status fmt_run_pickle(fmt_env *env, const fmt_pickle *p, pk_graph **out, i
     brine_status st = pk_run(g, p->data, p->len, p->start, &opts, &err);
     if (st == BRINE_ERR_NOMEM)
         goto fail;
-    if (st && (p->flags & FMT_P_SNIFF) && scan_inert(sc, g, p->data + p->start, p->len - p->start)) {
+    if (st && (p->flags & FMT_P_SNIFF) &&
+        scan_inert(sc, g, p->data + p->start, p->len - p->start)) {
         if (inert)
             *inert = 1;
         fmt_graph_free(env, g);
@@ -199,10 +202,10 @@ brine_status fmt_run_pickle(fmt_env *env, const fmt_pickle *p, pk_graph **out, i
     sc->storage_ctx = NULL;
     if (!st && p->count == FMT_ALL && g->trailing_len)
         st = scan_add_finding(sc, BRINE_INVALID, "trailing-data", NULL, path,
-                             (int64_t)g->trailing_at,
-                             "%" PRIu64 " bytes after the last STOP are not a pickle "
-                             "(loaders ignore them; polyglot files hide content there)",
-                             g->trailing_len);
+                              (int64_t)g->trailing_at,
+                              "%" PRIu64 " bytes after the last STOP are not a pickle "
+                              "(loaders ignore them; polyglot files hide content there)",
+                              g->trailing_len);
     if (st)
         goto fail;
     *out = g;
@@ -257,8 +260,8 @@ brine_status fmt_model_root(fmt_env *env, const char *member, const pk_graph *g,
         ld_set_free(set);
     if (st == BRINE_ERR_NOMEM || st == BRINE_OK || st == BRINE_ERR_UNSUPPORTED)
         return st == BRINE_ERR_NOMEM ? st : BRINE_OK;
-    return scan_add_finding(sc, BRINE_INVALID, st == BRINE_ERR_LIMIT ? "limit" : "bad-tensor",
-                           NULL, path, err.has_offset ? (int64_t)err.offset : -1, "%s", err.msg);
+    return scan_add_finding(sc, BRINE_INVALID, st == BRINE_ERR_LIMIT ? "limit" : "bad-tensor", NULL,
+                            path, err.has_offset ? (int64_t)err.offset : -1, "%s", err.msg);
 }
 
 brine_status fmt_tensor(fmt_env *env, const char *name, const ld_dtype *dt, uint32_t ndim,
@@ -276,8 +279,8 @@ brine_status fmt_tensor(fmt_env *env, const char *name, const ld_dtype *dt, uint
         if (st == BRINE_ERR_NOMEM || !st)
             return st;
         return scan_add_finding(env->sc, BRINE_INVALID,
-                               st == BRINE_ERR_LIMIT ? "limit" : "bad-tensor", NULL,
-                               env->path[0] ? env->path : NULL, -1, "%s", err.msg);
+                                st == BRINE_ERR_LIMIT ? "limit" : "bad-tensor", NULL,
+                                env->path[0] ? env->path : NULL, -1, "%s", err.msg);
     }
     int64_t dims[LD_MAX_DIMS];
     uint64_t numel = 1;
@@ -291,24 +294,37 @@ brine_status fmt_tensor(fmt_env *env, const char *name, const ld_dtype *dt, uint
 /* ------------------------------------------------------------------ detection */
 
 /* Model formats brine recognises by their magic but does not analyse yet: never `none`. */
-static const char *unsupported_format(const uint8_t *d, size_t n)
+typedef struct unsupported {
+    const char *format; /* the format name scan reports */
+    const char *what;
+} unsupported;
+
+static const unsupported *unsupported_format(const uint8_t *d, size_t n)
 {
-    static const uint8_t hdf5[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    static const unsupported hdf5 = {"hdf5", "HDF5 (a Keras .h5 model: Lambda layers and custom "
+                                             "objects run code when it loads)"},
+                             gguf = {"gguf", "GGUF (llama.cpp: a chat template runs as Jinja)"},
+                             tflite = {"tflite", "TensorFlow Lite flatbuffer"},
+                             sevenz = {"7z", "7z archive (its members are not read yet)"},
+                             proto = {"protobuf", "protobuf: an ONNX model or a TensorFlow "
+                                                  "SavedModel (custom operators, external data "
+                                                  "paths, ops that run Python)"};
+    static const uint8_t hdf5_magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     /* HDF5's superblock may sit at 0, 512, 1024, 2048, … (a user block before it) */
     for (size_t at = 0; at < n && at <= 8192; at = at ? at * 2 : 512)
-        if (n - at >= 8 && memcmp(d + at, hdf5, 8) == 0)
-            return "hdf5 (Keras .h5)";
+        if (n - at >= 8 && memcmp(d + at, hdf5_magic, 8) == 0)
+            return &hdf5;
     if (n >= 4 && memcmp(d, "GGUF", 4) == 0)
-        return "gguf";
+        return &gguf;
     if (n >= 8 && memcmp(d + 4, "TFL3", 4) == 0)
-        return "tflite";
+        return &tflite;
     if (n >= 6 && memcmp(d, "7z\xbc\xaf\x27\x1c", 6) == 0)
-        return "7z";
+        return &sevenz;
     /* ONNX ModelProto and TensorFlow SavedModel both open with field 1 as a small varint
      * (ir_version, saved_model_schema_version) followed by a length-delimited field */
     if (n >= 4 && d[0] == 0x08 && d[1] >= 1 && d[1] <= 32 && (d[2] & 7) == 2 && d[2] >= 0x12 &&
         d[2] <= 0x7a)
-        return "protobuf (ONNX or TensorFlow SavedModel)";
+        return &proto;
     return NULL;
 }
 
@@ -323,8 +339,7 @@ static brine_status walk_file(fmt_env *env, const uint8_t *data, size_t len)
     size_t n = 0;
     for (; fmt_registry[n] && n < 64; n++)
         bids[n] = fmt_registry[n]->bid(data, len);
-    int walked = 0, saved_bid = env->cur_bid;
-    size_t findings_before = sc->result->n_findings;
+    int saved_bid = env->cur_bid;
     brine_status st = BRINE_OK;
     for (size_t i = 0; i < n && !st; i++) {
         if (bids[i] <= 0)
@@ -336,20 +351,20 @@ static brine_status walk_file(fmt_env *env, const uint8_t *data, size_t len)
             continue;
         env->cur_bid = bids[i];
         st = fmt_registry[i]->walk(env, data, len);
-        walked = 1;
     }
     env->cur_bid = saved_bid;
     if (st)
         return st;
-    const char *unsupported = unsupported_format(data, len);
-    if (unsupported)
-        return fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1,
-                           "%s: a model format brine recognises but does not analyse yet; "
-                           "its loader may run code",
-                           unsupported);
-    (void)walked;
-    (void)findings_before;
-    return BRINE_OK;
+    const unsupported *u = unsupported_format(data, len);
+    if (!u)
+        return BRINE_OK;
+    env->cur_bid = 1;
+    fmt_set_format(env, u->format);
+    env->cur_bid = saved_bid;
+    return fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1,
+                       "%s: a model format brine recognises but does not analyse yet; its "
+                       "loader may run code",
+                       u->what);
 }
 
 brine_status fmt_file(fmt_env *env, const char *member, const uint8_t *data, size_t len)
@@ -374,8 +389,8 @@ brine_status fmt_file(fmt_env *env, const char *member, const uint8_t *data, siz
 
 /* Bytes a judged callable unpickles: torch.load reads them like a file; pickle.loads as one
  * plain pickle. */
-static brine_status nested_bytes(scan_ctx *sc, const uint8_t *data, size_t len,
-                                 const char *member, int as_file)
+static brine_status nested_bytes(scan_ctx *sc, const uint8_t *data, size_t len, const char *member,
+                                 int as_file)
 {
     fmt_env *env = sc->env;
     char saved[PATH_MAX_MEMBER];
@@ -401,9 +416,8 @@ static brine_status nested_bytes(scan_ctx *sc, const uint8_t *data, size_t len,
 
 /* ------------------------------------------------------------------ entry points */
 
-brine_status drv_run(const uint8_t *data, size_t len, const brine_scan_options *opts,
-                     drv_mode mode, ld_set *set, const drv_dis *dis, drv_run_out *out,
-                     brine_error *err)
+brine_status drv_run(const uint8_t *data, size_t len, const brine_scan_options *opts, drv_mode mode,
+                     ld_set *set, const drv_dis *dis, drv_run_out *out, brine_error *err)
 {
     memset(out, 0, sizeof *out);
     scan_ctx *sc = calloc(1, sizeof *sc);
@@ -431,8 +445,8 @@ brine_status drv_run(const uint8_t *data, size_t len, const brine_scan_options *
     if (st == BRINE_ERR_NOMEM && sc->mem.exhausted) {
         /* the budget, not the machine, ran out: that is a limit finding about the file */
         st = scan_add_finding(sc, BRINE_INVALID, "limit", NULL, NULL, -1,
-                             "limit max_memory is %" PRIu64 ": the file needs more to scan",
-                             sc->limits.max_memory);
+                              "limit max_memory is %" PRIu64 ": the file needs more to scan",
+                              sc->limits.max_memory);
     }
     if (st || mode != DRV_LOAD)
         release_held(env);
@@ -479,8 +493,8 @@ brine_status brine_scan_bytes(const uint8_t *data, size_t len, const brine_scan_
     return st;
 }
 
-brine_status brine_scan_file(const char *path, const brine_scan_options *opts,
-                             brine_result **out, brine_error *err)
+brine_status brine_scan_file(const char *path, const brine_scan_options *opts, brine_result **out,
+                             brine_error *err)
 {
     if (!path || !out)
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_scan_file: NULL argument");
@@ -500,7 +514,7 @@ brine_status brine_scan_file(const char *path, const brine_scan_options *opts,
 typedef struct member_list {
     char names[64][PATH_MAX_MEMBER];
     size_t n, total;
-    int has_file;               /* the file itself is read as a pickle */
+    int has_file; /* the file itself is read as a pickle */
 } member_list;
 
 static void note_member(void *ctx, const char *path)
@@ -552,13 +566,17 @@ brine_status brine_dis_member(const uint8_t *data, size_t len, const char *membe
             int w = snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "", l->names[i]);
             at += w > 0 ? (size_t)w : 0;
         }
-        if (!l->total)
-            st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
-                         "no pickle to list: the file reads as %s%s", format_name,
-                         strcmp(format_name, "none") == 0 ? " (not a model file)" : "");
+        if (!l->total && !member)
+            /* nothing any loader reads as a pickle: listed as one, up to where it fails */
+            st = brine_dis(data, len, format, limits, write, ctx, err);
+        else if (!l->total)
+            st = err_set(err, BRINE_ERR_USAGE, __LINE__,
+                         "no pickle member %s: the file reads as %s and holds no pickle", member,
+                         format_name);
         else
             st = err_set(err, member ? BRINE_ERR_USAGE : BRINE_ERR_UNSUPPORTED, __LINE__,
-                         "%s%s%s; the %s holds %zu pickle%s: %.700s%s", member ? "no pickle member " : "",
+                         "%s%s%s; the %s holds %zu pickle%s: %.700s%s",
+                         member ? "no pickle member " : "",
                          member ? member : "choose a pickle with --member",
                          member ? " in the file" : "", format_name, l->total,
                          l->total == 1 ? "" : "s", names, l->total > l->n ? ", …" : "");

@@ -48,16 +48,16 @@ typedef struct judge {
     pk_graph *g;
     const char *member;
     scan_pid_mode pid_mode;
-    pol_class *cls;      /* per global */
-    const char **why;    /* per global */
+    pol_class *cls;   /* per global */
+    const char **why; /* per global */
 } judge;
 
-#define FIND(sev, rule, global, off, ...)                                                      \
-    do {                                                                                       \
-        brine_status st_ = scan_add_finding(j->sc, (sev), (rule), (global), j->member,         \
-                                            (int64_t)(off), __VA_ARGS__);                      \
-        if (st_)                                                                               \
-            return st_;                                                                        \
+#define FIND(sev, rule, global, off, ...)                                                          \
+    do {                                                                                           \
+        brine_status st_ = scan_add_finding(j->sc, (sev), (rule), (global), j->member,             \
+                                            (int64_t)(off), __VA_ARGS__);                          \
+        if (st_)                                                                                   \
+            return st_;                                                                            \
     } while (0)
 
 static const pk_global *global_of(const judge *j, pk_id id)
@@ -137,20 +137,19 @@ static brine_status judge_global(judge *j, uint32_t gi, const char *what, uint64
     }
     switch (c) {
     case POL_FORBIDDEN:
-        FIND(BRINE_UNSAFE, "forbidden-module", gl->full, offset, "%s: %s; %s", gl->full,
-             j->why[gi], what);
+        FIND(BRINE_UNSAFE, "forbidden-module", gl->full, offset, "%s: %s; %s", gl->full, j->why[gi],
+             what);
         break;
     case POL_DANGEROUS:
-        FIND(BRINE_UNSAFE, "dangerous-global", gl->full, offset, "%s: %s; %s", gl->full,
-             j->why[gi], what);
+        FIND(BRINE_UNSAFE, "dangerous-global", gl->full, offset, "%s: %s; %s", gl->full, j->why[gi],
+             what);
         break;
     case POL_UNVERIFIED:
         FIND(BRINE_UNVERIFIED, "unverified-global", gl->full, offset,
              "%s is outside the allowlist: loading imports it and runs code nobody vetted; %s",
              gl->full, what);
         break;
-    case POL_ALLOWED:
-        break;
+    case POL_ALLOWED: break;
     }
     return BRINE_OK;
 }
@@ -158,8 +157,8 @@ static brine_status judge_global(judge *j, uint32_t gi, const char *what, uint64
 /* Callables whose argument is itself a pickle: scanning the bytes is the only way to know. */
 static int nested_loader(const pk_global *gl, scan_pid_mode *mode)
 {
-    static const char *const loaders[] = {"pickle.loads", "_pickle.loads", "pickle._loads",
-                                          "dill.loads", "cloudpickle.loads", "numpy.loads"};
+    static const char *const loaders[] = {"pickle.loads", "_pickle.loads",     "pickle._loads",
+                                          "dill.loads",   "cloudpickle.loads", "numpy.loads"};
     if (strcmp(gl->full, "torch.storage._load_from_bytes") == 0) {
         *mode = PID_TORCH_LEGACY;
         return 1;
@@ -186,8 +185,7 @@ static int literal_bytes(judge *j, pk_id id, const uint8_t **p, size_t *len, int
     }
     const pk_global *gl = n->kind == K_CALL ? global_of(j, n->a) : NULL;
     const pk_node *args = gl ? pk_at(j->g, n->b) : NULL;
-    if (!gl || strcmp(gl->full, "_codecs.encode") != 0 || args->kind != K_TUPLE ||
-        args->count != 2)
+    if (!gl || strcmp(gl->full, "_codecs.encode") != 0 || args->kind != K_TUPLE || args->count != 2)
         return 0;
     const pk_node *text = pk_at(j->g, args->items[0]), *codec = pk_at(j->g, args->items[1]);
     if (text->kind != K_STR || !(text_is(codec, "latin1") || text_is(codec, "latin-1")))
@@ -254,15 +252,18 @@ static int plants_dunder(const judge *j, const pk_node *state);
  * _reduce_ex_internal wraps exactly these). */
 static int is_tensor_rebuilder(const char *full)
 {
-    static const char *const fns[] = {
-        "torch._utils._rebuild_tensor",        "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_tensor_v3",     "torch._utils._rebuild_qtensor",
-        "torch._utils._rebuild_sparse_tensor", "torch._utils._rebuild_sparse_csr_tensor",
-        "torch._utils._rebuild_meta_tensor_no_storage",
-        "torch._utils._rebuild_wrapper_subclass",
-        "torch._utils._rebuild_device_tensor_from_numpy",
-        "torch._utils._rebuild_device_tensor_from_cpu_tensor", "torch._utils._rebuild_parameter",
-        "torch._utils._rebuild_parameter_with_state"};
+    static const char *const fns[] = {"torch._utils._rebuild_tensor",
+                                      "torch._utils._rebuild_tensor_v2",
+                                      "torch._utils._rebuild_tensor_v3",
+                                      "torch._utils._rebuild_qtensor",
+                                      "torch._utils._rebuild_sparse_tensor",
+                                      "torch._utils._rebuild_sparse_csr_tensor",
+                                      "torch._utils._rebuild_meta_tensor_no_storage",
+                                      "torch._utils._rebuild_wrapper_subclass",
+                                      "torch._utils._rebuild_device_tensor_from_numpy",
+                                      "torch._utils._rebuild_device_tensor_from_cpu_tensor",
+                                      "torch._utils._rebuild_parameter",
+                                      "torch._utils._rebuild_parameter_with_state"};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (strcmp(full, fns[i]) == 0)
             return 1;
@@ -334,8 +335,8 @@ static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, const p
             return BRINE_OK;
         }
         const pk_global *func = global_of(j, args->items[0]);
-        if (func && class_of(j, args->items[0]) == POL_ALLOWED && !is_tensor_rebuilder(func->full) &&
-            !nested_loader(func, &mode)) {
+        if (func && class_of(j, args->items[0]) == POL_ALLOWED &&
+            !is_tensor_rebuilder(func->full) && !nested_loader(func, &mode)) {
             FIND(BRINE_INVALID, "type-error", func->full, offset,
                  "%s calls %s, which is not a tensor rebuild function: %s", gl->full, func->full,
                  call_line(j, e, via, linebuf, sizeof linebuf));
@@ -353,7 +354,8 @@ static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, const p
         return st;
     }
     if (strcmp(gl->full, "torch._utils._rebuild_parameter_with_state") == 0 && args &&
-        args->kind == K_TUPLE && args->count == 4 && plants_dunder(j, pk_at(j->g, args->items[3]))) {
+        args->kind == K_TUPLE && args->count == 4 &&
+        plants_dunder(j, pk_at(j->g, args->items[3]))) {
         FIND(BRINE_UNSAFE, "dunder-state", gl->full, offset,
              "%s sets __dunder__ attributes from its state: %s", gl->full,
              call_line(j, e, via, linebuf, sizeof linebuf));
@@ -437,7 +439,8 @@ static brine_status judge_persid(judge *j, const pk_event *e)
         /* tar pickle: persistent_load returns deserialized_objects[int(id)] for a key, or the
          * class of a ('module', class, file, source) tuple (judged as a global) */
         if (pid->kind == K_INT || pid->kind == K_STR || pid->kind == K_PYSTR ||
-            (pid->kind == K_TUPLE && pid->count >= 1 && text_is(pk_at(j->g, pid->items[0]), "module")))
+            (pid->kind == K_TUPLE && pid->count >= 1 &&
+             text_is(pk_at(j->g, pid->items[0]), "module")))
             return BRINE_OK;
         FIND(BRINE_INVALID, "type-error", NULL, e->offset,
              "persistent id is neither a storage key nor a module reference");
@@ -451,7 +454,8 @@ static brine_status judge_persid(judge *j, const pk_event *e)
     }
     /* torch: ('storage', <StorageClass>, key, location, numel[, view_metadata]) */
     size_t want = j->pid_mode == PID_TORCH_ZIP ? 5 : 6;
-    int ok = pid->kind == K_TUPLE && pid->count == want && text_is(pk_at(j->g, pid->items[0]), "storage");
+    int ok = pid->kind == K_TUPLE && pid->count == want &&
+             text_is(pk_at(j->g, pid->items[0]), "storage");
     if (ok) {
         const pk_global *cls = global_of(j, pid->items[1]);
         const pk_node *key = pk_at(j->g, pid->items[2]), *loc = pk_at(j->g, pid->items[3]);
@@ -521,12 +525,8 @@ static brine_status judge_graph(scan_ctx *sc, pk_graph *g, const char *member,
                 st = judge_target(j, e, "BUILD");
             break;
         }
-        case EV_MUTATE:
-            st = judge_target(j, e, pk_opcodes[e->opcode].name);
-            break;
-        case EV_PERSID:
-            st = judge_persid(j, e);
-            break;
+        case EV_MUTATE: st = judge_target(j, e, pk_opcodes[e->opcode].name); break;
+        case EV_PERSID: st = judge_persid(j, e); break;
         case EV_EXT:
             st = scan_add_finding(sc, BRINE_UNSAFE, "ext-opcode", NULL, member, (int64_t)e->offset,
                                   "%s names a callable by number through copyreg's extension "
@@ -553,8 +553,7 @@ static brine_status judge_graph(scan_ctx *sc, pk_graph *g, const char *member,
                                   "unpickler reads these bytes differently from a static "
                                   "parser (gh-154848), which hides code");
             break;
-        default:
-            break;
+        default: break;
         }
     }
 out:
@@ -590,8 +589,8 @@ static int plausible_name(const uint8_t *s, size_t n)
  * decode, pairing STACK_GLOBAL with the two most recent text literals. A dangerous name is
  * unsafe, any other invalid. With dry set nothing is reported; returns in *found how many
  * importable names follow. */
-static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t len,
-                                      uint64_t at, const char *member, int dry, size_t *found)
+static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t len, uint64_t at,
+                                      const char *member, int dry, size_t *found)
 {
     *found = 0;
     if (at >= len)
@@ -630,9 +629,9 @@ static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t 
         } else if (op.code == OPC_STACK_GLOBAL && lit[0] && lit[1]) {
             mod = lit[0], modlen = litlen[0], name = lit[1], namelen = litlen[1];
         }
-        if (op.vk == PV_STR || (op.vk == PV_BYTES && (op.code == OPC_STRING ||
-                                                     op.code == OPC_SHORT_BINSTRING ||
-                                                     op.code == OPC_BINSTRING))) {
+        if (op.vk == PV_STR ||
+            (op.vk == PV_BYTES && (op.code == OPC_STRING || op.code == OPC_SHORT_BINSTRING ||
+                                   op.code == OPC_BINSTRING))) {
             lit[0] = lit[1];
             litlen[0] = litlen[1];
             lit[1] = op.s;
@@ -697,9 +696,12 @@ int scan_inert(scan_ctx *sc, const pk_graph *g, const uint8_t *data, size_t len)
             return 0;
     if (!g->error.has_offset || g->error.offset >= len)
         return 1;
-    /* the first opcode already fails (a text file's first letter, a tar's member name): both
-     * unpicklers raise before reading anything else */
-    if (g->n_pickles == 1 && g->error.offset == g->pickles[0].start)
+    /* The first opcode fails (a text file's first letter, a tar's member name, a zip's "PK"):
+     * both unpicklers raise before reading anything else — unless its text argument is one
+     * the two parse differently (pickle.py's float()/int() accept what _pickle.c refuses; its
+     * memo takes any index), where only a look at what follows tells. */
+    if (g->n_pickles == 1 && g->error.offset == g->pickles[0].start &&
+        !memchr("FILSVgp", data[g->error.offset], 7))
         return 1;
     /* a byte that is no opcode: both unpicklers raise "invalid load key" right there */
     if (!pk_opcodes[data[g->error.offset]].name)
@@ -715,4 +717,3 @@ int scan_inert(scan_ctx *sc, const pk_graph *g, const uint8_t *data, size_t len)
         return 0;
     return found == 0;
 }
-

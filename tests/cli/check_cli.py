@@ -313,7 +313,7 @@ def part_scan():
         check(rc == 0 and json.loads(out)["pickles"][0]["ops"][0]["op"] == "PROTO",
               "dis --format json")
         rc, out, err = run("dis", "--member", "data.pkl", p["a_safe.pkl"])
-        check(rc == 2 and "--member needs an archive" in err, "dis --member on a plain pickle")
+        check(rc == 2 and "no pickle member data.pkl" in err, "dis --member on a plain pickle")
         check(run("dis", missing)[0] == 2, "dis on a missing file exits 2")
 
 

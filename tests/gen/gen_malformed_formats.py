@@ -330,8 +330,10 @@ def zip_cases():
          message="inconsistent sizes")
     case("n_zip64_field_missing.zip", build_zip([E("a", hello, zip64_missing=True)]),
          "reject", message="ZIP64 extra field")
-    case("n_prepended_unadjusted.zip", b"JUNK" * 40 + build_zip([E("a", hello)]), "reject",
-         message="expected signature 50 4b 01 02")
+    # junk prepended without fixing the offsets: zipfile shifts them by the difference
+    # (_EndRecData's concat) and reads the members; so does brine, reporting the prefix
+    case("y_prepended_unadjusted.zip", b"JUNK" * 40 + build_zip([E("a", hello)]), "parse",
+         ["prefix"])
     case("n_multidisk.zip", build_zip([E("a", hello)], disk=1, cd_disk=0), "reject",
          message="multi-disk")
     case("n_zip64_bad_locator.zip",
