@@ -69,9 +69,9 @@ SINKS = {
     "numpy.save": "write", "numpy.savez": "write", "numpy.savez_compressed": "write",
     "numpy.savetxt": "write", "numpy.memmap": "write", "torch.save": "write",
     "joblib.dump": "write", "pickle.dump": "write", "_pickle.dump": "write",
-    "pickle.load": "loader", "pickle.loads": "loader", "pickle.Unpickler": "loader",
-    "pickle._load": "loader", "pickle._loads": "loader", "pickle._Unpickler": "loader",
-    "_pickle.load": "loader", "_pickle.loads": "loader", "_pickle.Unpickler": "loader",
+    "pickle.load": "loader", "pickle.loads": "loader", "pickle.Unpickler*": "loader",
+    "pickle._load": "loader", "pickle._loads": "loader", "pickle._Unpickler*": "loader",
+    "_pickle.load": "loader", "_pickle.loads": "loader", "_pickle.Unpickler*": "loader",
     "cPickle.load": "loader", "cPickle.loads": "loader", "dill.load": "loader",
     "dill.loads": "loader", "cloudpickle.load": "loader", "cloudpickle.loads": "loader",
     "numpy.load": "loader", "torch.load": "loader", "joblib.load": "loader",
@@ -93,6 +93,10 @@ MODE_POSITION = {"builtins.open": 1, "io.open": 1, "_io.open": 1, "codecs.open":
                  "gzip.open": 1, "bz2.open": 1, "lzma.open": 1, "gzip.GzipFile": 1,
                  "bz2.BZ2File": 1, "lzma.LZMAFile": 1, "io.FileIO": 1}
 KIND_ORDER = ("code", "process", "loader", "write")
+# Modules that code reaches through an attribute (`self.np.load`, `unpickler.np.load`).
+HELD_MODULES = {"np": "numpy", "numpy": "numpy", "pickle": "pickle", "torch": "torch",
+                "joblib": "joblib", "marshal": "marshal", "yaml": "yaml", "os": "os",
+                "subprocess": "subprocess", "shutil": "shutil"}
 
 
 def sink_kind(target):
@@ -300,7 +304,51 @@ class Analysis:
 
     # -- call graph -------------------------------------------------------------
 
-    def call_target(self, m, cls, func):
+    def method_of(self, mname, cq, meth, hops=0):
+        """The definition a call `obj.meth()` on an instance of class mname:cq runs, looked
+        up through the class's bases; an external base gives "base.meth" to match sinks."""
+        m = self.modules.get(mname)
+        if m is None or hops > MAX_ALIAS_HOPS or cq not in m.classes:
+            return None
+        if cq + "." + meth in m.defs:
+            return (mname, cq + "." + meth)
+        for base in m.classes[cq].bases:
+            d = dotted(base)
+            if d is None:
+                continue
+            r = self.resolve_in(mname, d)
+            if r is None and d.split(".")[0] not in m.imports:
+                continue
+            if isinstance(r, tuple):
+                found = self.method_of(r[0], r[1], meth, hops + 1)
+                if found is not None:
+                    return found
+            elif isinstance(r, str):
+                return r + "." + meth
+        return None
+
+    def local_types(self, m, cls, node):
+        """Local names bound to a new instance: `u = Unpickler(f)`, `with C() as c`."""
+        types = {}
+        for sub in ast.walk(node):
+            pairs = []
+            if (isinstance(sub, ast.Assign) and len(sub.targets) == 1
+                    and isinstance(sub.targets[0], ast.Name) and isinstance(sub.value, ast.Call)):
+                pairs.append((sub.targets[0].id, sub.value.func))
+            elif isinstance(sub, (ast.With, ast.AsyncWith)):
+                for item in sub.items:
+                    if (isinstance(item.optional_vars, ast.Name)
+                            and isinstance(item.context_expr, ast.Call)):
+                        pairs.append((item.optional_vars.id, item.context_expr.func))
+            for name, func in pairs:
+                t = self.call_target(m, cls, func, {})
+                if isinstance(t, tuple) and t[1] in self.modules[t[0]].classes:
+                    types[name] = t
+                elif isinstance(t, str):
+                    types[name] = t
+        return types
+
+    def call_target(self, m, cls, func, types):
         if isinstance(func, ast.Name):
             n = func.id
             if n in m.defs or n in m.classes or n in m.imports:
@@ -313,10 +361,17 @@ class Analysis:
             return None
         head, _, rest = d.partition(".")
         if head in ("self", "cls") and cls is not None and rest and "." not in rest:
-            q = cls + "." + rest
-            return (m.name, q) if q in m.defs else None
+            return self.method_of(m.name, cls, rest)
+        if head in types and rest and "." not in rest:
+            t = types[head]
+            return self.method_of(t[0], t[1], rest) if isinstance(t, tuple) else t + "." + rest
         if head in m.defs or head in m.classes or head in m.imports:
-            return self.resolve_in(m.name, d)
+            r = self.resolve_in(m.name, d)
+            if r is not None:
+                return r
+        parts = d.split(".")
+        if len(parts) >= 3 and parts[-2] in HELD_MODULES:
+            return HELD_MODULES[parts[-2]] + "." + parts[-1]
         return None
 
     def analyse(self):
@@ -324,10 +379,11 @@ class Analysis:
             for q, (node, cls) in m.defs.items():
                 key = (m.name, q)
                 edges = self.edges.setdefault(key, set())
+                types = self.local_types(m, cls, node)
                 for sub in ast.walk(node):
                     if not isinstance(sub, ast.Call):
                         continue
-                    t = self.call_target(m, cls, sub.func)
+                    t = self.call_target(m, cls, sub.func, types)
                     kind = None
                     if isinstance(t, tuple):
                         edges.add(t)
