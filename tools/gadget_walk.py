@@ -228,6 +228,13 @@ def parse_module(mod):
     return tree
 
 
+def body_nodes(func):
+    """Every node a call of func runs: its body, not its decorators or default values (those
+    run once, when the module is imported)."""
+    for stmt in func.body:
+        yield from ast.walk(stmt)
+
+
 def dotted(node):
     parts = []
     while isinstance(node, ast.Attribute):
@@ -330,7 +337,7 @@ class Analysis:
     def local_types(self, m, cls, node):
         """Local names bound to a new instance: `u = Unpickler(f)`, `with C() as c`."""
         types = {}
-        for sub in ast.walk(node):
+        for sub in body_nodes(node):
             pairs = []
             if (isinstance(sub, ast.Assign) and len(sub.targets) == 1
                     and isinstance(sub.targets[0], ast.Name) and isinstance(sub.value, ast.Call)):
@@ -380,7 +387,7 @@ class Analysis:
                 key = (m.name, q)
                 edges = self.edges.setdefault(key, set())
                 types = self.local_types(m, cls, node)
-                for sub in ast.walk(node):
+                for sub in body_nodes(node):
                     if not isinstance(sub, ast.Call):
                         continue
                     t = self.call_target(m, cls, sub.func, types)

@@ -29,6 +29,12 @@ PROFILES = [None, "sklearn", "torch", "numpy", "xgboost", "lightgbm", "builtins"
 WALKS = [(bt.PYTHON, "numpy,torch,sklearn,joblib,scipy"),
          (os.environ.get("BRINE_VENV_PYTHON"), "numpy,joblib")]
 
+# Gadgets brine allows on purpose, because it judges what they would do: the bytes handed to
+# torch.storage._load_from_bytes are scanned as a nested file (scan.c nested_loader; the
+# hostile fixture a_load_from_bytes_legacy of gen_hostile.py checks that). Only the bare
+# import of such a name is exempt here.
+INTERPRETED = {"torch.storage:_load_from_bytes"}
+
 needs_brine = pytest.mark.skipif(bt.brine_path() is None, reason="no brine binary (set BRINE)")
 
 
@@ -93,7 +99,8 @@ def test_walk_finds_known_gadgets(gadgets):
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: p or "default")
 def test_every_gadget_is_unsafe(gadgets, tmp_path, profile):
     index = {}
-    for i, name in enumerate(sorted(gadgets)):
+    assert INTERPRETED <= set(gadgets), "the walk no longer finds " + str(INTERPRETED)
+    for i, name in enumerate(sorted(set(gadgets) - INTERPRETED)):
         f = tmp_path / f"g{i:05d}.pkl"
         f.write_bytes(gadget_pickle(name))
         index[str(f)] = name
@@ -112,6 +119,6 @@ def test_every_gadget_is_unsafe(gadgets, tmp_path, profile):
         named = {f.get("global") for f in doc["findings"] if f["severity"] == "unsafe"}
         if doc["verdict"] != "unsafe" or full not in named:
             wrong.append(f"{full}: {doc['verdict']} {[f['rule'] for f in doc['findings']]}")
-    assert seen == set(gadgets.keys()), "brine did not report every file"
+    assert seen == set(gadgets) - INTERPRETED, "brine did not report every file"
     assert not wrong, f"{len(wrong)} gadgets not unsafe under --allow {profile}:\n" + \
         "\n".join(wrong[:200])
