@@ -274,15 +274,17 @@ static const char *walk_threat(const char *full, size_t n, size_t name_at, size_
     /* the whole name: a denied module anywhere on its import path (numpy.lib.npyio...) */
     if ((why = denied(full, n)))
         return why;
-    unsigned components = 0;
-    for (size_t start = name_at; start < n;) {
-        const char *dot = memchr(full + start, '.', n - start);
-        size_t end = dot ? (size_t)(dot - full) : n;
+    /* count first: every component below costs a lookup over the rest of the walk */
+    unsigned components = 1;
+    for (const char *d = full + name_at; (d = memchr(d, '.', (size_t)(full + n - d))); d++)
         if (++components > MAX_WALK_COMPONENTS) {
             *at = name_at;
             *at_len = n - name_at;
             return "an attribute walk too long to judge";
         }
+    for (size_t start = name_at; start < n;) {
+        const char *dot = memchr(full + start, '.', n - start);
+        size_t end = dot ? (size_t)(dot - full) : n;
         *at = start;
         *at_len = end - start;
         if (is_dunder(full + start, end - start))
