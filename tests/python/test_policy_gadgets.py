@@ -26,7 +26,9 @@ TOOL = bt.REPO / "tools" / "gadget_walk.py"
 COMMITTED = bt.REPO / "tests" / "data" / "gadgets.txt"
 PROFILES = [None, "sklearn", "torch", "numpy", "xgboost", "lightgbm", "builtins"]
 # Which interpreter walks which packages: Debian's has all five, the venv has what users run.
-WALKS = [(bt.PYTHON, "numpy,torch,sklearn,joblib,scipy"),
+# Packages are walked independently (the closure stays inside each), so torch, the largest,
+# gets a process of its own.
+WALKS = [(bt.PYTHON, "torch"), (bt.PYTHON, "numpy,sklearn,joblib,scipy"),
          (os.environ.get("BRINE_VENV_PYTHON"), "numpy,joblib")]
 
 # Gadgets brine allows on purpose, because it judges what they would do: the bytes handed to
