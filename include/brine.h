@@ -105,7 +105,10 @@ BRINE_API void brine_policy_free(brine_policy *policy);
 /* Widens the policy by one entry: a profile name ("sklearn", "xgboost", "lightgbm", "torch",
  * "numpy", "builtins"), an exact "module.qualname", or "module.*" (the module and its
  * submodules). Never-allowable modules (os, posix, nt, sys, subprocess, builtins.eval, …)
- * are refused with BRINE_ERR_POLICY. */
+ * are refused with BRINE_ERR_POLICY. Profiles and wildcards never admit a denylisted name
+ * (only an exact entry of that very name does) nor a dotted qualname (a protocol-4
+ * attribute walk: only an exact entry does, and never one through a dunder such as
+ * __globals__ or through a denied module). */
 BRINE_API brine_status brine_policy_allow(brine_policy *policy, const char *entry,
                                           brine_error *err);
 

@@ -23,10 +23,24 @@ typedef struct deny_entry {
 
 static const deny_entry deny_list[] = {
 #define FORBID(p, w) {p, w, 1},
-#define DENY(p, w) {p, w, 0},
+#define DENY(p, w)   {p, w, 0},
+#define DENY_PART(p, w)
 #include "policy/denylist.def"
 #undef FORBID
 #undef DENY
+#undef DENY_PART
+};
+
+/* DENY_PART entries: a package component such as "tests" wherever it appears in a module
+ * path (numpy.core.tests.test_x, scipy.io.tests...). Few, so a linear pass. */
+static const deny_entry deny_parts[] = {
+#define FORBID(p, w)
+#define DENY(p, w)
+#define DENY_PART(p, w) {p, w, 0},
+#include "policy/denylist.def"
+#undef FORBID
+#undef DENY
+#undef DENY_PART
 };
 
 typedef struct allow_entry {
@@ -40,15 +54,15 @@ static const allow_entry allow_list[] = {
 #undef ALLOW
 };
 
-static const char *const profile_names[] = {"default", "numpy",  "sklearn",  "xgboost",
+static const char *const profile_names[] = {"default",  "numpy", "sklearn",  "xgboost",
                                             "lightgbm", "torch", "builtins", NULL};
 
 #define MAX_USER_ENTRIES 4096
-#define MAX_ENTRY_LEN 512
+#define MAX_ENTRY_LEN    512
 
 struct brine_policy {
-    unsigned profiles;  /* bit i: profile_names[i] active */
-    char **user;        /* user entries: exact names or "module.*" */
+    unsigned profiles; /* bit i: profile_names[i] active */
+    char **user;       /* user entries: exact names or "module.*" */
     size_t n_user;
 };
 
@@ -91,8 +105,10 @@ typedef struct idx_entry {
     uint8_t wildcard;
 } idx_entry;
 
-enum { N_DENY = sizeof deny_list / sizeof deny_list[0],
-       N_ALLOW = sizeof allow_list / sizeof allow_list[0] };
+enum {
+    N_DENY = sizeof deny_list / sizeof deny_list[0],
+    N_ALLOW = sizeof allow_list / sizeof allow_list[0]
+};
 
 static idx_entry deny_idx[N_DENY], allow_idx[N_ALLOW];
 static size_t longest_key; /* no prefix longer than this can match: skip them (FINDINGS F11) */
@@ -155,11 +171,11 @@ static const idx_entry *idx_find(const idx_entry *idx, size_t count, const char 
     return NULL;
 }
 
-/* The first entry matching full: exact, or a wildcard on full or one of its '.'-prefixes. */
-static const idx_entry *idx_match(const idx_entry *idx, size_t count, const char *full,
+/* The first entry matching full[0..n): exact, or a wildcard on it or one of its '.'-prefixes.
+ * full need not end at n (the walk below matches suffixes in place). */
+static const idx_entry *idx_match(const idx_entry *idx, size_t count, const char *full, size_t n,
                                   int (*accept)(const idx_entry *, const void *), const void *ctx)
 {
-    size_t n = strlen(full);
     const idx_entry *e = n <= longest_key ? idx_find(idx, count, full, n, 0, accept, ctx) : NULL;
     if (e)
         return e;
@@ -170,6 +186,30 @@ static const idx_entry *idx_match(const idx_entry *idx, size_t count, const char
                 return e;
     return NULL;
 }
+
+/* The DENY_PART entry naming one of the inner components of full[0..n) (not the first, which
+ * the ordinary entries judge, nor the last, the global's own name), or NULL. */
+static const deny_entry *part_match(const char *full, size_t n)
+{
+    const char *first_dot = memchr(full, '.', n);
+    if (!first_dot)
+        return NULL;
+    for (size_t start = (size_t)(first_dot - full) + 1; start < n;) {
+        const char *dot = memchr(full + start, '.', n - start);
+        if (!dot)
+            break; /* the last component */
+        size_t len = (size_t)(dot - full) - start;
+        for (size_t i = 0; i < sizeof deny_parts / sizeof deny_parts[0]; i++)
+            if (strlen(deny_parts[i].pattern) == len &&
+                memcmp(deny_parts[i].pattern, full + start, len) == 0)
+                return &deny_parts[i];
+        start = (size_t)(dot - full) + 1;
+    }
+    return NULL;
+}
+
+/* Why full[0..n) is on the denylist (an entry or a DENY_PART component), or NULL. */
+static const char *denied(const char *full, size_t n);
 
 static int accept_forbidden(const idx_entry *e, const void *ctx)
 {
@@ -190,11 +230,118 @@ static int accept_profile(const idx_entry *e, const void *ctx)
     return e->profile >= 0 && (p->profiles & (1u << e->profile));
 }
 
-pol_class pol_classify(const pol_policy *pp, const char *module, const char *name,
-                       const char **why)
+static const char *denied(const char *full, size_t n)
+{
+    const idx_entry *e = idx_match(deny_idx, N_DENY, full, n, accept_any, NULL);
+    if (e)
+        return e->why;
+    const deny_entry *d = part_match(full, n);
+    return d ? d->why : NULL;
+}
+
+/* ------------------------------------------------------------------ attribute walks
+ *
+ * Protocol 4 resolves a dotted name by getattr, one component at a time, from the imported
+ * module: `torch` + `os.system` is torch's `os` attribute, then its `system`. Whatever a module
+ * happens to hold is reachable that way — the modules it imported, its __builtins__, its
+ * __loader__ — so a walk is judged by every component, not by where it starts. */
+
+#define MAX_WALK_COMPONENTS 64 /* deeper walks are not judged: they are refused */
+
+/* Attribute names (leading underscores removed) that lead from ordinary objects to code,
+ * frames or the interpreter without being dunders; every dunder is refused by its shape. */
+static const char *const walk_to_code[] = {
+    "f_globals",  "f_builtins",   "f_locals", "f_back",   "f_code",   "tb_frame", "tb_next",
+    "gi_frame",   "gi_code",      "cr_frame", "cr_code",  "ag_frame", "ag_code",  "func_globals",
+    "func_code",  "func_closure", "im_func",  "im_self",  "im_class", "co_code",  "cell_contents",
+    "getframe",   "eval",         "exec",     "execfile", "compile",  "open",     "system",
+    "popen",      "getattr",      "setattr",  "delattr",  "globals",  "locals",   "vars",
+    "breakpoint", "apply",        "builtins"};
+
+static int is_dunder(const char *c, size_t n)
+{
+    return n >= 4 && c[0] == '_' && c[1] == '_' && c[n - 2] == '_' && c[n - 1] == '_';
+}
+
+/* Why the walk full[name_at..n) (the dotted name part of "module.name") is unsafe, or NULL.
+ * *at and *at_len get the culprit: a component, or the module path reached from it. */
+static const char *walk_threat(const char *full, size_t n, size_t name_at, size_t *at,
+                               size_t *at_len)
+{
+    const char *why;
+    *at = 0;
+    *at_len = n;
+    /* the whole name: a denied module anywhere on its import path (numpy.lib.npyio...) */
+    if ((why = denied(full, n)))
+        return why;
+    /* count first: every component below costs a lookup over the rest of the walk */
+    unsigned components = 1;
+    for (const char *d = full + name_at; (d = memchr(d, '.', (size_t)(full + n - d))); d++)
+        if (++components > MAX_WALK_COMPONENTS) {
+            *at = name_at;
+            *at_len = n - name_at;
+            return "an attribute walk too long to judge";
+        }
+    for (size_t start = name_at; start < n;) {
+        const char *dot = memchr(full + start, '.', n - start);
+        size_t end = dot ? (size_t)(dot - full) : n;
+        *at = start;
+        *at_len = end - start;
+        if (is_dunder(full + start, end - start))
+            return "a dunder attribute: reaches interpreter internals (globals, builtins, "
+                   "loaders, classes) and through them code";
+        size_t bare = start; /* `_os` is the os module under a private name */
+        while (bare < end && full[bare] == '_')
+            bare++;
+        for (size_t i = 0; i < sizeof walk_to_code / sizeof walk_to_code[0]; i++)
+            if (strlen(walk_to_code[i]) == end - bare &&
+                memcmp(walk_to_code[i], full + bare, end - bare) == 0)
+                return "an attribute that reaches code, frames or the interpreter";
+        /* the rest of the walk read as a module path: torch + os.system reaches os.system */
+        if (bare < end && (why = denied(full + bare, n - bare))) {
+            *at = bare;
+            *at_len = n - bare;
+            return why;
+        }
+        start = end + 1;
+    }
+    return NULL;
+}
+
+static void build_index_once(void) { pthread_once(&idx_once, build_index); }
+
+const char *pol_dotted_reach(const char *module, const char *name, char *buf, size_t cap)
+{
+    build_index_once();
+    if (!strchr(name, '.') || cap == 0)
+        return NULL;
+    size_t ml = strlen(module), nl = strlen(name);
+    char *full = malloc(ml + nl + 2);
+    if (!full)
+        return NULL;
+    memcpy(full, module, ml);
+    full[ml] = '.';
+    memcpy(full + ml + 1, name, nl + 1);
+    size_t at, at_len;
+    const char *why = walk_threat(full, ml + nl + 1, ml + 1, &at, &at_len);
+    if (why)
+        snprintf(buf, cap, "%.*s (%s)", (int)(at_len > 200 ? 200 : at_len), full + at, why);
+    free(full);
+    return why ? buf : NULL;
+}
+
+static int user_exact(const struct brine_policy *p, const char *full)
+{
+    for (size_t i = 0; i < p->n_user; i++)
+        if (strchr(p->user[i], '*') == NULL && strcmp(p->user[i], full) == 0)
+            return 1;
+    return 0;
+}
+
+pol_class pol_classify(const pol_policy *pp, const char *module, const char *name, const char **why)
 {
     const struct brine_policy *p = pp ? pp : &default_policy;
-    pthread_once(&idx_once, build_index);
+    build_index_once();
     *why = NULL;
     size_t ml = strlen(module), nl = strlen(name);
     char local[512];
@@ -204,25 +351,39 @@ pol_class pol_classify(const pol_policy *pp, const char *module, const char *nam
     memcpy(full, module, ml);
     full[ml] = '.';
     memcpy(full + ml + 1, name, nl + 1);
+    size_t n = ml + nl + 1;
     pol_class c = POL_UNVERIFIED;
     const idx_entry *e;
     size_t i;
-    if ((e = idx_match(deny_idx, N_DENY, full, accept_forbidden, NULL))) {
+    if ((e = idx_match(deny_idx, N_DENY, full, n, accept_forbidden, NULL))) {
         *why = e->why;
         c = POL_FORBIDDEN;
         goto out;
     }
-    for (i = 0; i < p->n_user; i++)
-        if (strchr(p->user[i], '*') == NULL && strcmp(p->user[i], full) == 0) {
-            c = POL_ALLOWED;
+    if (memchr(name, '.', nl)) {
+        /* An attribute walk: never through a dunder or a denied module, whatever allows it,
+         * and allowed only by an exact entry — a wildcard on `torch` says nothing about the
+         * modules torch imported. */
+        size_t at, at_len;
+        if ((*why = walk_threat(full, n, ml + 1, &at, &at_len))) {
+            c = POL_FORBIDDEN;
             goto out;
         }
-    if ((e = idx_match(deny_idx, N_DENY, full, accept_any, NULL))) {
-        *why = e->why;
+        if (user_exact(p, full) || idx_find(allow_idx, N_ALLOW, full, n, 0, accept_profile, p))
+            c = POL_ALLOWED;
+        goto out;
+    }
+    /* Exact user entries first: the user named this very global. Then the denylist, so that no
+     * profile or wildcard admits a name that is known to run code. */
+    if (user_exact(p, full)) {
+        c = POL_ALLOWED;
+        goto out;
+    }
+    if ((*why = denied(full, n))) {
         c = POL_DANGEROUS;
         goto out;
     }
-    if (idx_match(allow_idx, N_ALLOW, full, accept_profile, p)) {
+    if (idx_match(allow_idx, N_ALLOW, full, n, accept_profile, p)) {
         c = POL_ALLOWED;
         goto out;
     }
@@ -313,10 +474,11 @@ brine_status brine_policy_allow(brine_policy *p, const char *entry, brine_error 
         if (!deny_list[i].forbidden)
             continue;
         /* refuse an entry that would cover a forbidden module, in either direction */
-        if (pattern_matches(deny_list[i].pattern, entry) || pattern_matches(entry, deny_list[i].pattern) ||
+        if (pattern_matches(deny_list[i].pattern, entry) ||
+            pattern_matches(entry, deny_list[i].pattern) ||
             (strchr(entry, '*') && strncmp(deny_list[i].pattern, entry, strlen(entry) - 1) == 0))
-            return err_set(err, BRINE_ERR_POLICY, __LINE__,
-                           "'%.200s' can never be allowed: %s", entry, deny_list[i].why);
+            return err_set(err, BRINE_ERR_POLICY, __LINE__, "'%.200s' can never be allowed: %s",
+                           entry, deny_list[i].why);
     }
     if (p->n_user >= MAX_USER_ENTRIES)
         return err_set(err, BRINE_ERR_LIMIT, __LINE__, "more than %d policy entries",

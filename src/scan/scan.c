@@ -79,32 +79,6 @@ static int text_is(const pk_node *n, const char *z)
            memcmp(n->v.s.p, z, zl) == 0;
 }
 
-/* For a dotted name, the first prefix of the attribute walk that the denylist knows:
- * `random` + `_os.system` → `random._os` is unknown, but `os.system` reached through `_os`
- * is what runs, so also try each suffix as a module path. */
-static const char *dotted_reaches(const pk_global *gl, char *buf, size_t cap)
-{
-    const char *why;
-    unsigned tries = 0; /* the first components are where a module hides (F11: not 4,500) */
-    for (const char *p = gl->name; p && *p && tries++ < 16;
-         p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL) {
-        const char *dot = strchr(p, '.');
-        if (!dot)
-            break;
-        /* module candidate: the component before the next dot, without leading underscores */
-        const char *comp = p;
-        while (*comp == '_' && comp < dot)
-            comp++;
-        snprintf(buf, cap, "%.*s", (int)(dot - comp), comp);
-        pol_class c = pol_classify(NULL, buf, dot + 1, &why);
-        if (c == POL_FORBIDDEN || c == POL_DANGEROUS) {
-            snprintf(buf, cap, "%.*s.%s", (int)(dot - comp), comp, dot + 1);
-            return buf;
-        }
-    }
-    return NULL;
-}
-
 static brine_status classify_globals(judge *j)
 {
     pk_graph *g = j->g;
@@ -128,8 +102,8 @@ static brine_status judge_global(judge *j, uint32_t gi, const char *what, uint64
     }
     pol_class c = j->cls[gi];
     if (gl->dotted && c != POL_ALLOWED) {
-        char buf[256];
-        const char *reach = dotted_reaches(gl, buf, sizeof buf);
+        char buf[320];
+        const char *reach = pol_dotted_reach(gl->module, gl->name, buf, sizeof buf);
         FIND(BRINE_UNSAFE, "dotted-name", gl->full, offset,
              "%s walks attributes from module %s%s%s; %s", gl->full, gl->module,
              reach ? ", reaching " : "", reach ? reach : "", what);
