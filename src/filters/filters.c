@@ -43,6 +43,7 @@ typedef struct flt_run {
     brine_error *err;
     const uint8_t *in;
     size_t n;
+    size_t out_stop; /* out_room offers no room past this length (a Python call's max_length) */
 } flt_run;
 
 const char *flt_name(flt_kind k)
@@ -194,6 +195,8 @@ static brine_status out_room(flt_run *r, size_t *room)
         o->cap = (size_t)want;
     }
     *room = o->cap - o->len;
+    if (r->out_stop - o->len < *room)
+        *room = r->out_stop - o->len;
     return BRINE_OK;
 }
 
@@ -486,7 +489,7 @@ static int bz_step(void *state, flt_run *r, size_t *pos, size_t limit, const cha
                                              : "Invalid data stream";
             return -1;
         }
-        if (*pos == limit && bs->avail_out > 0)
+        if ((*pos == limit && bs->avail_out > 0) || r->out->len >= r->out_stop)
             return 0;
     }
 }
@@ -526,7 +529,7 @@ static int xz_step(void *state, flt_run *r, size_t *pos, size_t limit, const cha
                                               : "Internal error";
             return -1;
         }
-        if (*pos == limit && ls->avail_out > 0)
+        if ((*pos == limit && ls->avail_out > 0) || r->out->len >= r->out_stop)
             return 0;
     }
 }
@@ -570,11 +573,15 @@ static brine_status decode_streams(flt_run *r, flt_kind k)
         size_t start = pos, start_len = r->out->len;
         const char *why = NULL;
         brine_status st = BRINE_OK;
-        /* the first decompress() call of a stream after the first */
+        /* The first decompress() call of a stream after the first: it gets the rest of the
+         * current block, and returns once it has the 8192 bytes BufferedReader asked for. */
         size_t limit = first_stream ? r->n : first_block_end(pos, r->n);
+        if (!first_stream)
+            r->out_stop = start_len + PY_READ_BLOCK;
         int res = step(state, r, &pos, limit, &why, &st);
         int trailing_ok = !first_stream && res == -1;
-        if (res == 0 && limit < r->n)
+        r->out_stop = SIZE_MAX;
+        if (res == 0 && (limit < r->n || r->out->len > start_len))
             res = step(state, r, &pos, r->n, &why, &st);
         if (k == FLT_BZIP2)
             BZ2_bzDecompressEnd(&bs);
@@ -626,7 +633,10 @@ static brine_status decode_lz4(flt_run *r)
         size_t room;
         if ((st = out_room(r, &room)) != BRINE_OK)
             break;
-        size_t in_n = r->n - pos, out_n = room;
+        /* LZ4FrameDecompressor hands out max_length bytes per call: a checksum error at the
+         * frame's end comes after the reader has seen the frame's data */
+        size_t in_n = r->n - pos, out_n = room < PY_READ_BLOCK ? room : PY_READ_BLOCK;
+        room = out_n;
         size_t hint = LZ4F_decompress(dctx, r->out->data + r->out->len, &out_n, r->in + pos,
                                       &in_n, NULL);
         pos += in_n;
@@ -675,7 +685,9 @@ static brine_status decode_zstd(flt_run *r)
         size_t room;
         if ((st = out_room(r, &room)) != BRINE_OK)
             break;
-        ZSTD_outBuffer ob = {r->out->data + r->out->len, room, 0};
+        /* as for lz4: the reader's 8192-byte reads see the data before a checksum error */
+        ZSTD_outBuffer ob = {r->out->data + r->out->len, room < PY_READ_BLOCK ? room : PY_READ_BLOCK,
+                             0};
         size_t before_in = in.pos;
         size_t zr = ZSTD_decompressStream(dctx, &ob, &in);
         r->out->len += ob.pos;
@@ -722,7 +734,8 @@ brine_status flt_decode(flt_kind k, flt_reader reader, const uint8_t *d, size_t 
         memset(out, 0, sizeof *out);
     if (!out || !mem || (!d && n))
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "flt_decode: missing argument");
-    flt_run r = {.mem = mem, .out = out, .err = err, .in = d ? d : empty, .n = n};
+    flt_run r = {.mem = mem, .out = out, .err = err, .in = d ? d : empty, .n = n,
+                 .out_stop = SIZE_MAX};
     lim_resolve(lim, &r.lim);
     int joblib = reader == FLT_READER_JOBLIB;
     switch (k) {
