@@ -6,8 +6,11 @@ Every compressed byte comes from the real library: Python's gzip/zlib/bz2/lzma m
 (truncation, bit flips, trailing bytes, hand-built gzip headers around real deflate data).
 
     gen_filters.py OUTDIR
+    gen_filters.py --seeds fuzz/corpus/filters
 
 writes OUTDIR/<kind>/<name> and OUTDIR/manifest.json: a list of {"file", "kind", "note"}.
+With --seeds, the fixtures of at most SEED_MAX bytes go flat into the fuzz seed directory
+(fuzz/fuzz_filters.c), named <kind>_<name>; the directory is replaced.
 The payloads are benign pickles (pickle.dumps of plain data) and plain bytes: nothing here is
 ever loaded, the differential test compares bytes only. Codecs whose Python package is missing
 from this interpreter are skipped (and listed in manifest "skipped").
@@ -245,12 +248,30 @@ def gen_zstd(out):
         put(out, "zstd", "cli_frame_then_lib_frame", cli + s1)
 
 
+SEED_MAX = 6000
+
+
 def main():
-    out = Path(sys.argv[1])
-    out.mkdir(parents=True, exist_ok=True)
+    seeds = sys.argv[1] == "--seeds"
+    out = Path(sys.argv[-1])
+    if seeds:
+        import tempfile
+        work = Path(tempfile.mkdtemp(prefix="gen_filters"))
+    else:
+        work = out
+    work.mkdir(parents=True, exist_ok=True)
     for gen in (gen_gzip, gen_zlib, gen_bz2, gen_xz, gen_lz4, gen_zstd):
-        gen(out)
-    (out / "manifest.json").write_text(json.dumps({"entries": entries, "skipped": skipped}, indent=1))
+        gen(work)
+    if not seeds:
+        (out / "manifest.json").write_text(json.dumps({"entries": entries, "skipped": skipped}, indent=1))
+        return
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    for e in entries:
+        data = (work / e["file"]).read_bytes()
+        if len(data) <= SEED_MAX:
+            (out / e["file"].replace("/", "_")).write_bytes(data)
+    shutil.rmtree(work)
 
 
 if __name__ == "__main__":
