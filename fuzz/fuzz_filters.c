@@ -33,10 +33,10 @@ static brine_status decode_once(flt_kind k, flt_reader rd, const uint8_t *data, 
         FUZZ_CHECK(out->end <= FLT_END_HANG && !out->silent_truncation, "%s: bad end %d/%d",
                    flt_name(k), (int)out->end, out->silent_truncation);
         FUZZ_CHECK(out->end != FLT_END_CLEAN || out->consumed == size || out->streams == 0,
-                   "%s: clean end at %llu of %zu", flt_name(k),
-                   (unsigned long long)out->consumed, size);
-        FUZZ_CHECK(out->end != FLT_END_HANG || rd == FLT_READER_JOBLIB,
-                   "%s: a hang outside joblib", flt_name(k));
+                   "%s: clean end at %llu of %zu", flt_name(k), (unsigned long long)out->consumed,
+                   size);
+        FUZZ_CHECK(out->end != FLT_END_HANG || rd == FLT_READER_JOBLIB, "%s: a hang outside joblib",
+                   flt_name(k));
     } else {
         FUZZ_CHECK(!out->silent_truncation || st == BRINE_ERR_MALFORMED,
                    "%s: silent truncation with status %d", flt_name(k), (int)st);
@@ -72,8 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             mem_budget mem;
             mem_budget_init(&mem, lim.max_memory);
             flt_output out;
-            brine_status st = decode_once((flt_kind)k, (flt_reader)rd, data, size, &lim, &mem,
-                                          &out);
+            brine_status st =
+                decode_once((flt_kind)k, (flt_reader)rd, data, size, &lim, &mem, &out);
             if (k == FLT_XZ) { /* LZMAFile(FORMAT_AUTO) reads both: the same answer */
                 mem_budget mem2;
                 mem_budget_init(&mem2, lim.max_memory);

@@ -32,9 +32,9 @@
  * only errors in the first block handed to a new stream's decompressor count as trailing. */
 #define PY_READ_BLOCK 8192u
 /* The ratio limit only applies past this much output: small files never trip it. */
-#define RATIO_FLOOR (UINT64_C(64) << 20)
+#define RATIO_FLOOR   (UINT64_C(64) << 20)
 /* First allocation of the output buffer; it doubles from there. */
-#define OUT_MIN_CAP ((size_t)64 << 10)
+#define OUT_MIN_CAP   ((size_t)64 << 10)
 
 typedef struct flt_run {
     mem_budget *mem;
@@ -49,23 +49,15 @@ typedef struct flt_run {
 const char *flt_name(flt_kind k)
 {
     switch (k) {
-    case FLT_GZIP:
-        return "gzip";
-    case FLT_ZLIB:
-        return "zlib";
-    case FLT_BZIP2:
-        return "bz2";
-    case FLT_XZ:
-        return "xz";
-    case FLT_LZMA_ALONE:
-        return "lzma";
-    case FLT_LZ4:
-        return "lz4";
-    case FLT_ZSTD:
-        return "zstd";
+    case FLT_GZIP: return "gzip";
+    case FLT_ZLIB: return "zlib";
+    case FLT_BZIP2: return "bz2";
+    case FLT_XZ: return "xz";
+    case FLT_LZMA_ALONE: return "lzma";
+    case FLT_LZ4: return "lz4";
+    case FLT_ZSTD: return "zstd";
     case FLT_NONE:
-    case FLT_KIND_COUNT:
-        break;
+    case FLT_KIND_COUNT: break;
     }
     return "none";
 }
@@ -119,18 +111,20 @@ flt_kind flt_probe(const uint8_t *d, size_t n, int *confidence)
         k = FLT_GZIP, conf = 90;
     else if (has_prefix(d, n, "\x1f\x8b", 2)) /* joblib's prefix; the reader then refuses */
         k = FLT_GZIP, conf = 50;
-    else if (has_prefix(d, n, "\xfd" "7zXZ\x00", 6))
+    else if (has_prefix(d, n,
+                        "\xfd"
+                        "7zXZ\x00",
+                        6))
         k = FLT_XZ, conf = 95;
     else if (has_prefix(d, n, "\x28\xb5\x2f\xfd", 4))
         k = FLT_ZSTD, conf = 95;
     else if (has_prefix(d, n, "\x04\x22\x4d\x18", 4))
         k = FLT_LZ4, conf = 95;
     else if (has_prefix(d, n, "BZh", 3) && n >= 4 && d[3] >= '1' && d[3] <= '9')
-        k = FLT_BZIP2,
-        conf = (n >= 10 && (memcmp(d + 4, "\x31\x41\x59\x26\x53\x59", 6) == 0 ||
-                            memcmp(d + 4, "\x17\x72\x45\x38\x50\x90", 6) == 0))
-                   ? 95
-                   : 80;
+        k = FLT_BZIP2, conf = (n >= 10 && (memcmp(d + 4, "\x31\x41\x59\x26\x53\x59", 6) == 0 ||
+                                           memcmp(d + 4, "\x17\x72\x45\x38\x50\x90", 6) == 0))
+                                  ? 95
+                                  : 80;
     else if (n >= 4 && (ld_le32(d) & 0xFFFFFFF0u) == 0x184D2A50u) {
         k = probe_after_skippable(d, n);
         conf = k == FLT_NONE ? 0 : 60;
@@ -157,8 +151,7 @@ brine_status flt_check_depth(uint64_t depth, const brine_limits *lim, brine_erro
     brine_limits eff;
     lim_resolve(lim, &eff);
     if (depth >= eff.max_filter_depth)
-        return err_limit(err, "max_filter_depth", eff.max_filter_depth, depth + 1, 0, 0,
-                         __LINE__);
+        return err_limit(err, "max_filter_depth", eff.max_filter_depth, depth + 1, 0, 0, __LINE__);
     return BRINE_OK;
 }
 
@@ -207,12 +200,12 @@ static brine_status out_check(flt_run *r, uint64_t in_done)
     flt_output *o = r->out;
     if (o->len > r->lim.filter_max_bytes) {
         o->len = (size_t)r->lim.filter_max_bytes;
-        return err_limit(r->err, "filter_max_bytes", r->lim.filter_max_bytes, o->len + 1,
-                         in_done, 1, __LINE__);
+        return err_limit(r->err, "filter_max_bytes", r->lim.filter_max_bytes, o->len + 1, in_done,
+                         1, __LINE__);
     }
     uint64_t cap;
-    if (o->len > RATIO_FLOOR && (__builtin_mul_overflow(in_done ? in_done : 1,
-                                                        r->lim.filter_max_ratio, &cap) == 0) &&
+    if (o->len > RATIO_FLOOR &&
+        (__builtin_mul_overflow(in_done ? in_done : 1, r->lim.filter_max_ratio, &cap) == 0) &&
         o->len > cap)
         return err_limit(r->err, "filter_max_ratio", r->lim.filter_max_ratio,
                          o->len / (in_done ? in_done : 1), in_done, 1, __LINE__);
@@ -275,8 +268,8 @@ typedef enum z_outcome { Z_O_END, Z_O_TRUNCATED, Z_O_ERROR } z_outcome;
 
 /* Inflates r->in[pos..n) with the given window bits until the stream ends; *used gets the
  * input bytes it occupies. Errors other than corruption are returned as status. */
-static brine_status inflate_stream(flt_run *r, size_t pos, int wbits, z_outcome *how,
-                                   size_t *used, const char **why)
+static brine_status inflate_stream(flt_run *r, size_t pos, int wbits, z_outcome *how, size_t *used,
+                                   const char **why)
 {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
@@ -393,8 +386,7 @@ static brine_status decode_gzip_python(flt_run *r)
         if (st != BRINE_OK)
             return st;
         if (how == Z_O_ERROR)
-            return ERR_CORRUPT(r->err, body + used,
-                               "gzip member %u: deflate data is corrupt: %s",
+            return ERR_CORRUPT(r->err, body + used, "gzip member %u: deflate data is corrupt: %s",
                                r->out->streams + 1, why);
         if (how == Z_O_TRUNCATED || r->n - (body + used) < 8)
             return ERR_CORRUPT(r->err, r->n,
@@ -439,8 +431,8 @@ static brine_status decode_one_zlib(flt_run *r, int wbits, int joblib)
     if (how == Z_O_TRUNCATED) {
         /* joblib: a read that returns b'' is "end of file, we're good" */
         r->out->silent_truncation = joblib;
-        return ERR_CORRUPT(r->err, r->n, "%s stream ends before its end-of-stream marker%s",
-                           what, joblib ? " (joblib reads it as a short file)" : "");
+        return ERR_CORRUPT(r->err, r->n, "%s stream ends before its end-of-stream marker%s", what,
+                           joblib ? " (joblib reads it as a short file)" : "");
     }
     r->out->streams = 1;
     r->out->consumed = used;
@@ -455,8 +447,8 @@ static brine_status decode_one_zlib(flt_run *r, int wbits, int joblib)
 
 /* One step of a stream decoder over r->in[*pos..limit): returns 1 at stream end, 0 when the
  * input up to limit is used, -1 on a data error (message in *why), or sets *st. */
-typedef int (*stream_step)(void *state, flt_run *r, size_t *pos, size_t limit,
-                           const char **why, brine_status *st);
+typedef int (*stream_step)(void *state, flt_run *r, size_t *pos, size_t limit, const char **why,
+                           brine_status *st);
 
 static int bz_step(void *state, flt_run *r, size_t *pos, size_t limit, const char **why,
                    brine_status *st)
@@ -562,8 +554,8 @@ static brine_status decode_streams(flt_run *r, flt_kind k)
         } else {
             ls.allocator = &la;
             /* as _lzma.LZMADecompressor(FORMAT_AUTO, memlimit=None) */
-            lzma_ret lr = lzma_auto_decoder(&ls, UINT64_MAX,
-                                            LZMA_TELL_ANY_CHECK | LZMA_TELL_NO_CHECK);
+            lzma_ret lr =
+                lzma_auto_decoder(&ls, UINT64_MAX, LZMA_TELL_ANY_CHECK | LZMA_TELL_NO_CHECK);
             if (lr != LZMA_OK)
                 return lr == LZMA_MEM_ERROR ? ERR_NOMEM(r->err)
                                             : err_set(r->err, BRINE_ERR_UNSUPPORTED, __LINE__,
@@ -637,8 +629,8 @@ static brine_status decode_lz4(flt_run *r)
          * frame's end comes after the reader has seen the frame's data */
         size_t in_n = r->n - pos, out_n = room < PY_READ_BLOCK ? room : PY_READ_BLOCK;
         room = out_n;
-        size_t hint = LZ4F_decompress(dctx, r->out->data + r->out->len, &out_n, r->in + pos,
-                                      &in_n, NULL);
+        size_t hint =
+            LZ4F_decompress(dctx, r->out->data + r->out->len, &out_n, r->in + pos, &in_n, NULL);
         pos += in_n;
         r->out->len += out_n;
         if (LZ4F_isError(hint)) {
@@ -686,8 +678,8 @@ static brine_status decode_zstd(flt_run *r)
         if ((st = out_room(r, &room)) != BRINE_OK)
             break;
         /* as for lz4: the reader's 8192-byte reads see the data before a checksum error */
-        ZSTD_outBuffer ob = {r->out->data + r->out->len, room < PY_READ_BLOCK ? room : PY_READ_BLOCK,
-                             0};
+        ZSTD_outBuffer ob = {r->out->data + r->out->len,
+                             room < PY_READ_BLOCK ? room : PY_READ_BLOCK, 0};
         size_t before_in = in.pos;
         size_t zr = ZSTD_decompressStream(dctx, &ob, &in);
         r->out->len += ob.pos;
@@ -725,35 +717,28 @@ static brine_status decode_zstd(flt_run *r)
 
 /* ------------------------------------------------------------------ entry point */
 
-brine_status flt_decode(flt_kind k, flt_reader reader, const uint8_t *d, size_t n,
-                        mem_budget *mem, const brine_limits *lim, flt_output *out,
-                        brine_error *err)
+brine_status flt_decode(flt_kind k, flt_reader reader, const uint8_t *d, size_t n, mem_budget *mem,
+                        const brine_limits *lim, flt_output *out, brine_error *err)
 {
     static const uint8_t empty[1];
     if (out)
         memset(out, 0, sizeof *out);
     if (!out || !mem || (!d && n))
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "flt_decode: missing argument");
-    flt_run r = {.mem = mem, .out = out, .err = err, .in = d ? d : empty, .n = n,
-                 .out_stop = SIZE_MAX};
+    flt_run r = {
+        .mem = mem, .out = out, .err = err, .in = d ? d : empty, .n = n, .out_stop = SIZE_MAX};
     lim_resolve(lim, &r.lim);
     int joblib = reader == FLT_READER_JOBLIB;
     switch (k) {
-    case FLT_GZIP:
-        return joblib ? decode_one_zlib(&r, 31, 1) : decode_gzip_python(&r);
-    case FLT_ZLIB:
-        return decode_one_zlib(&r, MAX_WBITS, joblib);
+    case FLT_GZIP: return joblib ? decode_one_zlib(&r, 31, 1) : decode_gzip_python(&r);
+    case FLT_ZLIB: return decode_one_zlib(&r, MAX_WBITS, joblib);
     case FLT_BZIP2:
     case FLT_XZ:
-    case FLT_LZMA_ALONE: /* LZMAFile reads both through FORMAT_AUTO */
-        return decode_streams(&r, k);
-    case FLT_LZ4:
-        return decode_lz4(&r);
-    case FLT_ZSTD:
-        return decode_zstd(&r);
+    case FLT_LZMA_ALONE: /* LZMAFile reads both through FORMAT_AUTO */ return decode_streams(&r, k);
+    case FLT_LZ4: return decode_lz4(&r);
+    case FLT_ZSTD: return decode_zstd(&r);
     case FLT_NONE:
-    case FLT_KIND_COUNT:
-        break;
+    case FLT_KIND_COUNT: break;
     }
     return err_set(err, BRINE_ERR_USAGE, __LINE__, "flt_decode: no filter %d", (int)k);
 }

@@ -65,10 +65,10 @@ typedef enum flt_end {
 } flt_end;
 
 typedef struct flt_output {
-    uint8_t *data;  /* decompressed bytes, charged to the budget; NULL when len == 0 */
-    size_t len;     /* bytes in data */
-    size_t cap;     /* bytes allocated (and charged) for data */
-    uint32_t streams; /* members / streams / frames decoded to their end */
+    uint8_t *data;     /* decompressed bytes, charged to the budget; NULL when len == 0 */
+    size_t len;        /* bytes in data */
+    size_t cap;        /* bytes allocated (and charged) for data */
+    uint32_t streams;  /* members / streams / frames decoded to their end */
     uint64_t consumed; /* input bytes the read streams (and skipped padding) occupy */
     flt_end end;       /* meaningful when flt_decode returned BRINE_OK */
     /* On BRINE_ERR_MALFORMED: 1 when the reader does not raise but returns `data` and then
@@ -96,9 +96,8 @@ const char *flt_name(flt_kind k);
  *   BRINE_ERR_NOMEM     budget exhausted (out->data holds what fit);
  *   BRINE_ERR_USAGE     k is FLT_NONE or unknown.
  * The caller frees out with flt_output_free in every case. */
-brine_status flt_decode(flt_kind k, flt_reader reader, const uint8_t *d, size_t n,
-                        mem_budget *mem, const brine_limits *lim, flt_output *out,
-                        brine_error *err);
+brine_status flt_decode(flt_kind k, flt_reader reader, const uint8_t *d, size_t n, mem_budget *mem,
+                        const brine_limits *lim, flt_output *out, brine_error *err);
 
 /* Returns out's buffer to mem and clears out. Accepts NULL and an already freed output. */
 void flt_output_free(flt_output *out, mem_budget *mem);

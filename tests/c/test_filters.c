@@ -118,8 +118,7 @@ static buf enc(flt_kind k, const uint8_t *d, size_t n)
         if (ZSTD_isError(b.n))
             abort();
         break;
-    default:
-        abort();
+    default: abort();
     }
     return b;
 }
@@ -134,8 +133,8 @@ static buf cat(buf a, buf b)
     return c;
 }
 
-static brine_status run(flt_kind k, flt_reader rd, buf in, const brine_limits *lim,
-                        flt_output *out, mem_budget *mem, brine_error *err)
+static brine_status run(flt_kind k, flt_reader rd, buf in, const brine_limits *lim, flt_output *out,
+                        mem_budget *mem, brine_error *err)
 {
     memset(err, 0, sizeof *err);
     mem_budget_init(mem, lim && lim->max_memory ? lim->max_memory : UINT64_C(1) << 30);
@@ -232,8 +231,8 @@ static void test_limits(void)
         brine_error err;
         lim.filter_max_bytes = sizeof payload;
         brine_status st = run(k, FLT_READER_PYTHON, a, &lim, &out, &mem, &err);
-        CHECK(st == BRINE_OK && out.len == sizeof payload, "%s: at the limit: %d %s",
-              flt_name(k), st, err.msg);
+        CHECK(st == BRINE_OK && out.len == sizeof payload, "%s: at the limit: %d %s", flt_name(k),
+              st, err.msg);
         flt_output_free(&out, &mem);
         lim.filter_max_bytes = sizeof payload - 1;
         st = run(k, FLT_READER_PYTHON, a, &lim, &out, &mem, &err);
@@ -248,8 +247,8 @@ static void test_limits(void)
     brine_limits lim;
     memset(&lim, 0, sizeof lim);
     CHECK(flt_check_depth(3, &lim, &err) == BRINE_OK, "depth 3 under the default 4");
-    CHECK(flt_check_depth(4, &lim, &err) == BRINE_ERR_LIMIT && !strcmp(err.limit,
-                                                                       "max_filter_depth"),
+    CHECK(flt_check_depth(4, &lim, &err) == BRINE_ERR_LIMIT &&
+              !strcmp(err.limit, "max_filter_depth"),
           "depth 4 refused");
     lim.max_filter_depth = 1000; /* clamped to the hard cap, 16 */
     CHECK(flt_check_depth(16, &lim, &err) == BRINE_ERR_LIMIT, "hard cap 16");
@@ -267,11 +266,13 @@ static void test_probe(void)
         {"\x1f\x8b\x07", 3, FLT_GZIP, 50},
         {"\x78\x9c\x00", 3, FLT_ZLIB, 60},
         {"\x78\x01", 2, FLT_ZLIB, 60},
-        {"\x78\x00", 2, FLT_NONE, 0}, /* FCHECK wrong */
+        {"\x78\x00", 2, FLT_NONE, 0},  /* FCHECK wrong */
         {"\x58\x85", 2, FLT_ZLIB, 25}, /* 2 KiB window */
         {"BZh91AY&SY", 10, FLT_BZIP2, 95},
         {"BZh0", 4, FLT_NONE, 0},
-        {"\xfd" "7zXZ\x00\x00", 7, FLT_XZ, 95},
+        {"\xfd"
+         "7zXZ\x00\x00",
+         7, FLT_XZ, 95},
         {"\x5d\x00\x00\x80\x00\xff\xff\xff\xff\xff\xff\xff\xff", 13, FLT_LZMA_ALONE, 60},
         {"\x5d\x00\x01", 3, FLT_LZMA_ALONE, 30},
         {"\x04\x22\x4d\x18", 4, FLT_LZ4, 95},
@@ -294,8 +295,7 @@ static void test_probe(void)
         buf a = enc(kinds[i], payload, 5000);
         int conf;
         flt_kind k = flt_probe(a.p, a.n, &conf);
-        CHECK(k == kinds[i], "library output of %s probed as %s", flt_name(kinds[i]),
-              flt_name(k));
+        CHECK(k == kinds[i], "library output of %s probed as %s", flt_name(kinds[i]), flt_name(k));
         free(a.p);
     }
     CHECK(!strcmp(flt_name(FLT_NONE), "none") && !strcmp(flt_name((flt_kind)99), "none"),
@@ -341,8 +341,7 @@ static void test_alloc_failures(void)
             if (st == BRINE_OK) {
                 CHECK(attempts < nth && out.len == sizeof payload &&
                           memcmp(out.data, payload, out.len) == 0,
-                      "%s: ok with allocation %llu failing", flt_name(k),
-                      (unsigned long long)nth);
+                      "%s: ok with allocation %llu failing", flt_name(k), (unsigned long long)nth);
                 flt_output_free(&out, &mem);
                 break;
             }
