@@ -56,6 +56,7 @@ const char *flt_name(flt_kind k)
     case FLT_LZMA_ALONE: return "lzma";
     case FLT_LZ4: return "lz4";
     case FLT_ZSTD: return "zstd";
+    case FLT_LZIP: return "lzip";
     case FLT_NONE:
     case FLT_KIND_COUNT: break;
     }
@@ -111,11 +112,10 @@ flt_kind flt_probe(const uint8_t *d, size_t n, int *confidence)
         k = FLT_GZIP, conf = 90;
     else if (has_prefix(d, n, "\x1f\x8b", 2)) /* joblib's prefix; the reader then refuses */
         k = FLT_GZIP, conf = 50;
-    else if (has_prefix(d, n,
-                        "\xfd"
-                        "7zXZ\x00",
-                        6))
+    else if (has_prefix(d, n, "\xfd\x37\x7a\x58\x5a\x00", 6))
         k = FLT_XZ, conf = 95;
+    else if (has_prefix(d, n, "LZIP", 4) && n >= 5 && d[4] <= 1) /* lzip 1.x versions 0, 1 */
+        k = FLT_LZIP, conf = 90;
     else if (has_prefix(d, n, "\x28\xb5\x2f\xfd", 4))
         k = FLT_ZSTD, conf = 95;
     else if (has_prefix(d, n, "\x04\x22\x4d\x18", 4))
@@ -734,7 +734,8 @@ brine_status flt_decode(flt_kind k, flt_reader reader, const uint8_t *d, size_t 
     case FLT_ZLIB: return decode_one_zlib(&r, MAX_WBITS, joblib);
     case FLT_BZIP2:
     case FLT_XZ:
-    case FLT_LZMA_ALONE: /* LZMAFile reads both through FORMAT_AUTO */ return decode_streams(&r, k);
+    case FLT_LZMA_ALONE: /* LZMAFile reads all three through FORMAT_AUTO */
+    case FLT_LZIP: return decode_streams(&r, k);
     case FLT_LZ4: return decode_lz4(&r);
     case FLT_ZSTD: return decode_zstd(&r);
     case FLT_NONE:

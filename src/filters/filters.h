@@ -26,6 +26,8 @@
  *   lzma       after the first, a stream whose first decompress() call fails is ignored with
  *              everything after it (so xz stream padding ends the reading: Python never sees a
  *              stream after padding, `xz -d` does); truncation is an error
+ *              lzip members are read the same way (FORMAT_AUTO accepts them since liblzma
+ *              5.4): pandas.read_pickle("m.xz") opens an lzip file; joblib never does
  *   lz4        lz4.frame.LZ4FrameFile: every frame (skippable frames skipped); any bytes that
  *              are not a frame are an error
  *   zstd       zstandard.open (pandas): every frame, skippable frames skipped; bytes that are
@@ -49,6 +51,7 @@ typedef enum flt_kind {
     FLT_LZMA_ALONE,
     FLT_LZ4,
     FLT_ZSTD,
+    FLT_LZIP, /* .lz: liblzma >= 5.4 reads it under LZMAFile's FORMAT_AUTO, so pandas does */
     FLT_KIND_COUNT
 } flt_kind;
 
@@ -81,7 +84,7 @@ typedef struct flt_output {
  * (b'x' for zlib, b'\x5d\x00' for lzma-alone), 0 for FLT_NONE. Reads at most a few KiB. */
 flt_kind flt_probe(const uint8_t *d, size_t n, int *confidence);
 
-/* "gzip", "zlib", "bz2", "xz", "lzma", "lz4", "zstd"; "none" for FLT_NONE. Never NULL. */
+/* "gzip", "zlib", "bz2", "xz", "lzma", "lz4", "zstd", "lzip"; "none" for FLT_NONE. */
 const char *flt_name(flt_kind k);
 
 /* Decompresses d[0..n) as `reader` reads a `k` file (see the table above) into out, whose

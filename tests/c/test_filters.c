@@ -277,6 +277,8 @@ static void test_probe(void)
         {"\x5d\x00\x01", 3, FLT_LZMA_ALONE, 30},
         {"\x04\x22\x4d\x18", 4, FLT_LZ4, 95},
         {"\x28\xb5\x2f\xfd", 4, FLT_ZSTD, 95},
+        {"LZIP\x01\x10", 6, FLT_LZIP, 90},
+        {"LZIP\x07", 5, FLT_NONE, 0},
         {"\x50\x2a\x4d\x18\x01\x00\x00\x00z\x28\xb5\x2f\xfd", 13, FLT_ZSTD, 60},
         {"\x5f\x2a\x4d\x18\x00\x00\x00\x00\x04\x22\x4d\x18", 12, FLT_LZ4, 60},
         {"\x50\x2a\x4d\x18\xff\xff\xff\xff", 8, FLT_NONE, 0},

@@ -197,6 +197,20 @@ def gen_xz(out):
     known = a1[:5] + struct.pack("<Q", len(PICKLE)) + a1[13:]
     put(out, "lzma", "known_size_with_eopm", known)
 
+    # lzip (https://www.nongnu.org/lzip/manual/lzip_manual.html, "File format"): the header,
+    # trailer and CRC by hand around the real encoder's raw LZMA1 stream with an end marker.
+    def lzip(data, dict_log=16):
+        raw = lzma.compress(data, format=lzma.FORMAT_RAW, filters=[
+            {"id": lzma.FILTER_LZMA1, "dict_size": 1 << dict_log, "lc": 3, "lp": 0, "pb": 2}])
+        return (b"LZIP\x01" + bytes([dict_log]) + raw +
+                struct.pack("<IQQ", zlib.crc32(data), len(data), 6 + len(raw) + 20))
+    l1 = lzip(PICKLE)
+    put(out, "lzip", "single", l1, "pandas.read_pickle('m.xz') reads it")
+    put(out, "lzip", "two_members", l1 + lzip(TEXT))
+    put(out, "lzip", "trailing_garbage", l1 + b"garbage")
+    put(out, "lzip", "bad_crc", l1[:-20] + struct.pack("<I", zlib.crc32(PICKLE) ^ 1) + l1[-16:])
+    damage(out, "lzip", "single", l1, 6)
+
 
 def gen_lz4(out):
     try:

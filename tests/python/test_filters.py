@@ -105,7 +105,7 @@ def oracle(kind, reader, data):
         return one_shot(zlib.decompress, data)
     if kind == "bz2":
         return read_chunks(lambda: bz2.BZ2File(bio()))
-    if kind in ("xz", "lzma"):
+    if kind in ("xz", "lzma", "lzip"):
         return read_chunks(lambda: lzma.LZMAFile(bio()))
     if kind == "lz4":
         import lz4.frame
