@@ -81,7 +81,8 @@ typedef struct flt_output {
 
 /* The most likely codec for a file starting with d[0..n), or FLT_NONE. *confidence (may be
  * NULL) gets 0..100: 90+ for an unambiguous magic, lower for the short magics joblib tests
- * (b'x' for zlib, b'\x5d\x00' for lzma-alone), 0 for FLT_NONE. Reads at most a few KiB. */
+ * (b'x' for zlib, b'\x5d\x00' for lzma-alone), 0 for FLT_NONE. Reads at most 64 KiB (to look
+ * past skippable frames, which lz4 and zstd share). */
 flt_kind flt_probe(const uint8_t *d, size_t n, int *confidence);
 
 /* "gzip", "zlib", "bz2", "xz", "lzma", "lz4", "zstd", "lzip"; "none" for FLT_NONE. */

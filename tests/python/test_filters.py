@@ -217,3 +217,44 @@ def test_bomb_limits(corpus, tmp_path, kind):
     assert res["limit"] == "filter_max_ratio", (ratio, res)
     res, out = brine(path, kind, "python", tmp_path, "--max-memory", str(8 << 20))
     assert res["status"] == "out of memory" and len(out) <= 8 << 20, res
+
+
+JOBLIB_COMPRESSORS = {"zlib": "zlib", "gzip": "gzip", "bz2": "bz2", "xz": "xz", "lzma": "lzma",
+                      "lz4": "lz4"}
+
+
+@pytest.mark.parametrize("compressor", sorted(JOBLIB_COMPRESSORS))
+def test_joblib_dump(tmp_path, compressor):
+    """A real joblib.dump with each compressor: probed as the codec joblib's own prefix test
+    picks, and decoded (as joblib reads it) to exactly the bytes of the uncompressed dump."""
+    joblib = pytest.importorskip("joblib")
+    np = pytest.importorskip("numpy")
+    if compressor == "lz4":
+        pytest.importorskip("lz4")
+    obj = {"w": np.arange(5000, dtype=np.float32), "names": ["a", "b"], "n": 3}
+    plain, packed = tmp_path / "plain.joblib", tmp_path / f"m.{compressor}.joblib"
+    joblib.dump(obj, plain, compress=0)
+    joblib.dump(obj, packed, compress=(compressor, 3))
+    from joblib.numpy_pickle_utils import _detect_compressor
+    with open(packed, "rb") as f:
+        assert _detect_compressor(f) == compressor
+    res, out = brine(packed, "auto", "joblib", tmp_path)
+    assert res["probed"] == JOBLIB_COMPRESSORS[compressor], res
+    assert res["status"] == "ok" and res["end"] == "clean", res
+    assert out == plain.read_bytes()
+
+
+@pytest.mark.parametrize("compression", ["gzip", "bz2", "xz", "zstd"])
+def test_pandas_to_pickle(tmp_path, compression):
+    """pandas.to_pickle with each compression it infers from the file name: decoded as
+    pandas.read_pickle reads it, to exactly the uncompressed pickle."""
+    pd = pytest.importorskip("pandas")
+    if compression == "zstd":
+        pytest.importorskip("zstandard")
+    df = pd.DataFrame({"a": range(1000), "b": [str(i) for i in range(1000)]})
+    plain, packed = tmp_path / "df.pkl", tmp_path / f"df.pkl.{compression}"
+    df.to_pickle(plain, compression=None)
+    df.to_pickle(packed, compression=compression)
+    res, out = brine(packed, "auto", "python", tmp_path)
+    assert res["status"] == "ok" and res["end"] == "clean", res
+    assert out == plain.read_bytes()
