@@ -39,6 +39,9 @@ static const struct limit_field {
     F(zip_max_ratio, "decompressed / compressed size of one zip entry"),
     F(st_max_header, "bytes of a safetensors JSON header"),
     F(max_tensors, "tensors in one file"),
+    F(filter_max_bytes, "decompressed bytes of one compressed file (gzip, bz2, xz, ...)"),
+    F(filter_max_ratio, "decompressed / compressed size of one compressed file"),
+    F(max_filter_depth, "compression filters nested inside one another"),
 #undef F
 };
 enum { N_LIMITS = sizeof limit_fields / sizeof limit_fields[0] };

@@ -86,6 +86,9 @@ typedef struct brine_limits {
     uint64_t zip_max_ratio;        /* decompressed / compressed size of one entry */
     uint64_t st_max_header;        /* safetensors JSON header bytes */
     uint64_t max_tensors;          /* tensors in one file */
+    uint64_t filter_max_bytes;     /* decompressed bytes of one gzip/bz2/xz/lz4/zstd/... file */
+    uint64_t filter_max_ratio;     /* decompressed / compressed size of one filtered file */
+    uint64_t max_filter_depth;     /* compression filters nested inside one another */
 } brine_limits;
 
 /* Fills *limits with the defaults. */

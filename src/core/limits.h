@@ -44,7 +44,15 @@
     /* safetensors header bytes; the reference implementation's own cap is 100 MB */           \
     X(st_max_header, UINT64_C(100000000), UINT64_C(100000000))                                 \
     /* tensors in one file; bounds per-tensor bookkeeping */                                   \
-    X(max_tensors, UINT64_C(10000000), UINT64_C(100000000))
+    X(max_tensors, UINT64_C(10000000), UINT64_C(100000000))                                    \
+    /* decompressed bytes of one compressed file (all its streams); gzip/bz2/xz/zstd bombs */ \
+    X(filter_max_bytes, UINT64_C(16) << 30, UINT64_C(1) << 40)                                 \
+    /* decompressed/compressed ratio, checked once 64 MiB are out; bombs smaller than the    \
+     * byte limit (bz2 and zstd reach 10^6:1 on zeros, so the default leaves room for that) */ \
+    X(filter_max_ratio, UINT64_C(10000000), UINT64_C(1000000000))                              \
+    /* filters wrapped in filters (gzip in xz in ...); stops a bomb that multiplies its      \
+     * ratio through each layer (42.zip's nesting trick) */                                    \
+    X(max_filter_depth, UINT64_C(4), UINT64_C(16))
 
 /* The effective limits: defaults where the caller left zero, clamped to the hard caps. */
 void lim_resolve(const brine_limits *requested, brine_limits *out);
