@@ -95,11 +95,14 @@ static int text_eq(const pk_node *n, const char *z)
 static int is_literal(const pk_node *n)
 {
     switch (n->kind) {
-    case K_GLOBAL: case K_CALL: case K_NEWOBJ: case K_INST: case K_PERSID: case K_EXT:
-    case K_BUFFER:
-        return 0;
-    default:
-        return 1;
+    case K_GLOBAL:
+    case K_CALL:
+    case K_NEWOBJ:
+    case K_INST:
+    case K_PERSID:
+    case K_EXT:
+    case K_BUFFER: return 0;
+    default: return 1;
     }
 }
 
@@ -113,9 +116,9 @@ static const char *const wrapper_names[] = {"NumpyArrayWrapper", "NDArrayWrapper
 /* The modules joblib's own files name the classes from. NDArrayWrapper moved to
  * numpy_pickle_compat in 0.10 and numpy_pickle still imports it; scikit-learn < 0.23 vendored
  * joblib as sklearn.externals.joblib. */
-static const char *const wrapper_modules[] = {
-    "joblib.numpy_pickle", "joblib.numpy_pickle_compat", "sklearn.externals.joblib.numpy_pickle",
-    "sklearn.externals.joblib.numpy_pickle_compat"};
+static const char *const wrapper_modules[] = {"joblib.numpy_pickle", "joblib.numpy_pickle_compat",
+                                              "sklearn.externals.joblib.numpy_pickle",
+                                              "sklearn.externals.joblib.numpy_pickle_compat"};
 
 /* Which wrapper a global names. W_ALIAS: a wrapper's name appears as a component of the name
  * but not in the form joblib writes (another module that imported it, an attribute chain such
@@ -199,8 +202,7 @@ static wrapper_kind target_kind(const pk_graph *g, pk_id target)
             return inner;
         return W_ALIAS;
     }
-    default:
-        return W_NONE;
+    default: return W_NONE;
     }
 }
 
@@ -281,12 +283,19 @@ static int parse_dtype(const pk_graph *g, pk_id id, dtype_info *out, const char 
     int ok;
     switch (type) {
     case 'b': ok = size == 1; break;
-    case 'i': case 'u': ok = size == 1 || size == 2 || size == 4 || size == 8; break;
+    case 'i':
+    case 'u': ok = size == 1 || size == 2 || size == 4 || size == 8; break;
     case 'f': ok = size == 2 || size == 4 || size == 8 || size == 16; break;
     case 'c': ok = size == 8 || size == 16 || size == 32; break;
-    case 'M': case 'm': case 'O': ok = size == 8; break;
-    case 'S': case 'V': ok = size <= UINT32_MAX; break;
-    case 'U': ok = size <= UINT32_MAX / 4; size *= 4; break;
+    case 'M':
+    case 'm':
+    case 'O': ok = size == 8; break;
+    case 'S':
+    case 'V': ok = size <= UINT32_MAX; break;
+    case 'U':
+        ok = size <= UINT32_MAX / 4;
+        size *= 4;
+        break;
     default: ok = 0; break;
     }
     *why = "unsupported dtype code";
@@ -409,8 +418,7 @@ static brine_status sidecar(jl_ctx *jl, const pk_graph *g, pk_build_site *site, 
 }
 
 /* NumpyArrayWrapper.read (no mmap_mode: joblib.load's default). */
-static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site,
-                                  brine_error *err)
+static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site, brine_error *err)
 {
     uint64_t off = site->build_offset;
     pk_id dtype = 0, shape = 0, order = 0, align = 0, sub = 0;
@@ -426,8 +434,9 @@ static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site,
                    has_dtype ? "shape" : "dtype");
     /* pickle.py reads the next FRAME into memory; joblib's reads go to the file behind it */
     if (site->frame_end)
-        return BAD(err, off, "NumpyArrayWrapper BUILD inside a FRAME: joblib would read the "
-                             "array from after the frame");
+        return BAD(err, off,
+                   "NumpyArrayWrapper BUILD inside a FRAME: joblib would read the "
+                   "array from after the frame");
 
     dtype_info dt;
     memset(&dt, 0, sizeof dt);
@@ -466,8 +475,9 @@ static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site,
         if (!has_order)
             return BAD(err, off, "NumpyArrayWrapper: no order in its state (joblib fails on it)");
         if (has_align && !is_literal(N(g, align)))
-            return BAD(err, off, "NumpyArrayWrapper: numpy_array_alignment_bytes is not a "
-                                 "plain value");
+            return BAD(err, off,
+                       "NumpyArrayWrapper: numpy_array_alignment_bytes is not a "
+                       "plain value");
         rec.kind = JL_INLINE;
         rec.type = dt.type;
         rec.itemsize = dt.itemsize;
@@ -489,8 +499,7 @@ static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site,
         if (__builtin_mul_overflow(rec.count, (uint64_t)dt.itemsize, &need))
             return BAD(err, off, "joblib array: count × itemsize overflows");
         if (need > left)
-            return BAD(err, pos,
-                       "joblib array needs %llu data bytes (%llu × %u), %llu remain",
+            return BAD(err, pos, "joblib array needs %llu data bytes (%llu × %u), %llu remain",
                        (unsigned long long)need, (unsigned long long)rec.count, dt.itemsize,
                        (unsigned long long)left);
         rec.data_offset = pos;
@@ -699,8 +708,8 @@ brine_status jl_zfile_read(mem_budget *mem, const brine_limits *lim, const uint8
         else if (r == Z_BUF_ERROR)
             st = BAD(err, len, "joblib ZF zlib stream is cut off");
         else
-            st = BAD(err, start + (csize - in_left - zs.avail_in), "joblib ZF: invalid zlib data (%s)",
-                     zs.msg ? zs.msg : "zlib error");
+            st = BAD(err, start + (csize - in_left - zs.avail_in),
+                     "joblib ZF: invalid zlib data (%s)", zs.msg ? zs.msg : "zlib error");
         break;
     }
     uint64_t produced = declared + 1 - out_left - zs.avail_out;

@@ -36,12 +36,12 @@ typedef enum jl_kind {
 enum { JL_MAX_DIMS = 64 }; /* numpy 2's NPY_MAXDIMS */
 
 typedef struct jl_array {
-    uint8_t kind;          /* jl_kind */
-    uint8_t fortran;       /* JL_INLINE: order 'F' (bytes in Fortran order) */
-    uint8_t big_endian;    /* JL_INLINE: the dtype's byte order is '>' */
-    char type;             /* JL_INLINE: numpy kind: b i u f c M m S U V */
-    uint32_t itemsize;     /* JL_INLINE: bytes per element */
-    uint32_t ndim;         /* JL_INLINE / JL_OBJECT */
+    uint8_t kind;       /* jl_kind */
+    uint8_t fortran;    /* JL_INLINE: order 'F' (bytes in Fortran order) */
+    uint8_t big_endian; /* JL_INLINE: the dtype's byte order is '>' */
+    char type;          /* JL_INLINE: numpy kind: b i u f c M m S U V */
+    uint32_t itemsize;  /* JL_INLINE: bytes per element */
+    uint32_t ndim;      /* JL_INLINE / JL_OBJECT */
     uint64_t shape[JL_MAX_DIMS];
     uint64_t count;        /* elements */
     pk_id wrapper;         /* the wrapper node; for JL_INLINE and sidecars it also stands for
@@ -54,17 +54,17 @@ typedef struct jl_array {
     size_t nested_pickle;  /* JL_OBJECT: index of the nested pickle in g->pickles */
     char *sidecar;         /* sidecars: the file name as pickled (NUL-terminated copy) */
     size_t sidecar_len;
-    int sidecar_escapes;   /* the name is empty, absolute, has '/', '\\', '..' or a NUL:
-                            * os.path.join would leave the pickle's folder */
+    int sidecar_escapes; /* the name is empty, absolute, has '/', '\\', '..' or a NUL:
+                          * os.path.join would leave the pickle's folder */
 } jl_array;
 
 typedef struct jl_ctx {
     mem_budget *mem;
     const brine_limits *lim;
     jl_loader loader;
-    jl_array *arrays;      /* in the order joblib reads them */
+    jl_array *arrays; /* in the order joblib reads them */
     size_t n_arrays, cap_arrays;
-    int unsorted;          /* wrappers were not built in the order they were made */
+    int unsorted; /* wrappers were not built in the order they were made */
 } jl_ctx;
 
 void jl_init(jl_ctx *jl, mem_budget *mem, const brine_limits *lim, jl_loader loader);

@@ -128,15 +128,13 @@ int main(int argc, char **argv)
 
     json_t *pickles = json_array();
     for (size_t i = 0; i < g.n_pickles; i++)
-        json_array_append_new(pickles, json_pack("{s:I,s:I,s:b}", "start",
-                                                 (json_int_t)g.pickles[i].start, "end",
-                                                 (json_int_t)g.pickles[i].end, "complete",
-                                                 g.pickles[i].complete));
+        json_array_append_new(
+            pickles, json_pack("{s:I,s:I,s:b}", "start", (json_int_t)g.pickles[i].start, "end",
+                               (json_int_t)g.pickles[i].end, "complete", g.pickles[i].complete));
     json_object_set_new(out, "pickles", pickles);
-    json_object_set_new(out, "trailing",
-                        json_integer(st == BRINE_OK && g.n_pickles
-                                         ? (json_int_t)(len - g.pickles[0].end)
-                                         : 0));
+    json_object_set_new(
+        out, "trailing",
+        json_integer(st == BRINE_OK && g.n_pickles ? (json_int_t)(len - g.pickles[0].end) : 0));
 
     json_t *arrays = json_array();
     for (size_t i = 0; i < jl.n_arrays; i++) {
@@ -188,8 +186,8 @@ int main(int argc, char **argv)
                 json_t *shape = json_array();
                 for (uint32_t d = 0; d < t->ndim; d++)
                     json_array_append_new(shape, json_integer((json_int_t)t->shape[d]));
-                json_t *o = json_pack("{s:s,s:s,s:o}", "name", t->name, "dtype",
-                                      t->dtype->st_name, "shape", shape);
+                json_t *o = json_pack("{s:s,s:s,s:o}", "name", t->name, "dtype", t->dtype->st_name,
+                                      "shape", shape);
                 if (buf && ld_tensor_read(&set, t, buf, nbytes, &lerr) == BRINE_OK)
                     json_object_set_new(o, "sha256", hex_sha256(buf, (size_t)nbytes));
                 free(buf);
