@@ -462,6 +462,13 @@ static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site, 
         if (st)
             return st;
         const pk_pickle *pk = &g->pickles[index];
+        /* the nested unpickler read its last FRAME whole: the file (and joblib's outer
+         * stream) is at the frame's end, not after STOP; brine does not follow that */
+        if (pk->frame_end)
+            return BAD(err, pk->end,
+                       "object array pickle stops inside a FRAME that goes on to %llu: joblib "
+                       "would resume there",
+                       (unsigned long long)pk->frame_end);
         rec.kind = JL_OBJECT;
         rec.nested_pickle = index;
         rec.data_offset = pos;

@@ -823,6 +823,8 @@ brine_status pk_run_hooked(pk_graph *g, const uint8_t *data, size_t len, size_t 
     r.pickle = &g->pickles[r.pickle_index];
     r.pickle->end = stop ? cur_pos(&r.cur) : op.offset;
     r.pickle->complete = stop;
+    if (stop && r.frame_end > r.pickle->end)
+        r.pickle->frame_end = r.frame_end;
 out:
     g->failed = st != BRINE_OK;
     if (st)

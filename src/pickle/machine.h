@@ -105,6 +105,8 @@ typedef struct pk_pickle {
     int proto;           /* highest PROTO seen */
     int complete;        /* reached STOP */
     uint32_t first_event, n_events;
+    uint64_t frame_end;  /* STOP lay inside a FRAME that goes on after it: the frame's end,
+                          * where a file reader (pickle.py's _Unframer) has read to; else 0 */
 } pk_pickle;
 
 /* Observer for the disassembler: called for each decoded opcode before it is applied, with

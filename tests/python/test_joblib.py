@@ -365,3 +365,22 @@ def test_wrapper_alias_is_an_error():
     p2 = b"\x80\x04\x8c\x0fjoblib._store_x\x8c\x1enumpy_pickle.NumpyArrayWrapper\x93)\x81}b."
     r2 = dump_bytes(p2, "alias2.pkl")
     assert not r2["ok"] and "cannot tell" in r2["error"]
+
+
+def test_object_array_pickle_ending_inside_a_frame_is_an_error(generated):
+    """The nested unpickler reads its FRAME whole, so joblib resumes after the frame, not
+    after the nested STOP: a frame that goes on past STOP must not let brine resume early."""
+    if "venv" not in generated:
+        pytest.skip("needs the venv's joblib (protocol 5 nested pickles)")
+    root, _ = generated["venv"]
+    b = (root / "objects_p5.joblib").read_bytes()
+    d = dump_bytes(b, "obj5.joblib")
+    assert d["ok"]
+    nested = d["pickles"][1]
+    s, e = nested["start"], nested["end"]
+    assert b[s:s + 3] == b"\x80\x05\x95"
+    flen = struct.unpack("<Q", b[s + 3:s + 11])[0]
+    assert s + 11 + flen == e, "fixture layout changed: one frame up to STOP"
+    edited = b[:s + 3] + struct.pack("<Q", flen + 1) + b[s + 11:e] + b"N" + b[e:]
+    r = dump_bytes(edited, "obj5_frame.joblib")
+    assert not r["ok"] and "FRAME" in r["error"], r
