@@ -40,7 +40,9 @@ static void check_arrays(const jl_ctx *jl, const pk_graph *g, size_t len)
                        "array %zu: wrapper node lost its span", i);
             prev_end = a->data_offset + a->data_len;
         } else if (a->kind == JL_OBJECT) {
-            FUZZ_CHECK(a->nested_pickle < g->n_pickles, "array %zu: nested pickle index", i);
+            FUZZ_CHECK(a->nested_pickle < g->n_pickles && a->nested_alt < g->n_pickles &&
+                           g->pickles[a->nested_alt].end == g->pickles[a->nested_pickle].end,
+                       "array %zu: nested pickle records", i);
             const pk_pickle *pk = &g->pickles[a->nested_pickle];
             FUZZ_CHECK(pk->complete && pk->start == a->data_offset && pk->end <= len,
                        "array %zu: nested pickle record", i);

@@ -469,13 +469,25 @@ static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site, 
                        "object array pickle stops inside a FRAME that goes on to %llu: joblib "
                        "would resume there",
                        (unsigned long long)pk->frame_end);
+        uint64_t end = pk->end;
+        pk_id root = pk->root;
+        /* joblib 1.6 hands the nested Unpickler the outer's bound find_class, so Python-2
+         * names are mapped by the outer protocol: a second reading gives the globals that
+         * version resolves (same bytes, same structure, maybe other names) */
+        size_t alt = g->n_pickles;
+        st = pk_run_mapped(g, site->data, site->len, (size_t)pos, site->opts, site->proto, err);
+        if (st)
+            return st;
+        if (g->pickles[alt].end != end)
+            return BAD(err, pos, "object array pickle: the two readings end apart");
         rec.kind = JL_OBJECT;
         rec.nested_pickle = index;
+        rec.nested_alt = alt;
         rec.data_offset = pos;
         rec.pad_offset = pos;
-        rec.data_len = pk->end - pos;
-        site->pos = pk->end;
-        site->replace = pk->root;
+        rec.data_len = end - pos;
+        site->pos = end;
+        site->replace = root;
     } else {
         if (has_order && !is_literal(N(g, order)))
             return BAD(err, off, "NumpyArrayWrapper: order is not a plain value");

@@ -51,7 +51,12 @@ typedef struct jl_array {
     uint64_t pad_offset;   /* JL_INLINE: the pad-length byte, or data_offset when none */
     uint64_t data_offset;  /* JL_INLINE: first data byte; JL_OBJECT: first nested opcode */
     uint64_t data_len;     /* JL_INLINE: count × itemsize; JL_OBJECT: nested pickle length */
-    size_t nested_pickle;  /* JL_OBJECT: index of the nested pickle in g->pickles */
+    size_t nested_pickle;  /* JL_OBJECT: index of the nested pickle in g->pickles, read as
+                            * joblib <= 1.5 reads it (pickle.load: Python-2 names mapped by
+                            * the nested pickle's own protocol); its root replaced the wrapper */
+    size_t nested_alt;     /* JL_OBJECT: the same bytes read again as joblib >= 1.6 reads them
+                            * (the outer unpickler's find_class maps names by the OUTER
+                            * protocol); only its globals and events matter */
     char *sidecar;         /* sidecars: the file name as pickled (NUL-terminated copy) */
     size_t sidecar_len;
     int sidecar_escapes; /* the name is empty, absolute, has '/', '\\', '..' or a NUL:

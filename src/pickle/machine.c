@@ -63,6 +63,7 @@ typedef struct run {
     const pk_run_options *opts;
     pk_build_hook hook;  /* NULL: plain pickle.load */
     void *hook_ctx;
+    int map_proto;       /* protocol find_class maps names by, -1: the stream's own */
     cursor cur;
     brine_error *err;
     pk_id *stack;
@@ -294,7 +295,7 @@ static brine_status make_global(run *r, const uint8_t *mod, uint64_t mlen, const
                                 uint64_t nlen, int dynamic, pk_id *out)
 {
     int mapped = 0;
-    if (r->proto < 3 && !dynamic) {
+    if ((r->map_proto >= 0 ? r->map_proto : r->proto) < 3 && !dynamic) {
         size_t i;
         for (i = 0; i < sizeof name_mapping / sizeof name_mapping[0]; i++)
             if (bytes_eq(mod, mlen, name_mapping[i].module) &&
@@ -529,6 +530,7 @@ static brine_status after_build(run *r, const pk_op *op, pk_id target, pk_id sta
     site.target = target;
     site.state = state;
     site.opts = r->opts;
+    site.proto = r->proto;
     brine_status st = r->hook(r->hook_ctx, &site, r->err);
     /* a nested run may have grown (moved) the pickle records */
     r->pickle = &r->g->pickles[r->pickle_index];
@@ -761,15 +763,32 @@ static void run_free(run *r)
     mem_free(mem, r->memo, r->memo_cap * sizeof(memo_slot));
 }
 
+static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                               const pk_run_options *opts, pk_build_hook hook, void *hook_ctx,
+                               int map_proto, brine_error *err);
+
 brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                     const pk_run_options *opts, brine_error *err)
 {
-    return pk_run_hooked(g, data, len, start, opts, NULL, NULL, err);
+    return run_pickle(g, data, len, start, opts, NULL, NULL, -1, err);
 }
 
 brine_status pk_run_hooked(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                            const pk_run_options *opts, pk_build_hook hook, void *hook_ctx,
                            brine_error *err)
+{
+    return run_pickle(g, data, len, start, opts, hook, hook_ctx, -1, err);
+}
+
+brine_status pk_run_mapped(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                           const pk_run_options *opts, int find_class_proto, brine_error *err)
+{
+    return run_pickle(g, data, len, start, opts, NULL, NULL, find_class_proto, err);
+}
+
+static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                               const pk_run_options *opts, pk_build_hook hook, void *hook_ctx,
+                               int map_proto, brine_error *err)
 {
     brine_error local;
     if (!err)
@@ -782,6 +801,7 @@ brine_status pk_run_hooked(pk_graph *g, const uint8_t *data, size_t len, size_t 
     r.opts = opts;
     r.hook = hook;
     r.hook_ctx = hook_ctx;
+    r.map_proto = map_proto;
     r.err = err;
     cur_init(&r.cur, data, len);
     r.cur.p = r.cur.base + start; /* base, not data: cur_init replaces a NULL data */

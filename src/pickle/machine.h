@@ -134,6 +134,7 @@ typedef struct pk_build_site {
     pk_id target;               /* the object BUILD applied state to (the stack top) */
     pk_id state;                /* the state it applied */
     pk_id replace;              /* out: node put on the stack instead of target, 0 = keep */
+    int proto;                  /* the run's protocol at this BUILD (find_class's self.proto) */
     const pk_run_options *opts; /* of this run: a nested pk_run may start from site->pos */
 } pk_build_site;
 
@@ -176,6 +177,12 @@ brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
 brine_status pk_run_hooked(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                            const pk_run_options *opts, pk_build_hook hook, void *hook_ctx,
                            brine_error *err);
+
+/* pk_run whose find_class maps Python-2 names as an unpickler at protocol find_class_proto
+ * would, whatever PROTO the stream says: a nested Unpickler given another unpickler's bound
+ * find_class (joblib >= 1.6 for object arrays) maps by that other unpickler's protocol. */
+brine_status pk_run_mapped(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                           const pk_run_options *opts, int find_class_proto, brine_error *err);
 
 /* Runs every pickle from data[start] on, back to back (concatenated pickles). Stops at the
  * first failure, or — after the first pickle of the stream — at the first position that does

@@ -162,8 +162,9 @@ def test_hostile_generated_files_show_the_payload(generated):
         if "object_array" in e["file"]:
             assert any(a["kind"] == "object" for a in d["arrays"]), where
         if "in_object_array" in e["file"]:
-            # the payload is inside the nested pickle joblib runs for the object array
-            assert len(d["pickles"]) == 2, where
+            # the payload is inside the nested pickle joblib runs for the object array (read
+            # twice: name mapping by its own protocol and by the outer one)
+            assert len(d["pickles"]) == 3, where
         assert not (root / "PWNED").exists()
         n += 1
     assert n >= 8
@@ -384,3 +385,21 @@ def test_object_array_pickle_ending_inside_a_frame_is_an_error(generated):
     edited = b[:s + 3] + struct.pack("<Q", flen + 1) + b[s + 11:e] + b"N" + b[e:]
     r = dump_bytes(edited, "obj5_frame.joblib")
     assert not r["ok"] and "FRAME" in r["error"], r
+
+
+def test_object_array_names_mapped_both_ways(generated):
+    """joblib 1.2 reads an object array with pickle.load (Python-2 names mapped by the nested
+    pickle's protocol); joblib 1.6 gives the nested Unpickler the outer's find_class (mapped
+    by the OUTER protocol). A protocol-5 nested pickle naming __builtin__.eval inside a
+    protocol-2 file resolves to builtins.eval in joblib 1.6: brine must report that name."""
+    if "venv" not in generated:
+        pytest.skip("needs the venv's joblib (protocol 5 nested pickles)")
+    root, _ = generated["venv"]
+    b = (root / "objects_p2.joblib").read_bytes()
+    assert b[:2] == b"\x80\x02"
+    d = dump_bytes(b, "obj2.joblib")
+    s, e = d["pickles"][1]["start"], d["pickles"][1]["end"]
+    nested = b"\x80\x05c__builtin__\neval\n."
+    r = dump_bytes(b[:s] + nested + b[e:], "obj2_eval.joblib")
+    assert r["ok"], r["error"]
+    assert {"builtins.eval", "__builtin__.eval"} <= set(r["globals"]), r["globals"]
