@@ -6,7 +6,7 @@
  *   {"ok": bool, "error": str|null, "error_offset": int|null, "zfile": bool,
  *    "globals": [full names, nested pickles included, in stream order],
  *    "pickles": [{"start", "end", "complete"}],
- *    "arrays": [{"kind", "type", "itemsize", "shape", "fortran", "big_endian",
+ *    "arrays": [{"kind", "type", "itemsize", "shape", "pad_offset", "fortran", "big_endian",
  *                "data_offset", "data_len", "raw_sha256", "sidecar", "escapes"}],
  *    "tensors": [{"name", "dtype", "shape", "sha256"}], "tensors_error": str|null,
  *    "trailing": int}
@@ -153,6 +153,7 @@ int main(int argc, char **argv)
             char t[2] = {a->type, 0};
             json_object_set_new(o, "type", json_string(t));
             json_object_set_new(o, "itemsize", json_integer(a->itemsize));
+            json_object_set_new(o, "pad_offset", json_integer((json_int_t)a->pad_offset));
             json_object_set_new(o, "fortran", json_boolean(a->fortran));
             json_object_set_new(o, "big_endian", json_boolean(a->big_endian));
             json_object_set_new(o, "raw_sha256",

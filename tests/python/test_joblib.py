@@ -403,3 +403,22 @@ def test_object_array_names_mapped_both_ways(generated):
     r = dump_bytes(b[:s] + nested + b[e:], "obj2_eval.joblib")
     assert r["ok"], r["error"]
     assert {"builtins.eval", "__builtin__.eval"} <= set(r["globals"]), r["globals"]
+
+
+def test_wrapper_build_inside_a_frame_is_an_error(generated):
+    """joblib commits the FRAME before writing an array; a file whose frame runs on over the
+    array bytes would have joblib read them from after the frame. brine refuses it."""
+    root, _ = generated["debian"]
+    b = (root / "numeric_p4.joblib").read_bytes()
+    d = dump_bytes(b, "n4.joblib")
+    a = d["arrays"][0]
+    # the frame that ends right where the array's padding starts
+    for at in range(a["pad_offset"] - 9, 1, -1):
+        if b[at] == 0x95 and at + 9 + struct.unpack("<Q", b[at + 1:at + 9])[0] == a["pad_offset"]:
+            break
+    else:
+        pytest.fail("fixture layout changed: no frame ends at the first array")
+    flen = struct.unpack("<Q", b[at + 1:at + 9])[0]
+    edited = b[:at + 1] + struct.pack("<Q", flen + 16) + b[at + 9:]
+    r = dump_bytes(edited, "n4_frame.joblib")
+    assert not r["ok"] and "FRAME" in r["error"], r
