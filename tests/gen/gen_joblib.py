@@ -67,6 +67,9 @@ def numeric_only():
     return {
         "layer": {"weight": np.arange(6, dtype="f4").reshape(2, 3), "bias": np.ones(3, "f4")},
         "list": [np.arange(4, dtype="i8"), np.asfortranarray(np.eye(3, dtype="f8"))],
+        "big_endian": {"f8": np.arange(5, dtype=">f8") / 3,
+                       "i2": np.arange(-6, 6, dtype=">i2").reshape(3, 4),
+                       "fortran_u4": np.asfortranarray(np.arange(6, dtype=">u4").reshape(2, 3))},
         "scalar": np.float64(2.5),
         "meta": {"epoch": 3, "name": "model"},
         "big": np.linspace(0, 1, 70000, dtype="f8"),  # spans several frames at protocol 4+

@@ -149,7 +149,8 @@ def test_benign_generated_tensors_exist(generated):
             assert d["tensors_error"] is None and d["tensors"], (name, e["file"], d)
             if e["file"].startswith("numeric_"):
                 names = {t["name"] for t in d["tensors"]}
-                assert {"layer.weight", "layer.bias", "list.0", "list.1", "big"} <= names
+                assert {"layer.weight", "layer.bias", "list.0", "list.1", "big",
+                        "big_endian.f8", "big_endian.i2", "big_endian.fortran_u4"} <= names
 
 
 def test_hostile_generated_files_show_the_payload(generated):
