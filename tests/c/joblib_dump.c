@@ -11,6 +11,9 @@
  *    "tensors": [{"name", "dtype", "shape", "sha256"}], "tensors_error": str|null,
  *    "trailing": int}
  *
+ * With --zfile it only unwraps a ZF file (main pickle or .z sidecar) and prints the length
+ * and sha256 of the inflated bytes.
+ *
  * raw_sha256 hashes the array bytes exactly as they sit in the file; sha256 hashes a tensor's
  * elements in C order, little-endian (ld_tensor_read), as `brine inspect --hash` defines it.
  */
@@ -75,17 +78,53 @@ static const char *kind_name(uint8_t k)
     }
 }
 
+/* --zfile FILE: only jl_zfile_read, {"ok", "error", "len", "sha256"} of what it inflates. */
+static int zfile_only(const unsigned char *file, size_t flen)
+{
+    brine_limits req, lim;
+    memset(&req, 0, sizeof req);
+    lim_resolve(&req, &lim);
+    mem_budget mem;
+    mem_budget_init(&mem, lim.max_memory);
+    brine_error err;
+    memset(&err, 0, sizeof err);
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    brine_status st = jl_zfile_read(&mem, &lim, file, flen, &out, &out_len, &err);
+    json_t *o = json_pack("{s:b}", "ok", st == BRINE_OK);
+    json_object_set_new(o, "error", st ? json_string(err.msg) : json_null());
+    if (!st) {
+        json_object_set_new(o, "len", json_integer((json_int_t)out_len));
+        json_object_set_new(o, "sha256", hex_sha256(out, out_len));
+        mem_free(&mem, out, out_len + 1);
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(o);
+    return mem.used == 0 ? 0 : 3;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: joblib_dump FILE\n");
+    int zfile_mode = argc == 3 && strcmp(argv[1], "--zfile") == 0;
+    if (argc != 2 && !zfile_mode) {
+        fprintf(stderr, "usage: joblib_dump [--zfile] FILE\n");
         return 2;
     }
+    if (zfile_mode)
+        argv++;
     size_t flen = 0;
     unsigned char *file = slurp(argv[1], &flen);
     if (!file) {
         fprintf(stderr, "joblib_dump: cannot read %s\n", argv[1]);
         return 2;
+    }
+    if (zfile_mode) {
+        int rc = zfile_only(file, flen);
+        free(file);
+        return rc;
     }
     brine_limits req, lim;
     memset(&req, 0, sizeof req);

@@ -423,3 +423,24 @@ def test_wrapper_build_inside_a_frame_is_an_error(generated):
     edited = b[:at + 1] + struct.pack("<Q", flen + 16) + b[at + 9:]
     r = dump_bytes(edited, "n4_frame.joblib")
     assert not r["ok"] and "FRAME" in r["error"], r
+
+
+def test_zfiles_inflate_as_read_zfile():
+    """Every ZF file of joblib's test data (main pickles and .z sidecars) inflates to the bytes
+    joblib's own read_zfile returns (a function that only decompresses: nothing is loaded)."""
+    files = [p for p in sorted(DATA.iterdir()) if p.read_bytes()[:2] == b"ZF"]
+    assert len(files) >= 9
+    code = ("import sys, json, hashlib\n"
+            "from joblib.numpy_pickle_compat import read_zfile\n"
+            "out = {}\n"
+            "for p in sys.argv[1:]:\n"
+            "    with open(p, 'rb') as f:\n"
+            "        out[p] = hashlib.sha256(read_zfile(f)).hexdigest()\n"
+            "print(json.dumps(out))\n")
+    want = json.loads(subprocess.run([PYTHONS["debian"], "-c", code, *map(str, files)],
+                                     capture_output=True, text=True, check=True).stdout)
+    for p in files:
+        r = subprocess.run([DUMP, "--zfile", str(p)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        assert got["ok"] and got["sha256"] == want[str(p)], (p.name, got)
