@@ -566,9 +566,56 @@ static brine_status numpy_frombuffer(walker *w, pk_id id)
     return add_tensor(w, id, dt, storage, 0, shape, strides, nd);
 }
 
+/* An array joblib read from the stream after its wrapper's BUILD (formats/joblib.c): the
+ * bytes are in the file in the wrapper's order, in the dtype's byte order. */
+static brine_status joblib_array(walker *w, pk_id id, const jl_array *ja)
+{
+    if (ja->kind != JL_INLINE)
+        return UNSUPPORTED(w, id, "array %.200s: %s", w->path,
+                           ja->kind == JL_OBJECT ? "joblib object array"
+                                                 : "joblib array in a sidecar file");
+    static const struct {
+        char type;
+        uint32_t size;
+        const char *torch;
+    } map[] = {{'b', 1, "bool"},    {'i', 1, "int8"},      {'i', 2, "int16"},
+               {'i', 4, "int32"},   {'i', 8, "int64"},     {'u', 1, "uint8"},
+               {'u', 2, "uint16"},  {'u', 4, "uint32"},    {'u', 8, "uint64"},
+               {'f', 2, "float16"}, {'f', 4, "float32"},   {'f', 8, "float64"},
+               {'c', 8, "complex64"}, {'c', 16, "complex128"}};
+    const ld_dtype *dt = NULL;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].type == ja->type && map[i].size == ja->itemsize)
+            dt = ld_dtype_by_torch(map[i].torch);
+    if (!dt || dt->size != ja->itemsize || ja->ndim > LD_MAX_DIMS)
+        return UNSUPPORTED(w, id, "array %.200s: joblib array of numpy kind '%c' size %u", w->path,
+                           ja->type, ja->itemsize);
+    int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
+    for (uint32_t i = 0; i < ja->ndim; i++)
+        shape[i] = (int64_t)ja->shape[i]; /* the hook kept count <= INT64_MAX */
+    const pk_node *n = N(w, id);
+    if (!(n->flags & PKF_SPLICED) || n->v.s.len != ja->data_len)
+        return BAD(w, id, "array %.200s: joblib data span lost", w->path);
+    char key[48];
+    int kl = snprintf(key, sizeof key, "joblib@%" PRIu64, ja->data_offset);
+    size_t storage;
+    brine_status st = add_storage(w, key, (size_t)kl, dt, ja->count, n->v.s.p, n->v.s.len, 0,
+                                  &storage);
+    if (st)
+        return st;
+    w->s->storages[storage].big_endian = ja->big_endian;
+    c_strides(shape, ja->ndim, ja->fortran, strides);
+    return add_tensor(w, id, dt, storage, 0, shape, strides, ja->ndim);
+}
+
 /* If id rebuilds a tensor or array, collects it and returns 1 (or an error). */
 static int tensor_call(walker *w, pk_id id, brine_status *st)
 {
+    const jl_array *ja = w->s->joblib ? jl_find(w->s->joblib, id) : NULL;
+    if (ja) {
+        *st = joblib_array(w, id, ja);
+        return 1;
+    }
     const char *fn = callee(w, id);
     if (!fn)
         return 0;

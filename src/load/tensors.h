@@ -10,6 +10,7 @@
 
 #include "brine.h"
 #include "core/alloc.h"
+#include "formats/joblib.h"
 #include "pickle/machine.h"
 
 enum { LD_MAX_DIMS = 64 };
@@ -61,6 +62,8 @@ typedef struct ld_set {
     ld_resolve_fn resolve;
     void *resolve_ctx;
     const pk_graph *g;
+    const jl_ctx *joblib; /* arrays joblib's build hook read from the stream, or NULL: their
+                           * wrapper nodes become tensors (set it before ld_collect) */
 } ld_set;
 
 void ld_set_init(ld_set *s, mem_budget *mem, const brine_limits *lim, ld_resolve_fn resolve,

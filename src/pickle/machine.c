@@ -61,6 +61,9 @@ typedef struct run {
     pk_graph *g;
     const brine_limits *lim;
     const pk_run_options *opts;
+    pk_build_hook hook;  /* NULL: plain pickle.load */
+    void *hook_ctx;
+    int map_proto;       /* protocol find_class maps names by, -1: the stream's own */
     cursor cur;
     brine_error *err;
     pk_id *stack;
@@ -74,6 +77,7 @@ typedef struct run {
     int proto;
     uint64_t frame_end;  /* 0 when not inside a FRAME */
     pk_pickle *pickle;
+    size_t pickle_index; /* of pickle in g->pickles (nested runs append records) */
     const pk_op *op;     /* the opcode being applied */
 } run;
 
@@ -291,7 +295,7 @@ static brine_status make_global(run *r, const uint8_t *mod, uint64_t mlen, const
                                 uint64_t nlen, int dynamic, pk_id *out)
 {
     int mapped = 0;
-    if (r->proto < 3 && !dynamic) {
+    if ((r->map_proto >= 0 ? r->map_proto : r->proto) < 3 && !dynamic) {
         size_t i;
         for (i = 0; i < sizeof name_mapping / sizeof name_mapping[0]; i++)
             if (bytes_eq(mod, mlen, name_mapping[i].module) &&
@@ -510,6 +514,39 @@ static brine_status frame_check(run *r, const pk_op *op)
     return BRINE_OK;
 }
 
+/* The build hook: the loader reads what it wants from the stream after this BUILD (joblib's
+ * arrays), so decoding resumes where the hook says, and its object replaces the stack top. */
+static brine_status after_build(run *r, const pk_op *op, pk_id target, pk_id state)
+{
+    uint64_t here = cur_pos(&r->cur);
+    pk_build_site site;
+    memset(&site, 0, sizeof site);
+    site.g = r->g;
+    site.data = r->cur.base;
+    site.len = (size_t)(r->cur.end - r->cur.base);
+    site.pos = here;
+    site.frame_end = r->frame_end > here ? r->frame_end : 0;
+    site.build_offset = op->offset;
+    site.target = target;
+    site.state = state;
+    site.opts = r->opts;
+    site.proto = r->proto;
+    brine_status st = r->hook(r->hook_ctx, &site, r->err);
+    /* a nested run may have grown (moved) the pickle records */
+    r->pickle = &r->g->pickles[r->pickle_index];
+    if (st)
+        return st;
+    if (site.pos < here || site.pos > site.len)
+        return FAIL("BUILD hook moved the stream outside the input");
+    r->cur.p = r->cur.base + site.pos;
+    if (site.replace) {
+        if (site.replace >= r->g->n_nodes || r->n_stack <= r->fence)
+            return FAIL("BUILD hook replaced the stack top with no node");
+        r->stack[r->n_stack - 1] = site.replace;
+    }
+    return BRINE_OK;
+}
+
 static brine_status step(run *r, const pk_op *op, int *stop)
 {
     brine_status st;
@@ -669,7 +706,9 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         pk_node *t = pk_at(r->g, a);
         t->state = b;
         t->flags |= PKF_BUILT;
-        return log_event(r, EV_BUILD, a, b);
+        if ((st = log_event(r, EV_BUILD, a, b)))
+            return st;
+        return r->hook ? after_build(r, op, a, b) : BRINE_OK;
     }
     case OPC_PERSID:
     case OPC_BINPERSID:
@@ -724,8 +763,32 @@ static void run_free(run *r)
     mem_free(mem, r->memo, r->memo_cap * sizeof(memo_slot));
 }
 
+static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                               const pk_run_options *opts, pk_build_hook hook, void *hook_ctx,
+                               int map_proto, brine_error *err);
+
 brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                     const pk_run_options *opts, brine_error *err)
+{
+    return run_pickle(g, data, len, start, opts, NULL, NULL, -1, err);
+}
+
+brine_status pk_run_hooked(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                           const pk_run_options *opts, pk_build_hook hook, void *hook_ctx,
+                           brine_error *err)
+{
+    return run_pickle(g, data, len, start, opts, hook, hook_ctx, -1, err);
+}
+
+brine_status pk_run_mapped(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                           const pk_run_options *opts, int find_class_proto, brine_error *err)
+{
+    return run_pickle(g, data, len, start, opts, NULL, NULL, find_class_proto, err);
+}
+
+static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                               const pk_run_options *opts, pk_build_hook hook, void *hook_ctx,
+                               int map_proto, brine_error *err)
 {
     brine_error local;
     if (!err)
@@ -736,6 +799,9 @@ brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
     r.g = g;
     r.lim = opts->limits;
     r.opts = opts;
+    r.hook = hook;
+    r.hook_ctx = hook_ctx;
+    r.map_proto = map_proto;
     r.err = err;
     cur_init(&r.cur, data, len);
     r.cur.p = r.cur.base + start; /* base, not data: cur_init replaces a NULL data */
@@ -750,6 +816,7 @@ brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
         st = nomem(&r);
         goto out;
     }
+    r.pickle_index = g->n_pickles;
     r.pickle = &g->pickles[g->n_pickles++];
     memset(r.pickle, 0, sizeof *r.pickle);
     r.pickle->start = start;
@@ -771,11 +838,13 @@ brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
         if ((st = step(&r, &op, &stop)))
             break;
         /* the pickles array may have moved when a nested run grew it: re-point */
-        r.pickle = &g->pickles[g->n_pickles - 1];
+        r.pickle = &g->pickles[r.pickle_index];
     }
-    r.pickle = &g->pickles[g->n_pickles - 1];
+    r.pickle = &g->pickles[r.pickle_index];
     r.pickle->end = stop ? cur_pos(&r.cur) : op.offset;
     r.pickle->complete = stop;
+    if (stop && r.frame_end > r.pickle->end)
+        r.pickle->frame_end = r.frame_end;
 out:
     g->failed = st != BRINE_OK;
     if (st)
@@ -794,13 +863,14 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
             return err_limit(err, "max_pickles", opts->limits->max_pickles, g->n_pickles + 1, pos,
                              1, __LINE__);
         size_t events_before = g->code_events, log_before = g->n_events;
+        size_t index = g->n_pickles; /* nested runs may append records after this one */
         brine_status st = pk_run(g, data, len, pos, opts, err);
         if (st == BRINE_ERR_NOMEM)
             return st;
         if (st && pos > 0 && g->code_events == events_before) {
             /* bytes after a STOP that do not make a pickle reaching any code: not a pickle,
              * just trailing data (pickle.load never reads them) */
-            g->n_pickles--;
+            g->n_pickles = index;
             g->n_events = log_before;
             g->trailing_at = pos;
             g->trailing_len = len - pos;
@@ -809,7 +879,7 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
         }
         if (st)
             return st;
-        pos = (size_t)g->pickles[g->n_pickles - 1].end;
+        pos = (size_t)g->pickles[index].end;
     }
     return BRINE_OK;
 }

@@ -59,7 +59,9 @@ enum {
     PKF_BIGTEXT = 1,   /* K_BIGINT: v.s is decimal text, else little-endian bytes */
     PKF_BUILT = 2,     /* BUILD was applied at least once */
     PKF_MUTATED = 4,   /* a container op was applied to a non-container */
-    PKF_READONLY = 8   /* READONLY_BUFFER */
+    PKF_READONLY = 8,  /* READONLY_BUFFER */
+    PKF_SPLICED = 16   /* a build hook read raw bytes from the stream for this node (joblib's
+                        * arrays): v.s is that span of the input, never decoded as opcodes */
 };
 
 /* A global as find_class would see it, after Python-2 name mapping. */
@@ -103,6 +105,8 @@ typedef struct pk_pickle {
     int proto;           /* highest PROTO seen */
     int complete;        /* reached STOP */
     uint32_t first_event, n_events;
+    uint64_t frame_end;  /* STOP lay inside a FRAME that goes on after it: the frame's end,
+                          * where a file reader (pickle.py's _Unframer) has read to; else 0 */
 } pk_pickle;
 
 /* Observer for the disassembler: called for each decoded opcode before it is applied, with
@@ -115,6 +119,27 @@ typedef struct pk_run_options {
     pk_op_observer observe;
     void *observe_ctx;
 } pk_run_options;
+
+/* What a build hook sees and may change. Loaders such as joblib's NumpyUnpickler.load_build
+ * act right after BUILD: they may read bytes from the file themselves (bytes that are never
+ * opcodes) or start a nested pickle.load there, and put another object on the stack. */
+typedef struct pk_build_site {
+    pk_graph *g;
+    const uint8_t *data;        /* the whole buffer being run */
+    size_t len;
+    uint64_t pos;               /* in: offset right after BUILD; out: where decoding resumes
+                                 * (only forward, at most len) */
+    uint64_t frame_end;         /* end of the FRAME the BUILD lies in, 0 when none */
+    uint64_t build_offset;      /* offset of the BUILD opcode */
+    pk_id target;               /* the object BUILD applied state to (the stack top) */
+    pk_id state;                /* the state it applied */
+    pk_id replace;              /* out: node put on the stack instead of target, 0 = keep */
+    int proto;                  /* the run's protocol at this BUILD (find_class's self.proto) */
+    const pk_run_options *opts; /* of this run: a nested pk_run may start from site->pos */
+} pk_build_site;
+
+/* Called after every BUILD. Returning an error stops the run with it (the hook fills err). */
+typedef brine_status (*pk_build_hook)(void *ctx, pk_build_site *site, brine_error *err);
 
 /* The graph and the record of everything a run saw; freed in one call. */
 struct pk_graph {
@@ -146,6 +171,18 @@ void pk_graph_free(pk_graph *g);
  * STOP was reached; otherwise the error (also copied to g->error). NOMEM is returned as is. */
 brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                     const pk_run_options *opts, brine_error *err);
+
+/* pk_run with a build hook called after every BUILD (joblib's NumpyUnpickler.load_build). A
+ * nested pk_run the hook starts has no hook, as the loaders' nested pickle.load has none. */
+brine_status pk_run_hooked(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                           const pk_run_options *opts, pk_build_hook hook, void *hook_ctx,
+                           brine_error *err);
+
+/* pk_run whose find_class maps Python-2 names as an unpickler at protocol find_class_proto
+ * would, whatever PROTO the stream says: a nested Unpickler given another unpickler's bound
+ * find_class (joblib >= 1.6 for object arrays) maps by that other unpickler's protocol. */
+brine_status pk_run_mapped(pk_graph *g, const uint8_t *data, size_t len, size_t start,
+                           const pk_run_options *opts, int find_class_proto, brine_error *err);
 
 /* Runs every pickle from data[start] on, back to back (concatenated pickles). Stops at the
  * first failure, or — after the first pickle of the stream — at the first position that does
