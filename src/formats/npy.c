@@ -851,6 +851,62 @@ static int sub_shape(const hparser *p, const hnode *h, uint64_t *count)
     return 0;
 }
 
+/* A dtype string brine does not parse may still be one numpy reads as holding objects
+ * ('object', 'i4,O', '(2,)O', 'O,f4'…): every numpy spelling of the object type contains 'O'
+ * or "object". Such a file is judged as if its body were a pickle — the worst reading. */
+static int mentions_object(const char *s, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (s[k] == 'O' || (n - k >= 6 && memcmp(s + k, "object", 6) == 0))
+            return 1;
+    return 0;
+}
+
+/* The strings a field name occupies in numpy's fields: the name and a string title. */
+static int field_strings(const hparser *p, const hnode *f, uint32_t out[2])
+{
+    if (f->kind != V_TUPLE && f->kind != V_LIST)
+        return 0;
+    const hnode *name = &p->nodes[f->first];
+    if (name->kind == V_STR) {
+        out[0] = f->first;
+        return 1;
+    }
+    if (name->kind != V_TUPLE || name->count != 2)
+        return 0;
+    int n = 0;
+    for (uint32_t c = name->first, k = 0; k < 2; k++, c = p->nodes[c].next)
+        if (p->nodes[c].kind == V_STR)
+            out[n++] = c;
+    return n;
+}
+
+/* descr_to_dtype's is_pad for a (name, type[, shape]) field: name '' and a type numpy
+ * builds as void without names — a 'V' string, or any sub-array. */
+static int is_pad_field(const hparser *p, const hnode *f)
+{
+    if ((f->kind != V_TUPLE && f->kind != V_LIST) || f->count < 2 ||
+        !str_is(p, &p->nodes[f->first], ""))
+        return 0;
+    if (f->count == 3)
+        return 1;
+    const hnode *t = &p->nodes[child(p, f, 1)];
+    if (t->kind == V_TUPLE)
+        return 1;
+    if (t->kind != V_STR)
+        return 0;
+    uint64_t size;
+    dwalk w;
+    memset(&w, 0, sizeof w);
+    return leaf_dtype(p->arena + t->s, t->slen, &size, &w) && w.kind == 'V';
+}
+
+static int same_str(const hparser *p, uint32_t a, uint32_t b)
+{
+    const hnode *x = &p->nodes[a], *y = &p->nodes[b];
+    return x->slen == y->slen && memcmp(p->arena + x->s, p->arena + y->s, x->slen) == 0;
+}
+
 /* descr_to_dtype: a str, a (base, shape) tuple, or a list of (name, descr[, shape]) fields.
  * Sums the itemsize; notes objects and strings brine does not know. *is_void_like is set
  * when numpy's dtype would have type numpy.void and no names (a 'V' string or a sub-array),
@@ -867,6 +923,7 @@ static brine_status walk_descr(hparser *p, uint32_t id, unsigned depth, uint64_t
     if (h->kind == V_STR) {
         if (!leaf_dtype(p->arena + h->s, h->slen, itemsize, w)) {
             w->unknown = 1;
+            w->has_object |= mentions_object(p->arena + h->s, h->slen);
             return BRINE_OK;
         }
         *is_void_like = w->kind == 'V';
@@ -919,6 +976,7 @@ static brine_status walk_descr(hparser *p, uint32_t id, unsigned depth, uint64_t
             dwalk sub = *w;
             if (!leaf_dtype(&ch[1], 1, &sz, &sub)) {
                 w->unknown = 1;
+                w->has_object |= mentions_object(&ch[1], 1);
                 continue;
             }
             if (nf == 3) { /* numpy.dtype((dt, 'c')) is not a shape numpy takes */
@@ -959,8 +1017,27 @@ static brine_status walk_descr(hparser *p, uint32_t id, unsigned depth, uint64_t
         w->unknown |= sub.unknown;
         w->overflow |= sub.overflow;
         /* descr_to_dtype's is_pad: name == '' and a void type without names — skipped */
-        if (!(pad_name && vl))
+        if (!(pad_name && vl)) {
             w->has_object |= sub.has_object;
+            /* numpy.dtype refuses a name or title used twice ("name already used as a name
+             * or title"); the check is quadratic, so very wide records are not checked */
+            uint32_t mine[2], theirs[2];
+            int nm = field_strings(p, f, mine);
+            if (k >= 4096)
+                w->unknown = 1;
+            for (uint32_t o = h->first, j = 0; j < k && k < 4096; j++, o = p->nodes[o].next) {
+                int nt = field_strings(p, &p->nodes[o], theirs);
+                if (is_pad_field(p, &p->nodes[o])) /* dropped: it cannot clash */
+                    continue;
+                for (int x = 0; x < nm; x++)
+                    for (int y = 0; y < nt; y++)
+                        if (same_str(p, mine[x], theirs[y])) {
+                            p->pos = f->off;
+                            return BAD(p, "descr is not a valid dtype descriptor: field name "
+                                          "used twice");
+                        }
+            }
+        }
         if (__builtin_add_overflow(total, sz, &total))
             w->overflow = 1;
     }
@@ -1043,15 +1120,17 @@ static brine_status check_header(hparser *p, uint32_t root, npy_info *out)
     if (shape->kind != V_TUPLE)
         return BAD(p, "shape is not valid: not a tuple");
     out->ndim = shape->count;
+    int64_t bool_dim = -1;
     for (uint32_t c = shape->first, k = 0; k < shape->count; k++, c = p->nodes[c].next) {
         const hnode *e = &p->nodes[c];
         p->pos = e->off;
         if (e->kind != V_INT && e->kind != V_BOOL)
             return BAD(p, "shape is not valid: dimension %u is not an int", k);
-        /* bools pass isinstance(x, int) but numpy.multiply.reduce then raises TypeError;
-         * ints beyond a C long raise OverflowError — both before any pickle is read */
-        if (e->kind == V_BOOL)
-            return BAD(p, "shape is not valid: dimension %u is a bool", k);
+        /* bools pass isinstance(x, int): an object array still unpickles, a plain one
+         * fails in fromfile/ndarray (TypeError); ints beyond a C long raise OverflowError in
+         * numpy.multiply.reduce, before any pickle is read */
+        if (e->kind == V_BOOL && bool_dim < 0)
+            bool_dim = (int64_t)k;
         if (e->big)
             return BAD(p, "shape is not valid: dimension %u does not fit a C long", k);
         if (k < LD_MAX_DIMS)
@@ -1079,6 +1158,10 @@ static brine_status check_header(hparser *p, uint32_t root, npy_info *out)
     out->itemsize = itemsize;
     if (w.has_object) /* the pickle is what np.load reads: nothing else matters */
         return BRINE_OK;
+    if (bool_dim >= 0) {
+        p->pos = shape->off;
+        return BAD(p, "shape is not valid: dimension %" PRId64 " is a bool", bool_dim);
+    }
     if (w.unknown)
         return UNSUP(p, "a dtype descr brine does not interpret (numpy may or may not read it)");
     if (w.overflow)

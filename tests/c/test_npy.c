@@ -266,6 +266,9 @@ static void unit_tests(void)
           BRINE_ERR_MALFORMED);
     CHECK(parse(1, "{'descr':'<i4','fortran_order':False,'shape':(True,)}", eight, 8, &in) ==
           BRINE_ERR_MALFORMED);
+    CHECK(parse(1, "{'descr':'|O','fortran_order':False,'shape':(True,)}", "", 0, &in) ==
+              BRINE_OK &&
+          in.has_object);
     CHECK(parse(1, "{'descr':'|O','fortran_order':False,'shape':(99999999999999999999,)}", "",
                 0, &in) == BRINE_ERR_MALFORMED);
     CHECK(parse(1, "{'descr':'<i1','fortran_order':False,'shape':(4294967296,4294967296)}", "",
