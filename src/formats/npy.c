@@ -1158,6 +1158,19 @@ static brine_status check_header(hparser *p, uint32_t root, npy_info *out)
     out->itemsize = itemsize;
     if (w.has_object) /* the pickle is what np.load reads: nothing else matters */
         return BRINE_OK;
+    if (out->subarray) {
+        /* read_array reads count items of (base, sub-shape): the array gains the sub-array's
+         * dimensions and the reshape to `shape` fails, unless the sub-array holds one
+         * element or there are no items — a corner brine does not model */
+        uint64_t sub = 0;
+        int r = sub_shape(p, &p->nodes[child(p, descr, 1)], &sub);
+        int empty = 0;
+        for (uint32_t k = 0; k < out->ndim && k < LD_MAX_DIMS; k++)
+            empty |= out->shape[k] == 0;
+        if (r == 0 && sub != 1 && !empty)
+            return BAD(p, "a (base, shape) descr makes read_array's reshape fail");
+        return UNSUP(p, "a (base, shape) descr holding one element, or no items");
+    }
     if (bool_dim >= 0) {
         p->pos = shape->off;
         return BAD(p, "shape is not valid: dimension %" PRId64 " is a bool", bool_dim);

@@ -223,3 +223,68 @@ def test_npz_members(gen):
             assert b["status"] == "ok" and tuple(b["shape"]) == v.shape, (n, b)
             assert b["sha256"] == expected_sha(v), (e["file"], n)
         npz.close()
+
+
+MUTATION_BASES = [
+    ("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", b"\1\0\0\0\2\0\0\0", 1),
+    ("{'descr': [('a', '<i2'), ('b', '|O')], 'fortran_order': False, 'shape': (1,), }",
+     b"\x80\x02K\x01.", 1),
+    ("{'descr': ('<f4', (2,)), 'fortran_order': True, 'shape': (1, 1), }", b"\0" * 8, 1),
+    ("{'descr': '|O', 'fortran_order': False, 'shape': (3L, 1), }", b"\x80\x02K\x01.", 2),
+    ("{'descr': [('x', '>u2', (2,)), ('', '|V2')], 'fortran_order': False, 'shape': (), }",
+     b"\0" * 6, 1),
+    ("{'descr': [('\u00e9', '<f8')], 'fortran_order': False, 'shape': (1,), }", b"\0" * 8, 3),
+    ("{'descr': '>c8', 'fortran_order': True, 'shape': (2, 1), }", b"\0" * 16, 2),
+]
+MUTATION_ALPHABET = list("{}()[],:'\"<>|=#\\\n\r\t LOVSUuibfcr0123456789-+._xjJeE\u00e9\0") + [
+    "True", "False", "None", "set()", "'O'", "(2,)", "'|O'", "b'", "u'", "r'", "'''", "\\x",
+    "\\u00", "-1", "0x", "1_0", "# c\n", "\\\n"]
+
+
+def test_header_mutations_agree_with_numpy():
+    """Random edits of real headers: whatever numpy (allow_pickle=False) reads, brine reads
+    the same way; whatever numpy refuses, brine refuses or reports as an object array;
+    brine may only be stricter by saying 'unsupported' (never safe), and rarely."""
+    import random
+    sys.path.insert(0, str(REPO / "tests/gen"))
+    from gen_npy import npy_bytes
+    rng = random.Random(20261205)
+    tmp = Path(tempfile.mkdtemp(prefix="brine-npy-mut-"))
+    cases = []
+    for i in range(3000):
+        header, body, major = rng.choice(MUTATION_BASES)
+        for _ in range(rng.randint(1, 3)):
+            pos, op = rng.randrange(len(header) + 1), rng.random()
+            tok = rng.choice(MUTATION_ALPHABET)
+            header = (header[:pos] + tok + header[pos:] if op < 0.4 else
+                      header[:pos] + header[pos + 1:] if op < 0.7 else
+                      header[:pos] + tok + header[pos + 1:])
+        try:
+            data = npy_bytes(header, body, major)
+        except UnicodeEncodeError:
+            continue
+        path = tmp / f"m{i}.npy"
+        path.write_bytes(data)
+        cases.append((path, header, data))
+    got = brine(*(c[0] for c in cases))
+    unsupported = 0
+    for path, header, data in cases:
+        b = got[path.name]
+        how, a = numpy_reading(data)
+        if how == "ok":
+            if b["status"] == "unsupported":
+                unsupported += 1
+                continue
+            assert b["status"] == "ok" and not b["has_object"], (header, b)
+            assert tuple(b["shape"]) == a.shape and b["itemsize"] == a.dtype.itemsize, header
+            if b["descr"]:
+                assert b["descr"] == a.dtype.str, (header, b["descr"], a.dtype.str)
+            if b["tensor"]:
+                assert b["sha256"] == expected_sha(a), header
+        elif how == "object":
+            assert b["status"] == "ok" and b["has_object"], (header, b)
+        else:
+            assert b["status"] != "ok" or b["has_object"], (header, a, b)
+    assert len(cases) > 2500 and unsupported < len(cases) // 50, (len(cases), unsupported)
+    import shutil
+    shutil.rmtree(tmp, True)
