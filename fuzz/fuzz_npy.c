@@ -46,20 +46,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(info.shape[k] >= 0, "negative dimension");
         FUZZ_CHECK(!__builtin_mul_overflow(numel, (uint64_t)info.shape[k], &numel), "numel");
     }
-    FUZZ_CHECK(numel == info.numel, "numel %llu, shape says %llu",
-               (unsigned long long)info.numel, (unsigned long long)numel);
+    FUZZ_CHECK(numel == info.numel, "numel %llu, shape says %llu", (unsigned long long)info.numel,
+               (unsigned long long)numel);
     uint64_t nbytes;
     FUZZ_CHECK(!__builtin_mul_overflow(numel, info.itemsize, &nbytes) && nbytes == info.nbytes,
                "nbytes");
     FUZZ_CHECK(info.nbytes + info.trailing == size - info.data_offset, "body accounting");
     if (!info.dtype)
         return 0;
-    FUZZ_CHECK(info.dtype->size == info.itemsize, "tensor size %u, itemsize %llu",
-               info.dtype->size, (unsigned long long)info.itemsize);
+    FUZZ_CHECK(info.dtype->size == info.itemsize, "tensor size %u, itemsize %llu", info.dtype->size,
+               (unsigned long long)info.itemsize);
     ld_set s;
     ld_set_init(&s, &mem, &lim, NULL, NULL);
-    st = npy_add_tensor(&s, "array", &info, data + info.data_offset, size - info.data_offset,
-                        &err);
+    st = npy_add_tensor(&s, "array", &info, data + info.data_offset, size - info.data_offset, &err);
     FUZZ_CHECK(st == BRINE_OK || st == BRINE_ERR_LIMIT || st == BRINE_ERR_NOMEM,
                "npy_add_tensor refused an accepted array: %s", err.msg);
     if (st == BRINE_OK) {
@@ -68,8 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t per = sizeof buf / info.itemsize, sum = 0;
         for (uint64_t first = 0; first < info.numel; first += per) {
             uint64_t count = info.numel - first < per ? info.numel - first : per;
-            FUZZ_CHECK(ld_tensor_read_range(&s, &s.tensors[0], first, count, buf, &err) ==
-                           BRINE_OK,
+            FUZZ_CHECK(ld_tensor_read_range(&s, &s.tensors[0], first, count, buf, &err) == BRINE_OK,
                        "read: %s", err.msg);
             for (uint64_t i = 0; i < count * info.itemsize; i++)
                 sum += buf[i];

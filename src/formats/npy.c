@@ -43,11 +43,11 @@ enum { V_DICT, V_LIST, V_TUPLE, V_SET, V_STR, V_BYTES, V_INT, V_BOOL, V_NONE, V_
 
 typedef struct hnode {
     uint8_t kind;
-    uint8_t big;    /* V_INT outside int64: numpy's conversion to C long fails */
-    uint8_t imag;   /* V_NUM: a complex number */
+    uint8_t big;     /* V_INT outside int64: numpy's conversion to C long fails */
+    uint8_t imag;    /* V_NUM: a complex number */
     uint8_t signed_; /* produced by a unary or binary operator (literal_eval allows one) */
-    int64_t i;      /* V_INT, V_BOOL */
-    uint32_t off;   /* offset in the header text */
+    int64_t i;       /* V_INT, V_BOOL */
+    uint32_t off;    /* offset in the header text */
     uint32_t first, last, next; /* children (dict: key, value, key, value…); 0 = none */
     uint32_t count;
     uint32_t s, slen; /* V_STR: UTF-8 bytes in the arena */
@@ -56,10 +56,10 @@ typedef struct hnode {
 typedef struct hparser {
     const uint8_t *src;
     size_t n, pos;
-    int latin1;     /* 1.0/2.0: each byte is one character */
-    int filter_l;   /* 1.0/2.0: numpy drops a NAME 'L' that follows a number */
+    int latin1;   /* 1.0/2.0: each byte is one character */
+    int filter_l; /* 1.0/2.0: numpy drops a NAME 'L' that follows a number */
     int py2_long;
-    uint64_t base;  /* file offset of src[0] */
+    uint64_t base; /* file offset of src[0] */
     unsigned depth;
     hnode *nodes;
     size_t n_nodes, cap_nodes;
@@ -70,7 +70,7 @@ typedef struct hparser {
 } hparser;
 
 #define BAD(p, ...) ERR_CORRUPT((p)->err, (p)->base + (p)->pos, __VA_ARGS__)
-#define UNSUP(p, ...)                                                                         \
+#define UNSUP(p, ...)                                                                              \
     err_at((p)->err, BRINE_ERR_UNSUPPORTED, (p)->base + (p)->pos, __LINE__, __VA_ARGS__)
 
 static int peek(const hparser *p, size_t ahead)
@@ -80,8 +80,8 @@ static int peek(const hparser *p, size_t ahead)
 
 static int is_ident(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c >= 0x80;
 }
 
 /* Skips spaces, comments and line continuations; newlines too inside brackets (Python
@@ -159,13 +159,12 @@ static void put_utf8(hparser *p, uint32_t cp)
         o[2] = (char)(0x80 | (cp & 0x3F)), p->alen += 3;
     else
         o[0] = (char)(0xF0 | (cp >> 18)), o[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
-        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[3] = (char)(0x80 | (cp & 0x3F)),
-        p->alen += 4;
+        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), o[3] = (char)(0x80 | (cp & 0x3F)), p->alen += 4;
 }
 
 static int hexval(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0'
+    return c >= '0' && c <= '9'   ? c - '0'
            : c >= 'a' && c <= 'f' ? c - 'a' + 10
            : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                   : -1;
@@ -511,8 +510,7 @@ static brine_status atom(hparser *p, uint32_t *id)
                         p->pos++;
                         if (skip_ws(p, 1))
                             return BAD(p, "unexpected end of header");
-                    }
-                    else if (peek(p, 0) != '}')
+                    } else if (peek(p, 0) != '}')
                         return BAD(p, "expected ',' or '}' in the header");
                     if (peek(p, 0) == '}') {
                         p->pos++;
@@ -705,7 +703,7 @@ typedef struct dwalk {
     int has_object;
     int unknown;
     int overflow;
-    int kind;        /* leaf kind letter of a simple dtype */
+    int kind; /* leaf kind letter of a simple dtype */
     int big_endian;
     char descr[48];
 } dwalk;
@@ -743,7 +741,7 @@ static int leaf_dtype(const char *s, size_t n, uint64_t *itemsize, dwalk *w)
             size_t ul = nn - 2, d = 0;
             while (d < ul && d < 9 && u[d] >= '0' && u[d] <= '9')
                 d++;
-            static const char *const units[] = {"Y",  "M",  "W",  "D",  "h",  "m",      "s",
+            static const char *const units[] = {"Y",  "M",  "W",  "D",  "h",  "m",  "s",
                                                 "ms", "us", "ns", "ps", "fs", "as", "generic"};
             int ok = 0;
             for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
@@ -769,22 +767,12 @@ static int leaf_dtype(const char *s, size_t n, uint64_t *itemsize, dwalk *w)
     }
     int ok = 0;
     switch (kind) {
-    case '?':
-        ok = !has_size, size = 1, kind = 'b';
-        break;
-    case 'b':
-        ok = has_size && size == 1;
-        break;
+    case '?': ok = !has_size, size = 1, kind = 'b'; break;
+    case 'b': ok = has_size && size == 1; break;
     case 'i':
-    case 'u':
-        ok = has_size && (size == 1 || size == 2 || size == 4 || size == 8);
-        break;
-    case 'f':
-        ok = has_size && (size == 2 || size == 4 || size == 8 || size == 16);
-        break;
-    case 'c':
-        ok = has_size && (size == 8 || size == 16 || size == 32);
-        break;
+    case 'u': ok = has_size && (size == 1 || size == 2 || size == 4 || size == 8); break;
+    case 'f': ok = has_size && (size == 2 || size == 4 || size == 8 || size == 16); break;
+    case 'c': ok = has_size && (size == 8 || size == 16 || size == 32); break;
     case 'O':
         ok = !has_size || size == 4 || size == 8;
         size = 8;
@@ -797,15 +785,12 @@ static int leaf_dtype(const char *s, size_t n, uint64_t *itemsize, dwalk *w)
         ok = 1;
         break;
     case 'S':
-    case 'V':
-        ok = 1;
-        break;
+    case 'V': ok = 1; break;
     case 'U':
         ok = size <= INT32_MAX / 4;
         size *= 4;
         break;
-    default:
-        return 0;
+    default: return 0;
     }
     if (!ok || size > INT32_MAX)
         return 0;
@@ -1054,8 +1039,11 @@ static int64_t utf8_chars(const uint8_t *s, size_t n)
     int64_t chars = 0;
     for (size_t i = 0; i < n; chars++) {
         uint8_t c = s[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-                                  : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        size_t len = c < 0x80                 ? 1
+                     : c >= 0xC2 && c <= 0xDF ? 2
+                     : c >= 0xE0 && c <= 0xEF ? 3
+                     : c >= 0xF0 && c <= 0xF4 ? 4
+                                              : 0;
         if (!len || len > n - i)
             return -1;
         for (size_t k = 1; k < len; k++)
@@ -1072,18 +1060,12 @@ static int64_t utf8_chars(const uint8_t *s, size_t n)
 static const char *tensor_name(int kind, uint64_t size)
 {
     switch (kind) {
-    case 'b':
-        return "BOOL";
-    case 'i':
-        return size == 1 ? "I8" : size == 2 ? "I16" : size == 4 ? "I32" : "I64";
-    case 'u':
-        return size == 1 ? "U8" : size == 2 ? "U16" : size == 4 ? "U32" : "U64";
-    case 'f':
-        return size == 2 ? "F16" : size == 4 ? "F32" : size == 8 ? "F64" : NULL;
-    case 'c':
-        return size == 8 ? "C64" : size == 16 ? "C128" : NULL;
-    default:
-        return NULL;
+    case 'b': return "BOOL";
+    case 'i': return size == 1 ? "I8" : size == 2 ? "I16" : size == 4 ? "I32" : "I64";
+    case 'u': return size == 1 ? "U8" : size == 2 ? "U16" : size == 4 ? "U32" : "U64";
+    case 'f': return size == 2 ? "F16" : size == 4 ? "F32" : size == 8 ? "F64" : NULL;
+    case 'c': return size == 8 ? "C64" : size == 16 ? "C128" : NULL;
+    default: return NULL;
     }
 }
 
@@ -1188,8 +1170,8 @@ static brine_status check_header(hparser *p, uint32_t root, npy_info *out)
     return BRINE_OK;
 }
 
-brine_status npy_parse(const uint8_t *data, size_t len, const brine_limits *lim,
-                       mem_budget *mem, npy_info *out, brine_error *err)
+brine_status npy_parse(const uint8_t *data, size_t len, const brine_limits *lim, mem_budget *mem,
+                       npy_info *out, brine_error *err)
 {
     (void)lim;
     memset(out, 0, sizeof *out);
@@ -1197,13 +1179,15 @@ brine_status npy_parse(const uint8_t *data, size_t len, const brine_limits *lim,
     cur_init(&c, data, len);
     const uint8_t *b;
     if (cur_take(&c, NPY_MAGIC_LEN + 2, &b) || !npy_probe(b, NPY_MAGIC_LEN))
-        return ERR_CORRUPT(err, 0, "the npy magic string is not correct or the file is shorter "
-                                   "than 8 bytes");
+        return ERR_CORRUPT(err, 0,
+                           "the npy magic string is not correct or the file is shorter "
+                           "than 8 bytes");
     out->major = b[6];
     out->minor = b[7];
     if (out->minor != 0 || out->major < 1 || out->major > 3)
-        return ERR_CORRUPT(err, 6, "npy format version (%d,%d): numpy reads only (1,0), (2,0) "
-                                   "and (3,0)",
+        return ERR_CORRUPT(err, 6,
+                           "npy format version (%d,%d): numpy reads only (1,0), (2,0) "
+                           "and (3,0)",
                            out->major, out->minor);
     size_t lenbytes = out->major == 1 ? 2 : 4;
     if (cur_take(&c, lenbytes, &b))
@@ -1272,8 +1256,8 @@ brine_status npy_parse(const uint8_t *data, size_t len, const brine_limits *lim,
     }
     if (__builtin_mul_overflow(numel, out->itemsize, &out->nbytes) ||
         out->nbytes > (uint64_t)INT64_MAX)
-        return ERR_CORRUPT(err, p.base, "%" PRIu64 " elements of %" PRIu64
-                                        " bytes overflow the array size",
+        return ERR_CORRUPT(err, p.base,
+                           "%" PRIu64 " elements of %" PRIu64 " bytes overflow the array size",
                            numel, out->itemsize);
     out->numel = numel;
     uint64_t body = len - out->data_offset;
@@ -1285,15 +1269,15 @@ brine_status npy_parse(const uint8_t *data, size_t len, const brine_limits *lim,
     return BRINE_OK;
 }
 
-brine_status npy_add_tensor(ld_set *s, const char *name, const npy_info *info,
-                            const uint8_t *body, uint64_t body_len, brine_error *err)
+brine_status npy_add_tensor(ld_set *s, const char *name, const npy_info *info, const uint8_t *body,
+                            uint64_t body_len, brine_error *err)
 {
     if (!info->dtype || info->has_object || info->ndim > LD_MAX_DIMS)
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "npy array %.200s is not a tensor", name);
     if (body_len < info->nbytes)
         return ERR_CORRUPT(err, info->data_offset,
-                           "array data needs %" PRIu64 " bytes, %" PRIu64 " remain",
-                           info->nbytes, body_len);
+                           "array data needs %" PRIu64 " bytes, %" PRIu64 " remain", info->nbytes,
+                           body_len);
     return ld_add_array(s, name, info->dtype, info->ndim, info->shape, info->fortran,
                         info->big_endian, body, info->nbytes, err);
 }

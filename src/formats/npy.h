@@ -47,15 +47,15 @@ enum {
 
 typedef struct npy_info {
     int major, minor;
-    uint64_t header_len;   /* bytes of header text after the length field */
-    uint64_t header_chars; /* characters after decoding: what numpy compares to 10000 */
+    uint64_t header_len;         /* bytes of header text after the length field */
+    uint64_t header_chars;       /* characters after decoding: what numpy compares to 10000 */
     int header_over_numpy_limit; /* header_chars > NPY_NUMPY_MAX_HEADER: np.load refuses it
                                     unless allow_pickle=True */
-    int py2_long;          /* an integer written with Python 2's L suffix (1.0/2.0 only) */
-    uint64_t data_offset;  /* where the body (array bytes or pickle) starts */
+    int py2_long;                /* an integer written with Python 2's L suffix (1.0/2.0 only) */
+    uint64_t data_offset;        /* where the body (array bytes or pickle) starts */
     int fortran;
-    uint32_t ndim;         /* object arrays may have more than LD_MAX_DIMS: shape keeps the
-                              first LD_MAX_DIMS */
+    uint32_t ndim; /* object arrays may have more than LD_MAX_DIMS: shape keeps the
+                      first LD_MAX_DIMS */
     int64_t shape[LD_MAX_DIMS];
     int has_object;        /* the body is a pickle that np.load(allow_pickle=True) loads */
     int descr_unknown;     /* a dtype string brine does not know: with has_object the pickle
@@ -66,9 +66,9 @@ typedef struct npy_info {
     const ld_dtype *dtype; /* a tensor element type, or NULL (structured, strings, datetime,
                               object, longdouble, …) */
     uint64_t itemsize, numel, nbytes; /* numel and nbytes are 0 for object arrays */
-    uint64_t trailing;     /* body bytes after nbytes, which np.load ignores */
-    char descr[48];        /* simple dtypes as numpy's dtype.str spells them ("<f4", "|b1",
-                              ">i8", "|O", "<U10", "<M8[ns]"); "" for structured/sub-array */
+    uint64_t trailing;                /* body bytes after nbytes, which np.load ignores */
+    char descr[48]; /* simple dtypes as numpy's dtype.str spells them ("<f4", "|b1",
+                       ">i8", "|O", "<U10", "<M8[ns]"); "" for structured/sub-array */
 } npy_info;
 
 /* 100 when data starts with the npy magic, else 0. */
@@ -82,16 +82,16 @@ int npy_probe(const uint8_t *data, size_t len);
  * or a literal brine does not interpret (never a reason to call the file safe; data_offset
  * and header fields are filled when known), BRINE_ERR_LIMIT for a header above
  * NPY_MAX_HEADER_BYTES, BRINE_ERR_NOMEM. */
-brine_status npy_parse(const uint8_t *data, size_t len, const brine_limits *lim,
-                       mem_budget *mem, npy_info *out, brine_error *err);
+brine_status npy_parse(const uint8_t *data, size_t len, const brine_limits *lim, mem_budget *mem,
+                       npy_info *out, brine_error *err);
 
 /* Adds the array of a parsed file (info->dtype not NULL, no objects) to s as one tensor
  * called name, in place: Fortran order becomes strides, big-endian a swap when read.
  * body/body_len are the bytes from data_offset to the end of the file (or member); they
  * must outlive s. Errors: BRINE_ERR_USAGE for a non-tensor info, MALFORMED for a short
  * body, LIMIT (max_tensors), NOMEM. */
-brine_status npy_add_tensor(ld_set *s, const char *name, const npy_info *info,
-                            const uint8_t *body, uint64_t body_len, brine_error *err);
+brine_status npy_add_tensor(ld_set *s, const char *name, const npy_info *info, const uint8_t *body,
+                            uint64_t body_len, brine_error *err);
 
 /* 1 when np.load would read this .npz member with read_array (its bytes start with the npy
  * magic; the name does not matter), 0 when it returns the bytes unread. */

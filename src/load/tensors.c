@@ -1027,12 +1027,12 @@ brine_status ld_add_plain(ld_set *s, const char *name, const ld_dtype *dt, uint3
 }
 
 brine_status ld_add_array(ld_set *s, const char *name, const ld_dtype *dt, uint32_t ndim,
-                          const int64_t *shape, int fortran, int big_endian,
-                          const uint8_t *data, uint64_t nbytes, brine_error *err)
+                          const int64_t *shape, int fortran, int big_endian, const uint8_t *data,
+                          uint64_t nbytes, brine_error *err)
 {
     if (ndim > LD_MAX_DIMS)
-        return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__, "array %.200s has %u dimensions",
-                       name, ndim);
+        return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__, "array %.200s has %u dimensions", name,
+                       ndim);
     walker w;
     memset(&w, 0, sizeof w);
     w.s = s;

@@ -28,25 +28,19 @@ static int failures, checks;
         checks++;                                                                                  \
         if (!(cond)) {                                                                             \
             failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
         }                                                                                          \
     } while (0)
 
 static const char *status_word(brine_status st)
 {
     switch (st) {
-    case BRINE_OK:
-        return "ok";
-    case BRINE_ERR_MALFORMED:
-        return "malformed";
-    case BRINE_ERR_LIMIT:
-        return "limit";
-    case BRINE_ERR_NOMEM:
-        return "nomem";
-    case BRINE_ERR_UNSUPPORTED:
-        return "unsupported";
-    default:
-        return "other";
+    case BRINE_OK: return "ok";
+    case BRINE_ERR_MALFORMED: return "malformed";
+    case BRINE_ERR_LIMIT: return "limit";
+    case BRINE_ERR_NOMEM: return "nomem";
+    case BRINE_ERR_UNSUPPORTED: return "unsupported";
+    default: return "other";
     }
 }
 
@@ -114,8 +108,8 @@ static json_t *describe(const uint8_t *data, size_t len)
     json_object_set_new(o, "nbytes", json_integer((json_int_t)info.nbytes));
     json_object_set_new(o, "trailing", json_integer((json_int_t)info.trailing));
     json_object_set_new(o, "big_endian", json_boolean(info.big_endian));
-    json_object_set_new(o, "tensor", info.dtype && !st ? json_string(info.dtype->st_name)
-                                                       : json_null());
+    json_object_set_new(o, "tensor",
+                        info.dtype && !st ? json_string(info.dtype->st_name) : json_null());
     if (!st && info.dtype && !info.has_object) {
         ld_set set;
         ld_set_init(&set, &mem, &lim, NULL, NULL);
@@ -210,23 +204,23 @@ static void unit_tests(void)
     npy_info in;
     static const uint8_t eight[8] = {1, 0, 0, 0, 2, 0, 0, 0};
     /* the canonical header */
-    CHECK(parse(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }\n", eight, 8,
-                &in) == BRINE_OK);
+    CHECK(parse(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }\n", eight, 8, &in) ==
+          BRINE_OK);
     CHECK(in.dtype && strcmp(in.dtype->st_name, "I32") == 0 && in.ndim == 1 && in.shape[0] == 2);
     CHECK(in.nbytes == 8 && in.trailing == 0 && !in.has_object && in.data_offset == 10 + 58);
     /* a repeated key: the last one wins, as in ast.literal_eval */
     CHECK(parse(1, "{'descr':'|O','descr':'<f4','fortran_order':False,'shape':(2,)}", eight, 8,
                 &in) == BRINE_OK);
     CHECK(!in.has_object && in.dtype && strcmp(in.dtype->st_name, "F32") == 0);
-    CHECK(parse(1, "{'descr':'<f4','descr':'|O','fortran_order':False,'shape':(2,)}", "", 0,
-                &in) == BRINE_OK);
+    CHECK(parse(1, "{'descr':'<f4','descr':'|O','fortran_order':False,'shape':(2,)}", "", 0, &in) ==
+          BRINE_OK);
     CHECK(in.has_object);
     /* concatenation, escapes, comments, continuations, parentheses */
     CHECK(parse(1, "({'descr':'\\x3c' 'f' \"4\", # c\n'fortran_order':False,\\\n'shape':(2,)})",
                 eight, 8, &in) == BRINE_OK);
     CHECK(in.dtype && strcmp(in.descr, "<f4") == 0);
-    CHECK(parse(1, "{'descr':u'\\u003ci4','fortran_order':False,'shape':(0x2,)}", eight, 8,
-                &in) == BRINE_OK);
+    CHECK(parse(1, "{'descr':u'\\u003ci4','fortran_order':False,'shape':(0x2,)}", eight, 8, &in) ==
+          BRINE_OK);
     /* Python 2's long suffix, only for 1.0/2.0 headers */
     CHECK(parse(1, "{'descr':'<i4','fortran_order':False,'shape':(2L,)}", eight, 8, &in) ==
               BRINE_OK &&
@@ -234,26 +228,27 @@ static void unit_tests(void)
     CHECK(parse(3, "{'descr':'<i4','fortran_order':False,'shape':(2L,)}", eight, 8, &in) ==
           BRINE_ERR_MALFORMED);
     /* objects anywhere */
-    CHECK(parse(1, "{'descr':[('a','<i4'),('b',[('c','|O')])],'fortran_order':False,"
-                   "'shape':(-7,)}",
+    CHECK(parse(1,
+                "{'descr':[('a','<i4'),('b',[('c','|O')])],'fortran_order':False,"
+                "'shape':(-7,)}",
                 "", 0, &in) == BRINE_OK &&
           in.has_object && in.structured);
     CHECK(parse(1, "{'descr':('|O',(2,3)),'fortran_order':False,'shape':()}", "", 0, &in) ==
               BRINE_OK &&
           in.has_object && in.subarray);
-    CHECK(parse(1, "{'descr':['xO'],'fortran_order':False,'shape':(1,)}", "", 0, &in) ==
-              BRINE_OK &&
+    CHECK(parse(1, "{'descr':['xO'],'fortran_order':False,'shape':(1,)}", "", 0, &in) == BRINE_OK &&
           in.has_object);
     /* ...except in a padding field, which descr_to_dtype drops */
-    CHECK(parse(1, "{'descr':[('',('|O',(2,))),('b','<i4')],'fortran_order':False,"
-                   "'shape':(1,)}",
+    CHECK(parse(1,
+                "{'descr':[('',('|O',(2,))),('b','<i4')],'fortran_order':False,"
+                "'shape':(1,)}",
                 "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20, &in) == BRINE_OK &&
           !in.has_object && in.itemsize == 20);
     /* an unknown dtype string is never accepted; with an object field it still reports it */
     CHECK(parse(1, "{'descr':'int64','fortran_order':False,'shape':(1,)}", eight, 8, &in) ==
           BRINE_ERR_UNSUPPORTED);
-    CHECK(parse(1, "{'descr':[('a','float'),('b','O')],'fortran_order':False,'shape':(1,)}", "",
-                0, &in) == BRINE_OK &&
+    CHECK(parse(1, "{'descr':[('a','float'),('b','O')],'fortran_order':False,'shape':(1,)}", "", 0,
+                &in) == BRINE_OK &&
           in.has_object && in.descr_unknown);
     /* malformed */
     CHECK(parse(1, "{'descr':'<i4','fortran_order':0,'shape':(2,)}", eight, 8, &in) ==
@@ -269,10 +264,10 @@ static void unit_tests(void)
     CHECK(parse(1, "{'descr':'|O','fortran_order':False,'shape':(True,)}", "", 0, &in) ==
               BRINE_OK &&
           in.has_object);
-    CHECK(parse(1, "{'descr':'|O','fortran_order':False,'shape':(99999999999999999999,)}", "",
-                0, &in) == BRINE_ERR_MALFORMED);
-    CHECK(parse(1, "{'descr':'<i1','fortran_order':False,'shape':(4294967296,4294967296)}", "",
-                0, &in) == BRINE_ERR_MALFORMED);
+    CHECK(parse(1, "{'descr':'|O','fortran_order':False,'shape':(99999999999999999999,)}", "", 0,
+                &in) == BRINE_ERR_MALFORMED);
+    CHECK(parse(1, "{'descr':'<i1','fortran_order':False,'shape':(4294967296,4294967296)}", "", 0,
+                &in) == BRINE_ERR_MALFORMED);
     CHECK(parse(1, "\n  {'descr':'<i4','fortran_order':False,'shape':(2,)}", eight, 8, &in) ==
           BRINE_ERR_MALFORMED);
     CHECK(parse(1, "{'descr':'<i4','fortran_order':False,'shape':(07,)}", eight, 8, &in) ==
