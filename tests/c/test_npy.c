@@ -319,6 +319,35 @@ static void unit_tests(void)
     }
 }
 
+/* Every allocation of a parse fails in turn: each run ends in NOMEM with nothing charged,
+ * until one succeeds with the same reading (SQLite's and libdeflate's injection tests). */
+static void alloc_failures(void)
+{
+    static uint8_t buf[4096];
+    size_t n = build(buf, sizeof buf, 1,
+                     "{'descr':[('a','<i4'),('b',[('c','|O'),('d',('<f8',(2,)))])],"
+                     "'fortran_order':False,'shape':(1,2,3),'descr':'<u2'}",
+                     "\1\0\2\0\3\0\4\0\5\0\6\0", 12);
+    int ok = 0;
+    for (uint64_t k = 1; k < 200 && !ok; k++) {
+        mem_budget mem;
+        mem_budget_init(&mem, 1 << 20);
+        npy_info in;
+        brine_error err;
+        memset(&err, 0, sizeof err);
+        mem_fail_after(k);
+        brine_status st = npy_parse(buf, n, NULL, &mem, &in, &err);
+        mem_fail_after(0);
+        CHECK(mem.used == 0);
+        CHECK(st == BRINE_OK || st == BRINE_ERR_NOMEM);
+        if (st == BRINE_OK) {
+            ok = 1;
+            CHECK(k > 2 && in.dtype && strcmp(in.dtype->st_name, "U16") == 0 && in.numel == 6);
+        }
+    }
+    CHECK(ok);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
@@ -328,6 +357,7 @@ int main(int argc, char **argv)
         return rc;
     }
     unit_tests();
+    alloc_failures();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
