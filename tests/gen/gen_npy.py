@@ -291,6 +291,21 @@ def main():
             "object array; a raw pickle member np.load never unpickles",
             members=["w.npy", "weights.bin", "plain", "notes.pkl"])
 
+    # zipfile also reads bzip2 and LZMA members, so np.load does: a zip reader that only
+    # knows stored and deflate must fail closed on these, not skip them
+    bio = io.BytesIO()
+    with zipfile.ZipFile(bio, "w") as z:
+        for name, comp in (("b.npy", zipfile.ZIP_BZIP2), ("l.npy", zipfile.ZIP_LZMA)):
+            m = io.BytesIO()
+            np.lib.format.write_array(m, np.array([Payload()], dtype=object), allow_pickle=True)
+            z.writestr(zipfile.ZipInfo(name), m.getvalue(), compress_type=comp)
+        m = io.BytesIO()
+        np.lib.format.write_array(m, values("<f8", (2, 2), 13))
+        z.writestr(zipfile.ZipInfo("w.npy"), m.getvalue(), compress_type=zipfile.ZIP_LZMA)
+    add("z_bzip2_lzma.npz", bio.getvalue(), "npz", "members compressed with bzip2 and LZMA "
+        "(zipfile methods 12 and 14), two of them object arrays", members=["b.npy", "l.npy",
+                                                                          "w.npy"])
+
     (out / "manifest.json").write_text(json.dumps(
         {"numpy": np.__version__, "files": manifest}, indent=1))
 

@@ -191,6 +191,7 @@ def test_npz_members(gen):
     or compression; a member np.load returns unread does not start with the magic."""
     out, manifest, _ = gen
     tmp = Path(tempfile.mkdtemp(prefix="brine-npz-"))
+    outcomes = {"array": 0, "object": 0, "raw": 0}
     for e in (e for e in manifest["files"] if e["kind"] == "npz"):
         path = out / e["file"]
         with zipfile.ZipFile(path) as z:
@@ -216,13 +217,17 @@ def test_npz_members(gen):
             if not is_array:
                 assert how == "ok" and not isinstance(v, np.ndarray), (n, type(v))
                 assert b["status"] != "ok"
+                outcomes["raw"] += 1
                 continue
             if how == "object":
                 assert b["has_object"], (e["file"], n, b)
+                outcomes["object"] += 1
                 continue
+            outcomes["array"] += 1
             assert b["status"] == "ok" and tuple(b["shape"]) == v.shape, (n, b)
             assert b["sha256"] == expected_sha(v), (e["file"], n)
         npz.close()
+    assert outcomes["array"] >= 13 and outcomes["object"] >= 4 and outcomes["raw"] >= 2, outcomes
 
 
 MUTATION_BASES = [
