@@ -1254,6 +1254,15 @@ brine_status npy_parse(const uint8_t *data, size_t len, const brine_limits *lim,
             numel > (uint64_t)INT64_MAX)
             return ERR_CORRUPT(err, p.base, "the element count of the shape overflows int64");
     }
+    /* numpy's array constructor multiplies the itemsize by every non-zero dimension and
+     * refuses an overflow ("array is too big") even when another dimension is 0 */
+    uint64_t span = out->itemsize;
+    for (uint32_t k = 0; k < out->ndim; k++)
+        if (out->shape[k] && (__builtin_mul_overflow(span, (uint64_t)out->shape[k], &span) ||
+                              span > (uint64_t)INT64_MAX))
+            return ERR_CORRUPT(err, p.base,
+                               "array is too big: itemsize × the non-zero "
+                               "dimensions overflow");
     if (__builtin_mul_overflow(numel, out->itemsize, &out->nbytes) ||
         out->nbytes > (uint64_t)INT64_MAX)
         return ERR_CORRUPT(err, p.base,

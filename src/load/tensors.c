@@ -509,13 +509,17 @@ static int shape_numel(const int64_t *shape, uint32_t nd, uint64_t *numel)
     return 0;
 }
 
+/* Strides in elements. Only an empty array (a zero dimension) can make the product of the
+ * other dimensions overflow — (0, 10^11, 10^9) — and its strides address nothing: they
+ * become 0 from there instead of signed overflow (found by fuzz_npy). */
 static void c_strides(const int64_t *shape, uint32_t nd, int fortran, int64_t *strides)
 {
     int64_t acc = 1;
     for (uint32_t k = 0; k < nd; k++) {
         uint32_t i = fortran ? k : nd - 1 - k;
         strides[i] = acc;
-        acc *= shape[i] ? shape[i] : 1;
+        if (__builtin_mul_overflow(acc, shape[i] ? shape[i] : 1, &acc))
+            acc = 0;
     }
 }
 

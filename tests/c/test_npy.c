@@ -286,6 +286,23 @@ static void unit_tests(void)
         deep[d++] = ']';
     snprintf(deep + d, sizeof deep - d, ",'fortran_order':False,'shape':(2,)}");
     CHECK(parse(1, deep, eight, 8, &in) == BRINE_ERR_MALFORMED);
+    /* regression (fuzz_npy empty-array-strides-overflow.npy): an empty array whose other
+     * dimensions overflow — numpy: "array is too big"; c_strides overflowed int64 */
+    CHECK(parse(1, "{'descr':'<f8','fortran_order':False,'shape':(0,101000000000,1000000000)}", "",
+                0, &in) == BRINE_ERR_MALFORMED);
+    {
+        mem_budget m2;
+        mem_budget_init(&m2, 1 << 20);
+        brine_limits lim;
+        lim_resolve(NULL, &lim);
+        ld_set s;
+        ld_set_init(&s, &m2, &lim, NULL, NULL);
+        const int64_t shape[3] = {0, 101000000000, 1000000000};
+        CHECK(ld_add_array(&s, "e", ld_dtype_by_st("F64"), 3, shape, 0, 0, (const uint8_t *)"", 0,
+                           NULL) == BRINE_ERR_MALFORMED);
+        ld_set_free(&s);
+        CHECK(m2.used == 0);
+    }
     /* versions */
     static uint8_t bad[16] = {0x93, 'N', 'U', 'M', 'P', 'Y', 4, 0, 0, 0};
     mem_budget mem;

@@ -232,6 +232,7 @@ def main():
         "scalar_no_body": (H % ("'<i4'", "False", "()"), b""),
         "huge_shape": (H % ("'<f8'", "False", "(1000000000,1000000000)"), i4x2),
         "overflow_shape": (H % ("'<i1'", "False", "(4294967296,4294967296)"), b""),
+        "empty_too_big": (H % ("'<f8'", "False", "(0,101000000000,1000000000)"), b""),
         "big_dim": (H % ("'<i1'", "False", "(99999999999999999999,)"), b""),
         "too_many_dims": (H % ("'<i1'", "False", "(" + "1," * 70 + ")"), b"\0"),
         "unicode_zero": (H % ("'<U0'", "False", "(3,)"), b""),
