@@ -509,13 +509,17 @@ static int shape_numel(const int64_t *shape, uint32_t nd, uint64_t *numel)
     return 0;
 }
 
+/* Strides in elements. Only an empty array (a zero dimension) can make the product of the
+ * other dimensions overflow — (0, 10^11, 10^9) — and its strides address nothing: they
+ * become 0 from there instead of signed overflow (found by fuzz_npy). */
 static void c_strides(const int64_t *shape, uint32_t nd, int fortran, int64_t *strides)
 {
     int64_t acc = 1;
     for (uint32_t k = 0; k < nd; k++) {
         uint32_t i = fortran ? k : nd - 1 - k;
         strides[i] = acc;
-        acc *= shape[i] ? shape[i] : 1;
+        if (__builtin_mul_overflow(acc, shape[i] ? shape[i] : 1, &acc))
+            acc = 0;
     }
 }
 
@@ -1073,6 +1077,49 @@ brine_status ld_add_plain(ld_set *s, const char *name, const ld_dtype *dt, uint3
     if (st)
         return st;
     return add_tensor(&w, 0, dt, index, 0, sh, strides, ndim);
+}
+
+brine_status ld_add_array(ld_set *s, const char *name, const ld_dtype *dt, uint32_t ndim,
+                          const int64_t *shape, int fortran, int big_endian, const uint8_t *data,
+                          uint64_t nbytes, brine_error *err)
+{
+    if (ndim > LD_MAX_DIMS)
+        return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__, "array %.200s has %u dimensions", name,
+                       ndim);
+    walker w;
+    memset(&w, 0, sizeof w);
+    w.s = s;
+    w.err = err;
+    pk_graph none;
+    memset(&none, 0, sizeof none);
+    pk_node zero;
+    memset(&zero, 0, sizeof zero);
+    none.nodes = &zero; /* add_tensor reports offsets through node 0 */
+    none.n_nodes = 1;
+    w.g = &none;
+    size_t n = strlen(name);
+    if (n >= sizeof w.path)
+        return err_set(err, BRINE_ERR_LIMIT, __LINE__, "array name longer than %zu bytes",
+                       sizeof w.path - 1);
+    memcpy(w.path, name, n + 1);
+    w.plen = n;
+    int64_t strides[LD_MAX_DIMS];
+    uint64_t numel;
+    for (uint32_t i = 0; i < ndim; i++)
+        if (shape[i] < 0)
+            return err_set(err, BRINE_ERR_MALFORMED, __LINE__, "array %.200s: negative dimension",
+                           name);
+    if (shape_numel(shape, ndim, &numel))
+        return err_set(err, BRINE_ERR_MALFORMED, __LINE__, "array %.200s: shape overflows", name);
+    c_strides(shape, ndim, fortran, strides);
+    char key[32];
+    int kl = snprintf(key, sizeof key, "a%zu", s->n_tensors);
+    size_t index;
+    brine_status st = add_storage(&w, key, (size_t)kl, dt, numel, data, nbytes, 0, &index);
+    if (st)
+        return st;
+    s->storages[index].big_endian = big_endian && dt->size > 1;
+    return add_tensor(&w, 0, dt, index, 0, shape, strides, ndim);
 }
 
 char *ld_json_dump(const json_t *doc, size_t flags)

@@ -80,6 +80,13 @@ brine_status ld_add_plain(ld_set *s, const char *name, const ld_dtype *dt, uint3
                           const uint64_t *shape, const uint8_t *data, uint64_t nbytes,
                           brine_error *err);
 
+/* Adds an array whose bytes are already in memory, in C order or (fortran) Fortran order,
+ * stored little- or big-endian (swapped when read): .npy bodies, read in place. data holds
+ * nbytes >= numel × size bytes and must outlive s. */
+brine_status ld_add_array(ld_set *s, const char *name, const ld_dtype *dt, uint32_t ndim,
+                          const int64_t *shape, int fortran, int big_endian, const uint8_t *data,
+                          uint64_t nbytes, brine_error *err);
+
 /* json_dumps, checked: jansson 2.14 can emit a broken document (a key dropped) when an
  * allocation fails mid-dump, so the text is parsed back and compared; NULL on any failure. */
 char *ld_json_dump(const json_t *doc, size_t flags);
