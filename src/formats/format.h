@@ -48,6 +48,13 @@ typedef struct fmt_ops {
 /* NULL-terminated, in registry order. */
 extern const fmt_ops *const fmt_registry[];
 
+/* The unpickler a loader runs. */
+typedef enum fmt_loader {
+    FMT_PICKLE,        /* pickle.load and friends */
+    FMT_JOBLIB,        /* joblib.load: NumpyUnpickler, arrays spliced into the stream */
+    FMT_JOBLIB_COMPAT  /* the pickle inside an old joblib ZF file (numpy_pickle_compat) */
+} fmt_loader;
+
 /* What a loader reads as a pickle. */
 typedef struct fmt_pickle {
     const char *member;      /* member of the current file, NULL for the file itself */
@@ -60,6 +67,7 @@ typedef struct fmt_pickle {
     unsigned flags;          /* FMT_P_* */
     scan_storage_fn storage_check; /* checks a storage a persistent id names, or NULL */
     void *storage_ctx;
+    fmt_loader loader;       /* which unpickler reads it */
 } fmt_pickle;
 
 #define FMT_ALL UINT32_MAX
@@ -69,6 +77,16 @@ enum {
      * unpickler would execute anything from them, nothing is reported and *inert is set. */
     FMT_P_SNIFF = 1
 };
+
+/* The arrays joblib's hook read while running g (FMT_JOBLIB*), else NULL. */
+const struct jl_ctx *fmt_joblib_arrays(const fmt_env *env, const pk_graph *g);
+
+/* A file next to the top-level one (joblib's old sidecar arrays), read into *data (release
+ * with fmt_sibling_release). BRINE_ERR_IO when there is no folder (bytes were scanned) or the
+ * file cannot be read; BRINE_ERR_USAGE when name would leave the folder. */
+brine_status fmt_sibling(fmt_env *env, const char *name, const uint8_t **data, size_t *len,
+                         brine_error *err);
+void fmt_sibling_release(const uint8_t *data, size_t len);
 
 /* Runs the pickle(s) through the machine and judges them. *g receives the graph for the
  * format to read values from (free it with fmt_graph_free); *inert (may be NULL) is set when
@@ -102,6 +120,12 @@ void fmt_set_format(fmt_env *env, const char *name);
 /* Keeps state alive until the environment ends (a load serves tensors from it), then calls
  * release(state). Returns BRINE_ERR_NOMEM (after releasing) when it cannot. */
 brine_status fmt_hold(fmt_env *env, void *state, void (*release)(void *state));
+
+/* Keeps a buffer charged to fmt_mem(env) until the environment ends. */
+brine_status fmt_hold_buffer(fmt_env *env, void *p, size_t n);
+
+/* How many decompression filters wrap the current file (for max_filter_depth). */
+unsigned *fmt_filter_depth(fmt_env *env);
 
 const brine_limits *fmt_limits(const fmt_env *env);
 mem_budget *fmt_mem(fmt_env *env);

@@ -6,12 +6,10 @@ extern const fmt_ops fmt_torch_legacy;
 extern const fmt_ops fmt_zip;
 extern const fmt_ops fmt_safetensors;
 extern const fmt_ops fmt_torch_tar;
+extern const fmt_ops fmt_compressed;
+extern const fmt_ops fmt_joblib_zfile;
 
 const fmt_ops *const fmt_registry[] = {
-    &fmt_raw_pickle,
-    &fmt_torch_legacy,
-    &fmt_zip,
-    &fmt_safetensors,
-    &fmt_torch_tar,
-    NULL,
+    &fmt_raw_pickle, &fmt_torch_legacy, &fmt_zip,          &fmt_safetensors,
+    &fmt_torch_tar,  &fmt_compressed,   &fmt_joblib_zfile, NULL,
 };

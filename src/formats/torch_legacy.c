@@ -25,31 +25,31 @@ static brine_status check_legacy_storages(fmt_env *env, const pk_graph *g, const
     const pk_node *keys = pk_at(g, g->pickles[4].root);
     if (keys->kind != K_LIST)
         return fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)pos,
-                                "legacy torch file: the fifth pickle is not the list of storage keys");
+                           "legacy torch file: the fifth pickle is not the list of storage keys");
     for (uint32_t k = 0; k < keys->count; k++) {
         uint32_t elem = 0;
         int64_t numel = -1;
         ld_legacy_storage(g, pk_at(g, keys->items[k]), &elem, &numel);
         if (!elem || numel < 0)
             return fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)pos,
-                                    "legacy torch file: storage key %u has no storage reference", k);
+                               "legacy torch file: storage key %u has no storage reference", k);
         if (len - pos < 8)
             return fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)pos,
-                                    "legacy torch storage %u needs an 8-byte count, %zu bytes remain",
-                                    k, len - pos);
+                               "legacy torch storage %u needs an 8-byte count, %zu bytes remain", k,
+                               len - pos);
         uint64_t count = ld_le64(data + pos);
         uint64_t bytes;
         if (count != (uint64_t)numel || __builtin_mul_overflow(count, (uint64_t)elem, &bytes) ||
             bytes > len - pos - 8)
             return fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)pos,
-                                    "legacy torch storage %u: count %" PRIu64 " (pickle says %" PRId64
-                                    ") of %u-byte elements, %zu bytes remain",
-                                    k, count, numel, elem, len - pos - 8);
+                               "legacy torch storage %u: count %" PRIu64 " (pickle says %" PRId64
+                               ") of %u-byte elements, %zu bytes remain",
+                               k, count, numel, elem, len - pos - 8);
         pos += 8 + (size_t)bytes;
     }
     if (pos != len)
         return fmt_finding(env, BRINE_INVALID, "trailing-data", NULL, (int64_t)pos,
-                                "%zu bytes after the last legacy torch storage", len - pos);
+                           "%zu bytes after the last legacy torch storage", len - pos);
     return BRINE_OK;
 }
 
@@ -91,7 +91,7 @@ static int legacy_bid(const uint8_t *data, size_t len)
 static brine_status legacy_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     fmt_set_format(env, "pytorch-legacy");
-    fmt_pickle p = {NULL, data, len, 0, 5, PID_TORCH_LEGACY, 0, NULL, NULL};
+    fmt_pickle p = {NULL, data, len, 0, 5, PID_TORCH_LEGACY, 0, NULL, NULL, FMT_PICKLE};
     pk_graph *g;
     brine_status st = fmt_run_pickle(env, &p, &g, NULL);
     if (st || g->failed || g->n_pickles < 5) {

@@ -148,7 +148,8 @@ static const char *tar_walk(const uint8_t *data, size_t len, tar_member m[3], ui
 static brine_status one_pickle(fmt_env *env, const tar_member *m, const char *name, size_t *pos,
                                pk_graph **g, int *ok)
 {
-    fmt_pickle p = {name, m->data, (size_t)m->size, *pos, 1, PID_TORCH_TAR, 0, NULL, NULL};
+    fmt_pickle p = {name, m->data, (size_t)m->size, *pos, 1, PID_TORCH_TAR, 0,
+                    NULL, NULL,    FMT_PICKLE};
     brine_status st = fmt_run_pickle(env, &p, g, NULL);
     *ok = !st && !(*g)->failed;
     if (*ok)
@@ -201,20 +202,25 @@ static brine_status scan_storages(fmt_env *env, const tar_member *m)
             const ld_dtype *d = dt ? ld_dtype_by_torch(dt) : NULL;
             elem = d ? d->size : 0;
             if (!elem)
-                st = bad(env, "storages", at, "storage %" PRIu64 " is not (key, location, "
-                         "storage type)", (uint64_t)i);
+                st = bad(env, "storages", at,
+                         "storage %" PRIu64 " is not (key, location, "
+                         "storage type)",
+                         (uint64_t)i);
         }
         fmt_graph_free(env, g);
         if (st || !ok || !elem)
             return st;
         uint64_t numel, bytes;
         if (m->size - pos < 8)
-            return bad(env, "storages", pos, "storage record needs an 8-byte count, %" PRIu64
-                       " bytes remain", m->size - pos);
+            return bad(env, "storages", pos,
+                       "storage record needs an 8-byte count, %" PRIu64 " bytes remain",
+                       m->size - pos);
         numel = ld_le64(m->data + pos);
         if (__builtin_mul_overflow(numel, elem, &bytes) || bytes > m->size - pos - 8)
-            return bad(env, "storages", pos, "storage record of %" PRIu64 " elements runs past "
-                       "the member", numel);
+            return bad(env, "storages", pos,
+                       "storage record of %" PRIu64 " elements runs past "
+                       "the member",
+                       numel);
         pos += 8 + (size_t)bytes;
     }
     if (!st && ok) { /* the storage views */
@@ -274,16 +280,15 @@ static brine_status torch_tar_walk(fmt_env *env, const uint8_t *data, size_t len
     static const char *const names[3] = {"storages", "tensors", "pickle"};
     for (int k = 0; k < 3 && !st; k++) {
         if (m[k].duplicates)
-            st = fmt_finding(env, BRINE_INVALID, "duplicate-member", names[k],
-                                  (int64_t)m[k].offset,
-                                  "%d more members are named %s: tarfile reads the last one, "
-                                  "other readers the first",
-                                  m[k].duplicates, names[k]);
+            st = fmt_finding(env, BRINE_INVALID, "duplicate-member", names[k], (int64_t)m[k].offset,
+                             "%d more members are named %s: tarfile reads the last one, "
+                             "other readers the first",
+                             m[k].duplicates, names[k]);
         else if (!m[k].found)
             st = fmt_finding(env, BRINE_INVALID, "malformed", names[k], -1,
-                                  "no %s member: torch's tar loader fails (after running what "
-                                  "the members before it hold)",
-                                  names[k]);
+                             "no %s member: torch's tar loader fails (after running what "
+                             "the members before it hold)",
+                             names[k]);
     }
     /* torch reads storages, then tensors, then pickle; all three are judged regardless */
     if (!st && m[0].found)

@@ -29,11 +29,11 @@ typedef struct torch_zip {
     zip_archive *za;
     char prefix[256]; /* "<folder>/" */
     size_t prefix_len;
-    int big_endian;   /* the byteorder record says "big" */
+    int big_endian; /* the byteorder record says "big" */
     struct tz_held {
         const uint8_t *data;
         size_t len;
-    } *held;          /* inflated members and storages a load serves from */
+    } * held; /* inflated members and storages a load serves from */
     size_t n_held, cap_held;
 } torch_zip;
 
@@ -118,8 +118,9 @@ static int storage_check(void *ctx, const uint8_t *key, size_t key_len, const ch
     const zip_entry *e = zip_entry_at(tz->za, (size_t)idx);
     if (!elem || numel < 0 || __builtin_mul_overflow((uint64_t)numel, elem, &need) ||
         need > e->usize) {
-        snprintf(why, cap, "storage record %s holds %" PRIu64 " bytes, data.pkl declares %" PRId64
-                           " elements of %s (torch 1.13 would expose heap memory)",
+        snprintf(why, cap,
+                 "storage record %s holds %" PRIu64 " bytes, data.pkl declares %" PRId64
+                 " elements of %s (torch 1.13 would expose heap memory)",
                  name, e->usize, numel, cls);
         return -1;
     }
@@ -176,9 +177,9 @@ static brine_status report_anomalies(fmt_env *env, const char *member, uint64_t 
         uint64_t bit = UINT64_C(1) << b;
         if (!(bits & bit) || !zip_anomaly_rule(bit))
             continue;
-        brine_status st = fmt_finding(env, BRINE_INVALID, zip_anomaly_rule(bit), member, offset,
-                                      "%s: readers disagree about this archive",
-                                      zip_anomaly_text(bit));
+        brine_status st =
+            fmt_finding(env, BRINE_INVALID, zip_anomaly_rule(bit), member, offset,
+                        "%s: readers disagree about this archive", zip_anomaly_text(bit));
         if (st)
             return st;
     }
@@ -198,7 +199,8 @@ static brine_status read_member(torch_zip *tz, size_t i, const char *name, const
         return fmt_error_finding(tz->env, name, &err, NULL);
     }
     if (zip_entry_at(tz->za, i)->anomalies & ZIP_CRC)
-        st = report_anomalies(tz->env, name, ZIP_CRC, (int64_t)zip_entry_at(tz->za, i)->local_offset);
+        st = report_anomalies(tz->env, name, ZIP_CRC,
+                              (int64_t)zip_entry_at(tz->za, i)->local_offset);
     return st;
 }
 
@@ -215,7 +217,7 @@ static brine_status walk_data_pkl(torch_zip *tz, size_t i)
         return st;
     if (owned && tz_keep(tz, data, len))
         return BRINE_ERR_NOMEM;
-    fmt_pickle p = {name, data, len, 0, 1, PID_TORCH_ZIP, 0, storage_check, tz};
+    fmt_pickle p = {name, data, len, 0, 1, PID_TORCH_ZIP, 0, storage_check, tz, FMT_PICKLE};
     pk_graph *g;
     st = fmt_run_pickle(tz->env, &p, &g, NULL);
     if (!st && g->n_pickles)
@@ -342,7 +344,7 @@ static brine_status zip_walk(fmt_env *env, const uint8_t *data, size_t len)
         if (owned && fmt_loading(env) && tz_keep(tz, d, l))
             return BRINE_ERR_NOMEM;
         if (torchscript && l >= 2 && d[0] == 0x80) {
-            fmt_pickle p = {name, d, l, 0, 1, PID_TORCH_ZIP, 0, NULL, NULL};
+            fmt_pickle p = {name, d, l, 0, 1, PID_TORCH_ZIP, 0, NULL, NULL, FMT_PICKLE};
             pk_graph *g;
             st = fmt_run_pickle(env, &p, &g, NULL);
             fmt_graph_free(env, g);

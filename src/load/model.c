@@ -24,11 +24,13 @@
 /* The file is walked once: every pickle is judged and the model's tensors are collected from
  * the very graphs the judge checked. Anything short of `safe` under the caller's policy is
  * refused, as torch.load(weights_only=True) refuses unknown globals. */
-static brine_status judge_and_collect(brine_model *m, const brine_load_options *opts,
-                                      brine_error *err)
+static brine_status judge_and_collect(brine_model *m, const char *path,
+                                      const brine_load_options *opts, brine_error *err)
 {
     brine_scan_options so = {opts ? opts->policy : NULL, opts ? opts->limits : NULL};
-    brine_status st = drv_run(m->map, m->map_len, &so, DRV_LOAD, &m->set, NULL, &m->run, err);
+    char dir[4096];
+    brine_status st = drv_run(m->map, m->map_len, drv_dir_of(path, dir, sizeof dir), &so,
+                              DRV_LOAD, &m->set, NULL, &m->run, err);
     if (st)
         return st;
     brine_result *res = m->run.result;
@@ -72,7 +74,7 @@ brine_status brine_model_open(const char *path, const brine_load_options *opts, 
     ld_set_init(&m->set, &m->mem, &m->lim, NULL, NULL);
     brine_status st = brine_map_file(path, &m->map, &m->map_len, err);
     if (!st)
-        st = judge_and_collect(m, opts, err);
+        st = judge_and_collect(m, path, opts, err);
     if (!st && !m->set.config && !(m->set.config = json_object()))
         st = ERR_NOMEM(err);
     if (!st) {

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/limits.h"
 #include "formats/format.h"
+#include "formats/joblib.h"
 #include "scan/result.h"
 
 enum { PATH_MAX_MEMBER = 512 };
@@ -28,6 +29,7 @@ struct fmt_env {
     drv_mode mode;
     char path[PATH_MAX_MEMBER]; /* the current file inside the top-level one ("" at the top) */
     unsigned depth;             /* files inside files */
+    unsigned filter_depth;      /* decompression filters around the current file */
     int cur_bid;                /* bid of the format walking the current file */
     int named_bid;              /* bid of the format that named the top-level file */
     /* load */
@@ -35,6 +37,12 @@ struct fmt_env {
     int have_root;
     pk_graph *root_graph; /* the model's graph: its strings back the loaded values */
     brine_error load_err; /* what a load cannot serve (fmt_unloadable) */
+    const char *dir;            /* the folder of the top-level file, or NULL (bytes) */
+    struct drv_jl {
+        const pk_graph *g;
+        jl_ctx *jl;
+    } *jls;                     /* joblib arrays per graph */
+    size_t n_jls, cap_jls;
     /* dis */
     const drv_dis *dis;
     int dis_done;
@@ -126,6 +134,35 @@ brine_status fmt_hold(fmt_env *env, void *state, void (*release)(void *))
     return BRINE_OK;
 }
 
+typedef struct held_buffer {
+    mem_budget *mem;
+    void *p;
+    size_t n;
+} held_buffer;
+
+static void release_buffer(void *state)
+{
+    held_buffer *h = state;
+    mem_budget *mem = h->mem;
+    mem_free(mem, h->p, h->n);
+    mem_free(mem, h, sizeof *h);
+}
+
+brine_status fmt_hold_buffer(fmt_env *env, void *p, size_t n)
+{
+    held_buffer *h = mem_alloc(&env->sc->mem, sizeof *h);
+    if (!h) {
+        mem_free(&env->sc->mem, p, n);
+        return BRINE_ERR_NOMEM;
+    }
+    h->mem = &env->sc->mem;
+    h->p = p;
+    h->n = n;
+    return fmt_hold(env, h, release_buffer);
+}
+
+unsigned *fmt_filter_depth(fmt_env *env) { return &env->filter_depth; }
+
 static void release_held(fmt_env *env)
 {
     while (env->n_held) {
@@ -139,12 +176,47 @@ static void release_held(fmt_env *env)
 
 /* ------------------------------------------------------------------ pickles */
 
+const struct jl_ctx *fmt_joblib_arrays(const fmt_env *env, const pk_graph *g)
+{
+    for (size_t i = 0; i < env->n_jls; i++)
+        if (env->jls[i].g == g)
+            return env->jls[i].jl;
+    return NULL;
+}
+
 void fmt_graph_free(fmt_env *env, pk_graph *g)
 {
     if (!g || g == env->root_graph)
         return;
+    for (size_t i = 0; i < env->n_jls; i++)
+        if (env->jls[i].g == g) {
+            jl_free(env->jls[i].jl);
+            mem_free(&env->sc->mem, env->jls[i].jl, sizeof *env->jls[i].jl);
+            env->jls[i] = env->jls[--env->n_jls];
+            break;
+        }
     pk_graph_free(g);
     mem_free(&env->sc->mem, g, sizeof *g);
+}
+
+/* The first run of a pickle, by the loader's own unpickler. */
+static brine_status first_run(fmt_env *env, const fmt_pickle *p, pk_graph *g,
+                              const pk_run_options *opts, brine_error *err)
+{
+    scan_ctx *sc = env->sc;
+    if (p->loader == FMT_PICKLE)
+        return pk_run(g, p->data, p->len, p->start, opts, err);
+    jl_ctx *jl = mem_alloc(&sc->mem, sizeof *jl);
+    if (!jl ||
+        mem_grow(&sc->mem, (void **)&env->jls, &env->cap_jls, env->n_jls + 1, sizeof *env->jls)) {
+        mem_free(&sc->mem, jl, sizeof *jl);
+        return ERR_NOMEM(err);
+    }
+    jl_init(jl, &sc->mem, &sc->limits,
+            p->loader == FMT_JOBLIB ? JL_NUMPY_UNPICKLER : JL_COMPAT_UNPICKLER);
+    env->jls[env->n_jls].g = g;
+    env->jls[env->n_jls++].jl = jl;
+    return jl_run(jl, g, p->data, p->len, p->start, opts, err);
 }
 
 static brine_status dis_member(fmt_env *env, const fmt_pickle *p, const char *path)
@@ -175,7 +247,7 @@ brine_status fmt_run_pickle(fmt_env *env, const fmt_pickle *p, pk_graph **out, i
     pk_graph_init(g, &sc->mem);
     pk_run_options opts = {&sc->limits, NULL, NULL};
     brine_error err;
-    brine_status st = pk_run(g, p->data, p->len, p->start, &opts, &err);
+    brine_status st = first_run(env, p, g, &opts, &err);
     if (st == BRINE_ERR_NOMEM)
         goto fail;
     if (st && (p->flags & FMT_P_SNIFF) &&
@@ -233,7 +305,8 @@ brine_status fmt_model_root(fmt_env *env, const char *member, const pk_graph *g,
         size_t i;
         for (i = 0; i < g->n_globals; i++)
             if (strncmp(g->globals[i].full, "torch.", 6) == 0 ||
-                strncmp(g->globals[i].full, "numpy.", 6) == 0)
+                strncmp(g->globals[i].full, "numpy.", 6) == 0 ||
+                strncmp(g->globals[i].full, "joblib.", 7) == 0)
                 break;
         if (i == g->n_globals)
             return BRINE_OK;
@@ -243,11 +316,13 @@ brine_status fmt_model_root(fmt_env *env, const char *member, const pk_graph *g,
         set = env->set;
         set->resolve = bytes;
         set->resolve_ctx = ctx;
+        set->joblib = fmt_joblib_arrays(env, g);
         env->have_root = 1;
         env->root_graph = (pk_graph *)g;
     } else {
         ld_set_init(set, &sc->mem, &sc->limits, sizes, ctx);
         set->want_config = 0;
+        set->joblib = fmt_joblib_arrays(env, g);
     }
     brine_error err;
     err_clear(&err);
@@ -290,6 +365,23 @@ brine_status fmt_tensor(fmt_env *env, const char *name, const ld_dtype *dt, uint
     }
     return res_add_tensor(env->sc->result, full, dt->st_name, ndim, dims, numel);
 }
+
+brine_status fmt_sibling(fmt_env *env, const char *name, const uint8_t **data, size_t *len,
+                         brine_error *err)
+{
+    if (jl_name_escapes((const uint8_t *)name, strlen(name)))
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "%.200s leaves the folder", name);
+    if (!env->dir)
+        return err_set(err, BRINE_ERR_IO, __LINE__,
+                       "%.200s is a separate file, and only bytes were given", name);
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", env->dir, name);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return err_set(err, BRINE_ERR_IO, __LINE__, "path of %.200s too long", name);
+    return brine_map_file(path, data, len, err);
+}
+
+void fmt_sibling_release(const uint8_t *data, size_t len) { brine_unmap(data, len); }
 
 /* ------------------------------------------------------------------ detection */
 
@@ -403,7 +495,7 @@ static brine_status nested_bytes(scan_ctx *sc, const uint8_t *data, size_t len, 
     if (as_file) {
         st = walk_file(env, data, len);
     } else {
-        fmt_pickle p = {NULL, data, len, 0, 1, PID_NONE, FMT_P_SNIFF, NULL, NULL};
+        fmt_pickle p = {NULL, data, len, 0, 1, PID_NONE, FMT_P_SNIFF, NULL, NULL, FMT_PICKLE};
         pk_graph *g;
         int inert;
         st = fmt_run_pickle(env, &p, &g, &inert);
@@ -416,8 +508,9 @@ static brine_status nested_bytes(scan_ctx *sc, const uint8_t *data, size_t len, 
 
 /* ------------------------------------------------------------------ entry points */
 
-brine_status drv_run(const uint8_t *data, size_t len, const brine_scan_options *opts, drv_mode mode,
-                     ld_set *set, const drv_dis *dis, drv_run_out *out, brine_error *err)
+brine_status drv_run(const uint8_t *data, size_t len, const char *dir,
+                     const brine_scan_options *opts, drv_mode mode, ld_set *set,
+                     const drv_dis *dis, drv_run_out *out, brine_error *err)
 {
     memset(out, 0, sizeof *out);
     scan_ctx *sc = calloc(1, sizeof *sc);
@@ -437,6 +530,7 @@ brine_status drv_run(const uint8_t *data, size_t len, const brine_scan_options *
     env->mode = mode;
     env->set = set;
     env->dis = dis;
+    env->dir = dir;
     brine_status st = sc->result ? BRINE_OK : BRINE_ERR_NOMEM;
     if (!st) {
         sc->result->format = "none";
@@ -474,6 +568,7 @@ void drv_release(drv_run_out *out)
         env->root_graph = NULL;
         fmt_graph_free(env, g);
         release_held(env);
+        mem_free(&sc->mem, env->jls, env->cap_jls * sizeof *env->jls);
         free(env);
     }
     free(sc);
@@ -487,10 +582,24 @@ brine_status brine_scan_bytes(const uint8_t *data, size_t len, const brine_scan_
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_scan_bytes: NULL argument");
     *out = NULL;
     drv_run_out run;
-    brine_status st = drv_run(data, len, opts, DRV_SCAN, NULL, NULL, &run, err);
+    brine_status st = drv_run(data, len, NULL, opts, DRV_SCAN, NULL, NULL, &run, err);
     *out = run.result;
     drv_release(&run);
     return st;
+}
+
+/* The folder of path ("." for a bare name), in buf. */
+const char *drv_dir_of(const char *path, char *buf, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return ".";
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= cap)
+        return NULL;
+    memcpy(buf, path, n);
+    buf[n] = '\0';
+    return buf;
 }
 
 brine_status brine_scan_file(const char *path, const brine_scan_options *opts, brine_result **out,
@@ -504,7 +613,12 @@ brine_status brine_scan_file(const char *path, const brine_scan_options *opts, b
     brine_status st = brine_map_file(path, &data, &len, err);
     if (st)
         return st;
-    st = brine_scan_bytes(data, len, opts, out, err);
+    char dir[4096];
+    drv_run_out run;
+    st = drv_run(data, len, drv_dir_of(path, dir, sizeof dir), opts, DRV_SCAN, NULL, NULL, &run,
+                 err);
+    *out = run.result;
+    drv_release(&run);
     brine_unmap(data, len);
     return st;
 }
@@ -542,7 +656,7 @@ brine_status brine_dis_member(const uint8_t *data, size_t len, const char *membe
     /* first the list of pickles the file holds, then the one asked for */
     drv_dis list = {NULL, format, NULL, l, note_member};
     drv_run_out run;
-    brine_status st = drv_run(data, len, &so, DRV_DIS, NULL, &list, &run, err);
+    brine_status st = drv_run(data, len, NULL, &so, DRV_DIS, NULL, &list, &run, err);
     const char *format_name = run.result ? brine_result_format(run.result) : "none";
     brine_result_free(run.result);
     drv_release(&run);
@@ -556,7 +670,7 @@ brine_status brine_dis_member(const uint8_t *data, size_t len, const char *membe
     }
     if (!st && (member ? found : (l->has_file || found))) {
         drv_dis one = {target, format, write, ctx, NULL};
-        st = drv_run(data, len, &so, DRV_DIS, NULL, &one, &run, err);
+        st = drv_run(data, len, NULL, &so, DRV_DIS, NULL, &one, &run, err);
         brine_result_free(run.result);
         drv_release(&run);
     } else if (!st) {

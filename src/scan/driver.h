@@ -27,13 +27,17 @@ typedef struct drv_run_out {
     void *ctx, *env;             /* held state: release with drv_release */
 } drv_run_out;
 
-/* Walks data with every format that bids. DRV_LOAD collects the model's tensors into set
+/* Walks data with every format that bids (dir: the folder the file is in, or NULL). DRV_LOAD collects the model's tensors into set
  * (initialised by the caller) from the same graphs the judge checked; the storages they point
  * into stay valid until drv_release. On BRINE_OK, out->result is set (caller frees it).
  * Always call drv_release(out) afterwards. */
-brine_status drv_run(const uint8_t *data, size_t len, const brine_scan_options *opts,
-                     drv_mode mode, ld_set *set, const drv_dis *dis, drv_run_out *out,
-                     brine_error *err);
+brine_status drv_run(const uint8_t *data, size_t len, const char *dir,
+                     const brine_scan_options *opts, drv_mode mode, ld_set *set,
+                     const drv_dis *dis, drv_run_out *out, brine_error *err);
 void drv_release(drv_run_out *out);
+
+/* The folder of path, for drv_run's dir: "." for a bare name, buf otherwise; NULL when it
+ * does not fit. Files next to the model (joblib's sidecar arrays) are read from there. */
+const char *drv_dir_of(const char *path, char *buf, size_t cap);
 
 #endif
