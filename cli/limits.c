@@ -39,6 +39,9 @@ static const struct limit_field {
     F(zip_max_ratio, "decompressed / compressed size of one zip entry"),
     F(st_max_header, "bytes of a safetensors JSON header"),
     F(max_tensors, "tensors in one file"),
+    F(max_expansion, "leaves of the expanded object graph per node built (amplification)"),
+    F(max_nesting, "nesting depth of the object graph a consumer would walk"),
+    F(max_memo_index, "largest pickle memo index (CPython's C memo is an array that size)"),
 #undef F
 };
 enum { N_LIMITS = sizeof limit_fields / sizeof limit_fields[0] };

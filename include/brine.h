@@ -86,6 +86,9 @@ typedef struct brine_limits {
     uint64_t zip_max_ratio;        /* decompressed / compressed size of one entry */
     uint64_t st_max_header;        /* safetensors JSON header bytes */
     uint64_t max_tensors;          /* tensors in one file */
+    uint64_t max_expansion;        /* leaves of the fully expanded object graph per node built */
+    uint64_t max_nesting;          /* nesting depth of the object graph a consumer would walk */
+    uint64_t max_memo_index;       /* largest memo index (PUT/BINPUT/LONG_BINPUT argument) */
 } brine_limits;
 
 /* Fills *limits with the defaults. */

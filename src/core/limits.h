@@ -44,7 +44,23 @@
     /* safetensors header bytes; the reference implementation's own cap is 100 MB */           \
     X(st_max_header, UINT64_C(100000000), UINT64_C(100000000))                                 \
     /* tensors in one file; bounds per-tensor bookkeeping */                                   \
-    X(max_tensors, UINT64_C(10000000), UINT64_C(100000000))
+    X(max_tensors, UINT64_C(10000000), UINT64_C(100000000))                                  \
+    /* leaves of the fully expanded object graph, per node built (expat's amplification    */ \
+    /* factor), checked once the graph exceeds BRINE_EXPANSION_FLOOR leaves; stops memo     */ \
+    /* "billion laughs" (326 bytes -> 10^30 leaves) and DUP-doubled tuples (2^40 items)     */ \
+    X(max_expansion, UINT64_C(1000), UINT64_C(1000000))                                      \
+    /* nesting depth of the object graph; stops 200,000 nested lists that crash or raise   */ \
+    /* RecursionError in every consumer that walks the result (repr, deepcopy, json, ==)   */ \
+    X(max_nesting, UINT64_C(5000), UINT64_C(1000000))                                        \
+    /* memo index; _pickle.c's memo is an array grown to 2*index pointers on PUT            */ \
+    /* (_Unpickler_MemoPut), so LONG_BINPUT 0xffffffff asks for 64 GiB and fails to load   */ \
+    /* in C while pickle.py (a dict) goes on: 2^24 asks for 256 MiB                         */ \
+    X(max_memo_index, UINT64_C(1) << 24, UINT64_C(1) << 31)
+
+/* Graphs that expand to fewer leaves than this are never over max_expansion: small pickles
+ * with a few shared references can have a high ratio and nothing to amplify. 2^22 leaves is
+ * what a consumer walks in well under a second. */
+#define BRINE_EXPANSION_FLOOR (UINT64_C(1) << 22)
 
 /* The effective limits: defaults where the caller left zero, clamped to the hard caps. */
 void lim_resolve(const brine_limits *requested, brine_limits *out);
