@@ -374,6 +374,7 @@ static brine_status read_counted(cursor *c, pk_op *op, unsigned width, int is_si
     const uint8_t *b;
     if (cur_take(c, width, &b) != 0)
         return TRUNCATED("length field", width);
+    op->mid = cur_pos(c);
     uint64_t n;
     if (width == 1)
         n = b[0];
@@ -741,6 +742,7 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
             n2 = 0;
         } else {
             n = line_len;
+            op->mid = cur_pos(c);
             if (cur_line(c, &s2, &line_len) != 0)
                 read_line_at_eof(c, op, &s2, &n2);
             else

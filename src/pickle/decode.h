@@ -39,6 +39,9 @@ typedef struct pk_op {
     const char *reject_why; /* constant text: why that unpickler raises, when rejects != 0 */
     uint64_t offset; /* of the opcode byte, from the start of the buffer */
     uint64_t end;    /* one past the argument */
+    uint64_t mid;    /* where the second read of the argument starts (after the length of a
+                      * counted argument, after the module line of GLOBAL/INST), else 0:
+                      * pickle.py's frames fail a read() that crosses their end */
     pk_valkind vk;
     int64_t i;
     double d;

@@ -168,7 +168,10 @@ static brine_status log_event(run *r, pk_evkind kind, pk_id node, pk_id aux)
     e->node = node;
     e->aux = aux;
     r->pickle->n_events++;
-    if (kind != EV_PERSID && kind != EV_BUFFER && kind != EV_FRAME && kind != EV_DIVERGE)
+    /* a read across a FRAME end counts: _pickle.c on a stream without peek() reads other
+     * bytes from there on, so what runs is not what the machine saw */
+    if ((kind != EV_PERSID && kind != EV_BUFFER && kind != EV_FRAME && kind != EV_DIVERGE) ||
+        (kind == EV_FRAME && aux == 0))
         g->code_events++;
     return BRINE_OK;
 }
@@ -753,13 +756,19 @@ static brine_status frame_check(run *r, const pk_op *op)
         return BRINE_OK;
     }
     if (op->end > r->frame_end || op->code == OPC_FRAME) {
+        uint64_t f = r->frame_end;
         brine_status st = log_event(r, EV_FRAME, 0, 0);
         r->frame_end = 0;
-        /* pickle.py's _Unframer raises "pickle exhausted before end of frame" (or "beginning
-         * of a new frame before end of current frame"); _pickle.c ignores frame ends */
-        if (!st)
+        /* pickle.py's _Unframer raises "pickle exhausted before end of frame" when one read()
+         * or readline() gets part of what it asked from the frame (a read that starts right
+         * at the end goes to the file), and on a FRAME before the current one is used up;
+         * _pickle.c ignores frame ends */
+        uint64_t arg = op->offset + 1, mid = op->mid ? op->mid : arg;
+        int py_raises = (arg < f && f < mid) || (mid < f && f < op->end) ||
+                        (op->code == OPC_FRAME && op->end < f);
+        if (!st && py_raises)
             st = diverge(r, PK_UNPICKLER_PY,
-                         "an opcode crosses the end of its FRAME: pickle.py raises, _pickle.c "
+                         "a read crosses the end of its FRAME: pickle.py raises, _pickle.c "
                          "reads on",
                          NULL);
         return st;
@@ -1079,8 +1088,19 @@ brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
         }
         g->opcodes++;
         st = pk_decode(&r.cur, &op, &g->strings, r.lim, err);
-        if (st)
+        if (st) {
+            /* an argument that cannot be decoded but was read across the end of its FRAME:
+             * _pickle.c reading a stream without peek() reads other bytes there (gh-154848) */
+            if (st != BRINE_ERR_NOMEM && r.frame_end && op.offset < r.frame_end &&
+                cur_pos(&r.cur) > r.frame_end) {
+                brine_error saved = *err;
+                if (log_event(&r, EV_FRAME, 0, 0) == BRINE_ERR_NOMEM)
+                    st = BRINE_ERR_NOMEM;
+                else
+                    *err = saved;
+            }
             break;
+        }
         if (opts->observe)
             opts->observe(opts->observe_ctx, &op, (uint32_t)r.n_stack, (uint32_t)r.n_marks);
         if ((st = step(&r, &op, &stop)))

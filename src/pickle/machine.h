@@ -141,8 +141,9 @@ struct pk_graph {
     size_t n_pickles, cap_pickles;
     uint64_t opcodes;        /* opcodes executed so far */
     size_t code_events;      /* events that reach code: GLOBAL, calls, BUILD, container ops on
-                              * objects, EXT (not PERSID or NEXT_BUFFER, which fail in a plain
-                              * pickle.load before anything runs) */
+                              * objects, EXT, a read across a FRAME end (not PERSID or
+                              * NEXT_BUFFER, which fail in a plain pickle.load before anything
+                              * runs) */
     int failed;              /* the last run stopped on an error */
     brine_error error;       /* that error */
     uint64_t trailing_at;    /* offset of bytes after the last pickle, if any */
