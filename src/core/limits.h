@@ -19,7 +19,7 @@
     X(max_stack, UINT64_C(1000000), UINT64_C(100000000))                                       \
     /* mark-stack depth; same attack through MARK alone */                                     \
     X(max_marks, UINT64_C(100000), UINT64_C(10000000))                                         \
-    /* memo entries; stops memo floods (CPython's array memo: LONG_BINPUT 2^31 → 16 GiB) */   \
+    /* memo entries; stops memo floods (a sparse map here; indices: max_memo_index)      */   \
     X(max_memo, UINT64_C(10000000), UINT64_C(100000000))                                       \
     /* object-graph nodes; stops billion-laughs expansion through GET/DUP + containers */     \
     X(max_nodes, UINT64_C(20000000), UINT64_C(400000000))                                      \

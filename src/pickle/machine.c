@@ -64,7 +64,7 @@ void pk_graph_free(pk_graph *g)
 /* ------------------------------------------------------------------ run state */
 
 /* Memo: a sparse open-addressing map from index to node. CPython's C memo is an array sized
- * by the largest index (LONG_BINPUT 0x7fffffff asks for 16 GiB); a map costs what is used. */
+ * by twice the largest index (LONG_BINPUT 0x7fffffff asks for 32 GiB); a map costs what is used. */
 typedef struct memo_slot {
     uint64_t key; /* index + 1; 0 = empty */
     pk_id val;

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import runpy
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,7 @@ def hostile():
                     str(marker)], check=True, timeout=300)
     yield out, json.loads((out / "manifest.json").read_text()), marker
     assert not marker.exists(), "a payload ran"
+    shutil.rmtree(root, True)
 
 
 HOSTILE_CASES = sorted(name + ".pkl" for name in runpy.run_path(
@@ -125,6 +127,13 @@ def test_benign_corpus_far_below_the_limits(tmp_path):
     exe = os.environ.get("UNPICKLER_STATS")
     assert exe, "UNPICKLER_STATS not set"
     root, roots = benign_roots()
+    try:
+        check_benign(roots, tmp_path, exe)
+    finally:
+        shutil.rmtree(root, True)
+
+
+def check_benign(roots, tmp_path, exe):
     files, streams = benign_files(roots, tmp_path)
     assert len(streams) > 500
     out = subprocess.run([exe, *map(str, streams)], capture_output=True, text=True,
