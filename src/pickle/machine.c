@@ -1148,6 +1148,9 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
             return err_limit(err, "max_pickles", opts->limits->max_pickles, g->n_pickles + 1, pos,
                              1, __LINE__);
         size_t events_before = g->code_events, log_before = g->n_events;
+        int deferred_before = g->deferred;
+        brine_error deferred_error_before = g->deferred_error;
+        size_t divergences_before = g->n_divergences;
         brine_status st = pk_run(g, data, len, pos, opts, err);
         if (st == BRINE_ERR_NOMEM)
             return st;
@@ -1158,6 +1161,9 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
             g->n_events = log_before;
             g->trailing_at = pos;
             g->trailing_len = len - pos;
+            g->deferred = deferred_before; /* what the trailing bytes did is not a pickle's */
+            g->deferred_error = deferred_error_before;
+            g->n_divergences = divergences_before;
             g->failed = g->deferred;
             if (g->deferred)
                 g->error = g->deferred_error;
