@@ -42,6 +42,9 @@ static const struct limit_field {
     F(filter_max_bytes, "decompressed bytes of one compressed file (gzip, bz2, xz, ...)"),
     F(filter_max_ratio, "decompressed / compressed size of one compressed file"),
     F(max_filter_depth, "compression filters nested inside one another"),
+    F(max_expansion, "leaves of the expanded object graph per node built (amplification)"),
+    F(max_nesting, "nesting depth of the object graph a consumer would walk"),
+    F(max_memo_index, "largest pickle memo index (CPython's C memo is an array that size)"),
 #undef F
 };
 enum { N_LIMITS = sizeof limit_fields / sizeof limit_fields[0] };

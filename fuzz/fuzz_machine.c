@@ -51,8 +51,16 @@ static void check_graph(const pk_graph *g)
     for (size_t i = 0; i < g->n_globals; i++)
         FUZZ_CHECK(g->globals[i].full && g->globals[i].module && g->globals[i].name,
                    "global %zu has NULL names", i);
-    for (size_t i = 0; i < g->n_pickles; i++)
+    for (size_t i = 0; i < g->n_pickles; i++) {
         FUZZ_CHECK(g->pickles[i].start <= g->pickles[i].end, "pickle %zu ends before it starts", i);
+        /* a pickle reaches STOP only while one of the two CPython unpicklers still runs */
+        FUZZ_CHECK(!g->pickles[i].complete || (g->pickles[i].unpicklers & PK_UNPICKLER_BOTH),
+                   "pickle %zu completed with no unpickler running", i);
+    }
+    FUZZ_CHECK(!g->deferred || g->deferred_error.code == BRINE_ERR_MALFORMED ||
+                   g->deferred_error.code == BRINE_ERR_LIMIT,
+               "deferred error with code %d", (int)g->deferred_error.code);
+    FUZZ_CHECK(!g->n_divergences || g->deferred, "divergence without a deferred error");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -89,6 +89,9 @@ typedef struct brine_limits {
     uint64_t filter_max_bytes;     /* decompressed bytes of one gzip/bz2/xz/lz4/zstd/... file */
     uint64_t filter_max_ratio;     /* decompressed / compressed size of one filtered file */
     uint64_t max_filter_depth;     /* compression filters nested inside one another */
+    uint64_t max_expansion;        /* leaves of the fully expanded object graph per node built */
+    uint64_t max_nesting;          /* nesting depth of the object graph a consumer would walk */
+    uint64_t max_memo_index;       /* largest memo index (PUT/BINPUT/LONG_BINPUT argument) */
 } brine_limits;
 
 /* Fills *limits with the defaults. */

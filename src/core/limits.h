@@ -19,7 +19,7 @@
     X(max_stack, UINT64_C(1000000), UINT64_C(100000000))                                       \
     /* mark-stack depth; same attack through MARK alone */                                     \
     X(max_marks, UINT64_C(100000), UINT64_C(10000000))                                         \
-    /* memo entries; stops memo floods (CPython's array memo: LONG_BINPUT 2^31 → 16 GiB) */   \
+    /* memo entries; stops memo floods (a sparse map here; indices: max_memo_index)      */   \
     X(max_memo, UINT64_C(10000000), UINT64_C(100000000))                                       \
     /* object-graph nodes; stops billion-laughs expansion through GET/DUP + containers */     \
     X(max_nodes, UINT64_C(20000000), UINT64_C(400000000))                                      \
@@ -52,7 +52,23 @@
     X(filter_max_ratio, UINT64_C(10000000), UINT64_C(1000000000))                              \
     /* filters wrapped in filters (gzip in xz in ...); stops a bomb that multiplies its      \
      * ratio through each layer (42.zip's nesting trick) */                                    \
-    X(max_filter_depth, UINT64_C(4), UINT64_C(16))
+    X(max_filter_depth, UINT64_C(4), UINT64_C(16))                                             \
+    /* leaves of the fully expanded object graph, per node built (expat's amplification    */ \
+    /* factor), checked once the graph exceeds BRINE_EXPANSION_FLOOR leaves; stops memo     */ \
+    /* "billion laughs" (326 bytes -> 10^30 leaves) and DUP-doubled tuples (2^40 items)     */ \
+    X(max_expansion, UINT64_C(1000), UINT64_C(1000000))                                      \
+    /* nesting depth of the object graph; stops 200,000 nested lists that crash or raise   */ \
+    /* RecursionError in every consumer that walks the result (repr, deepcopy, json, ==)   */ \
+    X(max_nesting, UINT64_C(5000), UINT64_C(1000000))                                        \
+    /* memo index; _pickle.c's memo is an array grown to 2*index pointers on PUT            */ \
+    /* (_Unpickler_MemoPut), so LONG_BINPUT 0xffffffff asks for 64 GiB and fails to load   */ \
+    /* in C while pickle.py (a dict) goes on: 2^24 asks for 256 MiB                         */ \
+    X(max_memo_index, UINT64_C(1) << 24, UINT64_C(1) << 31)
+
+/* Graphs that expand to fewer leaves than this are never over max_expansion: small pickles
+ * with a few shared references can have a high ratio and nothing to amplify. 2^22 leaves is
+ * what a consumer walks in well under a second. */
+#define BRINE_EXPANSION_FLOOR (UINT64_C(1) << 22)
 
 /* The effective limits: defaults where the caller left zero, clamped to the hard caps. */
 void lim_resolve(const brine_limits *requested, brine_limits *out);

@@ -1,10 +1,14 @@
 /*
- * decode.c — one opcode and its argument, read the way CPython's C unpickler (_pickle.c, 3.11)
- * reads it. Threat model: every byte is hostile. Lengths are checked against the bytes that
- * remain before anything is sliced; text arguments are decoded with CPython's exact rules
+ * decode.c — one opcode and its argument, read the way CPython's two unpicklers (3.11) read
+ * it: the C one (Modules/_pickle.c) and the pure-Python one (Lib/pickle.py, used by joblib).
+ * Threat model: every byte is hostile. Lengths are checked against the bytes that remain
+ * before anything is sliced; text arguments are decoded with CPython's exact rules
  * (strtol-then-int for INT, PyBytes_DecodeEscape for STRING, raw-unicode-escape for UNICODE,
  * UTF-8 "surrogatepass" for BINUNICODE), because a scanner that accepts what the loader
- * rejects, or the reverse, can be steered past.
+ * rejects, or the reverse, can be steered past. Where the two unpicklers disagree (FLOAT
+ * spellings only float() takes, memo indices past ssize_t, NUL bytes that end C strings,
+ * empty or unterminated GLOBAL lines) the argument is decoded as the one that accepts it
+ * does, and op->rejects names the other.
  */
 #include "pickle/decode.h"
 
@@ -223,6 +227,57 @@ static uint64_t float_span(const uint8_t *s, uint64_t n)
     return i;
 }
 
+/* Python's float() on the bytes of a FLOAT line (pickle.py load_float): ASCII whitespace
+ * around, single underscores between digits, the same words as C, no NUL byte; a value too
+ * large gives inf instead of OverflowError. Returns 0 and sets *out, -1 when float() raises. */
+static int py_float_parse(const uint8_t *s, uint64_t n, pk_pool *pool, double *out)
+{
+    if (memchr(s, 0, n))
+        return -1;
+    while (n && c_isspace(s[0]))
+        s++, n--;
+    while (n && c_isspace(s[n - 1]))
+        n--;
+    if (!n)
+        return -1;
+    char local[128];
+    char *buf = local;
+    if (n >= sizeof local && !(buf = pk_pool_alloc(pool, n + 1)))
+        return -1;
+    uint64_t o = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (s[i] == '_') { /* _Py_string_to_number_with_underscores: only between digits */
+            if (i == 0 || i + 1 == n || s[i - 1] < '0' || s[i - 1] > '9' || s[i + 1] < '0' ||
+                s[i + 1] > '9')
+                return -1;
+            continue;
+        }
+        buf[o++] = (char)s[i];
+    }
+    if (float_span((const uint8_t *)buf, o) != o)
+        return -1;
+    buf[o] = '\0';
+    *out = strtod(buf, NULL);
+    return 0;
+}
+
+/* The canonical decimal digits of a memo index int() accepted (no sign, whitespace,
+ * underscores or leading zeros): pickle.py's memo is a dict keyed by the int value. */
+static const uint8_t *canon_digits(const uint8_t *s, uint64_t n, pk_pool *pool, uint64_t *len)
+{
+    uint8_t *d = pk_pool_alloc(pool, n ? n : 1);
+    if (!d)
+        return NULL;
+    uint64_t o = 0;
+    for (uint64_t i = 0; i < n; i++)
+        if (s[i] >= '0' && s[i] <= '9' && (o || s[i] != '0'))
+            d[o++] = s[i];
+    if (!o)
+        d[o++] = '0';
+    *len = o;
+    return d;
+}
+
 int pk_utf8_valid(const uint8_t *s, uint64_t n, int allow_surrogates)
 {
     uint64_t i = 0;
@@ -299,12 +354,27 @@ static brine_status read_line(cursor *c, pk_op *op, const uint8_t **s, uint64_t 
     return BRINE_OK;
 }
 
+/* pickle.py's readline() at the end of the input returns what is left without a newline,
+ * and load_global / load_inst cut its last byte ([:-1]) and call find_class anyway: the C
+ * unpickler reports truncated data first. Only the name lines matter (EOF follows). */
+static void read_line_at_eof(cursor *c, pk_op *op, const uint8_t **s, uint64_t *n)
+{
+    size_t left = cur_left(c);
+    *s = c->p;
+    *n = left ? left - 1 : 0;
+    c->p = c->end;
+    op->rejects = PK_UNPICKLER_C;
+    op->reject_why = "the name line has no newline at the end of the input: _pickle.c raises "
+                     "'pickle data was truncated', pickle.py cuts its last byte and imports it";
+}
+
 static brine_status read_counted(cursor *c, pk_op *op, unsigned width, int is_signed,
                                  const brine_limits *lim, brine_error *err)
 {
     const uint8_t *b;
     if (cur_take(c, width, &b) != 0)
         return TRUNCATED("length field", width);
+    op->mid = cur_pos(c);
     uint64_t n;
     if (width == 1)
         n = b[0];
@@ -501,9 +571,19 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
             } else {
                 set_int(op, v);
             }
+        } else if ((st = set_text_int(op, s, z, "INT", err))) {
             break;
         }
-        st = set_text_int(op, s, z, "INT", err);
+        /* pickle.py: "00"/"01" are bools, anything else is int(line, 0), which refuses
+         * C's octal "010" and any NUL byte (strtol stops there) */
+        int big = 0;
+        int64_t iv = 0;
+        if (!(n == 2 && s[0] == '0' && (s[1] == '0' || s[1] == '1')) &&
+            (z != n || py_int_parse(s, n, 0, &iv, &big) != 0)) {
+            op->rejects = PK_UNPICKLER_PY;
+            op->reject_why = "INT argument: _pickle.c's strtol takes it, pickle.py's int(x, 0) "
+                             "raises ValueError";
+        }
         break;
     }
     case OPC_LONG: {
@@ -516,6 +596,11 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
         if (s[n - 1] == 'L') /* Python 2 longs end in L */
             n--;
         st = set_text_int(op, s, c_strlen(s, n), "LONG", err);
+        if (!st && c_strlen(s, n) != n) {
+            op->rejects = PK_UNPICKLER_PY;
+            op->reject_why = "LONG argument has a NUL byte: _pickle.c reads up to it, "
+                             "pickle.py's int() raises";
+        }
         break;
     }
     case OPC_GET:
@@ -524,15 +609,38 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
             break;
         int big = 0;
         int64_t iv = 0;
-        if (n == 0 || py_int_parse(s, c_strlen(s, n), 10, &iv, &big) != 0 || big) {
+        uint64_t z = c_strlen(s, n);
+        if (n == 0 || py_int_parse(s, z, 10, &iv, &big) != 0) {
             st = ERR_CORRUPT(err, op->offset, "%s argument is not a memo index", info->name);
             break;
         }
-        if (op->code == OPC_PUT && iv < 0) {
-            st = ERR_CORRUPT(err, op->offset, "negative PUT argument");
+        int negative = big ? memchr(s, '-', z) != NULL : iv < 0;
+        if (negative && (op->code == OPC_PUT || big)) { /* no memo key is ever negative */
+            st = ERR_CORRUPT(err, op->offset, "negative %s argument", info->name);
+            break;
+        }
+        if (big) {
+            /* past ssize_t: _pickle.c raises OverflowError, pickle.py's dict memo takes it */
+            if (z != n) {
+                st = ERR_CORRUPT(err, op->offset, "%s argument is not a memo index", info->name);
+                break;
+            }
+            op->vk = PV_BIGINT_TEXT;
+            if (!(op->s = canon_digits(s, n, pool, &op->slen))) {
+                st = ERR_NOMEM(err);
+                break;
+            }
+            op->rejects = PK_UNPICKLER_C;
+            op->reject_why = "memo index past ssize_t: _pickle.c raises OverflowError, "
+                             "pickle.py's dict memo takes it";
             break;
         }
         set_int(op, iv);
+        if (z != n) {
+            op->rejects = PK_UNPICKLER_PY;
+            op->reject_why = "memo index has a NUL byte: _pickle.c reads up to it, pickle.py's "
+                             "int() raises";
+        }
         break;
     }
     case OPC_FLOAT: {
@@ -540,8 +648,20 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
             break;
         uint64_t z = c_strlen(s, n);
         uint64_t span = float_span(s, z);
+        double pyd = 0;
+        int py_ok = py_float_parse(s, n, pool, &pyd) == 0;
         if (span == 0 || span != z) {
-            st = ERR_CORRUPT(err, op->offset, "FLOAT argument is not a float");
+            /* PyOS_string_to_double refuses it; Python's float() may not (underscores,
+             * whitespace around) */
+            if (!py_ok) {
+                st = ERR_CORRUPT(err, op->offset, "FLOAT argument is not a float");
+                break;
+            }
+            op->vk = PV_FLOAT;
+            op->d = pyd;
+            op->rejects = PK_UNPICKLER_C;
+            op->reject_why = "FLOAT argument: pickle.py's float() takes it, _pickle.c's "
+                             "PyOS_string_to_double raises ValueError";
             break;
         }
         char local[128];
@@ -557,12 +677,21 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
         buf[span] = '\0';
         errno = 0;
         double d = strtod(buf, NULL);
-        if (errno == ERANGE && isinf(d)) {
-            st = ERR_CORRUPT(err, op->offset, "FLOAT argument overflows a double");
-            break;
-        }
         op->vk = PV_FLOAT;
         op->d = d;
+        if (errno == ERANGE && isinf(d)) {
+            if (!py_ok) {
+                st = ERR_CORRUPT(err, op->offset, "FLOAT argument overflows a double");
+                break;
+            }
+            op->rejects = PK_UNPICKLER_C;
+            op->reject_why = "FLOAT argument overflows a double: _pickle.c raises "
+                             "OverflowError, pickle.py's float() gives inf";
+        } else if (!py_ok) {
+            op->rejects = PK_UNPICKLER_PY;
+            op->reject_why = "FLOAT argument has a NUL byte: _pickle.c reads up to it, "
+                             "pickle.py's float() raises";
+        }
         break;
     }
     case OPC_STRING: {
@@ -606,11 +735,24 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
     case OPC_INST: {
         const uint8_t *s2;
         uint64_t n2;
-        if ((st = read_line(c, op, &s, &n, err)) || (st = read_line(c, op, &s2, &n2, err)))
-            break;
-        if (n == 0 || n2 == 0) {
-            st = ERR_CORRUPT(err, op->offset, "%s has an empty module or name", info->name);
-            break;
+        size_t line_len;
+        if (cur_line(c, &s, &line_len) != 0) {
+            read_line_at_eof(c, op, &s, &n);
+            s2 = s; /* the second readline() returns b'' */
+            n2 = 0;
+        } else {
+            n = line_len;
+            op->mid = cur_pos(c);
+            if (cur_line(c, &s2, &line_len) != 0)
+                read_line_at_eof(c, op, &s2, &n2);
+            else
+                n2 = line_len;
+        }
+        if ((n == 0 || n2 == 0) && !op->rejects) {
+            /* _pickle.c: "pickle data was truncated"; pickle.py calls find_class('', …) */
+            op->rejects = PK_UNPICKLER_C;
+            op->reject_why = "empty module or name: _pickle.c raises, pickle.py calls "
+                             "find_class with it";
         }
         /* load_global decodes UTF-8 strictly, load_inst ASCII */
         int ok = 1;
@@ -697,6 +839,10 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
     }
     if (st)
         return st;
+    if (op->code == OPC_BINSTRING && op->slen > (uint64_t)INT32_MAX) {
+        op->rejects = PK_UNPICKLER_PY; /* pickle.py unpacks the length as signed '<i' */
+        op->reject_why = "BINSTRING length past 2^31: pickle.py reads it as negative and raises";
+    }
     switch (op->code) {
     case OPC_SHORT_BINSTRING: case OPC_BINSTRING: case OPC_SHORT_BINBYTES: case OPC_BINBYTES:
     case OPC_BINBYTES8: case OPC_BYTEARRAY8:

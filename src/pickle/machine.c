@@ -8,6 +8,18 @@
  * for protocol >= 4. Where CPython would raise, the machine stops with an error at the same
  * opcode, because nothing after that point runs in the real loader.
  *
+ * Both unpicklers at once: Lib/pickle.py differs from _pickle.c in what it accepts (decode.c
+ * lists the argument cases) and in a few opcodes: REDUCE and NEWOBJ(_EX) take any iterable as
+ * arguments (func(*args)), INST calls find_class before it looks for its MARK, APPENDS with
+ * no items still calls extend([]) and ADDITEMS looks up add, SETITEMS with an odd count
+ * stores the pairs before it raises, a FRAME cut short by the end of the input is read on,
+ * an opcode crossing a frame end raises, and the memo is a dict (any index, no array). The
+ * machine follows both while they agree and the survivor where one raises (EV_DIVERGE).
+ *
+ * Amplification: after a pickle, one pass over its graph (iterative, no expansion) computes
+ * the leaves and nesting depth a consumer walking the result would meet; a graph over
+ * max_expansion or max_nesting is reported, as is a memo index _pickle.c cannot allocate.
+ *
  * Differences on purpose (stricter than CPython, never more lenient): FRAME boundaries are
  * checked exactly (CPython's stream reader can be made to read other bytes than pickletools,
  * gh-154848); STACK_GLOBAL operands that are not literal strings are flagged; operations that
@@ -22,6 +34,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "pickle/opcodes.h"
 
 /* ------------------------------------------------------------------ graph storage */
@@ -51,14 +64,27 @@ void pk_graph_free(pk_graph *g)
 /* ------------------------------------------------------------------ run state */
 
 /* Memo: a sparse open-addressing map from index to node. CPython's C memo is an array sized
- * by the largest index (LONG_BINPUT 0x7fffffff asks for 16 GiB); a map costs what is used. */
+ * by twice the largest index (LONG_BINPUT 0x7fffffff asks for 32 GiB); a map costs what is used. */
 typedef struct memo_slot {
     uint64_t key; /* index + 1; 0 = empty */
     pk_id val;
 } memo_slot;
 
+/* pickle.py memo keys past int64 (its memo is a dict): few, so a list. */
+typedef struct big_key {
+    const uint8_t *digits;
+    uint64_t len;
+    pk_id val;
+} big_key;
+
+enum { MAX_BIG_KEYS = 4096 };
+
 typedef struct run {
     pk_graph *g;
+    uint8_t live;        /* PK_UNPICKLER_* still running */
+    big_key *big;
+    size_t n_big, cap_big;
+    size_t first_node;   /* nodes of this run are [first_node, n_nodes) */
     const brine_limits *lim;
     const pk_run_options *opts;
     pk_build_hook hook;  /* NULL: plain pickle.load */
@@ -146,9 +172,56 @@ static brine_status log_event(run *r, pk_evkind kind, pk_id node, pk_id aux)
     e->node = node;
     e->aux = aux;
     r->pickle->n_events++;
-    if (kind != EV_PERSID && kind != EV_BUFFER && kind != EV_FRAME)
+    /* a read across a FRAME end counts: _pickle.c on a stream without peek() reads other
+     * bytes from there on, so what runs is not what the machine saw */
+    if ((kind != EV_PERSID && kind != EV_BUFFER && kind != EV_FRAME && kind != EV_DIVERGE) ||
+        (kind == EV_FRAME && aux == 0))
         g->code_events++;
     return BRINE_OK;
+}
+
+static const char *unpickler_name(unsigned bits)
+{
+    return bits == PK_UNPICKLER_C ? "_pickle.c" : bits == PK_UNPICKLER_PY ? "pickle.py" : "both";
+}
+
+/* Keeps the first deferred problem, a limit in preference to a divergence. */
+static void defer(run *r, const brine_error *e)
+{
+    pk_graph *g = r->g;
+    if (!g->deferred ||
+        (g->deferred_error.code != BRINE_ERR_LIMIT && e->code == BRINE_ERR_LIMIT)) {
+        g->deferred_error = *e;
+        g->deferred = 1;
+    }
+}
+
+/* The unpicklers in `raising` raise at this opcode. When that is every one still running,
+ * the load stops here (error); otherwise the others go on and the parting is recorded. A
+ * limit error (limit != NULL) is recorded as that limit. */
+static brine_status diverge(run *r, unsigned raising, const char *why, const brine_error *limit)
+{
+    uint8_t stopping = (uint8_t)(raising & r->live);
+    if (!stopping)
+        return BRINE_OK;
+    if (stopping == r->live) {
+        if (limit) {
+            *r->err = *limit;
+            return limit->code;
+        }
+        return FAIL("%s", why);
+    }
+    r->live = (uint8_t)(r->live & ~stopping);
+    r->g->n_divergences++;
+    brine_error e;
+    if (limit)
+        e = *limit;
+    else
+        err_at(&e, BRINE_ERR_MALFORMED, r->op->offset, __LINE__,
+               "unpickler divergence: %s (%s raises here; the scan follows %s)", why,
+               unpickler_name(stopping), unpickler_name(r->live));
+    defer(r, &e);
+    return log_event(r, EV_DIVERGE, 0, stopping);
 }
 
 /* ------------------------------------------------------------------ stack (Pdata) */
@@ -441,12 +514,25 @@ static brine_status make_call(run *r, pk_kind kind, pk_id callable, pk_id args, 
     if (is_literal(cn))
         return FAIL("%s: %s is not callable", pk_opcodes[r->op->code].name,
                     cn->kind == K_NONE ? "None" : "a literal value");
-    if (args && is_literal(pk_at(r->g, args)) && pk_at(r->g, args)->kind != K_TUPLE)
-        return FAIL("%s: the argument list must be a tuple", pk_opcodes[r->op->code].name);
+    brine_status st;
+    const pk_node *an = args ? pk_at(r->g, args) : NULL;
+    if (an && is_literal(an) && an->kind != K_TUPLE) {
+        /* _pickle.c wants a tuple; pickle.py spreads any iterable (func(*args)) */
+        int iterable = an->kind == K_LIST || an->kind == K_DICT || an->kind == K_SET ||
+                       an->kind == K_FROZENSET || an->kind == K_STR || an->kind == K_PYSTR ||
+                       an->kind == K_BYTES || an->kind == K_BYTEARRAY;
+        if (!iterable || kind == K_INST)
+            return FAIL("%s: the argument list must be a tuple", pk_opcodes[r->op->code].name);
+        if ((st = diverge(r, PK_UNPICKLER_C,
+                          "the arguments are not a tuple: _pickle.c raises, pickle.py spreads "
+                          "the iterable into the call",
+                          NULL)))
+            return st;
+    }
     if (kwargs && is_literal(pk_at(r->g, kwargs)) && pk_at(r->g, kwargs)->kind != K_DICT)
         return FAIL("NEWOBJ_EX: keyword arguments must be a dict");
     pk_id out;
-    brine_status st = new_node(r, kind, &out);
+    st = new_node(r, kind, &out);
     if (st)
         return st;
     pk_node *n = pk_at(r->g, out);
@@ -468,9 +554,22 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
                 ((code == OPC_SETITEM || code == OPC_SETITEMS) &&
                  (t->kind == K_DICT || t->kind == K_LIST)) ||
                 (code == OPC_ADDITEMS && t->kind == K_SET);
-    if (pairs && (r->n_stack - from) % 2 != 0)
-        return FAIL("odd number of items for %s", pk_opcodes[code].name);
     brine_status st;
+    if (pairs && (r->n_stack - from) % 2 != 0) {
+        /* _pickle.c checks first; pickle.py stores the pairs, then raises IndexError */
+        if ((r->live & PK_UNPICKLER_PY) && !plain && !is_literal(t) && r->n_stack - from >= 3) {
+            pk_id payload;
+            if ((st = new_node(r, K_DICT, &payload)))
+                return st;
+            for (size_t i = from; i + 1 < r->n_stack; i++)
+                if ((st = add_item(r, payload, r->stack[i])))
+                    return st;
+            pk_at(r->g, target)->flags |= PKF_MUTATED;
+            if ((st = log_event(r, EV_MUTATE, target, payload)))
+                return st;
+        }
+        return FAIL("odd number of items for %s", pk_opcodes[code].name);
+    }
     if (plain) {
         if (t->kind == K_LIST && pairs) { /* list[i] = v: no new items to track */
             r->n_stack = from;
@@ -498,6 +597,160 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
     return BRINE_OK;
 }
 
+/* PUT with an index past int64: pickle.py only (decode.c), a dict entry like any other. */
+static brine_status big_put(run *r, const pk_op *op, pk_id val)
+{
+    for (size_t k = 0; k < r->n_big; k++)
+        if (r->big[k].len == op->slen && !memcmp(r->big[k].digits, op->s, op->slen)) {
+            r->big[k].val = val;
+            return BRINE_OK;
+        }
+    if (r->n_big >= MAX_BIG_KEYS || r->memo_len >= r->lim->max_memo)
+        return err_limit(r->err, "max_memo", r->n_big >= MAX_BIG_KEYS ? MAX_BIG_KEYS
+                                                                      : r->lim->max_memo,
+                         r->memo_len + 1, op->offset, 1, __LINE__);
+    if (mem_grow(r->g->mem, (void **)&r->big, &r->cap_big, r->n_big + 1, sizeof *r->big))
+        return nomem(r);
+    r->big[r->n_big].digits = op->s;
+    r->big[r->n_big].len = op->slen;
+    r->big[r->n_big].val = val;
+    r->n_big++;
+    r->memo_len++; /* len(memo) counts it: MEMOIZE indexes after it */
+    return BRINE_OK;
+}
+
+/* ------------------------------------------------------------------ amplification */
+
+/* Child k of a node: its items, then its operands a, b, c and BUILD state. 0 = none. */
+static pk_id child_at(const pk_node *n, uint64_t k)
+{
+    if (k < n->count)
+        return n->items[k];
+    switch (k - n->count) {
+    case 0: return n->a;
+    case 1: return n->b;
+    case 2: return n->c;
+    case 3: return n->state;
+    default: return 0;
+    }
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    uint64_t s;
+    return __builtin_add_overflow(a, b, &s) ? UINT64_MAX : s;
+}
+
+typedef struct walk_frame {
+    pk_id id;
+    uint64_t next; /* next child index */
+} walk_frame;
+
+/* Leaves and nesting depth of every node of this run, fully expanded as a consumer walking
+ * the loaded object would see them (shared references counted each time they are reached,
+ * a reference back into a node being walked counted once), in one iterative post-order
+ * pass: O(nodes + items), nothing expanded. Fills the pickle record; returns a limit error
+ * for the first node over max_nesting, or over max_expansion once past the floor. */
+static brine_status amplification(run *r)
+{
+    pk_graph *g = r->g;
+    size_t first = r->first_node ? r->first_node : 1, n = g->n_nodes > first ? g->n_nodes - first : 0;
+    if (!n)
+        return BRINE_OK;
+    uint64_t *size = mem_calloc(g->mem, n, sizeof *size);
+    uint32_t *depth = mem_calloc(g->mem, n, sizeof *depth);
+    uint8_t *state = mem_calloc(g->mem, n, 1); /* 0 new, 1 being walked, 2 done */
+    walk_frame *stk = mem_calloc(g->mem, n, sizeof *stk);
+    brine_status st = BRINE_OK;
+    if (!size || !depth || !state || !stk) {
+        st = nomem(r);
+        goto out;
+    }
+    uint64_t allowed;
+    if (__builtin_mul_overflow(r->lim->max_expansion, (uint64_t)n, &allowed))
+        allowed = UINT64_MAX;
+    if (allowed < BRINE_EXPANSION_FLOOR)
+        allowed = BRINE_EXPANSION_FLOOR;
+    uint64_t max_size = 0, max_depth = 0;
+    for (size_t root = 0; root < n && !st; root++) {
+        if (state[root])
+            continue;
+        size_t sp = 0;
+        stk[sp++] = (walk_frame){(pk_id)(root + first), 0};
+        state[root] = 1;
+        size[root] = 1;
+        depth[root] = 1;
+        while (sp) {
+            walk_frame *f = &stk[sp - 1];
+            const pk_node *node = pk_at(g, f->id);
+            size_t fi = f->id - first;
+            if (f->next < (uint64_t)node->count + 4) {
+                pk_id c = child_at(node, f->next++);
+                if (!c)
+                    continue;
+                uint64_t cs = 1, cd = 1; /* other runs' nodes and back edges: one leaf */
+                if (c >= first && c < g->n_nodes) {
+                    size_t ci = c - first;
+                    if (state[ci] == 0) {
+                        state[ci] = 1;
+                        size[ci] = 1;
+                        depth[ci] = 1;
+                        stk[sp++] = (walk_frame){c, 0};
+                        continue;
+                    }
+                    if (state[ci] == 2)
+                        cs = size[ci], cd = depth[ci];
+                }
+                size[fi] = sat_add(size[fi], cs);
+                if (cd + 1 > depth[fi])
+                    depth[fi] = (uint32_t)(cd + 1 > UINT32_MAX ? UINT32_MAX : cd + 1);
+                continue;
+            }
+            state[fi] = 2;
+            sp--;
+            if (size[fi] > max_size)
+                max_size = size[fi];
+            if (depth[fi] > max_depth)
+                max_depth = depth[fi];
+            if (depth[fi] > r->lim->max_nesting) {
+                st = err_limit(r->err, "max_nesting", r->lim->max_nesting, depth[fi],
+                               node->offset, 1, __LINE__);
+                snprintf(r->err->msg, sizeof r->err->msg,
+                         "limit max_nesting is %llu; the object made here nests %llu deep: "
+                         "consumers that walk it recurse that deep",
+                         (unsigned long long)r->lim->max_nesting, (unsigned long long)depth[fi]);
+                break;
+            }
+            if (size[fi] > allowed) {
+                st = err_limit(r->err, "max_expansion", r->lim->max_expansion, size[fi] / n,
+                               node->offset, 1, __LINE__);
+                snprintf(r->err->msg, sizeof r->err->msg,
+                         "limit max_expansion is %llu leaves per node; the object made here "
+                         "expands to %llu%s leaves from %llu nodes (shared references, "
+                         "\"billion laughs\")",
+                         (unsigned long long)r->lim->max_expansion,
+                         (unsigned long long)size[fi], size[fi] == UINT64_MAX ? "+" : "",
+                         (unsigned long long)n);
+                break;
+            }
+            if (sp) { /* fold into the parent */
+                size_t pi = stk[sp - 1].id - first;
+                size[pi] = sat_add(size[pi], size[fi]);
+                if ((uint64_t)depth[fi] + 1 > depth[pi])
+                    depth[pi] = depth[fi] == UINT32_MAX ? UINT32_MAX : depth[fi] + 1;
+            }
+        }
+    }
+    r->pickle->expanded = max_size;
+    r->pickle->nesting = max_depth;
+out:
+    mem_free(g->mem, size, n * sizeof *size);
+    mem_free(g->mem, depth, n * sizeof *depth);
+    mem_free(g->mem, state, n);
+    mem_free(g->mem, stk, n * sizeof *stk);
+    return st;
+}
+
 static brine_status frame_check(run *r, const pk_op *op)
 {
     if (!r->frame_end)
@@ -507,8 +760,21 @@ static brine_status frame_check(run *r, const pk_op *op)
         return BRINE_OK;
     }
     if (op->end > r->frame_end || op->code == OPC_FRAME) {
+        uint64_t f = r->frame_end;
         brine_status st = log_event(r, EV_FRAME, 0, 0);
         r->frame_end = 0;
+        /* pickle.py's _Unframer raises "pickle exhausted before end of frame" when one read()
+         * or readline() gets part of what it asked from the frame (a read that starts right
+         * at the end goes to the file), and on a FRAME before the current one is used up;
+         * _pickle.c ignores frame ends */
+        uint64_t arg = op->offset + 1, mid = op->mid ? op->mid : arg;
+        int py_raises = (arg < f && f < mid) || (mid < f && f < op->end) ||
+                        (op->code == OPC_FRAME && op->end < f);
+        if (!st && py_raises)
+            st = diverge(r, PK_UNPICKLER_PY,
+                         "a read crosses the end of its FRAME: pickle.py raises, _pickle.c "
+                         "reads on",
+                         NULL);
         return st;
     }
     return BRINE_OK;
@@ -554,6 +820,8 @@ static brine_status step(run *r, const pk_op *op, int *stop)
     size_t m;
     if ((st = frame_check(r, op)))
         return st;
+    if (op->rejects && (st = diverge(r, op->rejects, op->reject_why, NULL)))
+        return st;
     switch (op->code) {
     case OPC_PROTO:
         r->proto = (int)op->i;
@@ -563,7 +831,12 @@ static brine_status step(run *r, const pk_op *op, int *stop)
     case OPC_FRAME:
         if ((uint64_t)op->i > (uint64_t)(r->cur.end - r->cur.p)) {
             r->frame_end = 0;
-            return log_event(r, EV_FRAME, 0, 1);
+            if ((st = log_event(r, EV_FRAME, 0, 1)))
+                return st;
+            return diverge(r, PK_UNPICKLER_C,
+                           "FRAME is longer than the rest of the input: _pickle.c raises, "
+                           "pickle.py reads what is there",
+                           NULL);
         }
         r->frame_end = op->end + (uint64_t)op->i;
         return BRINE_OK;
@@ -642,14 +915,38 @@ static brine_status step(run *r, const pk_op *op, int *stop)
             return st;
         if (m > r->n_stack || m <= r->fence)
             return underflow(r);
-        if (m == r->n_stack && op->code != OPC_ADDITEMS)
-            return BRINE_OK; /* do_append / do_setitems: nothing to do */
+        if (m == r->n_stack && op->code != OPC_SETITEMS && (r->live & PK_UNPICKLER_PY)) {
+            /* _pickle.c does nothing; pickle.py calls extend([]) (APPENDS) or looks up add
+             * (ADDITEMS) on the target, which raises on anything but a list or set */
+            const pk_node *t = pk_at(r->g, r->stack[m - 1]);
+            int has_method = op->code == OPC_APPENDS ? t->kind == K_LIST || t->kind == K_BYTEARRAY
+                                                     : t->kind == K_SET;
+            if (!has_method && is_literal(t))
+                return diverge(r, PK_UNPICKLER_PY,
+                               "APPENDS or ADDITEMS with no items on a plain value: pickle.py "
+                               "raises AttributeError, _pickle.c does nothing",
+                               NULL);
+            if (!has_method) {
+                pk_id payload;
+                if ((st = new_node(r, K_LIST, &payload)))
+                    return st;
+                pk_at(r->g, r->stack[m - 1])->flags |= PKF_MUTATED;
+                return log_event(r, EV_MUTATE, r->stack[m - 1], payload);
+            }
+        }
         if (m == r->n_stack)
-            return BRINE_OK;
+            return BRINE_OK; /* do_append / do_setitems / load_additems: nothing to do */
         return apply_items(r, r->stack[m - 1], m, op->code == OPC_SETITEMS);
     case OPC_GET:
     case OPC_BINGET:
     case OPC_LONG_BINGET: {
+        if (op->vk == PV_BIGINT_TEXT) { /* pickle.py only (decode.c) */
+            for (size_t k = 0; k < r->n_big; k++)
+                if (r->big[k].len == op->slen && !memcmp(r->big[k].digits, op->s, op->slen))
+                    return push(r, r->big[k].val);
+            return FAIL("Memo value not found at index %.*s",
+                        (int)(op->slen > 40 ? 40 : op->slen), (const char *)op->s);
+        }
         memo_slot *s = op->i >= 0 ? memo_find(r, (uint64_t)op->i) : NULL;
         if (!s || !s->key)
             return FAIL("Memo value not found at index %lld", (long long)op->i);
@@ -660,6 +957,21 @@ static brine_status step(run *r, const pk_op *op, int *stop)
     case OPC_LONG_BINPUT:
         if (r->n_stack <= r->fence)
             return underflow(r);
+        if (op->vk == PV_BIGINT_TEXT)
+            return big_put(r, op, r->stack[r->n_stack - 1]);
+        if ((uint64_t)op->i > r->lim->max_memo_index && (r->live & PK_UNPICKLER_C)) {
+            /* _Unpickler_MemoPut grows its array to 2 * index pointers */
+            brine_error e;
+            err_limit(&e, "max_memo_index", r->lim->max_memo_index, (uint64_t)op->i, op->offset,
+                      1, __LINE__);
+            snprintf(e.msg, sizeof e.msg,
+                     "limit max_memo_index is %llu; %s %llu makes _pickle.c allocate a memo "
+                     "array of %llu MiB (pickle.py's dict memo does not)",
+                     (unsigned long long)r->lim->max_memo_index, pk_opcodes[op->code].name,
+                     (unsigned long long)op->i, (unsigned long long)((uint64_t)op->i >> 16));
+            if ((st = diverge(r, PK_UNPICKLER_C, e.msg, &e)))
+                return st;
+        }
         return memo_put(r, (uint64_t)op->i, r->stack[r->n_stack - 1]);
     case OPC_MEMOIZE:
         if (r->n_stack <= r->fence)
@@ -684,6 +996,13 @@ static brine_status step(run *r, const pk_op *op, int *stop)
             return st;
         return make_call(r, K_NEWOBJ, a, b, c);
     case OPC_INST:
+        if (!r->n_marks && (r->live & PK_UNPICKLER_PY)) {
+            /* pickle.py's load_inst calls find_class, then pop_mark raises; _pickle.c looks
+             * for the MARK first: the import happens in one of them */
+            if ((st = make_global(r, op->s, op->slen, op->s2, op->s2len, 0, &a)))
+                return st;
+            return FAIL("INST: could not find MARK (pickle.py imported the class first)");
+        }
         if ((st = marker(r, &m)) || (st = pop_into(r, m, K_TUPLE, &b)))
             return st;
         if ((st = make_global(r, op->s, op->slen, op->s2, op->s2len, 0, &a)))
@@ -761,6 +1080,7 @@ static void run_free(run *r)
     mem_free(mem, r->stack, r->cap_stack * sizeof(pk_id));
     mem_free(mem, r->marks, r->cap_marks * sizeof(size_t));
     mem_free(mem, r->memo, r->memo_cap * sizeof(memo_slot));
+    mem_free(mem, r->big, r->cap_big * sizeof *r->big);
 }
 
 static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, size_t start,
@@ -797,6 +1117,10 @@ static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, siz
     run r;
     memset(&r, 0, sizeof r);
     r.g = g;
+    r.live = (uint8_t)(g->unpicklers & PK_UNPICKLER_BOTH);
+    if (!r.live)
+        r.live = PK_UNPICKLER_BOTH;
+    r.first_node = g->n_nodes;
     r.lim = opts->limits;
     r.opts = opts;
     r.hook = hook;
@@ -831,8 +1155,19 @@ static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, siz
         }
         g->opcodes++;
         st = pk_decode(&r.cur, &op, &g->strings, r.lim, err);
-        if (st)
+        if (st) {
+            /* an argument that cannot be decoded but was read across the end of its FRAME:
+             * _pickle.c reading a stream without peek() reads other bytes there (gh-154848) */
+            if (st != BRINE_ERR_NOMEM && r.frame_end && op.offset < r.frame_end &&
+                cur_pos(&r.cur) > r.frame_end) {
+                brine_error saved = *err;
+                if (log_event(&r, EV_FRAME, 0, 0) == BRINE_ERR_NOMEM)
+                    st = BRINE_ERR_NOMEM;
+                else
+                    *err = saved;
+            }
             break;
+        }
         if (opts->observe)
             opts->observe(opts->observe_ctx, &op, (uint32_t)r.n_stack, (uint32_t)r.n_marks);
         if ((st = step(&r, &op, &stop)))
@@ -845,10 +1180,29 @@ static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, siz
     r.pickle->complete = stop;
     if (stop && r.frame_end > r.pickle->end)
         r.pickle->frame_end = r.frame_end;
+    r.pickle->unpicklers = r.live;
+    if (stop) {
+        /* the loader is done; what it returns is too big or too deep for its consumers */
+        brine_error amp;
+        err_clear(&amp);
+        r.err = &amp;
+        st = amplification(&r);
+        r.err = err;
+        if (st == BRINE_ERR_LIMIT) {
+            defer(&r, &amp);
+            st = BRINE_OK;
+        } else if (st) {
+            *err = amp;
+        }
+    }
 out:
     g->failed = st != BRINE_OK;
     if (st)
         g->error = *err;
+    else if (g->deferred) {
+        g->failed = 1;
+        g->error = g->deferred_error;
+    }
     run_free(&r);
     return st;
 }
@@ -864,6 +1218,9 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
                              1, __LINE__);
         size_t events_before = g->code_events, log_before = g->n_events;
         size_t index = g->n_pickles; /* nested runs may append records after this one */
+        int deferred_before = g->deferred;
+        brine_error deferred_error_before = g->deferred_error;
+        size_t divergences_before = g->n_divergences;
         brine_status st = pk_run(g, data, len, pos, opts, err);
         if (st == BRINE_ERR_NOMEM)
             return st;
@@ -874,7 +1231,12 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
             g->n_events = log_before;
             g->trailing_at = pos;
             g->trailing_len = len - pos;
-            g->failed = 0;
+            g->deferred = deferred_before; /* what the trailing bytes did is not a pickle's */
+            g->deferred_error = deferred_error_before;
+            g->n_divergences = divergences_before;
+            g->failed = g->deferred;
+            if (g->deferred)
+                g->error = g->deferred_error;
             return BRINE_OK;
         }
         if (st)

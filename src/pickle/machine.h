@@ -6,6 +6,11 @@
  * BUILD, NEWOBJ and friends become inert nodes, and every code-reaching step is appended to an
  * event log, so a call whose result is popped is still seen. The machine knows nothing about
  * torch or numpy; their semantics are passes over the graph.
+ *
+ * Both CPython unpicklers are modelled at once (PK_UNPICKLER_* in decode.h): while they agree
+ * the machine is both; where one raises and the other goes on, an EV_DIVERGE event records
+ * it and the machine goes on as the one that continues, so the events are the union of what
+ * either would import and call.
  */
 #ifndef BRINE_PICKLE_MACHINE_H
 #define BRINE_PICKLE_MACHINE_H
@@ -84,8 +89,11 @@ typedef enum pk_evkind {
     EV_PERSID,     /* node = K_PERSID */
     EV_EXT,        /* node = K_EXT */
     EV_BUFFER,     /* NEXT_BUFFER */
-    EV_FRAME       /* FRAME misuse: aux 0 = an opcode crossed a frame boundary, 1 = the frame
+    EV_FRAME,      /* FRAME misuse: aux 0 = an opcode crossed a frame boundary, 1 = the frame
                     * is longer than the input */
+    EV_DIVERGE     /* the two CPython unpicklers part here: aux = the PK_UNPICKLER_* bits that
+                    * raise at this opcode; the machine goes on as the other one, and
+                    * pk_graph.deferred_error says why */
 } pk_evkind;
 
 typedef struct pk_event {
@@ -107,6 +115,9 @@ typedef struct pk_pickle {
     uint32_t first_event, n_events;
     uint64_t frame_end;  /* STOP lay inside a FRAME that goes on after it: the frame's end,
                           * where a file reader (pickle.py's _Unframer) has read to; else 0 */
+    uint8_t unpicklers;  /* PK_UNPICKLER_* still running at the end (reached STOP if complete) */
+    uint64_t expanded;   /* leaves of the largest value, fully expanded (saturating) */
+    uint64_t nesting;    /* deepest nesting of its graph */
 } pk_pickle;
 
 /* Observer for the disassembler: called for each decoded opcode before it is applied, with
@@ -155,12 +166,23 @@ struct pk_graph {
     size_t n_pickles, cap_pickles;
     uint64_t opcodes;        /* opcodes executed so far */
     size_t code_events;      /* events that reach code: GLOBAL, calls, BUILD, container ops on
-                              * objects, EXT (not PERSID or NEXT_BUFFER, which fail in a plain
-                              * pickle.load before anything runs) */
+                              * objects, EXT, a read across a FRAME end (not PERSID or
+                              * NEXT_BUFFER, which fail in a plain pickle.load before anything
+                              * runs) */
     int failed;              /* the last run stopped on an error */
     brine_error error;       /* that error */
     uint64_t trailing_at;    /* offset of bytes after the last pickle, if any */
     uint64_t trailing_len;
+    /* A problem that does not stop the run: the unpicklers diverged (the run went on as the
+     * one that continues) or a finished pickle is over max_expansion, max_nesting or, for
+     * the C unpickler, max_memo_index. The first one is kept (a limit before a divergence);
+     * a run that reaches STOP with it sets failed and error to it but returns BRINE_OK, so
+     * every pickle of the stream is still run and judged. */
+    int deferred;
+    brine_error deferred_error;
+    unsigned unpicklers;     /* set by the caller after pk_graph_init: the PK_UNPICKLER_* the
+                              * file is loaded with (joblib: PY); 0 = both, the union */
+    size_t n_divergences;    /* EV_DIVERGE events so far */
 };
 
 void pk_graph_init(pk_graph *g, mem_budget *mem);
@@ -168,7 +190,8 @@ void pk_graph_free(pk_graph *g);
 
 /* Runs one pickle starting at data[start]: fresh stack, marks, memo and protocol, as a new
  * Unpickler.load() would. Appends a pk_pickle record (also on failure). Returns BRINE_OK when
- * STOP was reached; otherwise the error (also copied to g->error). NOMEM is returned as is. */
+ * STOP was reached (by either unpickler; g->failed is then set when g->deferred is); otherwise
+ * the error (also copied to g->error). NOMEM is returned as is. */
 brine_status pk_run(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                     const pk_run_options *opts, brine_error *err);
 

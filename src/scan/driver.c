@@ -212,6 +212,7 @@ static brine_status first_run(fmt_env *env, const fmt_pickle *p, pk_graph *g,
         mem_free(&sc->mem, jl, sizeof *jl);
         return ERR_NOMEM(err);
     }
+    g->unpicklers = PK_UNPICKLER_PY; /* joblib's NumpyUnpickler is pickle.py's _Unpickler */
     jl_init(jl, &sc->mem, &sc->limits,
             p->loader == FMT_JOBLIB ? JL_NUMPY_UNPICKLER : JL_COMPAT_UNPICKLER);
     env->jls[env->n_jls].g = g;

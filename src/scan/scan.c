@@ -638,6 +638,9 @@ static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t 
 static brine_status report_failure(scan_ctx *sc, const pk_graph *g, const char *member)
 {
     const brine_error *e = &g->error;
+    if (g->deferred && e->code == BRINE_ERR_MALFORMED) /* one unpickler raised, the other ran on */
+        return scan_add_finding(sc, BRINE_INVALID, "unpickler-divergence", NULL, member,
+                                e->has_offset ? (int64_t)e->offset : -1, "%s", e->msg);
     if (e->code == BRINE_ERR_LIMIT)
         return scan_add_finding(sc, BRINE_INVALID, "limit", NULL, member,
                                 e->has_offset ? (int64_t)e->offset : -1, "%s", e->msg);
@@ -652,7 +655,8 @@ brine_status scan_judge(scan_ctx *sc, pk_graph *g, const uint8_t *data, size_t l
     if (!st && g->failed)
         st = report_failure(sc, g, member);
     size_t found;
-    if (!st && g->failed && g->error.has_offset &&
+    /* a deferred error did not stop the run: every name was judged as code that runs */
+    if (!st && g->failed && !g->deferred && g->error.has_offset &&
         (g->error.code == BRINE_ERR_MALFORMED || g->error.code == BRINE_ERR_LIMIT))
         st = names_after_error(sc, data, len, g->error.offset, member, 0, &found);
     return st;
