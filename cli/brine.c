@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -70,6 +71,21 @@ void cli_try_help(const char *command)
 {
     fprintf(stderr, "Try 'brine%s%s --help' for more information.\n", command ? " " : "",
             command ? command : "");
+}
+
+const char *cli_not_regular(unsigned mode)
+{
+    if (S_ISDIR(mode))
+        return "is a directory, not a file";
+    if (S_ISFIFO(mode))
+        return "is a FIFO (named pipe), not a regular file: brine reads only regular files";
+    if (S_ISCHR(mode))
+        return "is a character device, not a regular file: brine reads only regular files";
+    if (S_ISBLK(mode))
+        return "is a block device, not a regular file: brine reads only regular files";
+    if (S_ISSOCK(mode))
+        return "is a socket, not a regular file: brine reads only regular files";
+    return "is not a regular file: brine reads only regular files";
 }
 
 int cli_write_stdout(void *ctx, const void *buf, size_t len)

@@ -312,7 +312,7 @@ static void walk(scan_run *run, const char *path, const struct stat *st, const d
     else if (S_ISDIR(st->st_mode))
         add_error(run, path, "is a directory (use -r)");
     else
-        add_error(run, path, "not a regular file");
+        add_error(run, path, "%s", cli_not_regular(st->st_mode));
 }
 
 static int parse_verdict(const char *s, brine_verdict *out)
