@@ -47,8 +47,14 @@ brine_status brine_map_file(const char *path, const uint8_t **data, size_t *len,
     *len = 0;
     /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return err_set(err, BRINE_ERR_IO, __LINE__, "cannot open: %s", strerror(errno));
+    if (fd < 0) {
+        int e = errno;
+        struct stat st;
+        /* a socket cannot be opened at all (ENXIO): say what it is, not just the errno */
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            return err_set(err, BRINE_ERR_IO, __LINE__, "%s", not_regular(st.st_mode));
+        return err_set(err, BRINE_ERR_IO, __LINE__, "cannot open: %s", strerror(e));
+    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;

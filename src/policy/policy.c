@@ -341,6 +341,8 @@ brine_status brine_policy_load(brine_policy *p, const char *path, brine_error *e
     /* only a regular file, opened without blocking: a FIFO would wait for a writer forever */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat sb;
+    if (fd < 0 && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return err_set(err, BRINE_ERR_IO, __LINE__, "policy %s is not a regular file", path);
     if (fd < 0 || fstat(fd, &sb) != 0) {
         int e = errno;
         if (fd >= 0)
