@@ -43,7 +43,8 @@ static const char top_help[] =
     "\n"
     "Exit status: 0 success; 1 'brine scan' found a file that fails, 'brine diff' found a\n"
     "difference, or inspect/convert/diff refused a file; 2 usage error or a file could not\n"
-    "be read.\n";
+    "be read (only regular files are read). An interrupted 'brine convert' removes its\n"
+    "temporary files and dies of the signal (status 128+N).\n";
 
 void cli_warn(const char *fmt, ...)
 {
