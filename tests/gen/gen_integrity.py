@@ -61,8 +61,27 @@ def make(out, marker):
     files["truncated.pt"] = "sd.pt cut in half: invalid"
     (out / "notes.txt").write_text("not a model\n")
     files["notes.txt"] = "text: format none"
+    make_torchscript(out / "scripted.pt")
+    files["scripted.pt"] = "TorchScript archive (torch.jit.save): unsafe for its code/"
     (out / "manifest.json").write_text(json.dumps(files, indent=1))
     return files
+
+
+class ScriptedModel(torch.nn.Module):
+    """Scripted by torch.jit.script: its int-list attribute makes torch write
+    torch.jit._pickle.build_intlist into data.pkl and the code/*.debug_pkl members."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 2)
+        self.sizes = [1, 2, 3]
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def make_torchscript(path):
+    torch.jit.save(torch.jit.script(ScriptedModel()), str(path))
 
 
 def make_big(path):
