@@ -5,7 +5,9 @@ Files from tests/gen/gen_integrity.py: benign checkpoints written by torch 1.13,
 torch zip and raw pickle assembled opcode by opcode (never loaded), an unverified pickle, a
 truncated checkpoint, a text file.
 """
+import json
 import os
+import subprocess
 
 import pytest
 
@@ -129,3 +131,28 @@ def test_limit_is_applied(fx, tmp_path, cmd):
 def test_dis_limit_is_applied(fx):
     r = run("dis", "--limit", "max_opcodes=3", fx[0] / "evil.pkl")
     assert r.returncode == 0 and b"max_opcodes" in r.stdout, bt.describe(r)
+
+
+@pytest.mark.parametrize("fname,code,verdict", [("sd.pt", 0, "safe"), ("evil.pkl", 1, "unsafe"),
+                                                ("truncated.pt", 1, "invalid")])
+def test_scan_stdin(fx, fname, code, verdict):
+    """`brine scan -` reads standard input (a pipe: FIFOs are fine there) and judges it as the
+    same bytes in a file."""
+    data = (fx[0] / fname).read_bytes()
+    r = subprocess.run([bt.brine_path(), "scan", "--format", "json", "-"], input=data,
+                       capture_output=True, timeout=60)
+    assert r.returncode == code, bt.describe(r)
+    f = json.loads(r.stdout)["files"][0]
+    assert f["path"] == "-" and f["verdict"] == verdict
+    _, doc, _ = bt.scan_json(fx[0] / fname)
+    assert doc["files"][0]["findings"] == f["findings"]
+
+
+def test_scan_stdin_once_and_bounded(fx):
+    data = (fx[0] / "sd.pt").read_bytes()
+    r = subprocess.run([bt.brine_path(), "scan", "-", "-"], input=data, capture_output=True,
+                       timeout=60)
+    assert r.returncode == 2 and b"already scanned" in r.stdout, bt.describe(r)
+    r = subprocess.run([bt.brine_path(), "scan", "--limit", "max_memory=100", "-"], input=data,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 2 and b"larger than max_memory" in r.stdout, bt.describe(r)
