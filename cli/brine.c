@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -42,7 +43,8 @@ static const char top_help[] =
     "\n"
     "Exit status: 0 success; 1 'brine scan' found a file that fails, 'brine diff' found a\n"
     "difference, or inspect/convert/diff refused a file; 2 usage error or a file could not\n"
-    "be read.\n";
+    "be read (only regular files are read). An interrupted 'brine convert' removes its\n"
+    "temporary files and dies of the signal (status 128+N).\n";
 
 void cli_warn(const char *fmt, ...)
 {
@@ -70,6 +72,21 @@ void cli_try_help(const char *command)
 {
     fprintf(stderr, "Try 'brine%s%s --help' for more information.\n", command ? " " : "",
             command ? command : "");
+}
+
+const char *cli_not_regular(unsigned mode)
+{
+    if (S_ISDIR(mode))
+        return "is a directory, not a file";
+    if (S_ISFIFO(mode))
+        return "is a FIFO (named pipe), not a regular file: brine reads only regular files";
+    if (S_ISCHR(mode))
+        return "is a character device, not a regular file: brine reads only regular files";
+    if (S_ISBLK(mode))
+        return "is a block device, not a regular file: brine reads only regular files";
+    if (S_ISSOCK(mode))
+        return "is a socket, not a regular file: brine reads only regular files";
+    return "is not a regular file: brine reads only regular files";
 }
 
 int cli_write_stdout(void *ctx, const void *buf, size_t len)

@@ -13,7 +13,9 @@
 
 #include "brine.h"
 
-/* Exit statuses shared by every command (scan adds 1: a file failed). */
+/* Exit statuses shared by every command (docs/contract.md): 0 success, 1 a file fails or is
+ * refused (diff: or differs), 2 usage or I/O error. convert also dies of SIGINT/SIGTERM/SIGHUP
+ * after removing its temporaries (the shell reports 128+N). */
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 
 /* The commands; argv[0] is "brine COMMAND". Each returns the exit status. */
@@ -23,9 +25,14 @@ int cli_inspect(int argc, char **argv);
 int cli_convert(int argc, char **argv);
 int cli_diff(int argc, char **argv);
 
-/* Opens a model for a command with the given policy; on failure prints why and returns the
- * exit status (CLI_FAILED when the file is refused, CLI_USAGE when it cannot be read). */
-int cli_open_model(const char *command, const char *path, brine_policy *policy, brine_model **out);
+/* Opens a model for a command with the given policy and limits (NULL: defaults); on failure
+ * prints why and returns the exit status (CLI_FAILED when the file is refused, CLI_USAGE when
+ * it cannot be read — a FIFO, device or directory included). */
+int cli_open_model(const char *command, const char *path, brine_policy *policy,
+                   const brine_limits *limits, brine_model **out);
+
+/* Why a file of this mode (not a regular file) is not read: "is a FIFO (named pipe), ...". */
+const char *cli_not_regular(unsigned mode);
 
 /* brine_write_fn writing to stdout. */
 int cli_write_stdout(void *ctx, const void *buf, size_t len);

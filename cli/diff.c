@@ -11,7 +11,7 @@
 #include "cli.h"
 
 static const char diff_help[] =
-    "Usage: brine diff [--allow ENTRY]... A B\n"
+    "Usage: brine diff [--allow ENTRY]... [--limit NAME=VALUE]... A B\n"
     "\n"
     "Compares the tensors of two model files (PyTorch zip or legacy, raw pickle, safetensors) by\n"
     "name, dtype, shape and element bytes in C order, and reports every difference. Differing\n"
@@ -19,10 +19,13 @@ static const char diff_help[] =
     "unless safe under the policy.\n"
     "\n"
     "  --allow ENTRY  widen the policy (profile, module.qualname or module.*)\n"
+    "  --limit NAME=VALUE  set a resource limit (repeatable; see 'brine --help-limits')\n"
     "  -h, --help     this text\n"
     "\n"
-    "Exit status: 0 identical tensors; 1 they differ (or a file is refused); 2 usage error or a\n"
-    "file cannot be read.\n";
+    "Exit status:\n"
+    "  0  identical tensors\n"
+    "  1  they differ, or a file is refused (unsafe, unverified, invalid, no tensors)\n"
+    "  2  usage error, or a file cannot be read (missing, a directory, FIFO or device)\n";
 
 static long find_tensor(const brine_model *m, const char *name)
 {
@@ -48,31 +51,48 @@ static int same_shape(const brine_tensor_info *a, const brine_tensor_info *b)
 int cli_diff(int argc, char **argv)
 {
     static const struct option longopts[] = {{"allow", required_argument, NULL, 'a'},
+                                             {"limit", required_argument, NULL, 'l'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     brine_policy *policy = brine_policy_new();
+    if (!policy) {
+        cli_warn("out of memory");
+        return CLI_USAGE;
+    }
+    brine_limits limits;
+    memset(&limits, 0, sizeof limits);
+    int have_limits = 0;
     brine_error err;
     int c;
-    optind = 1;
+    optind = 0; /* full re-initialisation (glibc) */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'a' && brine_policy_allow(policy, optarg, &err) == BRINE_OK)
             continue;
+        if (c == 'l' && cli_parse_limit("diff", optarg, &limits) == 0) {
+            have_limits = 1;
+            continue;
+        }
         brine_policy_free(policy);
         if (c == 'h') {
             fputs(diff_help, stdout);
             return CLI_OK;
         }
-        return c == 'a' ? cli_usage_error("diff", "%s", err.msg)
-                        : cli_usage_error("diff", "bad option");
+        if (c == 'l') /* cli_parse_limit has said why */
+            return CLI_USAGE;
+        if (c == 'a')
+            return cli_usage_error("diff", "%s", err.msg);
+        cli_try_help("diff"); /* getopt has printed what was wrong */
+        return CLI_USAGE;
     }
     if (argc - optind != 2) {
         brine_policy_free(policy);
         return cli_usage_error("diff", "expected two files A B");
     }
     brine_model *a = NULL, *b = NULL;
-    int rc = cli_open_model("diff", argv[optind], policy, &a);
+    const brine_limits *lim = have_limits ? &limits : NULL;
+    int rc = cli_open_model("diff", argv[optind], policy, lim, &a);
     if (!rc)
-        rc = cli_open_model("diff", argv[optind + 1], policy, &b);
+        rc = cli_open_model("diff", argv[optind + 1], policy, lim, &b);
     brine_policy_free(policy);
     if (rc) {
         brine_model_free(a);
@@ -121,8 +141,9 @@ int cli_diff(int argc, char **argv)
     if (!rc && strcmp(ca, cb) != 0) /* reported, but diff compares tensors (DESIGN.md) */
         printf("note: the non-tensor values differ\n");
     if (!rc)
-        printf("%zu tensors in A, %zu in B: %s\n", brine_model_tensor_count(a),
-               brine_model_tensor_count(b), differences ? "different" : "identical");
+        printf("%zu %s in A, %zu in B: %s\n", brine_model_tensor_count(a),
+               brine_model_tensor_count(a) == 1 ? "tensor" : "tensors", brine_model_tensor_count(b),
+               differences ? "different" : "identical");
     brine_model_free(a);
     brine_model_free(b);
     return rc ? rc : differences ? CLI_FAILED : CLI_OK;

@@ -13,7 +13,8 @@
 #include "cli.h"
 
 static const char inspect_help[] =
-    "Usage: brine inspect [--format text|json] [--hash] [--allow ENTRY]... FILE\n"
+    "Usage: brine inspect [--format text|json] [--hash] [--allow ENTRY]...\n"
+    "                     [--limit NAME=VALUE]... FILE\n"
     "\n"
     "Lists the tensors of a model (PyTorch zip or legacy checkpoint, raw pickle of tensors or\n"
     "numpy arrays) with their dtype (safetensors spelling: F32, BF16, I64, BOOL, ...) and shape,\n"
@@ -24,10 +25,13 @@ static const char inspect_help[] =
     "  --hash              add the SHA-256 of each tensor's elements in C order, little-endian\n"
     "                      (for torch: hashlib.sha256(t.contiguous().numpy().tobytes()))\n"
     "  --allow ENTRY       widen the policy (profile, module.qualname or module.*)\n"
+    "  --limit NAME=VALUE  set a resource limit (repeatable; see 'brine --help-limits')\n"
     "  -h, --help          this text\n"
     "\n"
-    "Exit status: 0 listed; 1 the file is refused (unsafe, unverified or invalid);\n"
-    "2 usage error or the file cannot be read.\n";
+    "Exit status:\n"
+    "  0  listed\n"
+    "  1  the file is refused (unsafe, unverified, invalid, or no tensors brine can read)\n"
+    "  2  usage error, or the file cannot be read (missing, a directory, FIFO or device)\n";
 
 static void hex_digest(const uint8_t d[32], char out[65])
 {
@@ -38,9 +42,9 @@ static void hex_digest(const uint8_t d[32], char out[65])
 /* Opens a model for the CLI: policy from --allow entries; prints why on failure. Returns the
  * exit status to use on failure (CLI_FAILED for refusals, CLI_USAGE for I/O). */
 int cli_open_model(const char *command, const char *path, brine_policy *policy,
-                   brine_model **out)
+                   const brine_limits *limits, brine_model **out)
 {
-    brine_load_options opts = {policy, NULL};
+    brine_load_options opts = {policy, limits};
     brine_error err;
     brine_status st = brine_model_open(path, &opts, out, &err);
     if (st == BRINE_OK)
@@ -51,17 +55,18 @@ int cli_open_model(const char *command, const char *path, brine_policy *policy,
 
 int cli_inspect(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
-                                             {"hash", no_argument, NULL, 'H'},
-                                             {"allow", required_argument, NULL, 'a'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    int json = 0, hash = 0, c;
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'}, {"hash", no_argument, NULL, 'H'},
+        {"allow", required_argument, NULL, 'a'},  {"limit", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    int json = 0, hash = 0, have_limits = 0, c;
+    brine_limits limits;
+    memset(&limits, 0, sizeof limits);
     brine_policy *policy = brine_policy_new();
     if (!policy)
         return CLI_USAGE;
     brine_error err;
-    optind = 1;
+    optind = 0; /* full re-initialisation (glibc) */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
@@ -73,6 +78,13 @@ int cli_inspect(int argc, char **argv)
             }
             break;
         case 'H': hash = 1; break;
+        case 'l':
+            if (cli_parse_limit("inspect", optarg, &limits)) {
+                brine_policy_free(policy);
+                return CLI_USAGE;
+            }
+            have_limits = 1;
+            break;
         case 'a':
             if (brine_policy_allow(policy, optarg, &err)) {
                 brine_policy_free(policy);
@@ -83,9 +95,10 @@ int cli_inspect(int argc, char **argv)
             fputs(inspect_help, stdout);
             brine_policy_free(policy);
             return CLI_OK;
-        default:
+        default: /* getopt has printed what was wrong */
             brine_policy_free(policy);
-            return cli_usage_error("inspect", "bad option");
+            cli_try_help("inspect");
+            return CLI_USAGE;
         }
     }
     if (argc - optind != 1) {
@@ -94,7 +107,7 @@ int cli_inspect(int argc, char **argv)
     }
     const char *path = argv[optind];
     brine_model *m = NULL;
-    int rc = cli_open_model("inspect", path, policy, &m);
+    int rc = cli_open_model("inspect", path, policy, have_limits ? &limits : NULL, &m);
     brine_policy_free(policy);
     if (rc)
         return rc;
@@ -102,7 +115,7 @@ int cli_inspect(int argc, char **argv)
     json_t *doc = json_object(), *tensors = json_array();
     size_t n = brine_model_tensor_count(m);
     if (!json)
-        printf("%s: %s, %zu tensors\n", path, brine_model_format(m), n);
+        printf("%s: %s, %zu %s\n", path, brine_model_format(m), n, n == 1 ? "tensor" : "tensors");
     for (size_t i = 0; i < n && rc == CLI_OK; i++) {
         brine_tensor_info t;
         uint8_t digest[32];
@@ -119,7 +132,8 @@ int cli_inspect(int argc, char **argv)
             json_t *shape = json_array();
             for (unsigned k = 0; k < t.ndim; k++)
                 json_array_append_new(shape, json_integer((json_int_t)t.shape[k]));
-            json_t *o = json_pack("{s:s, s:s, s:o}", "name", t.name, "dtype", t.dtype, "shape", shape);
+            json_t *o =
+                json_pack("{s:s, s:s, s:o}", "name", t.name, "dtype", t.dtype, "shape", shape);
             if (hash)
                 json_object_set_new(o, "sha256", json_string(hex));
             json_array_append_new(tensors, o);

@@ -111,7 +111,7 @@ void cli_print_limits(FILE *out)
     brine_limits_default(&def);
     fputs("Resource limits. Every size or count a file declares is checked against them before\n"
           "anything is allocated; a file over a limit is 'invalid'. Lower or raise one with\n"
-          "--limit NAME=VALUE (brine scan, brine dis); VALUE may end in K, M, G or T (x1024^n).\n"
+          "--limit NAME=VALUE (every command); VALUE may end in K, M, G or T (x1024^n).\n"
           "A value above brine's built-in hard cap for that limit is lowered to the cap.\n\n",
           out);
     fprintf(out, "  %-21s %-15s %s\n", "NAME", "DEFAULT", "MEANING");

@@ -29,11 +29,13 @@
 #include "cli.h"
 
 static const char scan_help[] =
-    "Usage: brine scan [OPTION]... PATH...\n"
+    "Usage: brine scan [OPTION]... PATH...|-\n"
     "\n"
     "Decide whether model files are safe to load, without loading them. Formats are\n"
     "recognised by content, never by file name: every file given (or, with -r, found) is\n"
-    "scanned. Each file gets one verdict, from least to most severe:\n"
+    "scanned; '-' is standard input (a file named '-' is './-'). Only regular files are\n"
+    "read: a FIFO, device or socket is an error, never waited on. Each file gets one\n"
+    "verdict, from least to most severe:\n"
     "  safe        fully parsed; only constructs the policy allows\n"
     "  unverified  fully parsed; uses globals outside the policy, none known to be dangerous\n"
     "  invalid     malformed, truncated, over a limit or inconsistent: cannot be proven safe\n"
@@ -162,12 +164,10 @@ static void add_error(scan_run *run, const char *path, const char *fmt, ...)
     report_status(run, brine_report_add_error(run->report, path, &why, &err));
 }
 
-static void scan_one(scan_run *run, const char *path)
+/* Reports the outcome of scanning path: the result, or the error st/err. */
+static void report_scan(scan_run *run, const char *path, brine_status st, brine_result *res,
+                        brine_error err)
 {
-    brine_result *res = NULL;
-    brine_error err;
-    memset(&err, 0, sizeof err);
-    brine_status st = brine_scan_file(path, &run->opts, &res, &err);
     run->scanned++;
     progress_tick(run);
     if (st) {
@@ -182,6 +182,73 @@ static void scan_one(scan_run *run, const char *path)
     brine_result_free(res);
     if (run->flush_each && fflush(stdout) != 0)
         out_failed(run);
+}
+
+static void scan_one(scan_run *run, const char *path)
+{
+    brine_result *res = NULL;
+    brine_error err;
+    memset(&err, 0, sizeof err);
+    brine_status st = brine_scan_file(path, &run->opts, &res, &err);
+    report_scan(run, path, st, res, err);
+}
+
+/* Scans standard input ("-"), read whole — at most max_memory bytes, the budget a scan of one
+ * file has anyway. A terminal is refused rather than waited on. */
+static void scan_stdin(scan_run *run)
+{
+    brine_limits def;
+    brine_limits_default(&def);
+    uint64_t cap = run->opts.limits && run->opts.limits->max_memory ? run->opts.limits->max_memory
+                                                                    : def.max_memory;
+    if (isatty(STDIN_FILENO)) {
+        add_error(run, "-", "standard input is a terminal: pipe or redirect a file into it");
+        return;
+    }
+    size_t size = 0, alloc = 0;
+    uint8_t *buf = NULL;
+    for (;;) {
+        if (size == alloc) {
+            if (alloc > cap) {
+                free(buf);
+                add_error(run, "-",
+                          "standard input is larger than max_memory (%llu bytes): scan it as "
+                          "a file",
+                          (unsigned long long)cap);
+                return;
+            }
+            /* one byte past the cap tells "exactly cap" from "more" */
+            size_t next = alloc ? alloc * 2 : 65536;
+            if (next > cap + 1)
+                next = (size_t)cap + 1;
+            uint8_t *grown = realloc(buf, next);
+            if (!grown) {
+                free(buf);
+                add_error(run, "-", "out of memory reading standard input");
+                return;
+            }
+            buf = grown;
+            alloc = next;
+        }
+        ssize_t r = read(STDIN_FILENO, buf + size, alloc - size);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            add_error(run, "-", "cannot read standard input: %s", strerror(e));
+            return;
+        }
+        if (r == 0)
+            break;
+        size += (size_t)r;
+    }
+    brine_result *res = NULL;
+    brine_error err;
+    memset(&err, 0, sizeof err);
+    brine_status st = brine_scan_bytes(buf, size, &run->opts, &res, &err);
+    free(buf);
+    report_scan(run, "-", st, res, err);
 }
 
 static void note_dir_link(scan_run *run, const char *path)
@@ -312,7 +379,7 @@ static void walk(scan_run *run, const char *path, const struct stat *st, const d
     else if (S_ISDIR(st->st_mode))
         add_error(run, path, "is a directory (use -r)");
     else
-        add_error(run, path, "not a regular file");
+        add_error(run, path, "%s", cli_not_regular(st->st_mode));
 }
 
 static int parse_verdict(const char *s, brine_verdict *out)
@@ -451,8 +518,17 @@ int cli_scan(int argc, char **argv)
     run.progress = isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
     clock_gettime(CLOCK_MONOTONIC, &run.last);
 
+    int stdin_seen = 0;
     for (int i = optind; i < argc && !run.out_broken; i++) {
         struct stat st;
+        if (strcmp(argv[i], "-") == 0) {
+            /* standard input, once: a second "-" would read an empty stream */
+            if (stdin_seen++)
+                add_error(&run, argv[i], "standard input was already scanned");
+            else
+                scan_stdin(&run);
+            continue;
+        }
         /* command-line paths follow links, a directory link included: the user named it */
         if (stat(argv[i], &st) != 0)
             add_error(&run, argv[i], "cannot open: %s", strerror(errno));

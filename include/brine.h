@@ -310,6 +310,8 @@ typedef struct brine_convert_options {
     void *progress_ctx;
     int no_sync;                 /* 1: skip fsync (outputs stay atomic, but a power loss right
                                   * after the rename may lose them) */
+    int force;                   /* 1: replace existing outputs; 0: fail with BRINE_ERR_IO if
+                                  * either output exists when it is renamed into place */
 } brine_convert_options;
 
 /* Writes the model's tensors to a safetensors file at path — bit-exact, each in C order
@@ -318,13 +320,25 @@ typedef struct brine_convert_options {
  * Both files are written atomically (temporary file, fsync unless no_sync, rename); on failure neither
  * exists afterwards and nothing else was touched. Memory does not grow with the model: stored
  * tensors are streamed from the mapped file. Returns BRINE_ERR_UNSUPPORTED for dtypes
- * safetensors cannot hold (complex128), BRINE_ERR_IO, BRINE_ERR_NOMEM. */
+ * safetensors cannot hold (complex128) and for names it cannot represent (two tensors named
+ * "a.b.c", a tensor named "__metadata__"), BRINE_ERR_USAGE when path and the config path are
+ * the same file, BRINE_ERR_IO (an existing output without force included), BRINE_ERR_NOMEM.
+ * It does not check that path is not the model's own file: callers compare before opening
+ * (a model opened from a path that is later replaced still reads its original bytes). */
 BRINE_API brine_status brine_model_write_safetensors(const brine_model *model, const char *path,
                                                      const brine_convert_options *opts,
                                                      brine_error *err);
 
+/* Removes every temporary file brine is writing at this moment (the staged outputs of
+ * brine_model_write_safetensors in any thread). Async-signal-safe: call it from a handler
+ * for SIGINT, SIGTERM and SIGHUP, then re-raise the signal, so that an interrupted
+ * conversion leaves nothing behind. brine installs no signal handler itself. */
+BRINE_API void brine_remove_temporaries(void);
+
 /* Reads a whole file into memory (mapped read-only). *data must be released with
- * brine_unmap. */
+ * brine_unmap. Only a regular file is read: the path is opened without blocking (a FIFO
+ * has no writer to wait for) and anything else — directory, FIFO, device, socket — is
+ * BRINE_ERR_IO with a message saying what it is. */
 BRINE_API brine_status brine_map_file(const char *path, const uint8_t **data, size_t *len,
                                       brine_error *err);
 BRINE_API void brine_unmap(const uint8_t *data, size_t len);

@@ -14,3 +14,10 @@ target_compile_options(report_alloc_fail PRIVATE ${BRINE_WARNINGS})
 target_link_libraries(report_alloc_fail PRIVATE brine_static)
 add_test(NAME report_alloc_fail COMMAND report_alloc_fail)
 set_tests_properties(report_alloc_fail PROPERTIES LABELS cli TIMEOUT 300)
+
+# docs/contract.md's ```console examples are brine's real output on samples/ (rewritten with
+# tests/cli/contract_examples.py BRINE SOURCE_DIR --write).
+add_test(NAME contract_examples
+         COMMAND ${BRINE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/contract_examples.py
+                 $<TARGET_FILE:brine> ${CMAKE_SOURCE_DIR})
+set_tests_properties(contract_examples PROPERTIES LABELS cli TIMEOUT 300)

@@ -5,9 +5,14 @@
  * file only lays bytes out. Contiguous little-endian tensors are handed to the writer as
  * pointers into the mapped input (streamed, never copied whole); views and byte-swapped
  * tensors are produced chunk by chunk through a bounded scratch buffer. Both outputs are
- * atomic: the config is staged in a temporary file, the weights are written by the
- * safetensors writer's own temp-and-rename, and a failure at any step removes what was
- * staged, so a failed conversion leaves nothing behind.
+ * atomic: each is staged in a registered temporary file (core/atomic.h) and the two are
+ * renamed into place together, refusing existing files unless forced; a failure at any step
+ * or a signal (through brine_remove_temporaries) removes what was staged, so a failed or
+ * interrupted conversion leaves nothing behind.
+ *
+ * Names a model can hold but safetensors cannot (the same joined name twice, the reserved
+ * "__metadata__") are refused as BRINE_ERR_UNSUPPORTED before anything is written: the
+ * input is fine, the target format is not able to say it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,7 +32,7 @@ enum { SCRATCH = 1 << 20 };
 typedef struct fill_ctx {
     const ld_set *set;
     const ld_tensor *t;
-    uint8_t *scratch;        /* SCRATCH + one element, shared by all tensors */
+    uint8_t *scratch; /* SCRATCH + one element, shared by all tensors */
     uint64_t *done;
     uint64_t total;
     const brine_convert_options *opts;
@@ -99,6 +104,40 @@ static brine_status write_weights(void *ctx, int fd, brine_error *err)
     return st_writer_write_fd(ctx, fd, err);
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Refuses tensor names safetensors cannot represent: its header is a JSON object keyed by
+ * name, so a repeated name would silently drop a tensor and "__metadata__" is not a tensor. */
+static brine_status check_names(const ld_set *s, brine_error *err)
+{
+    if (s->n_tensors < 1)
+        return BRINE_OK;
+    const char **names = malloc(s->n_tensors * sizeof *names);
+    if (!names)
+        return ERR_NOMEM(err);
+    brine_status st = BRINE_OK;
+    for (size_t i = 0; i < s->n_tensors && !st; i++) {
+        names[i] = s->tensors[i].name;
+        if (strcmp(names[i], "__metadata__") == 0)
+            st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                         "cannot be represented in safetensors: a tensor is named "
+                         "'__metadata__', the key safetensors reserves for its metadata");
+    }
+    if (!st)
+        qsort(names, s->n_tensors, sizeof *names, by_name);
+    for (size_t i = 1; i < s->n_tensors && !st; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                         "cannot be represented in safetensors: two tensors are named '%.150s' "
+                         "(nested keys are joined with '.')",
+                         names[i]);
+    free(names);
+    return st;
+}
+
 /* The groups of tensors that share a storage, as a JSON array of name arrays, or NULL when
  * there are none. *st is set when memory runs out (a missing group would be a lost fact). */
 static char *shared_groups(const ld_set *s, brine_status *st, brine_error *err)
@@ -135,8 +174,11 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
     fill_ctx *fills = NULL;
     uint8_t *scratch = NULL;
     char *config_path = NULL, *staged = NULL, *shared = NULL;
+    char *staged_weights = NULL;
     uint64_t done = 0, total = 0;
-    brine_status st = st_writer_new(&m->lim, mem, &w, err);
+    brine_status st = check_names(s, err);
+    if (!st)
+        st = st_writer_new(&m->lim, mem, &w, err);
     if (st)
         return st;
     fills = calloc(s->n_tensors ? s->n_tensors : 1, sizeof *fills);
@@ -152,7 +194,8 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
         int dt = st_dtype_from_name(t->dtype->st_name, strlen(t->dtype->st_name));
         if (dt < 0) {
             st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
-                         "tensor %.200s: safetensors has no %s dtype", t->name, t->dtype->torch_name);
+                         "tensor %.200s: safetensors has no %s dtype", t->name,
+                         t->dtype->torch_name);
             break;
         }
         uint64_t shape[LD_MAX_DIMS];
@@ -169,20 +212,25 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
         st = st_writer_set_metadata(w, "format", 6, "pt", 2, err);
     if (!st && (shared = shared_groups(s, &st, err)))
         st = st_writer_set_metadata(w, "brine.shared", 12, shared, strlen(shared), err);
-    if (!st && !(config_path = opts && opts->config_path ? strdup(opts->config_path)
-                                                         : config_path_for(path)))
+    if (!st && !(config_path =
+                     opts && opts->config_path ? strdup(opts->config_path) : config_path_for(path)))
         st = ERR_NOMEM(err);
-    /* the config is staged first and committed last: either both files appear or neither */
-    unsigned flags = opts && opts->no_sync ? ATOMIC_NO_SYNC : 0;
+    if (!st && strcmp(config_path, path) == 0)
+        st = err_set(err, BRINE_ERR_USAGE, __LINE__,
+                     "the config and the weights would both be written to %.150s", path);
+    /* both are staged, then renamed together: either both files appear or neither */
+    unsigned flags =
+        (opts && opts->no_sync ? ATOMIC_NO_SYNC : 0) | (opts && opts->force ? ATOMIC_REPLACE : 0);
     if (!st)
         st = atomic_write(config_path, write_text, m->config_json, flags, &staged, err);
     if (!st)
-        st = atomic_write(path, write_weights, w, flags, NULL, err);
-    if (!st && (st = atomic_commit(staged, config_path, flags, err)))
-        unlink(path);
-    else if (st && staged)
-        unlink(staged);
+        st = atomic_write(path, write_weights, w, flags, &staged_weights, err);
+    if (!st)
+        st = atomic_commit_pair(staged_weights, path, staged, config_path, flags, err);
+    else
+        atomic_discard(staged);
 out:
+    free(staged_weights);
     st_writer_free(w);
     free(fills);
     free(scratch);

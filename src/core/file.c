@@ -1,4 +1,11 @@
-/* file.c — mapping input files read-only. Inputs are never opened for writing. */
+/*
+ * file.c — mapping input files read-only. Inputs are never opened for writing.
+ *
+ * Threat model: the path may name anything — a FIFO whose open() would wait forever for a
+ * writer, a terminal that would become our controlling tty, a device that never ends. It is
+ * opened with O_NONBLOCK | O_NOCTTY and checked with fstat() on the descriptor itself (no
+ * window between the check and the read); only a regular file is read.
+ */
 #include "brine.h"
 #include "core/error.h"
 
@@ -12,33 +19,51 @@
 
 static const uint8_t empty_file[1];
 
+/* Why a file of this type is not read. */
+static const char *not_regular(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "is a directory, not a file";
+    if (S_ISFIFO(mode))
+        return "is a FIFO (named pipe), not a regular file: brine reads only regular files";
+    if (S_ISCHR(mode))
+        return "is a character device, not a regular file: brine reads only regular files";
+    if (S_ISBLK(mode))
+        return "is a block device, not a regular file: brine reads only regular files";
+    if (S_ISSOCK(mode))
+        return "is a socket, not a regular file: brine reads only regular files";
+    return "is not a regular file: brine reads only regular files";
+}
+
 /* Files up to this size are read into memory, larger ones mapped (brine_unmap tells them
  * apart by length). */
 #define SMALL_FILE (64 * 1024)
 
-brine_status brine_map_file(const char *path, const uint8_t **data, size_t *len,
-                            brine_error *err)
+brine_status brine_map_file(const char *path, const uint8_t **data, size_t *len, brine_error *err)
 {
     if (!path || !data || !len)
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_map_file: NULL argument");
     *data = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return err_set(err, BRINE_ERR_IO, __LINE__, "cannot open: %s", strerror(errno));
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        struct stat st;
+        /* a socket cannot be opened at all (ENXIO): say what it is, not just the errno */
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            return err_set(err, BRINE_ERR_IO, __LINE__, "%s", not_regular(st.st_mode));
+        return err_set(err, BRINE_ERR_IO, __LINE__, "cannot open: %s", strerror(e));
+    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
         return err_set(err, BRINE_ERR_IO, __LINE__, "cannot stat: %s", strerror(e));
     }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return err_set(err, BRINE_ERR_IO, __LINE__, "is a directory");
-    }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return err_set(err, BRINE_ERR_IO, __LINE__, "not a regular file");
+        return err_set(err, BRINE_ERR_IO, __LINE__, "%s", not_regular(st.st_mode));
     }
     if (st.st_size == 0) {
         close(fd);

@@ -8,10 +8,13 @@
 #include "policy/policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 
@@ -497,10 +500,27 @@ brine_status brine_policy_load(brine_policy *p, const char *path, brine_error *e
 {
     if (!p || !path)
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_policy_load: NULL argument");
-    FILE *f = fopen(path, "re");
-    if (!f)
+    /* only a regular file, opened without blocking: a FIFO would wait for a writer forever */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat sb;
+    if (fd < 0 && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return err_set(err, BRINE_ERR_IO, __LINE__, "policy %s is not a regular file", path);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
         return err_set(err, BRINE_ERR_IO, __LINE__, "cannot open policy %s: %s", path,
-                       strerror(errno));
+                       strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return err_set(err, BRINE_ERR_IO, __LINE__, "policy %s is not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return ERR_NOMEM(err);
+    }
     char line[MAX_ENTRY_LEN + 2];
     uint64_t lineno = 0;
     brine_status st = BRINE_OK;

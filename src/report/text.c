@@ -4,13 +4,15 @@
  *   model.pkl: unsafe (pickle)
  *     [unsafe] dangerous-global: calls os.system(...) (os.system, offset 2)
  *   missing.pkl: error: cannot open: No such file or directory
- *   1 files: 0 safe, 0 unverified, 0 invalid, 1 unsafe; 1 errors
+ *   notes.txt: safe (not a model file)
+ *   2 files: 0 safe, 0 unverified, 0 invalid, 1 unsafe; 1 error
  *
  * One line per file as it is added, its findings indented below, a summary at the end. Every
  * string from the file or its name goes through rep_text_escaped (see escape.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "report/report.h"
 
@@ -63,10 +65,13 @@ static brine_status text_file(brine_report *r, const char *path, const brine_res
         st = rep_puts(r, ": ");
     if (!st)
         st = rep_puts(r, brine_verdict_name(brine_result_verdict(res)));
+    /* format "none" means no format recognised the file: say so in words */
+    const char *format = brine_result_format(res);
+    int none = strcmp(format, "none") == 0;
     if (!st)
         st = rep_puts(r, " (");
     if (!st)
-        st = rep_text_escaped(r, brine_result_format(res));
+        st = none ? rep_puts(r, "not a model file") : rep_text_escaped(r, format);
     if (!st)
         st = rep_puts(r, ")\n");
     size_t n = brine_result_finding_count(res);
@@ -92,13 +97,14 @@ static brine_status text_error(brine_report *r, const char *path, const char *me
 
 static brine_status text_finish(brine_report *r)
 {
-    /* always "files" and "errors", even for 1: scripts match this line */
+    /* English plurals ("1 file", "2 files"); scripts should read --format json instead */
     char line[256];
     int n = snprintf(line, sizeof line,
-                     "%" PRIu64 " files: %" PRIu64 " safe, %" PRIu64 " unverified, %" PRIu64
-                     " invalid, %" PRIu64 " unsafe; %" PRIu64 " errors\n",
-                     r->n_files, r->verdicts[BRINE_SAFE], r->verdicts[BRINE_UNVERIFIED],
-                     r->verdicts[BRINE_INVALID], r->verdicts[BRINE_UNSAFE], r->n_errors);
+                     "%" PRIu64 " file%s: %" PRIu64 " safe, %" PRIu64 " unverified, %" PRIu64
+                     " invalid, %" PRIu64 " unsafe; %" PRIu64 " error%s\n",
+                     r->n_files, r->n_files == 1 ? "" : "s", r->verdicts[BRINE_SAFE],
+                     r->verdicts[BRINE_UNVERIFIED], r->verdicts[BRINE_INVALID],
+                     r->verdicts[BRINE_UNSAFE], r->n_errors, r->n_errors == 1 ? "" : "s");
     if (n < 0 || (size_t)n >= sizeof line)
         return BRINE_ERR_IO; /* cannot happen: six 20-digit numbers and fixed words */
     return rep_write(r, line, (size_t)n);

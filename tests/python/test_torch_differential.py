@@ -535,11 +535,12 @@ def test_convert_refuses_hostile_and_leaves_nothing(tmp_path):
 
 @needs_convert
 def test_failed_convert_keeps_an_existing_output(tmp_path):
-    """Atomic output: a refused conversion does not truncate or replace OUT."""
+    """Atomic output: a refused conversion does not truncate or replace OUT, even with --force
+    (without it an existing OUT is refused before IN is read)."""
     src = hostile_checkpoint(tmp_path / "evil.pt", tmp_path / "PAYLOAD_RAN")
     out = tmp_path / "existing.safetensors"
     out.write_bytes(b"previous contents")
-    r = bt.run_brine("convert", src, out)
+    r = bt.run_brine("convert", "--force", src, out)
     assert r.returncode == 1, bt.describe(r)
     assert out.read_bytes() == b"previous contents"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.pt", "existing.safetensors"]
