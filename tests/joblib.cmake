@@ -17,13 +17,11 @@ set_tests_properties(py_joblib PROPERTIES
   ENVIRONMENT "JOBLIB_DUMP=$<TARGET_FILE:joblib_dump>;BRINE_VENV_PYTHON=${BRINE_VENV_PYTHON};PYTHONDONTWRITEBYTECODE=1"
   TIMEOUT 900)
 
-# WAITING FOR THE WIRING: `brine scan` / `brine inspect` on the same fixtures. The scan driver
-# does not call formats/joblib.c yet (the lead's format model, issue 8 item 1); once the joblib
-# format runs its pickle through jl_run, drop the DISABLED property. See the test's docstring.
+# `brine scan` / `brine inspect` on the same fixtures, through the format model (pickle.c reads
+# joblib files with jl_run; compressed ones are unwrapped by compressed.c first).
 add_test(NAME py_joblib_scan
          COMMAND ${BRINE_PYTHON} -m pytest -q -p no:cacheprovider
                  ${CMAKE_CURRENT_SOURCE_DIR}/python/test_joblib_scan.py)
 set_tests_properties(py_joblib_scan PROPERTIES
   ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;JOBLIB_DUMP=$<TARGET_FILE:joblib_dump>;BRINE_VENV_PYTHON=${BRINE_VENV_PYTHON};PYTHONDONTWRITEBYTECODE=1"
-  DISABLED TRUE
   TIMEOUT 900)

@@ -39,6 +39,8 @@ static brine_status read_stream(fmt_env *env, flt_kind k, flt_reader reader, con
     snprintf(member, sizeof member, "<%s%s>", flt_name(k),
              reader == FLT_READER_JOBLIB ? " as joblib reads it" : "");
     brine_status fst = BRINE_OK;
+    if (confident || out.len)
+        fmt_set_format(env, flt_name(k));
     if (st && (confident || out.len))
         fst = fmt_error_finding(env, member, &err,
                                 out.silent_truncation ? "the stream is cut short (the reader "
@@ -78,7 +80,6 @@ static brine_status compressed_walk(fmt_env *env, const uint8_t *data, size_t le
 {
     int confidence = 0;
     flt_kind k = flt_probe(data, len, &confidence);
-    fmt_set_format(env, flt_name(k));
     brine_status st = read_stream(env, k, FLT_READER_PYTHON, data, len, confidence >= 90, NULL);
     if (st || (k != FLT_GZIP && k != FLT_ZLIB))
         return st;

@@ -74,10 +74,14 @@ static brine_status walk_sidecars(fmt_env *env, const jl_ctx *jl)
 
 static brine_status read_joblib(fmt_env *env, const uint8_t *data, size_t len, fmt_loader loader)
 {
-    fmt_pickle p = {NULL, data, len, 0, 1, PID_NONE, 0, NULL, NULL, loader};
+    /* a ZF file may hold raw array bytes (a sidecar .z): not a pickle, nothing runs */
+    fmt_pickle p = {
+        NULL, data, len,   0, 1, PID_NONE, loader == FMT_JOBLIB_COMPAT ? FMT_P_SNIFF : 0,
+        NULL, NULL, loader};
     pk_graph *g;
-    brine_status st = fmt_run_pickle(env, &p, &g, NULL);
-    if (st)
+    int inert = 0;
+    brine_status st = fmt_run_pickle(env, &p, &g, &inert);
+    if (st || inert)
         return st;
     fmt_set_format(env, "joblib");
     if (g->n_pickles)

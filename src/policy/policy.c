@@ -27,11 +27,13 @@ typedef struct deny_entry {
 static const deny_entry deny_list[] = {
 #define FORBID(p, w) {p, w, 1},
 #define DENY(p, w)   {p, w, 0},
+#define NOT_DENIED(p, w)
 #define DENY_PART(p, w)
 #include "policy/denylist.def"
 #undef FORBID
 #undef DENY
 #undef DENY_PART
+#undef NOT_DENIED
 };
 
 /* DENY_PART entries: a package component such as "tests" wherever it appears in a module
@@ -39,11 +41,27 @@ static const deny_entry deny_list[] = {
 static const deny_entry deny_parts[] = {
 #define FORBID(p, w)
 #define DENY(p, w)
+#define NOT_DENIED(p, w)
 #define DENY_PART(p, w) {p, w, 0},
 #include "policy/denylist.def"
 #undef FORBID
 #undef DENY
 #undef DENY_PART
+#undef NOT_DENIED
+};
+
+/* NOT_DENIED entries: exact names inside a denied module that do nothing but return their
+ * argument (TorchScript's unpickler helpers); the wildcard above would misname them. */
+static const char *const not_denied[] = {
+#define FORBID(p, w)
+#define DENY(p, w)
+#define DENY_PART(p, w)
+#define NOT_DENIED(p, w) p,
+#include "policy/denylist.def"
+#undef FORBID
+#undef DENY
+#undef DENY_PART
+#undef NOT_DENIED
 };
 
 typedef struct allow_entry {
@@ -235,6 +253,9 @@ static int accept_profile(const idx_entry *e, const void *ctx)
 
 static const char *denied(const char *full, size_t n)
 {
+    for (size_t i = 0; i < sizeof not_denied / sizeof not_denied[0]; i++)
+        if (strlen(not_denied[i]) == n && memcmp(not_denied[i], full, n) == 0)
+            return NULL;
     const idx_entry *e = idx_match(deny_idx, N_DENY, full, n, accept_any, NULL);
     if (e)
         return e->why;

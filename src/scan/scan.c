@@ -335,6 +335,28 @@ static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, const p
              call_line(j, e, via, linebuf, sizeof linebuf));
         return BRINE_OK;
     }
+    if (strcmp(gl->full, "copyreg._reconstructor") == 0) {
+        /* (cls, base, state): how protocols 0 and 1 make an instance — base.__new__(cls,
+         * state), then base.__init__(obj, state) unless base is object. cls is judged where
+         * it is imported; base runs code unless it is object. */
+        const pk_node *base =
+            args && args->kind == K_TUPLE && args->count == 3 ? pk_at(j->g, args->items[1]) : NULL;
+        const pk_global *bg = base && base->kind == K_GLOBAL ? global_of(j, args->items[1]) : NULL;
+        if (!base || pk_at(j->g, args->items[0])->kind != K_GLOBAL) {
+            FIND(BRINE_UNSAFE, "dynamic-call", gl->full, offset,
+                 "%s makes an instance of something computed while loading: %s", gl->full,
+                 call_line(j, e, via, linebuf, sizeof linebuf));
+        } else if (!bg || strcmp(bg->full, "builtins.object") != 0 ||
+                   pk_at(j->g, args->items[2])->kind != K_NONE) {
+            if (depth >= 8) {
+                FIND(BRINE_INVALID, "limit", gl->full, offset, "%s nested too deeply", gl->full);
+                return BRINE_OK;
+            }
+            /* base.__init__ runs with state: judged as a call of base */
+            return judge_call_of(j, args->items[1], 0, e, gl->full, depth + 1);
+        }
+        return BRINE_OK;
+    }
     if (strcmp(gl->full, "builtins.bytearray") == 0 && args && args->kind == K_TUPLE &&
         args->count >= 1 && pk_at(j->g, args->items[0])->kind == K_INT &&
         (uint64_t)pk_at(j->g, args->items[0])->v.i > j->sc->limits.max_string) {

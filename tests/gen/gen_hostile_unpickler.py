@@ -44,21 +44,21 @@ def cases(marker):
                             "globals": list(globals_), "runs_under": runs_under, "why": why})
 
     # ---- divergence: pickle.py goes on where _pickle.c raises
-    add("div_float_underscore", b"F1_0\n0" + pay, "unsafe", ["malformed", "forbidden-module"],
+    add("div_float_underscore", b"F1_0\n0" + pay, "unsafe", ["unpickler-divergence", "forbidden-module"],
         "py", "float() takes '1_0', PyOS_string_to_double does not")
-    add("div_float_spaces", b"F 2.5 \n0" + pay, "unsafe", ["malformed", "forbidden-module"],
+    add("div_float_spaces", b"F 2.5 \n0" + pay, "unsafe", ["unpickler-divergence", "forbidden-module"],
         "py", "float() strips whitespace, PyOS_string_to_double does not")
-    add("div_float_overflow", b"F1e999\n0" + pay, "unsafe", ["malformed", "forbidden-module"],
+    add("div_float_overflow", b"F1e999\n0" + pay, "unsafe", ["unpickler-divergence", "forbidden-module"],
         "py", "float() gives inf, _pickle.c raises OverflowError")
     add("div_put_past_ssize_t", b"Np99999999999999999999\n0" + pay, "unsafe",
-        ["malformed", "forbidden-module"], "py",
+        ["unpickler-divergence", "forbidden-module"], "py",
         "pickle.py's memo is a dict; _pickle.c raises OverflowError on the index")
     add("div_get_put_past_ssize_t",
         b"cos\nsystem\np123456789012345678901234567890\n0g123456789012345678901234567890\n"
         b"(S'touch " + str(marker).encode() + b"'\ntR.", "unsafe",
-        ["malformed", "forbidden-module"], "py", "GET of a dict-only memo key")
+        ["unpickler-divergence", "forbidden-module"], "py", "GET of a dict-only memo key")
     add("div_reduce_list_args", b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\nlR.",
-        "unsafe", ["malformed", "forbidden-module"], "py",
+        "unsafe", ["unpickler-divergence", "forbidden-module"], "py",
         "REDUCE with a list: func(*args) in pickle.py, 'argument list must be a tuple' in C")
     add("div_frame_truncated",
         b"\x80\x04\x95" + struct.pack("<Q", 10 ** 6) + b"\x80\x02" + su("os") + su("system")
@@ -70,11 +70,11 @@ def cases(marker):
     add("div_global_at_eof", b"cos\nsystemX", "unsafe", ["forbidden-module"], "none",
         "pickle.py's readline returns the unterminated line and [:-1] drops the last byte: "
         "find_class('os', 'system')")
-    add("div_global_empty_module", b"c\nsystem\n.", "invalid", ["malformed"], "py",
+    add("div_global_empty_module", b"c\nsystem\n.", "invalid", ["unpickler-divergence"], "py",
         "_pickle.c refuses an empty module name, pickle.py calls find_class('', 'system')",
         globals_=(".system",))
     # ---- divergence: _pickle.c goes on where pickle.py raises
-    add("div_int_octal", b"I010\n0" + pay, "unsafe", ["malformed", "forbidden-module"], "c",
+    add("div_int_octal", b"I010\n0" + pay, "unsafe", ["unpickler-divergence", "forbidden-module"], "c",
         "strtol reads '010' as octal 8; int('010', 0) raises")
     add("div_frame_crossing",
         b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00" + su("os") + su("system") + b"\x93"

@@ -36,6 +36,10 @@ PYTHON = "/usr/bin/python3"
 ALLOW_EXACT = frozenset("""
 builtins.set builtins.frozenset builtins.bytearray builtins.complex builtins.slice builtins.range
 _codecs.encode collections.OrderedDict collections.Counter
+copyreg._reconstructor builtins.object
+torch.jit._pickle.build_intlist torch.jit._pickle.build_tensorlist
+torch.jit._pickle.build_doublelist torch.jit._pickle.build_boollist
+torch.jit._pickle.build_tensor_from_id torch.jit._pickle.restore_type_tag
 numpy.core.multiarray._reconstruct numpy._core.multiarray._reconstruct
 numpy.core.multiarray.scalar numpy._core.multiarray.scalar numpy.ndarray numpy.dtype
 numpy.core.numeric._frombuffer numpy._core.numeric._frombuffer

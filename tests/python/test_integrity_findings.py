@@ -25,9 +25,6 @@ def test_torchscript_is_unsafe_for_its_code(fx):
                for x in f["findings"]), f["findings"]
 
 
-@pytest.mark.xfail(strict=True, reason="the claim comes from src/policy/denylist.def "
-                   "(torch.jit.* 'compiles and runs TorchScript'), which is the lead's to change: "
-                   "allow or describe torch.jit._pickle.build_* / restore_type_tag")
 def test_build_intlist_is_not_said_to_run_code(fx):
     r, f = scan(fx[0] / "scripted.pt")
     wrong = [x for x in f["findings"] if x.get("global", "").startswith("torch.jit._pickle.")
