@@ -39,6 +39,8 @@ static const struct limit_field {
     F(zip_max_ratio, "decompressed / compressed size of one zip entry"),
     F(st_max_header, "bytes of a safetensors JSON header"),
     F(max_tensors, "tensors in one file"),
+    F(archive_max_members, "members of one tar or 7z archive"),
+    F(archive_max_name, "bytes of one tar or 7z member name or link target"),
 #undef F
 };
 enum { N_LIMITS = sizeof limit_fields / sizeof limit_fields[0] };

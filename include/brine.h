@@ -86,6 +86,8 @@ typedef struct brine_limits {
     uint64_t zip_max_ratio;        /* decompressed / compressed size of one entry */
     uint64_t st_max_header;        /* safetensors JSON header bytes */
     uint64_t max_tensors;          /* tensors in one file */
+    uint64_t archive_max_members;  /* members of one tar or 7z archive */
+    uint64_t archive_max_name;     /* bytes of one tar/7z member name or link target */
 } brine_limits;
 
 /* Fills *limits with the defaults. */

@@ -44,7 +44,11 @@
     /* safetensors header bytes; the reference implementation's own cap is 100 MB */           \
     X(st_max_header, UINT64_C(100000000), UINT64_C(100000000))                                 \
     /* tensors in one file; bounds per-tensor bookkeeping */                                   \
-    X(max_tensors, UINT64_C(10000000), UINT64_C(100000000))
+    X(max_tensors, UINT64_C(10000000), UINT64_C(100000000))                                    \
+    /* tar/7z members; stops archives of millions of empty headers (tarfile lists them all) */ \
+    X(archive_max_members, UINT64_C(1000000), UINT64_C(100000000))                             \
+    /* one member name or link target; stops gigabyte pax `path` records kept per member */    \
+    X(archive_max_name, UINT64_C(1) << 20, UINT64_C(1) << 30)
 
 /* The effective limits: defaults where the caller left zero, clamped to the hard caps. */
 void lim_resolve(const brine_limits *requested, brine_limits *out);

@@ -21,131 +21,42 @@
 
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/limits.h"
 #include "formats/format.h"
+#include "formats/tar.h"
 #include "pickle/machine.h"
 
-enum { TAR_BLOCK = 512, MAX_DIMS = 64 };
+enum { MAX_DIMS = 64 };
 
-typedef struct tar_member {
+/* One of the members torch reads: its bytes (what the file holds of them, when cut). */
+typedef struct torch_part {
     const uint8_t *data;
     uint64_t size;
     uint64_t offset; /* of the data in the file */
     int found;
-    int duplicates;
-} tar_member;
+} torch_part;
 
-/* tarfile.nti: octal digits (NUL/space padded), or base-256 when the first byte has 0x80. */
-static int tar_number(const uint8_t *f, size_t n, uint64_t *out)
+/* A tar that tarfile opens and whose members name torch's: the only tars torch.load reads as
+ * checkpoints. Other tars bid low and are reported as plain archives. */
+static int torch_tar_probe(const uint8_t *data, size_t len)
 {
-    uint64_t v = 0;
-    if (f[0] & 0x80) {
-        if (f[0] != 0x80) /* negative or too big */
-            return -1;
-        for (size_t i = 1; i < n; i++) {
-            if (v >> 56)
-                return -1;
-            v = (v << 8) | f[i];
-        }
-        *out = v;
+    if (!tar_probe(data, len))
         return 0;
-    }
-    size_t i = 0;
-    while (i < n && (f[i] == ' ' || f[i] == 0))
-        i++;
-    int digits = 0;
-    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++, digits++) {
-        if (v >> 60)
-            return -1;
-        v = v * 8 + (uint64_t)(f[i] - '0');
-    }
-    for (; i < n; i++)
-        if (f[i] != ' ' && f[i] != 0)
-            return -1;
-    *out = v;
-    return digits || f[0] == 0 || f[0] == ' ' ? 0 : -1;
-}
-
-/* The checksum tarfile accepts: the sum of the header with the checksum field read as spaces,
- * unsigned or signed bytes. */
-static int tar_checksum_ok(const uint8_t *h)
-{
-    uint64_t want;
-    if (tar_number(h + 148, 8, &want) != 0)
-        return 0;
-    int64_t us = 0, ss = 0;
-    for (size_t i = 0; i < TAR_BLOCK; i++) {
-        uint8_t c = i >= 148 && i < 156 ? ' ' : h[i];
-        us += c;
-        ss += (int8_t)c;
-    }
-    return (uint64_t)us == want || (uint64_t)ss == want;
-}
-
-static int tar_probe(const uint8_t *data, size_t len)
-{
-    return len >= TAR_BLOCK && tar_checksum_ok(data) ? 85 : 0;
-}
-
-static int name_is(const uint8_t *h, const char *z)
-{
-    size_t n = strlen(z);
-    return memcmp(h, z, n) == 0 && h[n] == 0;
-}
-
-/* Walks the headers; fills the three members torch reads. Returns an error message or NULL. */
-static const char *tar_walk(const uint8_t *data, size_t len, tar_member m[3], uint64_t *bad_at)
-{
-    static const char *const names[3] = {"storages", "tensors", "pickle"};
-    cursor c;
-    cur_init(&c, data, len);
-    for (unsigned guard = 0; guard < 1000000; guard++) {
-        *bad_at = cur_pos(&c);
-        const uint8_t *h;
-        if (cur_left(&c) == 0)
-            return NULL; /* tarfile tolerates a missing end-of-archive marker */
-        if (cur_take(&c, TAR_BLOCK, &h) != 0)
-            return "tar header cut short";
-        int zero = 1;
-        for (size_t i = 0; i < TAR_BLOCK && zero; i++)
-            zero = h[i] == 0;
-        if (zero)
-            return NULL;
-        if (!tar_checksum_ok(h))
-            return "tar header checksum does not match";
-        uint64_t size;
-        if (tar_number(h + 124, 12, &size) != 0)
-            return "tar header size is not a number";
-        uint64_t padded;
-        if (__builtin_add_overflow(size, (uint64_t)TAR_BLOCK - 1, &padded))
-            return "tar member size overflows";
-        padded -= padded % TAR_BLOCK;
-        uint64_t at = cur_pos(&c);
-        const uint8_t *body = c.p;
-        int cut = size > cur_left(&c);
-        if (cut) /* what is there is still scanned: a payload may precede the cut */
-            size = cur_left(&c);
-        cur_take(&c, padded <= cur_left(&c) ? padded : cur_left(&c), &body);
-        uint8_t type = h[156];
-        if (type == '0' || type == 0)
-            for (int k = 0; k < 3; k++)
-                if (name_is(h, names[k])) {
-                    /* tarfile.getmember: the last member of a name wins */
-                    m[k].duplicates += m[k].found;
-                    m[k].found = 1;
-                    m[k].data = body;
-                    m[k].size = size;
-                    m[k].offset = at;
-                }
-        /* links, directories, pax and GNU headers are not members torch reads */
-        if (cut)
-            return "tar member runs past the end of the file";
-    }
-    return "too many tar members";
+    brine_limits lim;
+    lim_resolve(NULL, &lim);
+    mem_budget mem;
+    mem_budget_init(&mem, lim.max_memory);
+    tar_archive *ta = NULL;
+    if (tar_open(data, len, &lim, &mem, &ta, NULL) != BRINE_OK)
+        return 85; /* over a limit: the scan reports it, never a pass */
+    int torch = tar_is_torch(ta);
+    tar_close(ta);
+    return torch ? 85 : 40;
 }
 
 /* Runs one pickle at *pos of a member, judges it, advances *pos past its STOP. The graph is
  * left for the caller to read the value (and free). */
-static brine_status one_pickle(scan_ctx *sc, const tar_member *m, const char *name, size_t *pos,
+static brine_status one_pickle(scan_ctx *sc, const torch_part *m, const char *name, size_t *pos,
                                pk_graph *g, int *ok)
 {
     pk_run_options opts = {&sc->limits, NULL, NULL};
@@ -184,7 +95,7 @@ static int small_int(const pk_graph *g, pk_id id, int64_t *v)
 }
 
 /* storages: count, then (key, location, storage_type) + records, then the views list. */
-static brine_status scan_storages(scan_ctx *sc, const tar_member *m)
+static brine_status scan_storages(scan_ctx *sc, const torch_part *m)
 {
     size_t pos = 0;
     pk_graph g;
@@ -231,7 +142,7 @@ static brine_status scan_storages(scan_ctx *sc, const tar_member *m)
 }
 
 /* tensors: count, then (key, storage_id, type) + int32 ndim, pad, sizes, strides, offset. */
-static brine_status scan_tensors(scan_ctx *sc, const tar_member *m)
+static brine_status scan_tensors(scan_ctx *sc, const torch_part *m)
 {
     size_t pos = 0;
     pk_graph g;
@@ -265,31 +176,93 @@ static brine_status scan_tensors(scan_ctx *sc, const tar_member *m)
     return st;
 }
 
+/* Finds what torch's legacy_load extracts under name: tarfile's last member of that name. */
+static brine_status find_part(scan_ctx *sc, const tar_archive *ta, const uint8_t *data,
+                              size_t len, const char *name, torch_part *p)
+{
+    memset(p, 0, sizeof *p);
+    long i = tar_find(ta, name, strlen(name));
+    if (i < 0)
+        return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, name, -1,
+                                "no %s member: torch's tar loader fails (after running what "
+                                "the members before it hold)",
+                                name);
+    const tar_member *m = tar_member_at(ta, (size_t)i);
+    brine_status st = BRINE_OK;
+    if (m->anomalies & TAR_DUPLICATE) {
+        size_t dups = 0;
+        for (size_t k = 0; k < tar_count(ta); k++) {
+            const tar_member *o = tar_member_at(ta, k);
+            dups += o != m && o->name_len == m->name_len && !memcmp(o->name, m->name, m->name_len);
+        }
+        st = scan_add_finding(sc, BRINE_INVALID, "duplicate-member", NULL, name,
+                              (int64_t)m->header_offset,
+                              "%zu more members are named %s: tarfile reads the last one, "
+                              "other readers the first",
+                              dups, name);
+    }
+    if (st)
+        return st;
+    if (m->data) {
+        p->data = m->data, p->size = m->data_len;
+    } else if ((m->anomalies & TAR_DATA_CUT) && m->data_offset <= len) {
+        /* what is there is still judged: a payload may precede the cut */
+        p->data = data + m->data_offset, p->size = len - m->data_offset;
+        st = scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, name,
+                              (int64_t)m->header_offset,
+                              "tar member runs past the end of the file");
+    } else {
+        return scan_add_finding(
+            sc, BRINE_INVALID, "malformed", NULL, name, (int64_t)m->header_offset,
+            "member %s is %s: torch would open %s", name,
+            m->type == '2' || m->type == '1' ? "a link" : "not a regular file",
+            m->type == '2' || m->type == '1' ? "the file it points to, possibly outside the "
+                                               "archive"
+                                             : "something else than its bytes");
+    }
+    p->found = 1;
+    p->offset = m->data_offset;
+    return st;
+}
+
 static brine_status tar_scan(scan_ctx *sc, const uint8_t *data, size_t len)
 {
-    scan_set_format(sc, "pytorch-tar");
-    tar_member m[3];
-    memset(m, 0, sizeof m);
-    uint64_t bad_at = 0;
-    const char *why = tar_walk(data, len, m, &bad_at);
-    brine_status st = BRINE_OK;
-    if (why)
-        st = scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, NULL, (int64_t)bad_at, "%s",
-                              why);
-    static const char *const names[3] = {"storages", "tensors", "pickle"};
-    for (int k = 0; k < 3 && !st; k++) {
-        if (m[k].duplicates)
-            st = scan_add_finding(sc, BRINE_INVALID, "duplicate-member", NULL, names[k],
-                                  (int64_t)m[k].offset,
-                                  "%d more members are named %s: tarfile reads the last one, "
-                                  "other readers the first",
-                                  m[k].duplicates, names[k]);
-        else if (!m[k].found)
-            st = scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, names[k], -1,
-                                  "no %s member: torch's tar loader fails (after running what "
-                                  "the members before it hold)",
-                                  names[k]);
+    tar_archive *ta = NULL;
+    brine_error err;
+    brine_status st = tar_open(data, len, &sc->limits, &sc->mem, &ta, &err);
+    if (st == BRINE_ERR_LIMIT) {
+        scan_set_format(sc, "pytorch-tar");
+        return scan_add_finding(sc, BRINE_INVALID, "limit", NULL, NULL, -1, "%s", err.msg);
     }
+    if (st)
+        return st;
+    if (!tar_is_torch(ta)) {
+        scan_set_format(sc, "tar");
+        st = scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, NULL, 0,
+                              "a tar archive that is not an old PyTorch checkpoint (no "
+                              "storages, tensors, pickle or sys_info member): its members are "
+                              "not judged yet");
+        tar_close(ta);
+        return st;
+    }
+    scan_set_format(sc, "pytorch-tar");
+    const tar_outcome *o = tar_get_outcome(ta);
+    if (!o->complete)
+        st = scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, NULL, (int64_t)o->offset,
+                              o->read_error ? "tarfile raises ReadError (%s): torch.load falls "
+                                              "back to pickle.load on the whole file"
+                                            : "tarfile fails (%s): torch.load raises",
+                              o->reason);
+    uint64_t hidden = tar_anomalies(ta) & (TAR_A_STOPPED | TAR_A_TRAILING);
+    for (uint64_t bit = 1; !st && bit; bit <<= 1)
+        if (hidden & bit)
+            st = scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, NULL,
+                                  (int64_t)tar_end_offset(ta), "%s", tar_anomaly_text(bit));
+    static const char *const names[3] = {"storages", "tensors", "pickle"};
+    torch_part m[3];
+    memset(m, 0, sizeof m);
+    for (int k = 0; k < 3 && !st; k++)
+        st = find_part(sc, ta, data, len, names[k], &m[k]);
     /* torch reads storages, then tensors, then pickle; all three are judged regardless */
     if (!st && m[0].found)
         st = scan_storages(sc, &m[0]);
@@ -297,7 +270,8 @@ static brine_status tar_scan(scan_ctx *sc, const uint8_t *data, size_t len)
         st = scan_tensors(sc, &m[1]);
     if (!st && m[2].found)
         st = scan_pickle(sc, m[2].data, (size_t)m[2].size, "pickle", PID_TORCH_TAR);
+    tar_close(ta);
     return st;
 }
 
-const fmt_desc fmt_torch_tar = {"pytorch-tar", tar_probe, tar_scan};
+const fmt_desc fmt_torch_tar = {"pytorch-tar", torch_tar_probe, tar_scan};

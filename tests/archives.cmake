@@ -1,0 +1,16 @@
+# Archives (issue 8, items 2 and 7): the tar reader that reads as CPython's tarfile
+# (src/formats/tar.c) and 7z through libarchive. A listing program for the differential tests
+# against tarfile, and C unit tests.
+foreach(t tar_list)
+  add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/c/${t}.c)
+  target_compile_options(${t} PRIVATE ${BRINE_WARNINGS})
+  target_compile_definitions(${t} PRIVATE _GNU_SOURCE)
+  target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(${t} PRIVATE brine_static)
+endforeach()
+add_test(NAME py_archives_tar_diff
+         COMMAND ${BRINE_PYTHON} -m pytest -q -p no:cacheprovider
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_tar_diff.py)
+set_tests_properties(py_archives_tar_diff PROPERTIES
+  ENVIRONMENT "TAR_LIST=$<TARGET_FILE:tar_list>;PYTHONDONTWRITEBYTECODE=1;PYTHONUTF8=1"
+  TIMEOUT 900)
