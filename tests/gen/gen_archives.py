@@ -233,17 +233,41 @@ def main(outdir, marker):
             if r.returncode == 0:
                 with open(out, "rb") as f:
                     write("y_%s.tar" % tag, f.read(), tag)
-        # 7z through the 7-Zip CLI, when installed
+        # 7z through the 7-Zip CLI, when installed: a model-like tree, and a bomb
         seven = shutil.which("7zz") or shutil.which("7z")
-        if seven:
-            for tag, args in (("plain", []), ("store", ["-mx=0"]), ("encrypted", ["-pSECRET"]),
-                              ("encrypted_names", ["-pSECRET", "-mhe=on"])):
-                out = os.path.join(tmp, tag + ".7z")
-                r = subprocess.run([seven, "a", "-bd", "-y", out] + args + ["."], cwd=src,
-                                   capture_output=True)
-                if r.returncode == 0:
-                    with open(out, "rb") as f:
-                        write("z_%s.7z" % tag, f.read(), "7z " + tag)
+        src7 = os.path.join(tmp, "src7")
+        os.makedirs(os.path.join(src7, "model", "empty"))
+        with open(os.path.join(src7, "model", "evil.pkl"), "wb") as f:
+            f.write(evil)
+        with open(os.path.join(src7, "model", "config.json"), "wb") as f:
+            f.write(cfg)
+        with open(os.path.join(src7, "model", "weights.bin"), "wb") as f:
+            f.write(bytes((i * 7919 + (i >> 7) * 31) & 255 for i in range(300000)))
+        with open(os.path.join(src7, "caf\u00e9.txt"), "wb") as f:
+            f.write(b"non-ASCII name\n")
+        os.symlink("model/config.json", os.path.join(src7, "link"))
+        bomb = os.path.join(tmp, "bomb")
+        os.makedirs(bomb)
+        with open(os.path.join(bomb, "zeros.pkl"), "wb") as f:
+            f.write(b"\0" * (8 << 20))
+        for tag, args, where in (("plain", [], src7), ("store", ["-mx=0"], src7),
+                                 ("solid_lzma", ["-m0=LZMA", "-ms=on"], src7),
+                                 ("bzip2", ["-m0=BZip2"], src7),
+                                 ("encrypted", ["-pSECRET"], src7),
+                                 ("encrypted_names", ["-pSECRET", "-mhe=on"], src7),
+                                 ("bomb", [], bomb)):
+            if not seven:
+                break
+            out = os.path.join(tmp, tag + ".7z")
+            r = subprocess.run([seven, "a", "-bd", "-y", "-snl", out] + args + ["."], cwd=where,
+                               capture_output=True)
+            if r.returncode == 0:
+                with open(out, "rb") as f:
+                    data = f.read()
+                write("z_%s.7z" % tag, data, "7z " + tag)
+                if tag == "plain":
+                    write("z_cut_half.7z", data[:len(data) // 2], "7z cut in half")
+                    write("z_cut_header.7z", data[:20], "7z cut in its signature header")
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
 
