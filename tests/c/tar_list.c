@@ -6,7 +6,7 @@
  *
  * Each line: {"file", "ok": true, "probe", "open_ok", "complete", "read_error", "reason",
  *             "offset", "end_offset", "torch", "anomalies": [...],
- *             "members": [{"name_hex", "link_hex", "type", "size", "offset", "offset_data",
+ *             "members": [{"name_hex", "link_hex", "type" (byte value), "size", "offset", "offset_data",
  *                          "data": [start, len] | null, "anomalies": [...]}]}
  * or {"file", "ok": false, "code", "error"} when brine refuses the archive (a limit).
  */
@@ -116,8 +116,7 @@ static json_t *list_one(const char *path, const brine_limits *lim)
         json_t *j = json_object();
         json_object_set_new(j, "name_hex", hex(m->name, m->name_len));
         json_object_set_new(j, "link_hex", hex(m->linkname, m->linkname_len));
-        char type[2] = {m->type, 0};
-        json_object_set_new(j, "type", json_stringn(type, 1));
+        json_object_set_new(j, "type", json_integer((uint8_t)m->type)); /* any byte */
         json_object_set_new(j, "size", json_integer((json_int_t)m->size));
         json_object_set_new(j, "offset", json_integer((json_int_t)m->header_offset));
         json_object_set_new(j, "offset_data", json_integer((json_int_t)m->data_offset));

@@ -54,7 +54,7 @@ def oracle(path):
         for ti in tf.members:
             m = {"name": ti.name.encode("utf-8", "surrogateescape").hex(),
                  "link": ti.linkname.encode("utf-8", "surrogateescape").hex(),
-                 "type": ti.type.decode("latin-1"),
+                 "type": ti.type[0],
                  "size": max(-2 ** 63, min(ti.size, 2 ** 63 - 1)),  # brine: int64
                  "offset": ti.offset,
                  "offset_data": ti.offset_data, "sparse": ti.sparse is not None, "data": None}
