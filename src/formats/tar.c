@@ -899,6 +899,97 @@ long tar_find(const tar_archive *ta, const char *name, size_t name_len)
     return (long)e->index;
 }
 
+/* posixpath.normpath into out (n + 2 bytes): "." for nothing, one leading '/' (two kept as
+ * "//"), no empty or "." components, ".." cancelling the previous component. */
+static size_t normpath(const uint8_t *p, size_t n, uint8_t *out)
+{
+    size_t lead = 0;
+    while (lead < n && p[lead] == '/')
+        lead++;
+    size_t o = 0, initial = lead == 0 ? 0 : lead == 2 ? 2 : 1;
+    while (o < initial)
+        out[o++] = '/';
+    size_t base = o;
+    for (size_t i = lead; i < n;) {
+        size_t e = i;
+        while (e < n && p[e] != '/')
+            e++;
+        size_t len = e - i;
+        if (len == 0 || (len == 1 && p[i] == '.')) {
+            /* skipped */
+        } else if (len == 2 && p[i] == '.' && p[i + 1] == '.') {
+            int last_is_up = o - base >= 2 && out[o - 1] == '.' && out[o - 2] == '.' &&
+                             (o - base == 2 || out[o - 3] == '/');
+            if (o > base && !last_is_up) {
+                while (o > base && out[o - 1] != '/')
+                    o--;
+                if (o > base)
+                    o--; /* the separator */
+            } else if (!initial) {
+                if (o > base)
+                    out[o++] = '/';
+                out[o++] = '.', out[o++] = '.';
+            }
+        } else {
+            if (o > base)
+                out[o++] = '/';
+            memcpy(out + o, p + i, len);
+            o += len;
+        }
+        i = e + 1;
+    }
+    if (o == 0)
+        out[o++] = '.';
+    return o;
+}
+
+long tar_find_link_target(const tar_archive *ta, size_t i)
+{
+    const tar_member *link = tar_member_at(ta, i);
+    if (!link || (link->type != '1' && link->type != '2'))
+        return -1;
+    /* the name looked for: the link target, or for a symlink dirname(name) + "/" + target */
+    size_t dir = 0;
+    if (link->type == '2') {
+        for (size_t k = 0; k < link->name_len; k++)
+            if (link->name[k] == '/')
+                dir = k + 1;
+        size_t slashes = 0;
+        while (slashes < dir && link->name[slashes] == '/')
+            slashes++;
+        if (dir && slashes != dir)
+            while (dir && link->name[dir - 1] == '/')
+                dir--; /* dirname strips trailing slashes unless it is all slashes */
+    }
+    size_t want_len = dir + (dir && link->linkname_len) + link->linkname_len, cap = 0;
+    for (size_t k = 0; k < ta->n; k++)
+        if (ta->e[k].m.name_len > cap)
+            cap = ta->e[k].m.name_len;
+    if (want_len > cap)
+        cap = want_len;
+    uint8_t *joined = mem_alloc(ta->mem, 3 * (cap + 2));
+    if (!joined)
+        return -1; /* fail closed: the caller cannot read the link */
+    uint8_t *want = joined + cap + 2, *norm = want + cap + 2;
+    memcpy(joined, link->name, dir);
+    size_t j = dir;
+    if (dir && link->linkname_len)
+        joined[j++] = '/';
+    if (link->linkname_len)
+        memcpy(joined + j, link->linkname, link->linkname_len);
+    size_t wn = normpath(joined, want_len, want);
+    long found = -1;
+    for (size_t k = link->type == '1' ? i : ta->n; k-- > 0;) {
+        const tar_member *m = &ta->e[k].m;
+        if (normpath(m->name, m->name_len, norm) == wn && memcmp(norm, want, wn) == 0) {
+            found = (long)k;
+            break;
+        }
+    }
+    mem_free(ta->mem, joined, 3 * (cap + 2));
+    return found;
+}
+
 int tar_is_torch(const tar_archive *ta)
 {
     if (!ta->out.open_ok)

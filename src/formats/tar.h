@@ -120,6 +120,12 @@ const tar_member *tar_member_at(const tar_archive *ta, size_t i);
 /* tarfile.getmember(name): the LAST member with exactly this name (name with trailing '/'
  * stripped, as getmember does); -1 when none. */
 long tar_find(const tar_archive *ta, const char *name, size_t name_len);
+/* tarfile._find_link_target for member i (what extractfile() of a link returns, and what
+ * extract() copies when a hard link's target is not on disk): a hard link names a member
+ * BEFORE it, a symbolic link is joined to its directory and may name any member; both
+ * compared after posixpath.normpath, the last match wins. -1 when i is not a link or nothing
+ * matches. O(members). */
+long tar_find_link_target(const tar_archive *ta, size_t i);
 /* TAR_A_* bits about the whole file, and the offset where tarfile stopped reading headers. */
 uint64_t tar_anomalies(const tar_archive *ta);
 uint64_t tar_end_offset(const tar_archive *ta);

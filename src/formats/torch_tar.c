@@ -203,6 +203,21 @@ static brine_status find_part(scan_ctx *sc, const tar_archive *ta, const uint8_t
     }
     if (st)
         return st;
+    if (m->type == '1' || m->type == '2') {
+        /* extract() makes a symlink that points wherever it says, or copies a hard link's
+         * target from the archive when no such file exists on disk: either way torch does
+         * not read this member's bytes. The archive's own target is still judged. */
+        long t = tar_find_link_target(ta, (size_t)i);
+        st = scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, name,
+                              (int64_t)m->header_offset,
+                              "member %s is a %s link to %.*s: torch reads that file, possibly "
+                              "outside the archive",
+                              name, m->type == '1' ? "hard" : "symbolic", (int)m->linkname_len,
+                              (const char *)m->linkname);
+        if (st || t < 0)
+            return st;
+        m = tar_member_at(ta, (size_t)t);
+    }
     if (m->data) {
         p->data = m->data, p->size = m->data_len;
     } else if ((m->anomalies & TAR_DATA_CUT) && m->data_offset <= len) {
@@ -212,13 +227,10 @@ static brine_status find_part(scan_ctx *sc, const tar_archive *ta, const uint8_t
                               (int64_t)m->header_offset,
                               "tar member runs past the end of the file");
     } else {
-        return scan_add_finding(
-            sc, BRINE_INVALID, "malformed", NULL, name, (int64_t)m->header_offset,
-            "member %s is %s: torch would open %s", name,
-            m->type == '2' || m->type == '1' ? "a link" : "not a regular file",
-            m->type == '2' || m->type == '1' ? "the file it points to, possibly outside the "
-                                               "archive"
-                                             : "something else than its bytes");
+        return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, name,
+                                (int64_t)m->header_offset,
+                                "member %s is not a regular file with its data in the archive",
+                                name);
     }
     p->found = 1;
     p->offset = m->data_offset;

@@ -6,9 +6,9 @@
  *
  * Each line: {"file", "ok": true, "probe", "open_ok", "complete", "read_error", "reason",
  *             "offset", "end_offset", "torch", "anomalies": [...],
- *             "members": [{"name_hex", "link_hex", "type" (byte value), "size", "offset", "offset_data",
- *                          "data": [start, len] | null, "anomalies": [...]}]}
- * or {"file", "ok": false, "code", "error"} when brine refuses the archive (a limit).
+ *             "members": [{"name_hex", "link_hex", "type" (byte value), "size", "offset",
+ * "offset_data", "data": [start, len] | null, "anomalies": [...], "find", "link_target"}]} or
+ * {"file", "ok": false, "code", "error"} when brine refuses the archive (a limit).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -129,6 +129,7 @@ static json_t *list_one(const char *path, const brine_limits *lim)
         json_object_set_new(j, "anomalies", anomaly_list(m->anomalies));
         long found = tar_find(ta, (const char *)m->name, m->name_len);
         json_object_set_new(j, "find", json_integer(found));
+        json_object_set_new(j, "link_target", json_integer(tar_find_link_target(ta, i)));
         json_array_append_new(members, j);
     }
     json_object_set_new(o, "members", members);

@@ -120,6 +120,22 @@ def main(outdir, marker):
                                 ("ok/../../up", cfg)], tarfile.USTAR_FORMAT), "escaping names")
     write("y_v7_dir.tar", make([("olddir/", b"", {"type": tarfile.AREGTYPE})],
                                tarfile.USTAR_FORMAT), "v7 directory: AREGTYPE + '/'")
+    # links as tarfile._find_link_target resolves them (normpath, hard links look back only)
+    sym, hard = tarfile.SYMTYPE, tarfile.LNKTYPE
+    write("y_links.tar", make([
+        ("a/b/c.pkl", evil), ("a/x", b"", {"type": sym, "linkname": "b/./c.pkl"}),
+        ("a/y", b"", {"type": sym, "linkname": "../a/b/c.pkl"}),
+        ("z", b"", {"type": hard, "linkname": "./a//b/c.pkl"}),
+        ("h2", b"", {"type": hard, "linkname": "later"}), ("later", cfg),
+        ("s2", b"", {"type": sym, "linkname": "later"}),
+        ("abs", b"", {"type": sym, "linkname": "/a/b/c.pkl"}),
+        ("up", b"", {"type": sym, "linkname": "../../a/b/c.pkl"}),
+        ("dd", b"", {"type": hard, "linkname": "a/b/../b/c.pkl"}),
+        ("d//e/", b"", {"type": tarfile.DIRTYPE}), ("d//e/f", cfg),
+        ("d//e/g", b"", {"type": sym, "linkname": "f"}),
+        ("self", b"", {"type": hard, "linkname": "self"}),
+        ("storages", b"", {"type": hard, "linkname": "a/b/c.pkl"})], tarfile.USTAR_FORMAT),
+        "links resolved inside the archive")
     # torch's member names without being a checkpoint, and a torch-like one
     write("y_torch_names.tar", make([("sys_info", cfg), ("storages", b"x"),
                                      ("tensors", b"y"), ("pickle", evil)],

@@ -51,6 +51,7 @@ def oracle(path):
             res.update(complete=False, read_error=True)
         except Exception:  # noqa: BLE001
             res.update(complete=False, read_error=False)
+        tf._loaded = True  # link lookups search what was listed, without reading on
         for ti in tf.members:
             m = {"name": ti.name.encode("utf-8", "surrogateescape").hex(),
                  "link": ti.linkname.encode("utf-8", "surrogateescape").hex(),
@@ -63,6 +64,13 @@ def oracle(path):
                 m["data"] = hashlib.sha256(raw[ti.offset_data:ti.offset_data + ti.size]).hexdigest()
                 if res["complete"]:  # extractfile must give exactly these bytes
                     assert hashlib.sha256(tf.extractfile(ti).read()).hexdigest() == m["data"]
+            m["link_target"] = -1
+            if ti.islnk() or ti.issym():
+                try:
+                    target = tf._find_link_target(ti)
+                    m["link_target"] = next(k for k, x in enumerate(tf.members) if x is target)
+                except KeyError:
+                    pass
             res["members"].append(m)
         if not res["open_ok"]:
             res["members"] = []
@@ -93,7 +101,7 @@ def as_brine(o, raw):
         members.append({"name": m["name_hex"], "link": m["link_hex"], "type": m["type"],
                         "size": m["size"], "offset": m["offset"],
                         "offset_data": m["offset_data"], "sparse": "sparse" in m["anomalies"],
-                        "data": d})
+                        "data": d, "link_target": m["link_target"]})
     return {"open_ok": o["open_ok"], "complete": o["complete"],
             "read_error": o["read_error"] if not o["complete"] else False, "members": members}
 
@@ -169,6 +177,8 @@ def test_anomalies_and_lookup(corpus):
     assert any("size-no-data" in a for a in member_anomalies(got, out, "n_size_on_type_2.tar"))
     assert any("sparse" in a for a in member_anomalies(got, out, "y_gnutar_posix.tar")) or \
         not os.path.exists(os.path.join(out, "y_gnutar_posix.tar"))
+    links = [m["link_target"] for m in got[os.path.join(out, "y_links.tar")]["members"]]
+    assert links == [-1, 0, 0, 0, -1, -1, 5, -1, -1, 0, -1, -1, 11, -1, 0], links
     # torch: only tars whose members say so
     assert got[os.path.join(out, "y_torch_names.tar")]["torch"]
     assert not got[os.path.join(out, "y_pax_evil.tar")]["torch"]

@@ -57,3 +57,13 @@ def test_readerror_is_named(corpus, tmp_path):
     rc, f = scan(str(p))
     assert f["format"] == "pytorch-tar" and f["verdict"] == "invalid", f
     assert any("ReadError" in x["message"] for x in f["findings"]), f
+
+
+def test_hard_link_member_is_judged_through_its_target(corpus):
+    """`storages` as a hard link to a pickle elsewhere in the archive: tarfile's extract copies
+    the target's bytes (_find_link_target), so torch unpickles them — brine must name it."""
+    rc, f = scan(os.path.join(corpus, "y_links.tar"))
+    assert f["format"] == "pytorch-tar" and f["verdict"] == "unsafe", f
+    assert any(x.get("global") == "posix.system" and x.get("member") == "storages"
+               for x in f["findings"]), f
+    assert any("hard link" in x["message"] for x in f["findings"]), f
