@@ -79,6 +79,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t k = 0; k < m->name_len; k++)
             sum += m->name[k];
         (void)sum;
+        long target = tar_find_link_target(ta, i);
+        FUZZ_CHECK(target < (long)n && (target < 0 || m->type == '1' || m->type == '2'),
+                   "member %zu: link target %ld", i, target);
+        FUZZ_CHECK(target < 0 || m->type != '1' || target < (long)i,
+                   "member %zu: a hard link resolves forwards to %ld", i, target);
         long found = tar_find(ta, (const char *)m->name, m->name_len);
         if (m->name_len && m->name[m->name_len - 1] == '/')
             continue; /* getmember strips trailing slashes from the query */

@@ -16,8 +16,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <string.h>
+#include <zlib.h>
 #include <locale.h>
 
+#include "core/cursor.h"
 #include "core/error.h"
 #include "core/limits.h"
 
@@ -28,6 +30,25 @@ static const uint8_t SZ_MAGIC[6] = {'7', 'z', 0xBC, 0xAF, 0x27, 0x1C};
 int sz_probe(const uint8_t *data, size_t len)
 {
     return data && len >= 32 && memcmp(data, SZ_MAGIC, sizeof SZ_MAGIC) == 0 ? 95 : 0;
+}
+
+/* The 32-byte start header (7zFormat.txt "SignatureHeader"): signature, version, CRC of the
+ * next 20 bytes, then where the next header lies and its CRC. libarchive goes on with a
+ * damaged start header and then trusts sizes from wherever it lands (a 105-byte input made it
+ * ask for 4.4 GB); 7-Zip refuses such files. So brine checks both CRCs and that the next
+ * header lies inside the input before libarchive sees the bytes. */
+static const char *start_header_problem(const uint8_t *d, size_t len)
+{
+    if (d[6] != 0)
+        return "unsupported 7z major version";
+    if ((uint32_t)crc32(0, d + 12, 20) != ld_le32(d + 8))
+        return "7z start header CRC mismatch";
+    uint64_t off = ld_le64(d + 12), size = ld_le64(d + 20), end;
+    if (__builtin_add_overflow(off, size, &end) || end > len - 32)
+        return "7z next header lies outside the file";
+    if (size > UINT32_MAX || (uint32_t)crc32(0, d + 32 + off, (uInt)size) != ld_le32(d + 28))
+        return "7z next header CRC mismatch";
+    return NULL;
 }
 
 typedef struct sz_walk {
@@ -171,6 +192,9 @@ brine_status sz_each(const uint8_t *data, size_t len, const brine_limits *lim, m
     err_clear(err);
     if (!sz_probe(data, len))
         return err_at(err, BRINE_ERR_MALFORMED, 0, __LINE__, "not a 7z archive (no signature)");
+    const char *problem = start_header_problem(data, len);
+    if (problem)
+        return err_at(err, BRINE_ERR_MALFORMED, 0, __LINE__, "%s", problem);
     sz_walk w;
     memset(&w, 0, sizeof w);
     w.lim = &L;
