@@ -106,6 +106,15 @@ def test_refused_archives(corpus):
         assert not o["ok"] and o["code"] == MALFORMED and not o["members"], (n, o)
     o = brine(os.path.join(corpus, "y_ustar_basic.tar"))
     assert not o["ok"] and o["code"] == MALFORMED, o
+    # a damaged start header: refused before libarchive trusts any size in it
+    with open(os.path.join(corpus, "z_plain.7z"), "rb") as f:
+        data = bytearray(f.read())
+    data[24] ^= 0x40  # next-header size
+    p = os.path.join(corpus, "damaged_start.7z")
+    with open(p, "wb") as f:
+        f.write(data)
+    o = brine(p)
+    assert not o["ok"] and o["code"] == MALFORMED and "CRC" in o["error"], o
 
 
 def test_limits(corpus):
