@@ -160,6 +160,8 @@ static brine_status walk(sz_walk *w, sz_member_fn cb, void *ctx, brine_error *er
             return err_limit(err, "archive_max_name", w->lim->archive_max_name, m.name_len, 0, 0,
                              __LINE__);
         m.type = type_of(e);
+        if (m.type == '2')
+            m.linkname = archive_entry_symlink_utf8(e);
         m.index = index;
         m.declared_size = archive_entry_size_is_set(e) ? (int64_t)archive_entry_size(e) : -1;
         int fatal = 0;

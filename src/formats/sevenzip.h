@@ -21,6 +21,7 @@ typedef struct sz_member {
     const char *name; /* UTF-8 path as libarchive gives it, NUL-terminated (valid during the
                          callback only) */
     size_t name_len;
+    const char *linkname;  /* symlinks: the UTF-8 target (valid during the callback), else NULL */
     char type;             /* tar spelling: '0' file, '5' directory, '2' symlink, '?' other */
     uint64_t index;        /* position in the archive, from 0 */
     const uint8_t *data;   /* the member's bytes for files read completely; else NULL */

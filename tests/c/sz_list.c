@@ -37,6 +37,7 @@ static brine_status on_member(void *ctx, const sz_member *m)
     char type[2] = {m->type, 0};
     json_object_set_new(j, "type", json_string(type));
     json_object_set_new(j, "index", json_integer((json_int_t)m->index));
+    json_object_set_new(j, "link", m->linkname ? json_string(m->linkname) : json_null());
     json_object_set_new(j, "declared", json_integer(m->declared_size));
     json_object_set_new(j, "status", json_integer(m->status));
     json_object_set_new(j, "reason", m->reason ? json_string(m->reason) : json_null());

@@ -78,6 +78,7 @@ def test_members_match_7zip(corpus, tag):
             assert m["type"] == "5" and m["sha256"] is None, m
         elif attrs.split(" ")[-1].startswith("l"):  # symlink: 7-Zip stores the target as data
             assert m["type"] == "2" and m["sha256"] is None, m
+            assert m["link"] == seven_bytes(path, name).decode(), m
         else:
             assert m["type"] == "0" and m["status"] == 0 and m["len"] == size, m
             assert m["sha256"] == hashlib.sha256(seven_bytes(path, name)).hexdigest(), name
