@@ -773,7 +773,8 @@ static brine_status walk(tar_archive *ta)
         int r = from_tarfile(ta, &ti, 0);
         if (r == H_FATAL)
             return ta->err->code;
-        if (r != H_OK && call == 0 && r != H_EOF)
+        if (call == 0 && (r == H_SUBSEQUENT || r == H_OTHER ||
+                          ((r == H_EMPTY || r == H_TRUNC || r == H_INVALID) && ta->offset == 0)))
             ta->out.open_ok = 0;
         switch (r) {
         case H_OK: {
@@ -800,8 +801,10 @@ static brine_status walk(tar_archive *ta)
         case H_TRUNC:
         case H_INVALID:
             ta->end_offset = start;
-            if (start == 0) {
-                fail(ta, 1, start); /* tarfile.open raises ReadError */
+            /* tarfile tests its offset as the failed chain left it: an inner member may have
+             * moved it before an outer pax header turned out invalid */
+            if (ta->offset == 0) {
+                fail(ta, 1, start); /* ReadError: at the first header, tarfile.open raises */
             } else {
                 ta->anomalies |= TAR_A_NO_END;
                 if (r != H_EMPTY)
