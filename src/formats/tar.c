@@ -32,6 +32,11 @@ enum { MAX_CHAIN = 64 };
  * decides what tarfile raises. Values saturate at ±2^120. */
 __extension__ typedef __int128 pynum;
 #define PY_SEEK_MAX ((pynum)INT64_MAX)
+/* tarfile reads a pax or GNU long-name body with one fileobj.read(size rounded up), and a
+ * file's read(n) allocates n bytes first: above 2^63 it raises OverflowError, and above the
+ * machine's memory MemoryError, so whether a multi-gigabyte declared size fails depends on
+ * the machine. brine does not guess: a body read over 4 GiB is "tarfile fails". */
+#define PY_READ_MAX ((pynum)1 << 32)
 
 /* Results of reading one header chain; the names follow tarfile's exception classes. */
 enum {
@@ -239,11 +244,11 @@ static int is_gnu(char t) { return t == 'L' || t == 'K' || t == 'S'; }
 
 /* ------------------------------------------------------------------ reading */
 
-/* fileobj.read(want) at tell; want < 0 reads to the end, as Python's read(-n) does. */
+/* fileobj.read(want) at tell (want >= 0): what remains of it. */
 static size_t take(tar_archive *ta, pynum want, const uint8_t **p)
 {
     size_t left = ta->tell < ta->len ? ta->len - (size_t)ta->tell : 0;
-    size_t got = want < 0 || want > (pynum)left ? left : (size_t)want;
+    size_t got = want > (pynum)left ? left : (size_t)want;
     *p = ta->data + (ta->tell < ta->len ? ta->tell : ta->len);
     ta->tell += got;
     return got;
@@ -404,6 +409,10 @@ static int subsequent(int r) { return r >= H_EMPTY && r <= H_SUBSEQUENT ? H_SUBS
 static int proc_gnulong(tar_archive *ta, tar_info *ti, unsigned depth)
 {
     const uint8_t *buf;
+    if (block_of(ti->size) < 0 || block_of(ti->size) > PY_READ_MAX)
+        return ta->why = block_of(ti->size) < 0 ? "ValueError: negative read length"
+                                                : "MemoryError: a read of over 4 GiB",
+               H_OTHER;
     size_t got = take(ta, block_of(ti->size), &buf);
     tar_info next;
     memset(&next, 0, sizeof next);
@@ -511,6 +520,10 @@ static int is_key(const uint8_t *k, size_t n, const char *z)
 static int proc_pax(tar_archive *ta, tar_info *ti, unsigned depth)
 {
     const uint8_t *buf;
+    if (block_of(ti->size) < 0 || block_of(ti->size) > PY_READ_MAX) /* read(-512) refused */
+        return ta->why = block_of(ti->size) < 0 ? "ValueError: negative read length"
+                                                : "MemoryError: a read of over 4 GiB",
+               H_OTHER;
     size_t got = take(ta, block_of(ti->size), &buf);
     pax_set local;
     pax_set *ps = &ta->global;
