@@ -45,6 +45,8 @@ static const struct limit_field {
     F(max_expansion, "leaves of the expanded object graph per node built (amplification)"),
     F(max_nesting, "nesting depth of the object graph a consumer would walk"),
     F(max_memo_index, "largest pickle memo index (CPython's C memo is an array that size)"),
+    F(archive_max_members, "members of one tar or 7z archive"),
+    F(archive_max_name, "bytes of one tar or 7z member name or link target"),
 #undef F
 };
 enum { N_LIMITS = sizeof limit_fields / sizeof limit_fields[0] };

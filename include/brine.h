@@ -92,6 +92,8 @@ typedef struct brine_limits {
     uint64_t max_expansion;        /* leaves of the fully expanded object graph per node built */
     uint64_t max_nesting;          /* nesting depth of the object graph a consumer would walk */
     uint64_t max_memo_index;       /* largest memo index (PUT/BINPUT/LONG_BINPUT argument) */
+    uint64_t archive_max_members;  /* members of one tar or 7z archive */
+    uint64_t archive_max_name;     /* bytes of one tar/7z member name or link target */
 } brine_limits;
 
 /* Fills *limits with the defaults. */

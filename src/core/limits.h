@@ -63,7 +63,12 @@
     /* memo index; _pickle.c's memo is an array grown to 2*index pointers on PUT            */ \
     /* (_Unpickler_MemoPut), so LONG_BINPUT 0xffffffff asks for 64 GiB and fails to load   */ \
     /* in C while pickle.py (a dict) goes on: 2^24 asks for 256 MiB                         */ \
-    X(max_memo_index, UINT64_C(1) << 24, UINT64_C(1) << 31)
+    X(max_memo_index, UINT64_C(1) << 24, UINT64_C(1) << 31)                                 \
+    /* tar/7z members; stops archives of millions of empty headers (tarfile lists them all) */ \
+    X(archive_max_members, UINT64_C(1000000), UINT64_C(100000000))                             \
+    /* one member name or link target; stops gigabyte pax `path` records kept per member */    \
+    X(archive_max_name, UINT64_C(1) << 20, UINT64_C(1) << 30)
+
 
 /* Graphs that expand to fewer leaves than this are never over max_expansion: small pickles
  * with a few shared references can have a high ratio and nothing to amplify. 2^22 leaves is

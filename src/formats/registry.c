@@ -7,6 +7,8 @@ extern const fmt_ops fmt_zip;
 extern const fmt_ops fmt_safetensors;
 extern const fmt_ops fmt_torch_tar;
 extern const fmt_ops fmt_compressed;
+extern const fmt_ops fmt_tar;
+extern const fmt_ops fmt_7z;
 extern const fmt_ops fmt_joblib_zfile;
 
 const fmt_ops *const fmt_registry[] = {

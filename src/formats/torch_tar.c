@@ -21,131 +21,42 @@
 
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/limits.h"
 #include "formats/format.h"
+#include "formats/tar.h"
 #include "pickle/machine.h"
 
-enum { TAR_BLOCK = 512, MAX_DIMS = 64 };
+enum { MAX_DIMS = 64 };
 
-typedef struct tar_member {
+/* One of the members torch reads: its bytes (what the file holds of them, when cut). */
+typedef struct torch_part {
     const uint8_t *data;
     uint64_t size;
     uint64_t offset; /* of the data in the file */
     int found;
-    int duplicates;
-} tar_member;
+} torch_part;
 
-/* tarfile.nti: octal digits (NUL/space padded), or base-256 when the first byte has 0x80. */
-static int tar_number(const uint8_t *f, size_t n, uint64_t *out)
+/* A tar that tarfile opens and whose members name torch's: the only tars torch.load reads as
+ * checkpoints. Its reading includes the plain archive's (whose members torch reads here). */
+static int torch_tar_probe(const uint8_t *data, size_t len)
 {
-    uint64_t v = 0;
-    if (f[0] & 0x80) {
-        if (f[0] != 0x80) /* negative or too big */
-            return -1;
-        for (size_t i = 1; i < n; i++) {
-            if (v >> 56)
-                return -1;
-            v = (v << 8) | f[i];
-        }
-        *out = v;
+    if (!tar_probe(data, len))
         return 0;
-    }
-    size_t i = 0;
-    while (i < n && (f[i] == ' ' || f[i] == 0))
-        i++;
-    int digits = 0;
-    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++, digits++) {
-        if (v >> 60)
-            return -1;
-        v = v * 8 + (uint64_t)(f[i] - '0');
-    }
-    for (; i < n; i++)
-        if (f[i] != ' ' && f[i] != 0)
-            return -1;
-    *out = v;
-    return digits || f[0] == 0 || f[0] == ' ' ? 0 : -1;
-}
-
-/* The checksum tarfile accepts: the sum of the header with the checksum field read as spaces,
- * unsigned or signed bytes. */
-static int tar_checksum_ok(const uint8_t *h)
-{
-    uint64_t want;
-    if (tar_number(h + 148, 8, &want) != 0)
-        return 0;
-    int64_t us = 0, ss = 0;
-    for (size_t i = 0; i < TAR_BLOCK; i++) {
-        uint8_t c = i >= 148 && i < 156 ? ' ' : h[i];
-        us += c;
-        ss += (int8_t)c;
-    }
-    return (uint64_t)us == want || (uint64_t)ss == want;
-}
-
-static int tar_probe(const uint8_t *data, size_t len)
-{
-    return len >= TAR_BLOCK && tar_checksum_ok(data) ? 85 : 0;
-}
-
-static int name_is(const uint8_t *h, const char *z)
-{
-    size_t n = strlen(z);
-    return memcmp(h, z, n) == 0 && h[n] == 0;
-}
-
-/* Walks the headers; fills the three members torch reads. Returns an error message or NULL. */
-static const char *tar_walk(const uint8_t *data, size_t len, tar_member m[3], uint64_t *bad_at)
-{
-    static const char *const names[3] = {"storages", "tensors", "pickle"};
-    cursor c;
-    cur_init(&c, data, len);
-    for (unsigned guard = 0; guard < 1000000; guard++) {
-        *bad_at = cur_pos(&c);
-        const uint8_t *h;
-        if (cur_left(&c) == 0)
-            return NULL; /* tarfile tolerates a missing end-of-archive marker */
-        if (cur_take(&c, TAR_BLOCK, &h) != 0)
-            return "tar header cut short";
-        int zero = 1;
-        for (size_t i = 0; i < TAR_BLOCK && zero; i++)
-            zero = h[i] == 0;
-        if (zero)
-            return NULL;
-        if (!tar_checksum_ok(h))
-            return "tar header checksum does not match";
-        uint64_t size;
-        if (tar_number(h + 124, 12, &size) != 0)
-            return "tar header size is not a number";
-        uint64_t padded;
-        if (__builtin_add_overflow(size, (uint64_t)TAR_BLOCK - 1, &padded))
-            return "tar member size overflows";
-        padded -= padded % TAR_BLOCK;
-        uint64_t at = cur_pos(&c);
-        const uint8_t *body = c.p;
-        int cut = size > cur_left(&c);
-        if (cut) /* what is there is still scanned: a payload may precede the cut */
-            size = cur_left(&c);
-        cur_take(&c, padded <= cur_left(&c) ? padded : cur_left(&c), &body);
-        uint8_t type = h[156];
-        if (type == '0' || type == 0)
-            for (int k = 0; k < 3; k++)
-                if (name_is(h, names[k])) {
-                    /* tarfile.getmember: the last member of a name wins */
-                    m[k].duplicates += m[k].found;
-                    m[k].found = 1;
-                    m[k].data = body;
-                    m[k].size = size;
-                    m[k].offset = at;
-                }
-        /* links, directories, pax and GNU headers are not members torch reads */
-        if (cut)
-            return "tar member runs past the end of the file";
-    }
-    return "too many tar members";
+    brine_limits lim;
+    lim_resolve(NULL, &lim);
+    mem_budget mem;
+    mem_budget_init(&mem, lim.max_memory);
+    tar_archive *ta = NULL;
+    if (tar_open(data, len, &lim, &mem, &ta, NULL) != BRINE_OK)
+        return 85; /* over a limit: the scan reports it, never a pass */
+    int torch = tar_is_torch(ta);
+    tar_close(ta);
+    return torch ? 85 : 0; /* other tars are plain archives (archive.c) */
 }
 
 /* Runs one pickle at *pos of a member, judges it, advances *pos past its STOP. The graph is
  * left for the caller to read the value (and free). */
-static brine_status one_pickle(fmt_env *env, const tar_member *m, const char *name, size_t *pos,
+static brine_status one_pickle(fmt_env *env, const torch_part *m, const char *name, size_t *pos,
                                pk_graph **g, int *ok)
 {
     fmt_pickle p = {name, m->data, (size_t)m->size, *pos, 1, PID_TORCH_TAR, 0,
@@ -179,7 +90,7 @@ static int small_int(const pk_graph *g, pk_id id, int64_t *v)
 }
 
 /* storages: count, then (key, location, storage_type) + records, then the views list. */
-static brine_status scan_storages(fmt_env *env, const tar_member *m)
+static brine_status scan_storages(fmt_env *env, const torch_part *m)
 {
     size_t pos = 0;
     pk_graph *g;
@@ -231,7 +142,7 @@ static brine_status scan_storages(fmt_env *env, const tar_member *m)
 }
 
 /* tensors: count, then (key, storage_id, type) + int32 ndim, pad, sizes, strides, offset. */
-static brine_status scan_tensors(fmt_env *env, const tar_member *m)
+static brine_status scan_tensors(fmt_env *env, const torch_part *m)
 {
     size_t pos = 0;
     pk_graph *g;
@@ -265,31 +176,89 @@ static brine_status scan_tensors(fmt_env *env, const tar_member *m)
     return st;
 }
 
+/* Finds what torch's legacy_load extracts under name: tarfile's last member of that name. */
+static brine_status find_part(fmt_env *env, const tar_archive *ta, const uint8_t *data, size_t len,
+                              const char *name, torch_part *p)
+{
+    memset(p, 0, sizeof *p);
+    long i = tar_find(ta, name, strlen(name));
+    if (i < 0)
+        return fmt_finding(env, BRINE_INVALID, "malformed", name, -1,
+                           "no %s member: torch's tar loader fails (after running what "
+                           "the members before it hold)",
+                           name);
+    const tar_member *m = tar_member_at(ta, (size_t)i);
+    brine_status st = BRINE_OK;
+    if (m->anomalies & TAR_DUPLICATE) {
+        size_t dups = 0;
+        for (size_t k = 0; k < tar_count(ta); k++) {
+            const tar_member *o = tar_member_at(ta, k);
+            dups += o != m && o->name_len == m->name_len && !memcmp(o->name, m->name, m->name_len);
+        }
+        st = fmt_finding(env, BRINE_INVALID, "duplicate-member", name, (int64_t)m->header_offset,
+                         "%zu more members are named %s: tarfile reads the last one, "
+                         "other readers the first",
+                         dups, name);
+    }
+    if (st)
+        return st;
+    if (m->type == '1' || m->type == '2') {
+        /* extract() makes a symlink that points wherever it says, or copies a hard link's
+         * target from the archive when no such file exists on disk: either way torch does
+         * not read this member's bytes. The archive's own target is still judged. */
+        long t = tar_find_link_target(ta, (size_t)i);
+        st = fmt_finding(env, BRINE_INVALID, "malformed", name, (int64_t)m->header_offset,
+                         "member %s is a %s link to %.*s: torch reads that file, possibly "
+                         "outside the archive",
+                         name, m->type == '1' ? "hard" : "symbolic", (int)m->linkname_len,
+                         (const char *)m->linkname);
+        if (st || t < 0)
+            return st;
+        m = tar_member_at(ta, (size_t)t);
+    }
+    if (m->data) {
+        p->data = m->data, p->size = m->data_len;
+    } else if ((m->anomalies & TAR_DATA_CUT) && m->data_offset <= len) {
+        /* what is there is still judged: a payload may precede the cut */
+        p->data = data + m->data_offset, p->size = len - m->data_offset;
+        st = fmt_finding(env, BRINE_INVALID, "malformed", name, (int64_t)m->header_offset,
+                         "tar member runs past the end of the file");
+    } else {
+        return fmt_finding(env, BRINE_INVALID, "malformed", name, (int64_t)m->header_offset,
+                           "member %s is not a regular file with its data in the archive", name);
+    }
+    p->found = 1;
+    p->offset = m->data_offset;
+    return st;
+}
+
 static brine_status torch_tar_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     fmt_set_format(env, "pytorch-tar");
     fmt_unloadable(env, "pytorch-tar checkpoints (torch <= 0.3): brine judges them but does not "
                         "rebuild their tensors yet");
-    tar_member m[3];
-    memset(m, 0, sizeof m);
-    uint64_t bad_at = 0;
-    const char *why = tar_walk(data, len, m, &bad_at);
-    brine_status st = BRINE_OK;
-    if (why)
-        st = fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)bad_at, "%s", why);
+    tar_archive *ta = NULL;
+    brine_error err;
+    brine_status st = tar_open(data, len, fmt_limits(env), fmt_mem(env), &ta, &err);
+    if (st)
+        return fmt_error_finding(env, NULL, &err, NULL);
+    const tar_outcome *o = tar_get_outcome(ta);
+    if (!o->complete)
+        st = fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)o->offset,
+                         o->read_error ? "tarfile raises ReadError (%s): torch.load falls back "
+                                         "to pickle.load on the whole file"
+                                       : "tarfile fails (%s): torch.load raises",
+                         o->reason);
+    uint64_t hidden = tar_anomalies(ta) & (TAR_A_STOPPED | TAR_A_TRAILING);
+    for (uint64_t bit = 1; !st && bit; bit <<= 1)
+        if (hidden & bit)
+            st = fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)tar_end_offset(ta),
+                             "%s", tar_anomaly_text(bit));
     static const char *const names[3] = {"storages", "tensors", "pickle"};
-    for (int k = 0; k < 3 && !st; k++) {
-        if (m[k].duplicates)
-            st = fmt_finding(env, BRINE_INVALID, "duplicate-member", names[k], (int64_t)m[k].offset,
-                             "%d more members are named %s: tarfile reads the last one, "
-                             "other readers the first",
-                             m[k].duplicates, names[k]);
-        else if (!m[k].found)
-            st = fmt_finding(env, BRINE_INVALID, "malformed", names[k], -1,
-                             "no %s member: torch's tar loader fails (after running what "
-                             "the members before it hold)",
-                             names[k]);
-    }
+    torch_part m[3];
+    memset(m, 0, sizeof m);
+    for (int k = 0; k < 3 && !st; k++)
+        st = find_part(env, ta, data, len, names[k], &m[k]);
     /* torch reads storages, then tensors, then pickle; all three are judged regardless */
     if (!st && m[0].found)
         st = scan_storages(env, &m[0]);
@@ -302,7 +271,9 @@ static brine_status torch_tar_walk(fmt_env *env, const uint8_t *data, size_t len
         st = one_pickle(env, &m[2], "pickle", &pos, &g, &ok);
         fmt_graph_free(env, g);
     }
+    tar_close(ta);
     return st;
 }
 
-const fmt_ops fmt_torch_tar = {"pytorch-tar", tar_probe, torch_tar_walk, NULL};
+extern const fmt_ops fmt_tar;
+const fmt_ops fmt_torch_tar = {"pytorch-tar", torch_tar_probe, torch_tar_walk, &fmt_tar};

@@ -398,7 +398,6 @@ static const unsupported *unsupported_format(const uint8_t *d, size_t n)
                                              "objects run code when it loads)"},
                              gguf = {"gguf", "GGUF (llama.cpp: a chat template runs as Jinja)"},
                              tflite = {"tflite", "TensorFlow Lite flatbuffer"},
-                             sevenz = {"7z", "7z archive (its members are not read yet)"},
                              proto = {"protobuf", "protobuf: an ONNX model or a TensorFlow "
                                                   "SavedModel (custom operators, external data "
                                                   "paths, ops that run Python)"};
@@ -411,8 +410,6 @@ static const unsupported *unsupported_format(const uint8_t *d, size_t n)
         return &gguf;
     if (n >= 8 && memcmp(d + 4, "TFL3", 4) == 0)
         return &tflite;
-    if (n >= 6 && memcmp(d, "7z\xbc\xaf\x27\x1c", 6) == 0)
-        return &sevenz;
     /* ONNX ModelProto and TensorFlow SavedModel both open with field 1 as a small varint
      * (ir_version, saved_model_schema_version) followed by a length-delimited field */
     if (n >= 4 && d[0] == 0x08 && d[1] >= 1 && d[1] <= 32 && (d[2] & 7) == 2 && d[2] >= 0x12 &&
