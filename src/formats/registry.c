@@ -11,7 +11,17 @@ extern const fmt_ops fmt_tar;
 extern const fmt_ops fmt_7z;
 extern const fmt_ops fmt_joblib_zfile;
 
+/* clang-format off */
 const fmt_ops *const fmt_registry[] = {
-    &fmt_raw_pickle, &fmt_torch_legacy, &fmt_zip,          &fmt_safetensors,
-    &fmt_torch_tar,  &fmt_compressed,   &fmt_joblib_zfile, NULL,
+    &fmt_raw_pickle,
+    &fmt_torch_legacy,
+    &fmt_zip,
+    &fmt_safetensors,
+    &fmt_torch_tar,
+    &fmt_tar,
+    &fmt_7z,
+    &fmt_compressed,
+    &fmt_joblib_zfile,
+    NULL,
 };
+/* clang-format on */

@@ -368,6 +368,11 @@ static brine_status make_global(run *r, const uint8_t *mod, uint64_t mlen, const
                                 uint64_t nlen, int dynamic, pk_id *out)
 {
     int mapped = 0;
+    /* No file or package can be named with a NUL byte, and sys.modules holds none: both
+     * unpicklers' find_class fail with ModuleNotFoundError before anything is imported (a
+     * tar header's NUL-padded name read as a GLOBAL line, for one) */
+    if (!dynamic && memchr(mod, 0, (size_t)mlen))
+        return FAIL("GLOBAL module name with a NUL byte: no module can be imported by that name");
     if ((r->map_proto >= 0 ? r->map_proto : r->proto) < 3 && !dynamic) {
         size_t i;
         for (i = 0; i < sizeof name_mapping / sizeof name_mapping[0]; i++)

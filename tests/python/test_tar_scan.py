@@ -1,6 +1,6 @@
-"""`brine scan` on tars until the format model judges every member (issue 8): the old PyTorch
-tar format only when the members say so (a tar of config.json or evil.pkl is a plain `tar`,
-never `pytorch-tar`), and a plain tar is never `safe` while its members are not judged."""
+"""`brine scan` on tars (issue 8): the old PyTorch tar format only when the members say so (a
+tar of config.json or evil.pkl is a plain `tar`, never `pytorch-tar`), and every member of a
+plain tar is judged: these fixtures each hold a payload or a path that escapes the folder."""
 import json
 import os
 import subprocess
