@@ -585,9 +585,12 @@ static int is_torch_magic(const pk_graph *g, pk_id root)
 }
 
 /* After the 5 pickles: for each key of pickle 5, int64 count then count × element bytes. */
-static brine_status check_legacy_storages(scan_ctx *sc, const pk_graph *g, const uint8_t *data,
-                                          size_t len, size_t pos, const char *member)
+static brine_status check_legacy_storages(scan_ctx *sc, ld_container *box, size_t pos,
+                                          const char *member)
 {
+    const pk_graph *g = box->g;
+    const uint8_t *data = box->data;
+    size_t len = box->len;
     const pk_node *keys = pk_at(g, g->pickles[4].root);
     if (keys->kind != K_LIST)
         return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
@@ -595,7 +598,8 @@ static brine_status check_legacy_storages(scan_ctx *sc, const pk_graph *g, const
     for (uint32_t k = 0; k < keys->count; k++) {
         uint32_t elem = 0;
         int64_t numel = -1;
-        ld_legacy_storage(g, pk_at(g, keys->items[k]), &elem, &numel);
+        if (ld_legacy_lookup(box, pk_at(g, keys->items[k]), &elem, &numel) == -2)
+            return BRINE_ERR_NOMEM;
         if (!elem || numel < 0)
             return scan_add_finding(sc, BRINE_INVALID, "malformed", NULL, member, (int64_t)pos,
                                     "legacy torch file: storage key %u has no storage reference", k);
@@ -757,15 +761,16 @@ static brine_status scan_stream(scan_ctx *sc, const uint8_t *data, size_t len,
         goto out;
     if (legacy && !g.failed) {
         size_t before = sc->result->n_findings;
-        st = check_legacy_storages(sc, &g, data, len, (size_t)g.pickles[4].end, member);
-        if (!st && sc->result->n_findings == before) { /* the records are sound: check views */
-            ld_container box;
-            memset(&box, 0, sizeof box);
-            box.data = data;
-            box.len = len;
-            box.g = &g;
+        ld_container box; /* storage keys are indexed once, then looked up (issue 7.5) */
+        memset(&box, 0, sizeof box);
+        box.data = data;
+        box.len = len;
+        box.g = &g;
+        box.mem = &sc->mem;
+        st = check_legacy_storages(sc, &box, (size_t)g.pickles[4].end, member);
+        if (!st && sc->result->n_findings == before) /* the records are sound: check views */
             st = check_tensors(sc, &g, g.pickles[3].root, ld_legacy_resolve, &box, member);
-        }
+        ld_container_close(&box);
     } else if (!g.failed && g.n_pickles && g.pickles[0].root) {
         st = check_tensors(sc, &g, g.pickles[0].root, sc->tensor_resolve, sc->tensor_ctx, member);
     }
