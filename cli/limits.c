@@ -39,6 +39,7 @@ static const struct limit_field {
     F(zip_max_ratio, "decompressed / compressed size of one zip entry"),
     F(st_max_header, "bytes of a safetensors JSON header"),
     F(max_tensors, "tensors in one file"),
+    F(max_work, "opcodes of all pickles of one file, nested pickles included"),
 #undef F
 };
 enum { N_LIMITS = sizeof limit_fields / sizeof limit_fields[0] };

@@ -86,6 +86,7 @@ typedef struct brine_limits {
     uint64_t zip_max_ratio;        /* decompressed / compressed size of one entry */
     uint64_t st_max_header;        /* safetensors JSON header bytes */
     uint64_t max_tensors;          /* tensors in one file */
+    uint64_t max_work;             /* opcodes of all pickles of one file, nested ones included */
 } brine_limits;
 
 /* Fills *limits with the defaults. */

@@ -44,7 +44,11 @@
     /* safetensors header bytes; the reference implementation's own cap is 100 MB */           \
     X(st_max_header, UINT64_C(100000000), UINT64_C(100000000))                                 \
     /* tensors in one file; bounds per-tensor bookkeeping */                                   \
-    X(max_tensors, UINT64_C(10000000), UINT64_C(100000000))
+    X(max_tensors, UINT64_C(10000000), UINT64_C(100000000))                                    \
+    /* opcodes of every pickle of one file, nested ones (pickle.loads, _load_from_bytes)       \
+     * included; stops a file that hands many different nested pickles to loaders, each under \
+     * max_opcodes (issue 7.5). A scan runs ~100 M opcodes a second */                        \
+    X(max_work, UINT64_C(400000000), UINT64_C(16000000000))
 
 /* The effective limits: defaults where the caller left zero, clamped to the hard caps. */
 void lim_resolve(const brine_limits *requested, brine_limits *out);

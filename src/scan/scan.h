@@ -10,6 +10,7 @@
 
 #include "brine.h"
 #include "core/alloc.h"
+#include "core/hashmap.h"
 #include "load/tensors.h"
 #include "policy/policy.h"
 
@@ -36,6 +37,9 @@ typedef struct scan_ctx {
     void *storage_ctx;
     ld_resolve_fn tensor_resolve; /* storage sizes for validating tensor views, or NULL */
     void *tensor_ctx;
+    uint64_t work;             /* opcodes run so far, nested pickles included (max_work) */
+    hmap nested_seen;          /* nested pickles already judged: digest → worst verdict */
+    brine_verdict worst;       /* most severe finding since the last reset (nested cache) */
 } scan_ctx;
 
 /* Records a finding. member may be NULL; offset < 0 when unknown. The message is formatted
