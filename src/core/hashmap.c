@@ -66,20 +66,25 @@ uint64_t hmap_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
+void hmap_seed(uint64_t *k0, uint64_t *k1)
+{
+    uint64_t seed[2];
+    if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+        /* no entropy yet (early boot): still distinct per table and per run */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        seed[0] = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30);
+        seed[1] = (uint64_t)(uintptr_t)k0 ^ UINT64_C(0x9E3779B97F4A7C15);
+    }
+    *k0 = seed[0];
+    *k1 = seed[1];
+}
+
 void hmap_init(hmap *m, mem_budget *mem)
 {
     memset(m, 0, sizeof *m);
     m->mem = mem;
-    uint64_t seed[2];
-    if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
-        /* no entropy yet (early boot): still distinct per map and per run */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed[0] = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30);
-        seed[1] = (uint64_t)(uintptr_t)m ^ UINT64_C(0x9E3779B97F4A7C15);
-    }
-    m->k0 = seed[0];
-    m->k1 = seed[1];
+    hmap_seed(&m->k0, &m->k1);
 }
 
 void hmap_free(hmap *m)

@@ -46,7 +46,11 @@ int hmap_get(const hmap *m, const void *key, size_t len, uint64_t *value);
  * the budget or the system refused memory (the map is unchanged). */
 int hmap_put(hmap *m, const void *key, size_t len, uint64_t value, uint64_t *existing);
 
-/* SipHash-1-3 of data under (k0, k1). Exposed for tests. */
+/* A fresh random SipHash key (getrandom; clock and address when no entropy is available),
+ * for tables that hash with hmap_siphash themselves (the pickle memo). */
+void hmap_seed(uint64_t *k0, uint64_t *k1);
+
+/* SipHash-1-3 of data under (k0, k1). */
 uint64_t hmap_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
 
 #endif

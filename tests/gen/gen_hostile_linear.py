@@ -13,6 +13,10 @@ usage: /usr/bin/python3 tests/gen/gen_hostile_linear.py OUTDIR MARKER
   single_storage.pkl   the same storage once
   distinct_storages.pkl  2,000 different small storages, each handed over once: the opcodes of
                        all nested pickles add up; the tests scan it under a lowered max_work
+  memo_collide.pkl     100,000 protocol-0 PUTs at indices j * 2^38 - 1 (pickle.py's memo is a
+                       dict, any index goes), which all shared one probe chain of brine's old
+                       fixed memo hash; then os.system('touch MARKER') stored at one of those
+                       indices and called through GET
 
 Outer pickles are assembled by hand (no pickle.dumps of anything that could run); the storage
 bytes come from Debian's torch (benign). NOTHING here is ever loaded. OUTDIR/manifest.json
@@ -88,6 +92,14 @@ def main():
     body += APPENDS + STOP
     (out / "distinct_storages.pkl").write_bytes(body)
     manifest["distinct_storages.pkl"] = {"refs": n, "loader": "torch.storage._load_from_bytes"}
+
+    puts = 100000
+    body = b"N" + b"".join(b"p%d\n" % (j * (1 << 38) - 1) for j in range(1, puts + 1)) + b"0"
+    target = (puts // 2) * (1 << 38) - 1 + (1 << 38) * puts  # a fresh index on the same chain
+    body += glob("os", "system") + b"p%d\n0" % target + b"g%d\n" % target
+    body += b"(V" + ("touch " + marker).encode() + b"\ntR."
+    (out / "memo_collide.pkl").write_bytes(body)
+    manifest["memo_collide.pkl"] = {"puts": puts, "target": target}
 
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
 

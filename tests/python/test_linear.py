@@ -8,6 +8,7 @@
 - Checkpoints with thousands of tensors (torch 1.13, legacy and zip, benign): every tensor
   is found, with the dtype, shape and bytes torch.load(weights_only=True) gives, shared
   storages included — the storage lookups that are now hashed return the right records.
+- The pickle memo, keyed now, still resolves indices that all collided under its old hash.
 - The seeded SipHash-1-3 behind the map equals CPython's own (PYTHONHASHSEED=0).
 
 Timings are in bench/linear_scan.py, not here.
@@ -149,6 +150,22 @@ def test_work_budget_cannot_hide_a_payload(floods):
     assert scan(path, "--limit", "max_work=1000")["verdict"] in ("invalid", "unsafe")
     assert scan(path, "--limit", "max_work=10")["verdict"] in ("invalid", "unsafe")
     assert scan(path)["verdict"] == "unsafe"
+
+
+def test_memo_indices_on_one_chain_resolve(floods):
+    """GET of one of 100,000 memo indices that shared a probe chain under the old fixed hash
+    still finds what PUT stored there (CPython's recorder agrees it reaches os.system)."""
+    out, manifest, _ = floods
+    path = os.path.join(out, "memo_collide.pkl")
+    data = open(path, "rb").read()
+    sys.path.insert(0, HERE)
+    import brinetest
+    assert brinetest.first_find_class(data, pure=True) == ("os", "system")
+    [(ops, _)] = pickles(data)
+    assert sum(1 for n, _ in ops if n == "PUT") == manifest["memo_collide.pkl"]["puts"] + 1
+    doc = scan(path)
+    assert doc["verdict"] == "unsafe"
+    assert any(f.get("global") == "os.system" for f in doc["findings"])
 
 
 # ------------------------------------------------------------------ many tensors
