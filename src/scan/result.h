@@ -18,6 +18,7 @@ struct brine_result {
     size_t n_globals, cap_globals;
     uint64_t *seen; /* dedup keys of findings and globals */
     size_t n_seen, cap_seen;
+    uint64_t seen_k0, seen_k1; /* SipHash key of the dedup set: names come from the file */
     struct res_tensor {
         char *name;
         const char *dtype; /* a constant */
