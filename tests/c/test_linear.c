@@ -163,7 +163,8 @@ static void test_alloc_failure(void)
         if (!failed)
             return;
     }
-    CHECK(!"allocation failures never stopped");
+    fprintf(stderr, "allocation failures never stopped\n");
+    failures++;
 }
 
 int main(int argc, char **argv)
