@@ -7,6 +7,7 @@
  */
 #include "core/hashmap.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -66,18 +67,27 @@ uint64_t hmap_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-void hmap_seed(uint64_t *k0, uint64_t *k1)
+/* One secret key per process, drawn on first use (as CPython's hash secret): a syscall per
+ * table made scans of many small nested pickles slower than the work they saved. */
+static uint64_t process_key[2];
+static pthread_once_t process_key_once = PTHREAD_ONCE_INIT;
+
+static void draw_process_key(void)
 {
-    uint64_t seed[2];
-    if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
-        /* no entropy yet (early boot): still distinct per table and per run */
+    if (getrandom(process_key, sizeof process_key, GRND_NONBLOCK) != (ssize_t)sizeof process_key) {
+        /* no entropy yet (early boot): still distinct per run */
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed[0] = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30);
-        seed[1] = (uint64_t)(uintptr_t)k0 ^ UINT64_C(0x9E3779B97F4A7C15);
+        process_key[0] = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30);
+        process_key[1] = (uint64_t)(uintptr_t)&ts ^ UINT64_C(0x9E3779B97F4A7C15);
     }
-    *k0 = seed[0];
-    *k1 = seed[1];
+}
+
+void hmap_seed(uint64_t *k0, uint64_t *k1)
+{
+    pthread_once(&process_key_once, draw_process_key);
+    *k0 = process_key[0];
+    *k1 = process_key[1];
 }
 
 void hmap_init(hmap *m, mem_budget *mem)

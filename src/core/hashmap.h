@@ -4,9 +4,9 @@
  * Threat model: the keys come from hostile files (storage keys, nested pickle digests). A
  * fixed hash lets a file choose keys that all land in one probe chain, turning every lookup
  * into a scan of the table (the quadratic blow-up of hash-flooding, CVE-2011-4885 in PHP's
- * arrays). Keys are hashed with SipHash-1-3 under a key drawn from getrandom() per map, so a
- * file cannot precompute collisions. Every byte (slots and copied keys) is charged to the
- * caller's mem_budget.
+ * arrays). Keys are hashed with SipHash-1-3 under a secret key drawn from getrandom() once
+ * per process, so a file cannot precompute collisions. Every byte (slots and copied keys) is
+ * charged to the caller's mem_budget.
  */
 #ifndef BRINE_CORE_HASHMAP_H
 #define BRINE_CORE_HASHMAP_H
@@ -46,8 +46,9 @@ int hmap_get(const hmap *m, const void *key, size_t len, uint64_t *value);
  * the budget or the system refused memory (the map is unchanged). */
 int hmap_put(hmap *m, const void *key, size_t len, uint64_t value, uint64_t *existing);
 
-/* A fresh random SipHash key (getrandom; clock and address when no entropy is available),
- * for tables that hash with hmap_siphash themselves (the pickle memo). */
+/* The process's secret SipHash key (getrandom on first use; clock and address when no
+ * entropy is available), for tables that hash with hmap_siphash themselves (the pickle memo,
+ * the findings set). Thread-safe. */
 void hmap_seed(uint64_t *k0, uint64_t *k1);
 
 /* SipHash-1-3 of data under (k0, k1). */
