@@ -227,12 +227,13 @@ static int literal_bytes(judge *j, pk_id id, const uint8_t **p, size_t *len, int
 /* Nested literals are judged once (issue 7.5: one 200 kB literal handed to pickle.loads
  * 40,000 times through the memo took 296 s). Within a graph a literal node is recognised by
  * its id, without hashing its bytes again; across the file by SHA-256 and length, with the
- * loader mode and depth (which change how the bytes are judged). The findings of the first
+ * loader mode, depth and container checks (which change how the bytes are judged). The findings of the first
  * judgment stand for every repeat: they are in the result already, and the verdict with them. */
 typedef struct nested_key {
     uint8_t digest[32];
     uint64_t len;
     uint32_t mode, depth;
+    uint64_t storages, tensors; /* the container's storage and tensor checks in force */
 } nested_key;
 
 static void nested_key_of(const judge *j, const uint8_t *bytes, size_t len, scan_pid_mode mode,
@@ -243,6 +244,8 @@ static void nested_key_of(const judge *j, const uint8_t *bytes, size_t len, scan
     k->len = len;
     k->mode = (uint32_t)mode;
     k->depth = j->sc->depth;
+    k->storages = (uint64_t)(uintptr_t)j->sc->storage_ctx ^ (j->sc->storage_check ? 1 : 0);
+    k->tensors = (uint64_t)(uintptr_t)j->sc->tensor_ctx ^ (j->sc->tensor_resolve ? 1 : 0);
 }
 
 /* 1 when this node of the graph was handed to a loader of this mode before: whatever that
