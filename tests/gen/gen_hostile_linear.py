@@ -13,6 +13,9 @@ usage: /usr/bin/python3 tests/gen/gen_hostile_linear.py OUTDIR MARKER
   single_storage.pkl   the same storage once
   distinct_storages.pkl  2,000 different small storages, each handed over once: the opcodes of
                        all nested pickles add up; the tests scan it under a lowered max_work
+  two_loaders.pkl      one literal, a pickle holding only a torch storage persistent id, handed
+                       to _load_from_bytes, then (through the memo) to pickle.loads: judged
+                       once per loader (pickle.loads has no persistent_load: it fails there)
   memo_collide.pkl     100,000 protocol-0 PUTs at indices j * 2^38 - 1 (pickle.py's memo is a
                        dict, any index goes), which all shared one probe chain of brine's old
                        fixed memo hash; then os.system('touch MARKER') stored at one of those
@@ -80,6 +83,17 @@ def main():
         (out / name).write_bytes(flood("torch.storage", "_load_from_bytes", big, refs))
         manifest[name] = {"refs": refs, "literal_len": len(big),
                           "loader": "torch.storage._load_from_bytes"}
+
+    # a pickle that is only a legacy-style storage persistent id: torch's persistent_load
+    # resolves it, plain pickle.loads has none and fails
+    pid = (proto(2) + MARKOP + bu("storage") + glob("torch", "FloatStorage") + bu("0") +
+           bu("cpu") + b"K\x04" + NONE + b"t" + b"Q" + STOP)
+    body = proto(2) + glob("torch.storage", "_load_from_bytes") + binput(0) + POP
+    body += glob("pickle", "loads") + binput(1) + POP + sbb(pid) + binput(2) + POP
+    body += EMPTY_LIST + MARKOP + binget(0) + binget(2) + TUPLE1 + REDUCE
+    body += binget(1) + binget(2) + TUPLE1 + REDUCE + APPENDS + STOP
+    (out / "two_loaders.pkl").write_bytes(body)
+    manifest["two_loaders.pkl"] = {"refs": 2, "literal_len": len(pid)}
 
     # distinct literals: memo slots 0 (the callable) and 1.. are not reused, each literal is
     # its own bytes, so no cache can fold them — only the work budget bounds them

@@ -107,6 +107,17 @@ def test_flood_is_judged_like_one_reference(floods, kind):
         assert flood["verdict"] == "safe"  # a real torch storage, 40,000 times
 
 
+def test_one_literal_two_loaders_judged_twice(floods):
+    """The cache is per loader: the bytes pass _load_from_bytes (torch resolves their
+    persistent id), and the same literal node handed to pickle.loads is judged again, where
+    the persistent id fails."""
+    out, _, _ = floods
+    doc = scan(os.path.join(out, "two_loaders.pkl"))
+    rules = {(f["rule"], f.get("member", "").split(" bytes")[0]) for f in doc["findings"]}
+    assert ("persistent-id", "pickle.loads") in rules, doc["findings"]
+    assert not any(r == "torch.storage._load_from_bytes" for _, r in rules), doc["findings"]
+
+
 def total_opcodes(data):
     """Opcodes of the outer pickle plus those of the five pickles of each nested legacy
     storage stream handed to _load_from_bytes — what brine's machine has to run."""
