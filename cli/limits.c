@@ -47,6 +47,7 @@ static const struct limit_field {
     F(max_memo_index, "largest pickle memo index (CPython's C memo is an array that size)"),
     F(archive_max_members, "members of one tar or 7z archive"),
     F(archive_max_name, "bytes of one tar or 7z member name or link target"),
+    F(max_work, "opcodes of all pickles of one file, nested pickles included"),
 #undef F
 };
 enum { N_LIMITS = sizeof limit_fields / sizeof limit_fields[0] };

@@ -94,6 +94,7 @@ typedef struct brine_limits {
     uint64_t max_memo_index;       /* largest memo index (PUT/BINPUT/LONG_BINPUT argument) */
     uint64_t archive_max_members;  /* members of one tar or 7z archive */
     uint64_t archive_max_name;     /* bytes of one tar/7z member name or link target */
+    uint64_t max_work;             /* opcodes of all pickles of one file, nested ones included */
 } brine_limits;
 
 /* Fills *limits with the defaults. */

@@ -67,8 +67,11 @@
     /* tar/7z members; stops archives of millions of empty headers (tarfile lists them all) */ \
     X(archive_max_members, UINT64_C(1000000), UINT64_C(100000000))                             \
     /* one member name or link target; stops gigabyte pax `path` records kept per member */    \
-    X(archive_max_name, UINT64_C(1) << 20, UINT64_C(1) << 30)
-
+    X(archive_max_name, UINT64_C(1) << 20, UINT64_C(1) << 30)                                 \
+    /* opcodes of every pickle of one file, nested ones (pickle.loads, _load_from_bytes)       \
+     * included; stops a file that hands many different nested pickles to loaders, each under \
+     * max_opcodes (issue 7.5). A scan runs ~100 M opcodes a second */                        \
+    X(max_work, UINT64_C(400000000), UINT64_C(16000000000))
 
 /* Graphs that expand to fewer leaves than this are never over max_expansion: small pickles
  * with a few shared references can have a high ratio and nothing to amplify. 2^22 leaves is

@@ -53,6 +53,7 @@ void ld_set_init(ld_set *s, mem_budget *mem, const brine_limits *lim, ld_resolve
 {
     memset(s, 0, sizeof *s);
     s->mem = mem;
+    hmap_init(&s->storage_index, mem);
     s->lim = lim;
     s->resolve = resolve;
     s->resolve_ctx = ctx;
@@ -74,6 +75,7 @@ void ld_set_free(ld_set *s)
         mem_free(s->mem, t->strides, t->ndim * sizeof(int64_t) + 1);
     }
     mem_free(s->mem, s->storages, s->cap_storages * sizeof *s->storages);
+    hmap_free(&s->storage_index);
     mem_free(s->mem, s->tensors, s->cap_tensors * sizeof *s->tensors);
     json_decref(s->config);
     memset(s, 0, sizeof *s);
@@ -166,17 +168,19 @@ static brine_status add_storage(walker *w, const char *key, size_t keylen, const
                                 size_t owned, size_t *index)
 {
     ld_set *s = w->s;
-    for (size_t i = 0; i < s->n_storages; i++)
-        if (strlen(s->storages[i].key) == keylen && memcmp(s->storages[i].key, key, keylen) == 0) {
-            if (s->storages[i].dtype != dt || s->storages[i].numel != numel)
-                return err_set(w->err, BRINE_ERR_MALFORMED, __LINE__,
-                               "storage %.*s is referenced with two different types or sizes",
-                               (int)(keylen > 64 ? 64 : keylen), key);
-            if (owned)
-                mem_free(s->mem, (void *)data, owned);
-            *index = i;
-            return BRINE_OK;
-        }
+    uint64_t seen;
+    /* a hash lookup: a checkpoint references thousands of storages (issue 7.5) */
+    if (hmap_get(&s->storage_index, key, keylen, &seen)) {
+        size_t i = (size_t)seen;
+        if (s->storages[i].dtype != dt || s->storages[i].numel != numel)
+            return err_set(w->err, BRINE_ERR_MALFORMED, __LINE__,
+                           "storage %.*s is referenced with two different types or sizes",
+                           (int)(keylen > 64 ? 64 : keylen), key);
+        if (owned)
+            mem_free(s->mem, (void *)data, owned);
+        *index = i;
+        return BRINE_OK;
+    }
     if (mem_grow(s->mem, (void **)&s->storages, &s->cap_storages, s->n_storages + 1,
                  sizeof *s->storages))
         return ERR_NOMEM(w->err);
@@ -203,6 +207,12 @@ static brine_status add_storage(walker *w, const char *key, size_t keylen, const
         if (!data && st->owned) /* the resolver's allocation */
             mem_free(s->mem, (void *)st->data, st->owned);
         return rc;
+    }
+    if (hmap_put(&s->storage_index, key, keylen, s->n_storages, NULL) < 0) {
+        mem_free(s->mem, st->key, keylen + 1);
+        if (!data && st->owned)
+            mem_free(s->mem, (void *)st->data, st->owned);
+        return ERR_NOMEM(w->err);
     }
     *index = s->n_storages++;
     return BRINE_OK;
@@ -251,6 +261,21 @@ static int pickled_bytes(walker *w, pk_id id, const uint8_t **p, uint64_t *len, 
 static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, size_t *index)
 {
     const pk_node *a = args_of(w, call, 1, 1);
+    /* a synthetic key: the bytes literal's offset and node, unique within the file. Tensors that
+     * share one literal (through the memo) share its storage, so the nested pickle is run
+     * once, not once per reference (issue 7.5: 40,000 references to one 200 kB literal). */
+    char key[48];
+    int kl = a ? snprintf(key, sizeof key, "bytes@%" PRIu64 "#%" PRIu32,
+                          N(w, a->items[0])->offset, (uint32_t)a->items[0])
+               : 0;
+    uint64_t seen;
+    if (a && hmap_get(&w->s->storage_index, key, (size_t)kl, &seen)) {
+        const ld_storage *prev = &w->s->storages[seen];
+        if (want && want != prev->dtype)
+            return BAD(w, call, "_load_from_bytes storage has a bad type or size");
+        *index = (size_t)seen;
+        return BRINE_OK;
+    }
     const uint8_t *bytes;
     uint64_t len;
     size_t owned;
@@ -289,10 +314,7 @@ static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, 
             __builtin_mul_overflow(count, (uint64_t)dt->size, &need) || need > len - pos - 8) {
             st = BAD(w, call, "_load_from_bytes storage has a bad type or size");
         } else {
-            /* a synthetic key: the offset of the call, unique within the file; converted
-             * bytes are copied so the storage outlives them */
-            char key[48];
-            int kl = snprintf(key, sizeof key, "bytes@%" PRIu64, N(w, call)->offset);
+            /* converted bytes are copied so the storage outlives them */
             uint8_t *copy = owned ? mem_alloc(w->s->mem, need ? (size_t)need : 1) : NULL;
             if (owned && !copy) {
                 st = ERR_NOMEM(w->err);

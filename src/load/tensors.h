@@ -10,6 +10,7 @@
 
 #include "brine.h"
 #include "core/alloc.h"
+#include "core/hashmap.h"
 #include "formats/joblib.h"
 #include "pickle/machine.h"
 
@@ -55,6 +56,7 @@ typedef struct ld_set {
     const brine_limits *lim;
     ld_storage *storages;
     size_t n_storages, cap_storages;
+    hmap storage_index;  /* key → index into storages: one lookup per reference, not a scan */
     ld_tensor *tensors;
     size_t n_tensors, cap_tensors;
     json_t *config;      /* the non-tensor values, tensors replaced by {"__tensor__": name} */

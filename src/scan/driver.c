@@ -37,11 +37,11 @@ struct fmt_env {
     int have_root;
     pk_graph *root_graph; /* the model's graph: its strings back the loaded values */
     brine_error load_err; /* what a load cannot serve (fmt_unloadable) */
-    const char *dir;            /* the folder of the top-level file, or NULL (bytes) */
+    const char *dir;      /* the folder of the top-level file, or NULL (bytes) */
     struct drv_jl {
         const pk_graph *g;
         jl_ctx *jl;
-    } *jls;                     /* joblib arrays per graph */
+    } * jls; /* joblib arrays per graph */
     size_t n_jls, cap_jls;
     /* dis */
     const drv_dis *dis;
@@ -92,6 +92,8 @@ brine_status fmt_finding(fmt_env *env, brine_verdict severity, const char *rule,
     char buf[PATH_MAX_MEMBER];
     va_list ap;
     va_start(ap, fmt);
+    if (severity > env->sc->worst) /* what a nested judgment found, for its cache */
+        env->sc->worst = severity;
     brine_status st = res_vadd_finding(env->sc->result, severity, rule, NULL,
                                        member_path(env, member, buf, sizeof buf), offset, fmt, ap);
     va_end(ap);
@@ -246,9 +248,27 @@ brine_status fmt_run_pickle(fmt_env *env, const fmt_pickle *p, pk_graph **out, i
     if (!g)
         return BRINE_ERR_NOMEM;
     pk_graph_init(g, &sc->mem);
-    pk_run_options opts = {&sc->limits, NULL, NULL};
+    /* one work budget per file (issue 7.5): every stream, nested ones included, runs only
+     * what the streams before it left; one it cannot cover is not judged: invalid */
+    brine_limits lim = sc->limits;
+    int capped = sc->limits.max_work - sc->work < lim.max_opcodes;
+    if (capped)
+        lim.max_opcodes = sc->limits.max_work - sc->work;
+    pk_run_options opts = {&lim, NULL, NULL};
     brine_error err;
-    brine_status st = first_run(env, p, g, &opts, &err);
+    brine_status st;
+    if (sc->work >= sc->limits.max_work) {
+        /* reported once (same text: deduplicated); the graph stays empty and failed */
+        err_limit(&g->error, "max_work", sc->limits.max_work, sc->work + 1, 0, 0, __LINE__);
+        g->failed = 1;
+        *out = g;
+        return scan_add_finding(sc, BRINE_INVALID, "limit", NULL, NULL, -1,
+                                "limit max_work is %" PRIu64 ": the file's pickles (nested ones "
+                                "included) ran that many opcodes; the pickles after that point "
+                                "are not judged",
+                                sc->limits.max_work);
+    }
+    st = first_run(env, p, g, &opts, &err);
     if (st == BRINE_ERR_NOMEM)
         goto fail;
     if (st && (p->flags & FMT_P_SNIFF) &&
@@ -268,6 +288,11 @@ brine_status fmt_run_pickle(fmt_env *env, const fmt_pickle *p, pk_graph **out, i
         st = pk_run(g, p->data, p->len, (size_t)g->pickles[g->n_pickles - 1].end, &opts, &err);
     if (st == BRINE_ERR_NOMEM)
         goto fail;
+    sc->work += g->opcodes;
+    if (capped && g->failed && g->error.code == BRINE_ERR_LIMIT && g->error.limit &&
+        strcmp(g->error.limit, "max_opcodes") == 0) /* the file's budget ran out, not this one's */
+        err_limit(&g->error, "max_work", sc->limits.max_work, sc->work + 1, g->error.offset,
+                  g->error.has_offset, __LINE__);
     sc->storage_check = p->storage_check;
     sc->storage_ctx = p->storage_ctx;
     st = scan_judge(sc, g, p->data, p->len, path, p->pid_mode);
@@ -507,8 +532,8 @@ static brine_status nested_bytes(scan_ctx *sc, const uint8_t *data, size_t len, 
 /* ------------------------------------------------------------------ entry points */
 
 brine_status drv_run(const uint8_t *data, size_t len, const char *dir,
-                     const brine_scan_options *opts, drv_mode mode, ld_set *set,
-                     const drv_dis *dis, drv_run_out *out, brine_error *err)
+                     const brine_scan_options *opts, drv_mode mode, ld_set *set, const drv_dis *dis,
+                     drv_run_out *out, brine_error *err)
 {
     memset(out, 0, sizeof *out);
     scan_ctx *sc = calloc(1, sizeof *sc);
@@ -534,6 +559,7 @@ brine_status drv_run(const uint8_t *data, size_t len, const char *dir,
         sc->result->format = "none";
         st = walk_file(env, data, len);
     }
+    hmap_free(&sc->nested_seen);
     if (st == BRINE_ERR_NOMEM && sc->mem.exhausted) {
         /* the budget, not the machine, ran out: that is a limit finding about the file */
         st = scan_add_finding(sc, BRINE_INVALID, "limit", NULL, NULL, -1,

@@ -12,7 +12,7 @@
 typedef enum drv_mode { DRV_SCAN, DRV_LOAD, DRV_DIS } drv_mode;
 
 typedef struct drv_dis {
-    const char *member;          /* the pickle to list: its member path, NULL for the file */
+    const char *member; /* the pickle to list: its member path, NULL for the file */
     brine_dis_format format;
     brine_write_fn write;
     void *ctx;
@@ -21,19 +21,19 @@ typedef struct drv_dis {
 } drv_dis;
 
 typedef struct drv_run_out {
-    brine_result *result;        /* the verdict and findings (owned by the caller) */
-    int dis_found;               /* DRV_DIS: the member was listed */
-    brine_error load_err;        /* DRV_LOAD: code 0, or what the load cannot serve */
-    void *ctx, *env;             /* held state: release with drv_release */
+    brine_result *result; /* the verdict and findings (owned by the caller) */
+    int dis_found;        /* DRV_DIS: the member was listed */
+    brine_error load_err; /* DRV_LOAD: code 0, or what the load cannot serve */
+    void *ctx, *env;      /* held state: release with drv_release */
 } drv_run_out;
 
-/* Walks data with every format that bids (dir: the folder the file is in, or NULL). DRV_LOAD collects the model's tensors into set
- * (initialised by the caller) from the same graphs the judge checked; the storages they point
- * into stay valid until drv_release. On BRINE_OK, out->result is set (caller frees it).
- * Always call drv_release(out) afterwards. */
+/* Walks data with every format that bids (dir: the folder the file is in, or NULL). DRV_LOAD
+ * collects the model's tensors into set (initialised by the caller) from the same graphs the judge
+ * checked; the storages they point into stay valid until drv_release. On BRINE_OK, out->result is
+ * set (caller frees it). Always call drv_release(out) afterwards. */
 brine_status drv_run(const uint8_t *data, size_t len, const char *dir,
-                     const brine_scan_options *opts, drv_mode mode, ld_set *set,
-                     const drv_dis *dis, drv_run_out *out, brine_error *err);
+                     const brine_scan_options *opts, drv_mode mode, ld_set *set, const drv_dis *dis,
+                     drv_run_out *out, brine_error *err);
 void drv_release(drv_run_out *out);
 
 /* The folder of path, for drv_run's dir: "." for a bare name, buf otherwise; NULL when it

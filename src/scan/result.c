@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hashmap.h"
 
 enum { MAX_FINDINGS = 10000, MAX_GLOBALS = 100000, MAX_TENSORS = 100000 };
 
@@ -69,6 +70,8 @@ static int seen_add(brine_result *r, uint64_t key)
     key |= 1;
     if ((r->n_seen + 1) * 2 > r->cap_seen) {
         size_t ncap = r->cap_seen ? r->cap_seen * 2 : 256;
+        if (!r->cap_seen) /* keyed, so a file cannot pick names that share one chain */
+            hmap_seed(&r->seen_k0, &r->seen_k1);
         uint64_t *fresh = mem_calloc(&r->mem, ncap, sizeof *fresh);
         if (!fresh)
             return -1;
@@ -76,7 +79,7 @@ static int seen_add(brine_result *r, uint64_t key)
             uint64_t k = r->seen[i];
             if (!k)
                 continue;
-            size_t h = (size_t)(k * UINT64_C(0x9E3779B97F4A7C15) >> 20) & (ncap - 1);
+            size_t h = (size_t)hmap_siphash(r->seen_k0, r->seen_k1, &k, sizeof k) & (ncap - 1);
             while (fresh[h])
                 h = (h + 1) & (ncap - 1);
             fresh[h] = k;
@@ -85,7 +88,7 @@ static int seen_add(brine_result *r, uint64_t key)
         r->seen = fresh;
         r->cap_seen = ncap;
     }
-    size_t h = (size_t)(key * UINT64_C(0x9E3779B97F4A7C15) >> 20) & (r->cap_seen - 1);
+    size_t h = (size_t)hmap_siphash(r->seen_k0, r->seen_k1, &key, sizeof key) & (r->cap_seen - 1);
     while (r->seen[h]) {
         if (r->seen[h] == key)
             return 1;
@@ -105,8 +108,8 @@ brine_status res_vadd_finding(brine_result *r, brine_verdict severity, const cha
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     /* one finding per rule and global (and member); findings without a global per message */
-    uint64_t key = hash_str(hash_str(hash_str(UINT64_C(1469598103934665603), rule), global),
-                            member);
+    uint64_t key =
+        hash_str(hash_str(hash_str(UINT64_C(1469598103934665603), rule), global), member);
     if (!global)
         key = hash_str(key, msg);
     int dup = seen_add(r, key);

@@ -18,13 +18,14 @@ struct brine_result {
     size_t n_globals, cap_globals;
     uint64_t *seen; /* dedup keys of findings and globals */
     size_t n_seen, cap_seen;
+    uint64_t seen_k0, seen_k1; /* SipHash key of the dedup set: names come from the file */
     struct res_tensor {
         char *name;
         const char *dtype; /* a constant */
         uint32_t ndim;
         int64_t *shape;
         uint64_t numel;
-    } *tensors;
+    } * tensors;
     size_t n_tensors, cap_tensors;
 };
 

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "core/error.h"
+#include "core/hashmap.h"
 #include "core/limits.h"
 #include "formats/format.h"
 #include "load/container.h"
@@ -29,6 +32,8 @@ brine_status scan_add_finding(scan_ctx *sc, brine_verdict severity, const char *
 {
     va_list ap;
     va_start(ap, fmt);
+    if (severity > sc->worst)
+        sc->worst = severity;
     brine_status st = res_vadd_finding(sc->result, severity, rule, global, member, offset, fmt, ap);
     va_end(ap);
     return st;
@@ -50,6 +55,7 @@ typedef struct judge {
     scan_pid_mode pid_mode;
     pol_class *cls;   /* per global */
     const char **why; /* per global */
+    hmap nested_done; /* (literal node, loader mode) already judged in this graph */
 } judge;
 
 #define FIND(sev, rule, global, off, ...)                                                          \
@@ -186,6 +192,58 @@ static int literal_bytes(judge *j, pk_id id, const uint8_t **p, size_t *len, int
     return 1;
 }
 
+/* Nested literals are judged once (issue 7.5: one 200 kB literal handed to pickle.loads
+ * 40,000 times through the memo took 296 s). Within a graph a literal node is recognised by
+ * its id, without hashing its bytes again; across the file by SHA-256 and length, with the
+ * loader mode, depth and container checks (which change how the bytes are judged). The findings of
+ * the first judgment stand for every repeat: they are in the result already, and the verdict with
+ * them. */
+typedef struct nested_key {
+    uint8_t digest[32];
+    uint64_t len;
+    uint32_t mode, depth;
+    uint64_t storages; /* the container's storage checks in force */
+} nested_key;
+
+static void nested_key_of(const judge *j, const uint8_t *bytes, size_t len, scan_pid_mode mode,
+                          nested_key *k)
+{
+    memset(k, 0, sizeof *k);
+    SHA256(bytes, len, k->digest);
+    k->len = len;
+    k->mode = (uint32_t)mode;
+    k->depth = j->sc->depth;
+    k->storages = (uint64_t)(uintptr_t)j->sc->storage_ctx ^ (j->sc->storage_check ? 1 : 0);
+}
+
+/* 1 when this node of the graph was handed to a loader of this mode before: whatever that
+ * produced is in the result and in sc->worst already, and nothing (not even a Latin-1
+ * conversion or a hash) is redone. 0 the first time, -1 out of memory. */
+static int nested_node_done(judge *j, pk_id literal, scan_pid_mode mode)
+{
+    if (!j->nested_done.mem)
+        hmap_init(&j->nested_done, &j->sc->mem);
+    uint64_t node_key[2] = {literal, (uint64_t)mode};
+    return hmap_put(&j->nested_done, node_key, sizeof node_key, 0, NULL);
+}
+
+/* 1 when these bytes were judged already (their worst verdict is folded into sc->worst, so
+ * an enclosing nested pickle caches it too), 0 when they must be judged now (*k is their
+ * key), -1 out of memory. */
+static int nested_seen(judge *j, const uint8_t *bytes, size_t len, scan_pid_mode mode,
+                       nested_key *k)
+{
+    if (!j->sc->nested_seen.mem)
+        hmap_init(&j->sc->nested_seen, &j->sc->mem);
+    nested_key_of(j, bytes, len, mode, k);
+    uint64_t worst;
+    if (!hmap_get(&j->sc->nested_seen, k, sizeof *k, &worst))
+        return 0;
+    if ((brine_verdict)worst > j->sc->worst)
+        j->sc->worst = (brine_verdict)worst;
+    return 1;
+}
+
 static brine_status judge_nested(judge *j, uint64_t offset, pk_id args_id, const pk_global *gl,
                                  scan_pid_mode mode)
 {
@@ -193,6 +251,11 @@ static brine_status judge_nested(judge *j, uint64_t offset, pk_id args_id, const
     const uint8_t *bytes;
     size_t len;
     int owned;
+    int done = args && args->kind == K_TUPLE && args->count >= 1
+                   ? nested_node_done(j, args->items[0], mode)
+                   : 0;
+    if (done)
+        return done < 0 ? BRINE_ERR_NOMEM : BRINE_OK;
     if (!args || args->kind != K_TUPLE || args->count < 1 ||
         !literal_bytes(j, args->items[0], &bytes, &len, &owned)) {
         FIND(BRINE_UNSAFE, "nested-pickle", gl->full, offset,
@@ -200,19 +263,30 @@ static brine_status judge_nested(judge *j, uint64_t offset, pk_id args_id, const
         return BRINE_OK;
     }
     brine_status st = BRINE_OK;
+    int seen = 0;
+    nested_key key;
     if (j->sc->depth >= j->sc->limits.max_nested) {
         st = scan_add_finding(j->sc, BRINE_INVALID, "limit", gl->full, j->member, (int64_t)offset,
                               "nested pickles deeper than max_nested=%" PRIu64,
                               j->sc->limits.max_nested);
-    } else {
+    } else if ((seen = nested_seen(j, bytes, len, mode, &key)) < 0) {
+        st = BRINE_ERR_NOMEM;
+    } else if (!seen) {
         char member[256];
         snprintf(member, sizeof member, "%s%s%s bytes at offset %" PRIu64,
                  j->member ? j->member : "", j->member ? ": " : "", gl->full, offset);
         /* torch.storage._load_from_bytes is torch.load: every format it reads (zip, tar,
          * legacy stack, or a plain pickle.load of the first pickle); the others unpickle */
+        brine_verdict outer = j->sc->worst;
+        j->sc->worst = BRINE_SAFE;
         j->sc->depth++;
         st = j->sc->nested(j->sc, bytes, len, member, mode != PID_NONE);
         j->sc->depth--;
+        if (!st &&
+            hmap_put(&j->sc->nested_seen, &key, sizeof key, (uint64_t)j->sc->worst, NULL) < 0)
+            st = BRINE_ERR_NOMEM;
+        if (j->sc->worst < outer)
+            j->sc->worst = outer;
     }
     if (owned)
         mem_free(&j->sc->mem, (void *)bytes, (size_t)owned);
@@ -481,7 +555,7 @@ static brine_status judge_persid(judge *j, const pk_event *e)
 static brine_status judge_graph(scan_ctx *sc, pk_graph *g, const char *member,
                                 scan_pid_mode pid_mode)
 {
-    judge jd = {sc, g, member, pid_mode, NULL, NULL};
+    judge jd = {.sc = sc, .g = g, .member = member, .pid_mode = pid_mode};
     judge *j = &jd;
     brine_status st = BRINE_OK;
     size_t ng = g->n_globals ? g->n_globals : 1;
@@ -553,6 +627,7 @@ static brine_status judge_graph(scan_ctx *sc, pk_graph *g, const char *member,
         }
     }
 out:
+    hmap_free(&jd.nested_done);
     mem_free(&sc->mem, jd.cls, ng * sizeof *jd.cls);
     mem_free(&sc->mem, (void *)jd.why, ng * sizeof *jd.why);
     return st;

@@ -10,13 +10,14 @@
 
 #include "brine.h"
 #include "core/alloc.h"
+#include "core/hashmap.h"
 #include "load/tensors.h"
 #include "policy/policy.h"
 
 /* How persistent ids (PERSID/BINPERSID) are resolved by the loader of this pickle. */
 typedef enum scan_pid_mode {
-    PID_NONE,        /* plain pickle.load: no persistent_load, any persistent id fails */
-    PID_TORCH_ZIP,   /* torch zip data.pkl: ('storage', type, key, location, numel) */
+    PID_NONE,         /* plain pickle.load: no persistent_load, any persistent id fails */
+    PID_TORCH_ZIP,    /* torch zip data.pkl: ('storage', type, key, location, numel) */
     PID_TORCH_LEGACY, /* legacy torch: ('storage', type, key, location, numel, view) */
     PID_TORCH_TAR     /* oldest torch tar: storage keys, or ('module', class, file, source) */
 } scan_pid_mode;
@@ -28,17 +29,20 @@ typedef int (*scan_storage_fn)(void *ctx, const uint8_t *key, size_t key_len,
 
 typedef struct scan_ctx {
     const pol_policy *policy;
-    brine_limits limits;       /* resolved */
+    brine_limits limits; /* resolved */
     mem_budget mem;
     brine_result *result;
-    unsigned depth;            /* nested pickle depth */
+    unsigned depth; /* nested pickle depth */
     scan_storage_fn storage_check;
     void *storage_ctx;
     /* Judges bytes a callable unpickles (pickle.loads, torch.storage._load_from_bytes):
      * as_file reads them like a file torch.load opens, else as one plain pickle.load. */
-    brine_status (*nested)(struct scan_ctx *sc, const uint8_t *data, size_t len,
-                           const char *member, int as_file);
-    void *env;                 /* the driver's environment */
+    brine_status (*nested)(struct scan_ctx *sc, const uint8_t *data, size_t len, const char *member,
+                           int as_file);
+    void *env;           /* the driver's environment */
+    uint64_t work;       /* opcodes run so far, nested pickles included (max_work) */
+    hmap nested_seen;    /* nested pickles already judged: digest → worst verdict */
+    brine_verdict worst; /* most severe finding since the last reset (nested cache) */
 } scan_ctx;
 
 /* Records a finding. member may be NULL; offset < 0 when unknown. The message is formatted
