@@ -21,3 +21,14 @@ foreach(py debian venv)
     ENVIRONMENT "TEST_NPY=$<TARGET_FILE:test_npy>;PYTHONDONTWRITEBYTECODE=1"
     TIMEOUT 600)
 endforeach()
+
+# scan and inspect of .npy/.npz through the format model, with both numpy generations.
+add_test(NAME py_npy_scan_debian
+         COMMAND ${BRINE_PYTHON} -m pytest -q -p no:cacheprovider
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_npy_scan.py)
+add_test(NAME py_npy_scan_venv
+         COMMAND ${BRINE_VENV_PYTHON} -m pytest -q -p no:cacheprovider
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_npy_scan.py)
+set_tests_properties(py_npy_scan_debian py_npy_scan_venv PROPERTIES
+                     ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
+                     TIMEOUT 600)

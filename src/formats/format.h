@@ -50,24 +50,24 @@ extern const fmt_ops *const fmt_registry[];
 
 /* The unpickler a loader runs. */
 typedef enum fmt_loader {
-    FMT_PICKLE,        /* pickle.load and friends */
-    FMT_JOBLIB,        /* joblib.load: NumpyUnpickler, arrays spliced into the stream */
-    FMT_JOBLIB_COMPAT  /* the pickle inside an old joblib ZF file (numpy_pickle_compat) */
+    FMT_PICKLE,       /* pickle.load and friends */
+    FMT_JOBLIB,       /* joblib.load: NumpyUnpickler, arrays spliced into the stream */
+    FMT_JOBLIB_COMPAT /* the pickle inside an old joblib ZF file (numpy_pickle_compat) */
 } fmt_loader;
 
 /* What a loader reads as a pickle. */
 typedef struct fmt_pickle {
-    const char *member;      /* member of the current file, NULL for the file itself */
-    const uint8_t *data;     /* the member's bytes */
+    const char *member;  /* member of the current file, NULL for the file itself */
+    const uint8_t *data; /* the member's bytes */
     size_t len;
-    size_t start;            /* where the loader starts reading */
-    uint32_t count;          /* pickles read back to back: 1, or FMT_ALL for a stream of
-                              * concatenated pickles (data after the last one is reported) */
-    scan_pid_mode pid_mode;  /* what persistent_load does */
-    unsigned flags;          /* FMT_P_* */
+    size_t start;                  /* where the loader starts reading */
+    uint32_t count;                /* pickles read back to back: 1, or FMT_ALL for a stream of
+                                    * concatenated pickles (data after the last one is reported) */
+    scan_pid_mode pid_mode;        /* what persistent_load does */
+    unsigned flags;                /* FMT_P_* */
     scan_storage_fn storage_check; /* checks a storage a persistent id names, or NULL */
     void *storage_ctx;
-    fmt_loader loader;       /* which unpickler reads it */
+    fmt_loader loader; /* which unpickler reads it */
 } fmt_pickle;
 
 #define FMT_ALL UINT32_MAX
@@ -104,14 +104,21 @@ brine_status fmt_model_root(fmt_env *env, const char *member, const pk_graph *g,
 brine_status fmt_tensor(fmt_env *env, const char *name, const ld_dtype *dt, uint32_t ndim,
                         const uint64_t *shape, const uint8_t *data, uint64_t nbytes);
 
+/* An array stored as it is, in C or Fortran order, little- or big-endian (a .npy body). name
+ * NULL: named after the current member (".npy" dropped: what np.load's NpzFile calls it), or
+ * "array" for a top-level file. */
+brine_status fmt_array(fmt_env *env, const char *name, const ld_dtype *dt, uint32_t ndim,
+                       const int64_t *shape, int fortran, int big_endian, const uint8_t *data,
+                       uint64_t nbytes);
+
 /* Bytes a loader reads as a file of their own: a member of an archive, a decompressed
  * stream. They are detected and walked like a file, one level deeper (max_nested). The
  * bytes must stay valid until fmt_hold'd state is released (or for the call, when copied). */
 brine_status fmt_file(fmt_env *env, const char *member, const uint8_t *data, size_t len);
 
 /* A finding about the current file; member is relative to it (NULL: the file itself). */
-brine_status fmt_finding(fmt_env *env, brine_verdict severity, const char *rule,
-                         const char *member, int64_t offset, const char *fmt, ...)
+brine_status fmt_finding(fmt_env *env, brine_verdict severity, const char *rule, const char *member,
+                         int64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 /* Names the file's format (a string constant); only the top-level file's name is kept. */

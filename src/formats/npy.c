@@ -14,6 +14,7 @@
  * Sizes are computed with checked arithmetic; the body is only sliced, never copied.
  */
 #include "formats/npy.h"
+#include "formats/format.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -1290,3 +1291,47 @@ brine_status npy_add_tensor(ld_set *s, const char *name, const npy_info *info, c
     return ld_add_array(s, name, info->dtype, info->ndim, info->shape, info->fortran,
                         info->big_endian, body, info->nbytes, err);
 }
+
+/* ------------------------------------------------------------------ the format */
+
+/* What np.load reads: the header as numpy.lib.format checks it; an object dtype anywhere makes
+ * the body a pickle that np.load(allow_pickle=True) unpickles with the stock C unpickler from
+ * data_offset (bytes after its STOP are never read); numeric arrays are tensors. A .npz is a
+ * zip whose npy members come back here through fmt_file. */
+static brine_status npy_walk(fmt_env *env, const uint8_t *data, size_t len)
+{
+    fmt_set_format(env, "npy");
+    npy_info info;
+    brine_error err;
+    brine_status st = npy_parse(data, len, fmt_limits(env), fmt_mem(env), &info, &err);
+    if (st == BRINE_ERR_NOMEM)
+        return st;
+    if (st == BRINE_ERR_UNSUPPORTED && !info.has_object)
+        return fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL,
+                           err.has_offset ? (int64_t)err.offset : -1,
+                           "npy: a header brine does not read (%s); numpy may still load it",
+                           err.msg);
+    if (st && !(st == BRINE_ERR_UNSUPPORTED && info.has_object))
+        return fmt_error_finding(env, NULL, &err, "npy");
+    if (info.has_object) {
+        if (info.data_offset > len)
+            return fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)len,
+                               "npy: the object array's pickle starts past the end");
+        fmt_pickle p = {NULL, data, len,       (size_t)info.data_offset, 1, PID_NONE, 0,
+                        NULL, NULL, FMT_PICKLE};
+        pk_graph *g;
+        st = fmt_run_pickle(env, &p, &g, NULL);
+        fmt_graph_free(env, g);
+        return st;
+    }
+    if (!info.dtype) /* strings, datetimes, structured records: data, not a tensor */
+        return BRINE_OK;
+    if (info.nbytes > len - info.data_offset)
+        return fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)info.data_offset,
+                           "npy: the array needs %" PRIu64 " bytes, %" PRIu64 " remain",
+                           info.nbytes, (uint64_t)(len - info.data_offset));
+    return fmt_array(env, NULL, info.dtype, info.ndim, info.shape, info.fortran, info.big_endian,
+                     data + info.data_offset, info.nbytes);
+}
+
+const fmt_ops fmt_npy = {"npy", npy_probe, npy_walk, NULL};

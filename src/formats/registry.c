@@ -10,6 +10,7 @@ extern const fmt_ops fmt_compressed;
 extern const fmt_ops fmt_tar;
 extern const fmt_ops fmt_7z;
 extern const fmt_ops fmt_joblib_zfile;
+extern const fmt_ops fmt_npy;
 
 /* clang-format off */
 const fmt_ops *const fmt_registry[] = {
@@ -22,6 +23,7 @@ const fmt_ops *const fmt_registry[] = {
     &fmt_7z,
     &fmt_compressed,
     &fmt_joblib_zfile,
+    &fmt_npy,
     NULL,
 };
 /* clang-format on */

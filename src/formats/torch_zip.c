@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "formats/format.h"
 #include "formats/zip.h"
+#include "pickle/decode.h"
 #include "policy/policy.h"
 
 typedef struct torch_zip {
@@ -81,11 +82,17 @@ static long find_record(const torch_zip *tz, const char *record)
     return zip_find(tz->za, name, (size_t)n);
 }
 
+/* The name as zipfile users see it (UTF-8 kept when the whole name is valid UTF-8, so an
+ * npz member "über.npy" is the array np.load calls "über"); control bytes and anything else
+ * become '?'. */
 static void member_name(const zip_entry *e, char *buf, size_t cap)
 {
     size_t n = e->name_len < cap - 1 ? e->name_len : cap - 1;
+    int utf8 = n == e->name_len && pk_utf8_valid(e->name, n, 0);
     for (size_t i = 0; i < n; i++)
-        buf[i] = e->name[i] >= 0x20 && e->name[i] < 0x7f ? (char)e->name[i] : '?';
+        buf[i] = (e->name[i] >= 0x20 && e->name[i] < 0x7f) || (utf8 && e->name[i] >= 0x80)
+                     ? (char)e->name[i]
+                     : '?';
     buf[n] = '\0';
 }
 
@@ -253,6 +260,17 @@ static int has_member(const torch_zip *tz, const char *name)
     return zip_find(tz->za, name, strlen(name)) >= 0;
 }
 
+static int all_named(const torch_zip *tz, const char *suffix)
+{
+    size_t sl = strlen(suffix);
+    for (size_t i = 0; i < zip_count(tz->za); i++) {
+        const zip_entry *e = zip_entry_at(tz->za, i);
+        if (e->name_len < sl || memcmp(e->name + e->name_len - sl, suffix, sl) != 0)
+            return 0;
+    }
+    return 1;
+}
+
 static brine_status zip_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     mem_budget *mem = fmt_mem(env);
@@ -307,6 +325,8 @@ static brine_status zip_walk(fmt_env *env, const uint8_t *data, size_t len)
                          "2.6, CVE-2025-32434)");
     } else if (!st && data_pkl >= 0) {
         fmt_set_format(env, "pytorch-zip");
+    } else if (!st && n && all_named(tz, ".npy")) {
+        fmt_set_format(env, "npz"); /* np.load's NpzFile: each .npy member is read below */
     } else if (!st && has_member(tz, "config.json") && has_member(tz, "metadata.json")) {
         fmt_set_format(env, "keras");
         st = fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1,

@@ -16,6 +16,7 @@
 #include "core/limits.h"
 #include "pickle/machine.h"
 #include "pickle/opcodes.h"
+#include "pickle/dis.h"
 #include "pickle/render.h"
 
 enum { HEX_MAX = 4096 };
@@ -24,9 +25,9 @@ typedef struct dis_out {
     brine_write_fn write;
     void *ctx;
     int json;
-    int failed;       /* the writer returned non-zero */
-    size_t ops;       /* ops listed in the current pickle */
-    size_t pickles;   /* pickles opened */
+    int failed;     /* the writer returned non-zero */
+    size_t ops;     /* ops listed in the current pickle */
+    size_t pickles; /* pickles opened */
 } dis_out;
 
 static void out(dis_out *d, const char *s, size_t n)
@@ -333,6 +334,13 @@ brine_status brine_dis(const uint8_t *data, size_t len, brine_dis_format format,
                        const brine_limits *limits, brine_write_fn write, void *ctx,
                        brine_error *err)
 {
+    return pk_dis_hooked(data, len, format, limits, NULL, NULL, write, ctx, err);
+}
+
+brine_status pk_dis_hooked(const uint8_t *data, size_t len, brine_dis_format format,
+                           const brine_limits *limits, pk_build_hook hook, void *hook_ctx,
+                           brine_write_fn write, void *ctx, brine_error *err)
+{
     if (!write || (!data && len))
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_dis: NULL argument");
     brine_limits lim;
@@ -377,7 +385,8 @@ brine_status brine_dis(const uint8_t *data, size_t len, brine_dis_format format,
         }
         open_pickle(&d, pos);
         size_t before = g.n_pickles;
-        st = pk_run(&g, data, len, pos, &opts, &run_err);
+        st = hook ? pk_run_hooked(&g, data, len, pos, &opts, hook, hook_ctx, &run_err)
+                  : pk_run(&g, data, len, pos, &opts, &run_err);
         if (g.n_pickles == before) { /* no record: memory ran out before the first opcode */
             if (st != BRINE_ERR_NOMEM) {
                 have_error = 1;
@@ -393,8 +402,8 @@ brine_status brine_dis(const uint8_t *data, size_t len, brine_dis_format format,
             st = BRINE_OK;
             break;
         }
-        pos = (size_t)g.pickles[g.n_pickles - 1].end;
-        if (len == 0)
+        pos = (size_t)g.pickles[before].end;
+        if (len == 0 || hook) /* a hooked loader (joblib.load) reads one pickle */
             break;
     }
     if (st == BRINE_OK) {
@@ -423,8 +432,8 @@ brine_status brine_dis(const uint8_t *data, size_t len, brine_dis_format format,
             outs(&d, "\"}\n");
         } else {
             if (trailing_len)
-                outf(&d, "# %" PRIu64 " bytes of trailing data at offset %" PRIu64
-                         " (not a pickle)\n",
+                outf(&d,
+                     "# %" PRIu64 " bytes of trailing data at offset %" PRIu64 " (not a pickle)\n",
                      trailing_len, trailing_at);
             if (have_error)
                 outf(&d, "# error at offset %" PRIu64 ": %s\n", run_err.offset, run_err.msg);

@@ -20,6 +20,7 @@
 #include "core/limits.h"
 #include "formats/format.h"
 #include "formats/joblib.h"
+#include "pickle/dis.h"
 #include "scan/result.h"
 
 enum { PATH_MAX_MEMBER = 512 };
@@ -231,8 +232,18 @@ static brine_status dis_member(fmt_env *env, const fmt_pickle *p, const char *pa
         return BRINE_OK;
     env->dis_done = 1;
     brine_error err;
-    brine_status st = brine_dis(p->data + p->start, p->len - p->start, d->format, &env->sc->limits,
-                                d->write, d->ctx, &err);
+    brine_status st;
+    if (p->loader == FMT_PICKLE) {
+        st = brine_dis(p->data + p->start, p->len - p->start, d->format, &env->sc->limits, d->write,
+                       d->ctx, &err);
+    } else { /* joblib: array bytes spliced in after each wrapper's BUILD */
+        jl_ctx jl;
+        jl_init(&jl, &env->sc->mem, &env->sc->limits,
+                p->loader == FMT_JOBLIB ? JL_NUMPY_UNPICKLER : JL_COMPAT_UNPICKLER);
+        st = pk_dis_hooked(p->data + p->start, p->len - p->start, d->format, &env->sc->limits,
+                           jl_build_hook, &jl, d->write, d->ctx, &err);
+        jl_free(&jl);
+    }
     return st == BRINE_ERR_NOMEM ? st : BRINE_OK;
 }
 
@@ -365,31 +376,52 @@ brine_status fmt_model_root(fmt_env *env, const char *member, const pk_graph *g,
                             path, err.has_offset ? (int64_t)err.offset : -1, "%s", err.msg);
 }
 
-brine_status fmt_tensor(fmt_env *env, const char *name, const ld_dtype *dt, uint32_t ndim,
-                        const uint64_t *shape, const uint8_t *data, uint64_t nbytes)
+brine_status fmt_array(fmt_env *env, const char *name, const ld_dtype *dt, uint32_t ndim,
+                       const int64_t *shape, int fortran, int big_endian, const uint8_t *data,
+                       uint64_t nbytes)
 {
     char buf[PATH_MAX_MEMBER];
     const char *full = name;
-    if (env->path[0])
-        full = member_path(env, name && name[0] ? name : NULL, buf, sizeof buf);
-    if (env->mode == DRV_DIS)
+    if (!name) {
+        size_t n = strlen(env->path);
+        if (!n) {
+            full = "array";
+        } else {
+            if (n >= 4 && memcmp(env->path + n - 4, ".npy", 4) == 0)
+                n -= 4;
+            snprintf(buf, sizeof buf, "%.*s", (int)n, env->path);
+            full = buf;
+        }
+    } else if (env->path[0]) {
+        full = member_path(env, name[0] ? name : NULL, buf, sizeof buf);
+    }
+    if (env->mode == DRV_DIS || ndim > LD_MAX_DIMS)
         return BRINE_OK;
     if (env->mode == DRV_LOAD) {
         brine_error err;
-        brine_status st = ld_add_plain(env->set, full, dt, ndim, shape, data, nbytes, &err);
+        brine_status st =
+            ld_add_array(env->set, full, dt, ndim, shape, fortran, big_endian, data, nbytes, &err);
         if (st == BRINE_ERR_NOMEM || !st)
             return st;
         return scan_add_finding(env->sc, BRINE_INVALID,
                                 st == BRINE_ERR_LIMIT ? "limit" : "bad-tensor", NULL,
                                 env->path[0] ? env->path : NULL, -1, "%s", err.msg);
     }
-    int64_t dims[LD_MAX_DIMS];
     uint64_t numel = 1;
-    for (uint32_t i = 0; i < ndim && i < LD_MAX_DIMS; i++) {
+    for (uint32_t i = 0; i < ndim; i++)
+        numel *= (uint64_t)shape[i];
+    return res_add_tensor(env->sc->result, full, dt->st_name, ndim, shape, numel);
+}
+
+brine_status fmt_tensor(fmt_env *env, const char *name, const ld_dtype *dt, uint32_t ndim,
+                        const uint64_t *shape, const uint8_t *data, uint64_t nbytes)
+{
+    int64_t dims[LD_MAX_DIMS];
+    if (ndim > LD_MAX_DIMS)
+        return BRINE_OK;
+    for (uint32_t i = 0; i < ndim; i++)
         dims[i] = (int64_t)shape[i];
-        numel *= shape[i];
-    }
-    return res_add_tensor(env->sc->result, full, dt->st_name, ndim, dims, numel);
+    return fmt_array(env, name ? name : "", dt, ndim, dims, 0, 0, data, nbytes);
 }
 
 brine_status fmt_sibling(fmt_env *env, const char *name, const uint8_t **data, size_t *len,
