@@ -58,11 +58,11 @@ typedef struct legacy_record {
 } legacy_record;
 
 struct ld_legacy_index {
-    hmap by_pid;           /* key → index into pids (the first persistent id naming it) */
+    hmap by_pid; /* key → index into pids (the first persistent id naming it) */
     legacy_pid *pids;
     size_t n_pids, cap_pids;
     int records_built;
-    hmap by_record;        /* key → index into records (the first record of that key) */
+    hmap by_record; /* key → index into records (the first record of that key) */
     legacy_record *records;
     size_t n_records, cap_records;
 };
@@ -152,7 +152,8 @@ static int legacy_records_build(ld_container *box)
         int found = box->len - pos < 8 ? -1 : ld_legacy_lookup(box, key, &elem, &numel);
         if (found == -2)
             return -1;
-        if (found != 0 || __builtin_mul_overflow(ld_le64(box->data + pos), (uint64_t)elem, &bytes) ||
+        if (found != 0 ||
+            __builtin_mul_overflow(ld_le64(box->data + pos), (uint64_t)elem, &bytes) ||
             bytes > box->len - pos - 8)
             break;
         if (mem_grow(box->mem, (void **)&ix->records, &ix->cap_records, ix->n_records + 1,

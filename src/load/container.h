@@ -11,10 +11,10 @@
 #include "pickle/machine.h"
 
 typedef struct ld_container {
-    const uint8_t *data;    /* the whole file */
+    const uint8_t *data; /* the whole file */
     size_t len;
     mem_budget *mem;
-    const pk_graph *g;      /* the graph of its five pickles */
+    const pk_graph *g;              /* the graph of its five pickles */
     struct ld_legacy_index *legacy; /* storage keys and records, indexed on first use */
 } ld_container;
 

@@ -29,8 +29,8 @@ static brine_status judge_and_collect(brine_model *m, const char *path,
 {
     brine_scan_options so = {opts ? opts->policy : NULL, opts ? opts->limits : NULL};
     char dir[4096];
-    brine_status st = drv_run(m->map, m->map_len, drv_dir_of(path, dir, sizeof dir), &so,
-                              DRV_LOAD, &m->set, NULL, &m->run, err);
+    brine_status st = drv_run(m->map, m->map_len, drv_dir_of(path, dir, sizeof dir), &so, DRV_LOAD,
+                              &m->set, NULL, &m->run, err);
     if (st)
         return st;
     brine_result *res = m->run.result;

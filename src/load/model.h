@@ -12,8 +12,8 @@ struct brine_model {
     brine_limits lim;
     const uint8_t *map;
     size_t map_len;
-    const char *format;  /* a constant */
-    drv_run_out run;     /* the walk that judged the file; holds what the tensors point into */
+    const char *format; /* a constant */
+    drv_run_out run;    /* the walk that judged the file; holds what the tensors point into */
     ld_set set;
     char *config_json;
 };

@@ -96,10 +96,10 @@ typedef struct walker {
 
 /* What brine does not rebuild (object arrays, structured dtypes, other tensor subclasses):
  * the loader may accept it, so a scan does not call the file invalid for it. */
-#define UNSUPPORTED(w, node, ...)                                                              \
+#define UNSUPPORTED(w, node, ...)                                                                  \
     err_at((w)->err, BRINE_ERR_UNSUPPORTED, pk_at((w)->g, node)->offset, __LINE__, __VA_ARGS__)
 
-#define BAD(w, node, ...)                                                                      \
+#define BAD(w, node, ...)                                                                          \
     err_at((w)->err, BRINE_ERR_MALFORMED, pk_at((w)->g, node)->offset, __LINE__, __VA_ARGS__)
 
 static const pk_node *N(const walker *w, pk_id id) { return pk_at(w->g, id); }
@@ -164,8 +164,8 @@ static int int_tuple(const walker *w, pk_id id, int64_t *out, uint32_t *n)
  * container's resolver. owned: data's allocation size when brine allocated it; on success the
  * set takes ownership (a duplicate is freed at once), on failure the caller keeps it. */
 static brine_status add_storage(walker *w, const char *key, size_t keylen, const ld_dtype *dt,
-                                uint64_t numel, const uint8_t *data, uint64_t nbytes,
-                                size_t owned, size_t *index)
+                                uint64_t numel, const uint8_t *data, uint64_t nbytes, size_t owned,
+                                size_t *index)
 {
     ld_set *s = w->s;
     uint64_t seen;
@@ -199,8 +199,8 @@ static brine_status add_storage(walker *w, const char *key, size_t keylen, const
     uint64_t need;
     if (!rc && (__builtin_mul_overflow(numel, (uint64_t)dt->size, &need) || need > st->nbytes))
         rc = err_set(w->err, BRINE_ERR_MALFORMED, __LINE__,
-                       "storage %.40s declares %" PRIu64 " elements of %u bytes, its record holds %" PRIu64
-                     " bytes",
+                     "storage %.40s declares %" PRIu64
+                     " elements of %u bytes, its record holds %" PRIu64 " bytes",
                      st->key, numel, dt->size, st->nbytes);
     if (rc) {
         mem_free(s->mem, st->key, keylen + 1);
@@ -265,8 +265,8 @@ static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, 
      * share one literal (through the memo) share its storage, so the nested pickle is run
      * once, not once per reference (issue 7.5: 40,000 references to one 200 kB literal). */
     char key[48];
-    int kl = a ? snprintf(key, sizeof key, "bytes@%" PRIu64 "#%" PRIu32,
-                          N(w, a->items[0])->offset, (uint32_t)a->items[0])
+    int kl = a ? snprintf(key, sizeof key, "bytes@%" PRIu64 "#%" PRIu32, N(w, a->items[0])->offset,
+                          (uint32_t)a->items[0])
                : 0;
     uint64_t seen;
     if (a && hmap_get(&w->s->storage_index, key, (size_t)kl, &seen)) {
@@ -321,8 +321,8 @@ static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, 
             } else {
                 if (copy)
                     memcpy(copy, bytes + pos + 8, (size_t)need);
-                st = add_storage(w, key, (size_t)kl, dt, count, copy ? copy : bytes + pos + 8,
-                                 need, copy ? (need ? (size_t)need : 1) : 0, index);
+                st = add_storage(w, key, (size_t)kl, dt, count, copy ? copy : bytes + pos + 8, need,
+                                 copy ? (need ? (size_t)need : 1) : 0, index);
                 if (st && copy)
                     mem_free(w->s->mem, copy, need ? (size_t)need : 1);
             }
@@ -358,7 +358,8 @@ static brine_status storage_of(walker *w, pk_id id, const ld_dtype *want, size_t
         dt = want;
         numel /= want->size;
     } else {
-        const char *tdt = strcmp(cls->module, "torch") == 0 ? pol_torch_storage_dtype(cls->name) : NULL;
+        const char *tdt =
+            strcmp(cls->module, "torch") == 0 ? pol_torch_storage_dtype(cls->name) : NULL;
         dt = tdt ? ld_dtype_by_torch(tdt) : NULL;
         if (!dt)
             return BAD(w, id, "unknown storage type %s", cls->full);
@@ -388,14 +389,16 @@ static brine_status add_tensor(walker *w, pk_id at, const ld_dtype *dt, size_t s
             empty = 1;
         uint64_t span;
         if (__builtin_mul_overflow((uint64_t)shape[i], numel, &numel) ||
-            (shape[i] > 0 && (__builtin_mul_overflow((uint64_t)(shape[i] - 1), (uint64_t)strides[i], &span) ||
-                              __builtin_add_overflow(last, span, &last))))
+            (shape[i] > 0 &&
+             (__builtin_mul_overflow((uint64_t)(shape[i] - 1), (uint64_t)strides[i], &span) ||
+              __builtin_add_overflow(last, span, &last))))
             return BAD(w, at, "tensor %.200s: size arithmetic overflows", w->path);
     }
     const ld_storage *st = &s->storages[storage];
     if (offset < 0 || (uint64_t)offset > st->numel || (!empty && last >= st->numel))
         return BAD(w, at,
-                   "tensor %.200s: view reaches element %" PRIu64 " of a %" PRIu64 "-element storage",
+                   "tensor %.200s: view reaches element %" PRIu64 " of a %" PRIu64
+                   "-element storage",
                    w->path, last, st->numel);
     if (mem_grow(s->mem, (void **)&s->tensors, &s->cap_tensors, s->n_tensors + 1,
                  sizeof *s->tensors))
@@ -469,9 +472,9 @@ static const ld_dtype *numpy_dtype(walker *w, pk_id id, int *big_endian)
     const pk_node *code = N(w, a->items[0]);
     static const struct {
         const char *code, *torch;
-    } map[] = {{"f2", "float16"}, {"f4", "float32"}, {"f8", "float64"}, {"i1", "int8"},
-               {"i2", "int16"},   {"i4", "int32"},   {"i8", "int64"},   {"u1", "uint8"},
-               {"u2", "uint16"},  {"u4", "uint32"},  {"u8", "uint64"},  {"b1", "bool"},
+    } map[] = {{"f2", "float16"},   {"f4", "float32"},    {"f8", "float64"}, {"i1", "int8"},
+               {"i2", "int16"},     {"i4", "int32"},      {"i8", "int64"},   {"u1", "uint8"},
+               {"u2", "uint16"},    {"u4", "uint32"},     {"u8", "uint64"},  {"b1", "bool"},
                {"c8", "complex64"}, {"c16", "complex128"}};
     const ld_dtype *dt = NULL;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -506,7 +509,8 @@ static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_
     if (__builtin_mul_overflow(numel, (uint64_t)dt->size, &need) || need != len) {
         if (owned)
             mem_free(w->s->mem, (void *)p, owned);
-        return BAD(w, at, "array %.200s: %" PRIu64 " elements of %u bytes but %" PRIu64 " data bytes",
+        return BAD(w, at,
+                   "array %.200s: %" PRIu64 " elements of %u bytes but %" PRIu64 " data bytes",
                    w->path, numel, dt->size, len);
     }
     char key[48];
@@ -545,7 +549,8 @@ static void c_strides(const int64_t *shape, uint32_t nd, int fortran, int64_t *s
     }
 }
 
-/* numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') + BUILD (1, shape, dtype, fortran, data) */
+/* numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') + BUILD (1, shape, dtype, fortran, data)
+ */
 static brine_status numpy_array(walker *w, pk_id id)
 {
     const pk_node *n = N(w, id);
@@ -604,10 +609,10 @@ static brine_status joblib_array(walker *w, pk_id id, const jl_array *ja)
         char type;
         uint32_t size;
         const char *torch;
-    } map[] = {{'b', 1, "bool"},    {'i', 1, "int8"},      {'i', 2, "int16"},
-               {'i', 4, "int32"},   {'i', 8, "int64"},     {'u', 1, "uint8"},
-               {'u', 2, "uint16"},  {'u', 4, "uint32"},    {'u', 8, "uint64"},
-               {'f', 2, "float16"}, {'f', 4, "float32"},   {'f', 8, "float64"},
+    } map[] = {{'b', 1, "bool"},      {'i', 1, "int8"},       {'i', 2, "int16"},
+               {'i', 4, "int32"},     {'i', 8, "int64"},      {'u', 1, "uint8"},
+               {'u', 2, "uint16"},    {'u', 4, "uint32"},     {'u', 8, "uint64"},
+               {'f', 2, "float16"},   {'f', 4, "float32"},    {'f', 8, "float64"},
                {'c', 8, "complex64"}, {'c', 16, "complex128"}};
     const ld_dtype *dt = NULL;
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -625,8 +630,8 @@ static brine_status joblib_array(walker *w, pk_id id, const jl_array *ja)
     char key[48];
     int kl = snprintf(key, sizeof key, "joblib@%" PRIu64, ja->data_offset);
     size_t storage;
-    brine_status st = add_storage(w, key, (size_t)kl, dt, ja->count, n->v.s.p, n->v.s.len, 0,
-                                  &storage);
+    brine_status st =
+        add_storage(w, key, (size_t)kl, dt, ja->count, n->v.s.p, n->v.s.len, 0, &storage);
     if (st)
         return st;
     w->s->storages[storage].big_endian = ja->big_endian;
@@ -655,8 +660,10 @@ static int tensor_call(walker *w, pk_id id, brine_status *st)
         const char *f = a ? global_name(w, a->items[0]) : NULL;
         const char *type = a ? global_name(w, a->items[1]) : NULL;
         if (!is_rebuild_tensor(f) || !type ||
-            (strcmp(type, "torch.Tensor") != 0 && strcmp(type, "torch.nn.parameter.Parameter") != 0))
-            *st = UNSUPPORTED(w, id, "_rebuild_from_type_v2 of something that is not a plain tensor");
+            (strcmp(type, "torch.Tensor") != 0 &&
+             strcmp(type, "torch.nn.parameter.Parameter") != 0))
+            *st =
+                UNSUPPORTED(w, id, "_rebuild_from_type_v2 of something that is not a plain tensor");
         else
             *st = torch_tensor(w, id, f, N(w, a->items[2]));
         return 1;
@@ -826,7 +833,8 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     *out = NULL;
     for (unsigned i = 0; i < w->depth; i++)
         if (w->on_path[i] == id) {
-            *out = JV(w, json_pack("{s:s}", "__recursive__", "reference to an enclosing container"));
+            *out =
+                JV(w, json_pack("{s:s}", "__recursive__", "reference to an enclosing container"));
             return BRINE_OK;
         }
     if (w->depth >= w->s->lim->max_depth || w->depth >= sizeof w->on_path / sizeof w->on_path[0])
@@ -838,9 +846,8 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
         if (!st && w->s->n_tensors > before)
             *out = JV(w, json_pack("{s:s}", "__tensor__", w->s->tensors[w->s->n_tensors - 1].name));
         const char *fn = callee(w, id);
-        const pk_node *qa = fn && strcmp(fn, "torch._utils._rebuild_qtensor") == 0
-                                ? args_of(w, id, 7, 7)
-                                : NULL;
+        const pk_node *qa =
+            fn && strcmp(fn, "torch._utils._rebuild_qtensor") == 0 ? args_of(w, id, 7, 7) : NULL;
         if (!st && *out && qa) {
             /* the quantizer (scheme, scales, zero points, axis) travels with the tensor */
             json_t *qparams = NULL;
@@ -868,19 +875,24 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
                                                         : json_real(n->v.d));
         break;
     case K_BIGINT: *out = JV(w, json_string("<big integer>")); break;
-    case K_STR: case K_PYSTR:
+    case K_STR:
+    case K_PYSTR:
         /* text that is not strict UTF-8 (lone surrogates, Python 2 bytes) keeps its bytes */
         *out = JV(w, pk_utf8_valid(n->v.s.p, n->v.s.len, 0)
                          ? json_stringn((const char *)n->v.s.p, (size_t)n->v.s.len)
                          : json_bytes_value(n->v.s.p, n->v.s.len));
         break;
-    case K_BYTES: case K_BYTEARRAY: *out = JV(w, json_bytes_value(n->v.s.p, n->v.s.len)); break;
+    case K_BYTES:
+    case K_BYTEARRAY: *out = JV(w, json_bytes_value(n->v.s.p, n->v.s.len)); break;
     case K_GLOBAL: *out = JV(w, json_string(w->g->globals[n->v.g.global].full)); break;
     case K_DICT:
         *out = JV(w, json_object());
         st = walk_pairs(w, n, n->count, 0, *out);
         break;
-    case K_LIST: case K_TUPLE: case K_SET: case K_FROZENSET:
+    case K_LIST:
+    case K_TUPLE:
+    case K_SET:
+    case K_FROZENSET:
         *out = JV(w, json_array());
         for (uint32_t i = 0; i < n->count && !st; i++) {
             char idx[16];
@@ -906,8 +918,8 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
             if (!st)
                 st = walk_pairs(w, n, n->count, 0, *out);
         } else if (fn && (strcmp(fn, "torch.Size") == 0 || strcmp(fn, "builtins.set") == 0 ||
-                          strcmp(fn, "builtins.frozenset") == 0 || strcmp(fn, "torch.device") == 0 ||
-                          strcmp(fn, "builtins.complex") == 0)) {
+                          strcmp(fn, "builtins.frozenset") == 0 ||
+                          strcmp(fn, "torch.device") == 0 || strcmp(fn, "builtins.complex") == 0)) {
             const pk_node *a = args_of(w, id, 0, 2);
             if (a && a->count == 1 && strcmp(fn, "builtins.complex") != 0) {
                 w->depth--;
@@ -1010,9 +1022,9 @@ brine_status ld_tensor_read_range(const ld_set *s, const ld_tensor *t, uint64_t 
                                   uint64_t count, uint8_t *dst, brine_error *err)
 {
     if (first > t->numel || count > t->numel - first)
-        return err_set(err, BRINE_ERR_USAGE, __LINE__, "elements %" PRIu64 "+%" PRIu64
-                                                       " past a %" PRIu64 "-element tensor",
-                       first, count, t->numel);
+        return err_set(err, BRINE_ERR_USAGE, __LINE__,
+                       "elements %" PRIu64 "+%" PRIu64 " past a %" PRIu64 "-element tensor", first,
+                       count, t->numel);
     if (!count)
         return BRINE_OK;
     const ld_storage *st = &s->storages[t->storage];
@@ -1053,9 +1065,8 @@ brine_status ld_tensor_read(const ld_set *s, const ld_tensor *t, uint8_t *dst, u
 {
     uint64_t need = t->numel * t->dtype->size;
     if (len != need)
-        return err_set(err, BRINE_ERR_USAGE, __LINE__, "buffer of %" PRIu64 " bytes for a %" PRIu64
-                                                       "-byte tensor",
-                       len, need);
+        return err_set(err, BRINE_ERR_USAGE, __LINE__,
+                       "buffer of %" PRIu64 " bytes for a %" PRIu64 "-byte tensor", len, need);
     return ld_tensor_read_range(s, t, 0, t->numel, dst, err);
 }
 

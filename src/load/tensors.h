@@ -33,18 +33,18 @@ typedef struct ld_storage {
     uint64_t numel;
     const uint8_t *data; /* NULL until resolved */
     uint64_t nbytes;
-    int big_endian;      /* stored big-endian: swapped when read */
-    size_t owned;        /* allocation size of data when brine allocated it, else 0 */
+    int big_endian; /* stored big-endian: swapped when read */
+    size_t owned;   /* allocation size of data when brine allocated it, else 0 */
 } ld_storage;
 
 typedef struct ld_tensor {
-    char *name;          /* nested keys and indices joined with '.' */
+    char *name; /* nested keys and indices joined with '.' */
     const ld_dtype *dtype;
     uint32_t ndim;
     int64_t *shape;
-    int64_t *strides;    /* in elements */
-    int64_t offset;      /* in elements, into the storage */
-    size_t storage;      /* index into the storage table */
+    int64_t *strides; /* in elements */
+    int64_t offset;   /* in elements, into the storage */
+    size_t storage;   /* index into the storage table */
     uint64_t numel;
 } ld_tensor;
 
@@ -56,11 +56,11 @@ typedef struct ld_set {
     const brine_limits *lim;
     ld_storage *storages;
     size_t n_storages, cap_storages;
-    hmap storage_index;  /* key → index into storages: one lookup per reference, not a scan */
+    hmap storage_index; /* key → index into storages: one lookup per reference, not a scan */
     ld_tensor *tensors;
     size_t n_tensors, cap_tensors;
-    json_t *config;      /* the non-tensor values, tensors replaced by {"__tensor__": name} */
-    int want_config;     /* 0: validate tensors only, build no JSON (scans) */
+    json_t *config;  /* the non-tensor values, tensors replaced by {"__tensor__": name} */
+    int want_config; /* 0: validate tensors only, build no JSON (scans) */
     ld_resolve_fn resolve;
     void *resolve_ctx;
     const pk_graph *g;

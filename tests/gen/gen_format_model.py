@@ -126,6 +126,26 @@ def build(marker):
         "a valid safetensors file whose length bytes start a pickle: the pickle reading fails",
         global_=None, rule="malformed")
 
+    # ---- 8.4: compressed streams are unwrapped as Python's modules read them (pandas.read_pickle
+    # and joblib.load open a gzipped pickle), every stream of a multi-stream file included
+    import bz2
+    import gzip
+    import lzma
+    add("n_gzip_pickle.pkl.gz", gzip.compress(evil), "unsafe", "a gzipped pickle",
+        member="<gzip>", format="gzip")
+    add("n_gzip_second_member.gz", gzip.compress(proto(2) + b"N" + STOP) + gzip.compress(evil),
+        "unsafe", "the payload in a second gzip member (gzip.GzipFile reads every member; a "
+        "caller loading pickle after pickle reaches it)", member="<gzip>")
+    add("n_bz2_pickle.bz2", bz2.compress(evil), "unsafe", "a bz2 pickle", member="<bz2>")
+    add("n_xz_pickle.xz", lzma.compress(evil), "unsafe", "an xz pickle", member="<xz>")
+    add("n_tar_gz_evil.tar.gz", gzip.compress(tar_bytes([("m/evil.pkl", evil)])), "unsafe",
+        "a gzipped tar holding evil.pkl", member="<gzip>/m/evil.pkl")
+    add("n_gzip_corrupt.gz", gzip.compress(evil)[:-12] + b"\xff" * 12, "unsafe",
+        "a corrupt gzip stream: what decompressed before the error is still judged",
+        member="<gzip>")
+    add("n_gzip_truncated_header.gz", b"\x1f\x8b\x08\x00\x00", "invalid",
+        "a gzip stream that cannot be decompressed", global_=None)
+
     # ---- 8.3: what brine recognises but does not analyse is unverified, never none
     add("u_gguf.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 0), "unverified",
         "GGUF magic", global_=None, rule="unsupported-format")

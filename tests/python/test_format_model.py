@@ -63,6 +63,17 @@ def test_every_fixture_gets_its_verdict(hostile):
     assert not bad, "\n".join(map(repr, bad))
 
 
+def test_project_fuzz_seeds_of_joblib_are_read_as_joblib():
+    """fuzz/corpus/other/joblib_* (joblib.dump with each compressor) were `safe (none)`."""
+    seeds = sorted((brinetest.REPO / "fuzz" / "corpus" / "other").glob("joblib_*"))
+    assert len(seeds) >= 7
+    for p in seeds:
+        _, f = scan_json(p)
+        assert f["format"] != "none", f
+        assert f["verdict"] in ("safe", "unverified"), f
+        assert any("joblib.numpy_pickle" in g for g in f["globals"]), f
+
+
 def test_text_output_says_not_a_model_file(hostile):
     out, _, _ = hostile
     r = subprocess.run([BRINE, "scan", str(out / "y_text.txt")], capture_output=True, timeout=60)
