@@ -1070,48 +1070,6 @@ brine_status ld_tensor_read(const ld_set *s, const ld_tensor *t, uint8_t *dst, u
     return ld_tensor_read_range(s, t, 0, t->numel, dst, err);
 }
 
-brine_status ld_add_plain(ld_set *s, const char *name, const ld_dtype *dt, uint32_t ndim,
-                          const uint64_t *shape, const uint8_t *data, uint64_t nbytes,
-                          brine_error *err)
-{
-    if (ndim > LD_MAX_DIMS)
-        return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__, "tensor %.200s has %u dimensions",
-                       name, ndim);
-    walker w;
-    memset(&w, 0, sizeof w);
-    w.s = s;
-    w.err = err;
-    pk_graph none;
-    memset(&none, 0, sizeof none);
-    pk_node zero;
-    memset(&zero, 0, sizeof zero);
-    none.nodes = &zero; /* add_tensor reports offsets through node 0 */
-    none.n_nodes = 1;
-    w.g = &none;
-    size_t n = strlen(name);
-    if (n >= sizeof w.path)
-        return err_set(err, BRINE_ERR_LIMIT, __LINE__, "tensor name longer than %zu bytes",
-                       sizeof w.path - 1);
-    memcpy(w.path, name, n + 1);
-    w.plen = n;
-    int64_t sh[LD_MAX_DIMS], strides[LD_MAX_DIMS];
-    uint64_t numel = 1;
-    for (uint32_t i = 0; i < ndim; i++) {
-        if (shape[i] > (uint64_t)INT64_MAX || __builtin_mul_overflow(numel, shape[i], &numel))
-            return err_set(err, BRINE_ERR_MALFORMED, __LINE__, "tensor %.200s: shape overflows",
-                           name);
-        sh[i] = (int64_t)shape[i];
-    }
-    c_strides(sh, ndim, 0, strides);
-    char key[32];
-    int kl = snprintf(key, sizeof key, "t%zu", s->n_tensors);
-    size_t index;
-    brine_status st = add_storage(&w, key, (size_t)kl, dt, numel, data, nbytes, 0, &index);
-    if (st)
-        return st;
-    return add_tensor(&w, 0, dt, index, 0, sh, strides, ndim);
-}
-
 brine_status ld_add_array(ld_set *s, const char *name, const ld_dtype *dt, uint32_t ndim,
                           const int64_t *shape, int fortran, int big_endian, const uint8_t *data,
                           uint64_t nbytes, brine_error *err)

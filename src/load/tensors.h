@@ -77,14 +77,9 @@ void ld_set_free(ld_set *s);
  * (unknown dtype, negative size, view outside its storage, storage smaller than declared). */
 brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *err);
 
-/* Adds a C-contiguous tensor whose bytes are already in memory (safetensors records). */
-brine_status ld_add_plain(ld_set *s, const char *name, const ld_dtype *dt, uint32_t ndim,
-                          const uint64_t *shape, const uint8_t *data, uint64_t nbytes,
-                          brine_error *err);
-
 /* Adds an array whose bytes are already in memory, in C order or (fortran) Fortran order,
- * stored little- or big-endian (swapped when read): .npy bodies, read in place. data holds
- * nbytes >= numel × size bytes and must outlive s. */
+ * stored little- or big-endian (swapped when read): safetensors records and .npy bodies, read
+ * in place. data holds nbytes >= numel × size bytes and must outlive s. */
 brine_status ld_add_array(ld_set *s, const char *name, const ld_dtype *dt, uint32_t ndim,
                           const int64_t *shape, int fortran, int big_endian, const uint8_t *data,
                           uint64_t nbytes, brine_error *err);
