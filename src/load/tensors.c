@@ -975,9 +975,7 @@ brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *e
     /* a tree visits each node once; shared values (a config dict referenced from every layer)
      * once per reference: the expansion a consumer walking the loaded object also pays,
      * bounded by the user's max_nodes rather than an internal guess */
-    w->max_visits = 64 * (uint64_t)g->n_nodes + 65536;
-    if (w->max_visits > s->lim->max_nodes)
-        w->max_visits = s->lim->max_nodes;
+    w->max_visits = s->lim->max_nodes;
     s->g = g;
     json_t *config = NULL;
     brine_status st = walk(w, root, &config);
