@@ -76,7 +76,7 @@ mem_budget *fmt_mem(fmt_env *env) { return &env->sc->mem; }
 int fmt_loading(const fmt_env *env) { return env->mode == DRV_LOAD; }
 ld_set *fmt_load_set(fmt_env *env)
 {
-    return env->mode == DRV_LOAD && !env->depth ? env->set : NULL;
+    return env->mode == DRV_LOAD && env->depth == env->filter_depth ? env->set : NULL;
 }
 
 void fmt_set_format(fmt_env *env, const char *name)
@@ -272,18 +272,20 @@ brine_status fmt_run_pickle(fmt_env *env, const fmt_pickle *p, pk_graph **out, i
         /* reported once (same text: deduplicated); the graph stays empty and failed */
         err_limit(&g->error, "max_work", sc->limits.max_work, sc->work + 1, 0, 0, __LINE__);
         g->failed = 1;
+        st = scan_add_finding(sc, BRINE_INVALID, "limit", NULL, NULL, -1,
+                              "limit max_work is %" PRIu64 ": the file's pickles (nested ones "
+                              "included) ran that many opcodes; the pickles after that point "
+                              "are not judged",
+                              sc->limits.max_work);
+        if (st)
+            goto fail;
         *out = g;
-        return scan_add_finding(sc, BRINE_INVALID, "limit", NULL, NULL, -1,
-                                "limit max_work is %" PRIu64 ": the file's pickles (nested ones "
-                                "included) ran that many opcodes; the pickles after that point "
-                                "are not judged",
-                                sc->limits.max_work);
+        return BRINE_OK;
     }
     st = first_run(env, p, g, &opts, &err);
     if (st == BRINE_ERR_NOMEM)
         goto fail;
-    if (st && (p->flags & FMT_P_SNIFF) &&
-        scan_inert(sc, g, p->data + p->start, p->len - p->start)) {
+    if (st && (p->flags & FMT_P_SNIFF) && scan_inert(sc, g, p->data, p->len)) {
         if (inert)
             *inert = 1;
         fmt_graph_free(env, g);
@@ -304,11 +306,14 @@ brine_status fmt_run_pickle(fmt_env *env, const fmt_pickle *p, pk_graph **out, i
         strcmp(g->error.limit, "max_opcodes") == 0) /* the file's budget ran out, not this one's */
         err_limit(&g->error, "max_work", sc->limits.max_work, sc->work + 1, g->error.offset,
                   g->error.has_offset, __LINE__);
+    /* a nested judgment (bytes a callable unpickles) runs inside this one: restore */
+    scan_storage_fn outer_check = sc->storage_check;
+    void *outer_ctx = sc->storage_ctx;
     sc->storage_check = p->storage_check;
     sc->storage_ctx = p->storage_ctx;
     st = scan_judge(sc, g, p->data, p->len, path, p->pid_mode);
-    sc->storage_check = NULL;
-    sc->storage_ctx = NULL;
+    sc->storage_check = outer_check;
+    sc->storage_ctx = outer_ctx;
     if (!st && p->count == FMT_ALL && g->trailing_len)
         st = scan_add_finding(sc, BRINE_INVALID, "trailing-data", NULL, path,
                               (int64_t)g->trailing_at,
@@ -336,7 +341,8 @@ brine_status fmt_model_root(fmt_env *env, const char *member, const pk_graph *g,
     const char *path = member_path(env, member, buf, sizeof buf);
     if (!root || g->failed || env->mode == DRV_DIS)
         return BRINE_OK;
-    int loading = env->mode == DRV_LOAD && !env->have_root && env->depth == 0;
+    /* the model is the file's own pickle, or what a compressed file holds */
+    int loading = env->mode == DRV_LOAD && !env->have_root && env->depth == env->filter_depth;
     if (!loading) {
         /* tensors and arrays come only from torch and numpy reconstructors */
         size_t i;

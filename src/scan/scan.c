@@ -762,7 +762,8 @@ brine_status scan_judge(scan_ctx *sc, pk_graph *g, const uint8_t *data, size_t l
 int scan_inert(scan_ctx *sc, const pk_graph *g, const uint8_t *data, size_t len)
 {
     /* a PROTO opcode first: a pickle, whatever breaks later (protocol 6 included) */
-    if (len && data[0] == 0x80)
+    uint64_t start = g->n_pickles ? g->pickles[0].start : 0;
+    if (start < len && data[start] == 0x80)
         return 0;
     if (!g->failed || g->error.code != BRINE_ERR_MALFORMED || g->code_events)
         return 0;
