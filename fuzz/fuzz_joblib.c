@@ -61,7 +61,9 @@ static void check_arrays(const jl_ctx *jl, const pk_graph *g, size_t len)
 static void check_tensors(mem_budget *mem, const brine_limits *lim, const pk_graph *g,
                           const jl_ctx *jl)
 {
-    if (!g->n_pickles || !g->pickles[0].complete || !g->pickles[0].root)
+    /* as the driver does: a graph the machine refused (an amplification limit, a
+     * divergence) is not walked for tensors */
+    if (!g->n_pickles || !g->pickles[0].complete || !g->pickles[0].root || g->failed)
         return;
     ld_set set;
     ld_set_init(&set, mem, lim, NULL, NULL);

@@ -18,6 +18,7 @@
 
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/limits.h"
 #include "policy/policy.h"
 
 /* The element types of formats/dtypes.def (whole-byte ones), plus those safetensors cannot
@@ -973,9 +974,16 @@ brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *e
     w->g = g;
     w->err = err;
     /* a tree visits each node once; shared values (a config dict referenced from every layer)
-     * once per reference: the expansion a consumer walking the loaded object also pays,
-     * bounded by the user's max_nodes rather than an internal guess */
-    w->max_visits = s->lim->max_nodes;
+     * once per reference: the expansion a consumer walking the loaded object also pays. The
+     * machine already refuses graphs that expand past max_expansion leaves per node (above
+     * BRINE_EXPANSION_FLOOR); the walk stops at the same point, and never past max_nodes */
+    uint64_t cap;
+    if (__builtin_mul_overflow(s->lim->max_expansion, (uint64_t)g->n_nodes + 1, &cap) ||
+        cap > s->lim->max_nodes)
+        cap = s->lim->max_nodes;
+    w->max_visits = cap > BRINE_EXPANSION_FLOOR ? cap : BRINE_EXPANSION_FLOOR;
+    if (w->max_visits > s->lim->max_nodes)
+        w->max_visits = s->lim->max_nodes;
     s->g = g;
     json_t *config = NULL;
     brine_status st = walk(w, root, &config);
