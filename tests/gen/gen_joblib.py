@@ -121,6 +121,22 @@ def tensor_sha(a):
     return hashlib.sha256(np.ascontiguousarray(a).astype(le).tobytes()).hexdigest()
 
 
+# The oracle is joblib.load itself, on benign files only (generated here, or joblib's own test
+# data); as a second guard its find_class resolves only the libraries those files use and a
+# few plain builtins, and raises on anything else before importing it.
+ORACLE_MODULES = ("numpy", "joblib", "sklearn", "scipy", "pandas", "collections", "copyreg",
+                  "copy_reg", "_codecs", "datetime", "decimal")
+ORACLE_BUILTINS = {"object", "list", "dict", "set", "frozenset", "tuple", "bytearray", "bytes",
+                   "complex", "slice", "range", "int", "float", "str", "bool", "unicode"}
+
+
+def oracle_guard(module, name):
+    top = module.split(".")[0]
+    ok = top in ORACLE_MODULES or (top in ("builtins", "__builtin__") and name in ORACLE_BUILTINS)
+    if not ok:
+        raise pickle.UnpicklingError(f"oracle refuses {module}.{name}: not a benign file's name")
+
+
 def observe_load(path):
     seen, reads = [], []
     real_read = numpy_pickle.NumpyArrayWrapper.read
@@ -156,11 +172,13 @@ def observe_load(path):
     class Recorder(numpy_pickle.NumpyUnpickler):
         def find_class(self, module, name):
             seen.append(module + "." + name)
+            oracle_guard(module, name)
             return super().find_class(module, name)
 
     class NestedRecorder(pickle.Unpickler):
         def find_class(self, module, name):
             seen.append(module + "." + name)
+            oracle_guard(module, name)
             return super().find_class(module, name)
 
     class PickleShim:
@@ -176,6 +194,7 @@ def observe_load(path):
     class CompatRecorder(numpy_pickle_compat.ZipNumpyUnpickler):
         def find_class(self, module, name):
             seen.append(module + "." + name)
+            oracle_guard(module, name)
             return super().find_class(module, name)
 
     saved = (numpy_pickle.NumpyUnpickler, numpy_pickle.pickle,
