@@ -44,7 +44,6 @@ brine_status scan_add_global(scan_ctx *sc, const char *full)
     return res_add_global(sc->result, full);
 }
 
-void scan_set_format(scan_ctx *sc, const char *format) { sc->result->format = format; }
 
 /* ------------------------------------------------------------------ judging one graph */
 

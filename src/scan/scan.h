@@ -61,11 +61,8 @@ brine_status scan_judge(scan_ctx *sc, struct pk_graph *g, const uint8_t *data, s
 
 /* 1 when a failed run of data reached nothing any unpickler would run and the bytes are not
  * a pickle after all (a text file, an image): it failed where both CPython unpicklers fail,
- * on a decoding error (never a limit), before any code, and no importable name follows. */
+ * on a decoding error (never a limit), before any code, and no importable name follows.
+ * data and len are the bytes the graph's offsets refer to. */
 int scan_inert(scan_ctx *sc, const struct pk_graph *g, const uint8_t *data, size_t len);
-/* (data and len are the bytes the graph's offsets refer to.) */
-
-/* Sets the result's format name (a string constant). */
-void scan_set_format(scan_ctx *sc, const char *format);
 
 #endif
