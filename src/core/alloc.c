@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t fail_at;    /* allocation number that fails; 0 = never */
-static uint64_t attempts;   /* allocations attempted since mem_fail_after */
+/* Per thread, so that threads scanning at once never share (or race on) the injection counter. */
+static _Thread_local uint64_t fail_at;  /* allocation number that fails; 0 = never */
+static _Thread_local uint64_t attempts; /* allocations attempted since mem_fail_after */
 
 uint64_t mem_fail_after(uint64_t n)
 {
