@@ -295,7 +295,11 @@ int cli_convert(int argc, char **argv)
         return rc;
     }
     int last = -1;
-    brine_convert_options opts = {config, isatty(2) ? progress : NULL, &last, no_sync, force};
+    brine_convert_options opts = {.config_path = config,
+                                  .progress = isatty(2) ? progress : NULL,
+                                  .progress_ctx = &last,
+                                  .no_sync = no_sync,
+                                  .force = force};
     brine_status st = brine_model_write_safetensors(m, out, &opts, &err);
     if (st) {
         if (last >= 0)

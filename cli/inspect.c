@@ -44,7 +44,7 @@ static void hex_digest(const uint8_t d[32], char out[65])
 int cli_open_model(const char *command, const char *path, brine_policy *policy,
                    const brine_limits *limits, brine_model **out)
 {
-    brine_load_options opts = {policy, limits};
+    brine_load_options opts = {.policy = policy, .limits = limits};
     brine_error err;
     brine_status st = brine_model_open(path, &opts, out, &err);
     if (st == BRINE_OK)

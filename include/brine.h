@@ -15,6 +15,17 @@
  *  - Inputs are (const uint8_t *data, size_t len) or a path. brine never needs NUL
  *    termination of data and never writes to caller memory.
  *  - A malicious file is not an error: scanning it succeeds and returns findings.
+ *  - Structs that may grow end with a struct_size field, after every field of the release
+ *    that introduced it. Leave it 0 (the layout of brine 0.1) or set it to sizeof the struct:
+ *    brine reads or fills fields added later only when struct_size says the caller has them.
+ *
+ * Threads
+ *  Every function is thread-safe on distinct objects: threads may scan, load and convert at
+ *  the same time, each with its own results, models and reports. A brine_policy or
+ *  brine_limits may be shared by any number of threads once set up (calls only read them);
+ *  a brine_model may be read (tensor info, read, sha256, config) from several threads at once.
+ *  A brine_report, and the set-up calls brine_policy_allow and brine_policy_load, need one
+ *  thread at a time. There is no global state to initialise and no global lock.
  */
 #ifndef BRINE_H
 #define BRINE_H
@@ -32,7 +43,10 @@ extern "C" {
 #define BRINE_API
 #endif
 
-#define BRINE_VERSION_STRING "0.1.0"
+#include "brine_version.h"
+
+/* The version of the library actually loaded (BRINE_VERSION_STRING is the header's). */
+BRINE_API const char *brine_version(void);
 
 /* ---------------------------------------------------------------- status and errors */
 
@@ -154,6 +168,7 @@ typedef struct brine_finding {
 typedef struct brine_scan_options {
     const brine_policy *policy;  /* NULL: the default policy */
     const brine_limits *limits;  /* NULL: the default limits */
+    size_t struct_size;          /* 0 or sizeof(brine_scan_options) */
 } brine_scan_options;
 
 typedef struct brine_result brine_result;
@@ -257,6 +272,7 @@ typedef struct brine_model brine_model;
 typedef struct brine_load_options {
     const brine_policy *policy;  /* NULL: the default policy */
     const brine_limits *limits;  /* NULL: the default limits */
+    size_t struct_size;          /* 0 or sizeof(brine_load_options) */
 } brine_load_options;
 
 /* Opens path read-only. Returns BRINE_ERR_POLICY when the scan verdict is unsafe or
@@ -271,7 +287,7 @@ BRINE_API void brine_model_free(brine_model *model);
 BRINE_API const char *brine_model_format(const brine_model *model);
 BRINE_API size_t brine_model_tensor_count(const brine_model *model);
 
-typedef struct brine_tensor_info {
+struct brine_tensor_info {
     const char *name;        /* nested keys and list indices joined with '.' */
     const char *dtype;       /* safetensors spelling: "F32", "BF16", "I64", "BOOL", … */
     size_t itemsize;         /* bytes per element */
@@ -285,7 +301,8 @@ typedef struct brine_tensor_info {
     const void *data;        /* the C-order little-endian bytes, mapped from the file without a
                               * copy — or NULL when the tensor is a strided view or byte-swapped:
                               * use brine_model_tensor_read */
-} brine_tensor_info;
+    size_t struct_size;      /* set by the caller: 0 or sizeof(brine_tensor_info) */
+};
 
 /* Describes tensor i (0 <= i < count). Pointers live as long as the model. */
 BRINE_API brine_status brine_model_tensor(const brine_model *model, size_t i,
@@ -315,6 +332,7 @@ typedef struct brine_convert_options {
                                   * after the rename may lose them) */
     int force;                   /* 1: replace existing outputs; 0: fail with BRINE_ERR_IO if
                                   * either output exists when it is renamed into place */
+    size_t struct_size;          /* 0 or sizeof(brine_convert_options) */
 } brine_convert_options;
 
 /* Writes the model's tensors to a safetensors file at path — bit-exact, each in C order

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check_symbols.sh LIB HEADER — the shared library's exported symbols are exactly brine's API:
+# check_symbols.sh LIB HEADER — the shared or static library's exported symbols are exactly brine's API:
 # every defined dynamic symbol starts with brine_ (libdeflate's symbol-prefix test: a leaked
 # internal helper can clash with an application's own), and every BRINE_API function that the
 # public header declares is exported.
@@ -7,7 +7,14 @@ set -uo pipefail
 lib=${1:?usage: check_symbols.sh LIB HEADER}
 header=${2:?usage: check_symbols.sh LIB HEADER}
 
-exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVWiu]$/ {print $3}' | sort -u) || exit 2
+# A static archive (.a) is checked the same way: its global symbols are what a program linking
+# it sees.
+case $lib in
+*.a) nm_flags="-g --defined-only" ;;
+*) nm_flags="-D --defined-only" ;;
+esac
+# shellcheck disable=SC2086
+exported=$(nm $nm_flags "$lib" | awk '$2 ~ /^[TDBRVWiu]$/ {print $3}' | sort -u) || exit 2
 [ -n "$exported" ] || {
     echo "no exported symbols in $lib"
     exit 1

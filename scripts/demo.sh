@@ -13,7 +13,7 @@ cd "$BRINE_ROOT" || exit 2
 
 brine_ensure_packages build || exit 1
 log "building brine into build/"
-if ! cmake -S . -B build >/dev/null || ! cmake --build build --target brine -j "$BRINE_JOBS"; then
+if ! cmake -S . -B build >/dev/null || ! cmake --build build --target brine brine_archive brine_shared -j "$BRINE_JOBS"; then
     die "build failed"
 fi
 

@@ -5,7 +5,9 @@
 # (requirements-dev.txt, kept in $BRINE_VENV between runs), then
 #   1. a gcc build with -Werror into build/ and the CTest suite;
 #   2. an ASan+UBSan build with clang into build-asan/ and the same CTest suite (leaks fail);
-#   3. the libFuzzer targets with clang into build-fuzz/, each run for FUZZ_SECONDS from its
+#   3. the threads test under ThreadSanitizer (build-tsan/) and the fully static tool
+#      (build-static/, -DBRINE_STATIC_EXE=ON) scanning the samples as the dynamic one does;
+#   4. the libFuzzer targets with clang into build-fuzz/, each run for FUZZ_SECONDS from its
 #      seed corpus; any crash, leak, timeout or out-of-memory fails.
 # Also reports formatting (scripts/check_format.sh). Every step runs even when an earlier,
 # unrelated one failed; the last line says PASS or FAIL and which steps failed. Exit status is
@@ -56,6 +58,27 @@ if [ "${BRINE_SKIP_ASAN:-0}" != 1 ]; then
         skip asan-ctest "asan-build failed"
     fi
 fi
+
+# brine from several threads at once under ThreadSanitizer: only the threads test is built.
+run_tsan() {
+    brine_configure build-tsan clang -DBRINE_WERROR=ON -DBRINE_BUILD_TESTS=ON \
+        -DBRINE_SANITIZER=thread >/dev/null &&
+        cmake --build build-tsan --target test_threads -j "$BRINE_JOBS" &&
+        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build-tsan \
+            --output-on-failure -L threads
+}
+step tsan run_tsan
+
+# The fully static tool builds and scans the samples like the dynamic one.
+run_static() {
+    brine_configure build-static gcc -DBRINE_WERROR=ON -DBRINE_BUILD_TESTS=OFF \
+        -DBRINE_STATIC_EXE=ON >/dev/null &&
+        cmake --build build-static --target brine -j "$BRINE_JOBS" &&
+        ! ldd build-static/brine >/dev/null 2>&1 &&
+        diff <(build-static/brine scan --format jsonl samples/* | sed 's/"brine": *"[^"]*"//') \
+            <(build/brine scan --format jsonl samples/* | sed 's/"brine": *"[^"]*"//')
+}
+step static run_static
 
 if [ "$FUZZ_SECONDS" != 0 ]; then
     step fuzz scripts/fuzz.sh -t "$FUZZ_SECONDS"

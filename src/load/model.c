@@ -27,7 +27,8 @@
 static brine_status judge_and_collect(brine_model *m, const char *path,
                                       const brine_load_options *opts, brine_error *err)
 {
-    brine_scan_options so = {opts ? opts->policy : NULL, opts ? opts->limits : NULL};
+    brine_scan_options so = {.policy = opts ? opts->policy : NULL,
+                             .limits = opts ? opts->limits : NULL};
     char dir[4096];
     brine_status st = drv_run(m->map, m->map_len, drv_dir_of(path, dir, sizeof dir), &so, DRV_LOAD,
                               &m->set, NULL, &m->run, err);
@@ -113,6 +114,7 @@ brine_status brine_model_tensor(const brine_model *m, size_t i, brine_tensor_inf
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_model_tensor: no tensor %zu", i);
     const ld_tensor *t = &m->set.tensors[i];
     memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out; /* every field of this release is filled */
     out->name = t->name;
     out->dtype = t->dtype->st_name;
     out->itemsize = t->dtype->size;

@@ -711,7 +711,7 @@ brine_status brine_dis_member(const uint8_t *data, size_t len, const char *membe
 {
     if ((!data && len) || !write)
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_dis_member: NULL argument");
-    brine_scan_options so = {NULL, limits};
+    brine_scan_options so = {.limits = limits};
     member_list *l = calloc(1, sizeof *l);
     if (!l)
         return ERR_NOMEM(err);

@@ -221,6 +221,7 @@ brine_status brine_result_tensor(const brine_result *r, size_t i, brine_tensor_i
         return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_result_tensor: no tensor %zu", i);
     const struct res_tensor *t = &r->tensors[i];
     memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out; /* every field of this release is filled */
     out->name = t->name;
     out->dtype = t->dtype;
     out->ndim = t->ndim;

@@ -101,8 +101,8 @@ def part_help():
     m = re.search(r"Profiles: (.*)", scan_help)
     check(m is not None and "sklearn" in m.group(1), "brine scan --help lists the profiles")
 
-    # --version agrees with the header.
-    version = re.search(r'#define BRINE_VERSION_STRING "([^"]+)"', read("include/brine.h")).group(1)
+    # --version agrees with the project version (brine_version.h is generated from it).
+    version = re.search(r"project\(brine VERSION ([0-9.]+)", read("CMakeLists.txt")).group(1)
     rc, out, err = run("--version")
     check(rc == 0 and out.strip() == "brine " + version, f"--version prints 'brine {version}'")
     check(run("-V")[1] == out, "-V equals --version")

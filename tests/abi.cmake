@@ -1,0 +1,19 @@
+# The library as other programs see it: exported symbols of the static archive, the installed
+# tree (relocatable pkg-config, find_package, C99 -pedantic-errors and C++ consumers), the
+# version, and brine from several threads (scripts/test.sh also runs that one under TSan).
+add_test(NAME abi_static_symbols
+         COMMAND ${CMAKE_SOURCE_DIR}/scripts/check_symbols.sh $<TARGET_FILE:brine_archive>
+                 ${CMAKE_SOURCE_DIR}/include/brine.h)
+add_test(NAME abi_install
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/abi/check_install.sh ${CMAKE_BINARY_DIR}
+                 ${CMAKE_SOURCE_DIR})
+set_tests_properties(abi_install PROPERTIES TIMEOUT 300)
+
+find_package(Threads REQUIRED)
+add_executable(test_threads ${CMAKE_CURRENT_SOURCE_DIR}/c/test_threads.c)
+target_link_libraries(test_threads PRIVATE brine_archive Threads::Threads)
+# Pickles, compressed joblib files of many releases (zlib/gzip/bz2/xz/lz4), NumPy files.
+file(GLOB BRINE_THREAD_INPUTS ${CMAKE_SOURCE_DIR}/samples/*.pkl ${CMAKE_SOURCE_DIR}/tests/data/*.npy
+     ${CMAKE_SOURCE_DIR}/tests/data/joblib/*.pkl* ${CMAKE_SOURCE_DIR}/tests/data/joblib/*.gz)
+add_test(NAME abi_threads COMMAND test_threads ${BRINE_THREAD_INPUTS})
+set_tests_properties(abi_threads PROPERTIES LABELS threads)
