@@ -172,6 +172,18 @@ def build(marker):
     z[ch + 8] |= 1
     add("n_zip_encrypted_flag_payload.zip", bytes(z), "unsafe",
         "an entry flagged encrypted whose bytes are a plain payload", member="evil.pkl")
+    # ---- a zip written at 16:00:20 on 2026-12-05: its local header's time and date bytes are
+    # "\n\x80\x85", so a raw reading of the file takes "PK\x03..." as a persistent id that
+    # ends there and then meets PROTO 133. pickle.load raises at the persistent id; the zip
+    # (a torch checkpoint layout) is what loaders read. It was `invalid` at those seconds only.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(zipfile.ZipInfo("x/data.pkl", date_time=(2026, 12, 5, 16, 0, 20)),
+                   proto(2) + b"ccollections\nOrderedDict\nq\x00)Rq\x01" + STOP)
+    assert buf.getvalue()[10:13] == b"\n\x80\x85"
+    add("y_zip_timestamp_newline_proto.pt", buf.getvalue(), "safe",
+        "zip header bytes that read as PERSID then PROTO 133", global_=None,
+        format="pytorch-zip")
     return out
 
 
