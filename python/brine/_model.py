@@ -124,6 +124,8 @@ class _Model:
         if tdtype is None:
             raise UnsupportedError(f"dtype {info.dtype.decode()} has no equivalent in torch "
                                    f"{torch.__version__}", 7)
+        if info.nbytes == 0:
+            return torch.empty(self.shape(i), dtype=tdtype)
         # Always a copy: torch has no read-only tensors, and a write into the PROT_READ mapping
         # would kill the process. The bytes are viewed as the dtype, so bfloat16 and float8
         # need no numpy type.
