@@ -127,9 +127,15 @@ class _Model:
         if info.nbytes == 0:
             return torch.empty(self.shape(i), dtype=tdtype)
         # Always a copy: torch has no read-only tensors, and a write into the PROT_READ mapping
-        # would kill the process. The bytes are viewed as the dtype, so bfloat16 and float8
-        # need no numpy type.
-        raw = torch.from_numpy(self.raw(i, copy=True))
+        # would kill the process. The bytes are copied straight into the tensor's memory and
+        # viewed as the dtype, so bfloat16 and float8 need no numpy type.
+        raw = torch.empty(info.nbytes, dtype=torch.uint8)
+        if info.data:
+            ctypes.memmove(raw.data_ptr(), info.data, info.nbytes)
+        else:
+            err = _lib.Error()
+            _lib.check(self.lib.brine_model_tensor_read(self.handle, i, raw.data_ptr(),
+                                                        info.nbytes, ctypes.byref(err)), err)
         if tdtype is not torch.uint8:
             raw = raw.view(tdtype)
         return raw.reshape(self.shape(i))

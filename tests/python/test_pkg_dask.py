@@ -76,7 +76,8 @@ def _check_against_local(records):
 def test_scan_files(client, tree, tmp_path):
     d, paths = tree
     out = tmp_path / "scan.jsonl"
-    summary = brine.dask.scan_files(paths + paths[:5], client, str(out))   # duplicates once
+    summary = brine.dask.scan_files(paths + paths[:5], client, str(out),   # duplicates once
+                                    batch_size=7)
     recs = _records(out)
     assert sorted(r["path"] for r in recs) == sorted(paths)
     assert summary["files"] == len(paths) and summary["failed"] == 0
@@ -104,7 +105,7 @@ def test_worker_death_loses_nothing(client, tree, tmp_path):
     out = tmp_path / "scan.jsonl"
     before = set(client.scheduler_info()["workers"])
     summary = brine.dask.scan_files(paths, client, str(out), scanner=killer, retries=1,
-                                    window=8)
+                                    batch_size=4, window=3)
     assert not flag.exists(), "the killing task never ran"
     recs = _records(out)
     assert sorted(r["path"] for r in recs) == sorted(paths)       # each path exactly once
