@@ -45,6 +45,9 @@ def main():
         tt = best(lambda: torch.load(p, weights_only=True))
         tb = best(lambda: brine.load_state_dict(p))
         tmm = best(lambda: torch.load(p, weights_only=True, mmap=True)) if kind == "zip" else None
+        tbm = best(lambda: brine.load_state_dict(p, mmap=True))
+        c = brine.load_state_dict(p, mmap=True)
+        assert all(torch.equal(a[k], c[k]) for k in a)
 
         def np_all():
             with brine.safe_open(p) as f:
@@ -52,7 +55,7 @@ def main():
         tn = best(np_all)
         print(f"{kind}: {nbytes / 2**20:.1f} MiB, {len(sd)} tensors: torch.load(weights_only) "
               f"{tt * 1e3:.1f} ms, brine.load_state_dict {tb * 1e3:.1f} ms "
-              f"({tt / tb:.2f}x), brine.safe_open np zero-copy {tn * 1e3:.1f} ms"
+              f"({tt / tb:.2f}x), brine.load_state_dict(mmap=True) {tbm * 1e3:.1f} ms, brine.safe_open np zero-copy {tn * 1e3:.1f} ms"
               + (f", torch.load(mmap=True) {tmm * 1e3:.1f} ms" if tmm else ""))
 
 

@@ -152,6 +152,7 @@ def lib() -> ctypes.CDLL:
         "brine_model_tensor_count": (c_size_t, [c_void_p]),
         "brine_model_tensor": (st, [c_void_p, c_size_t, POINTER(TensorInfo), err]),
         "brine_model_tensor_read": (st, [c_void_p, c_size_t, c_void_p, c_size_t, err]),
+        "brine_model_tensor_file_offset": (st, [c_void_p, c_size_t, POINTER(c_uint64), err]),
         "brine_model_tensor_sha256": (st, [c_void_p, c_size_t, POINTER(c_uint8 * 32), err]),
         "brine_model_config_json": (c_char_p, [c_void_p]),
         "brine_model_write_safetensors": (st, [c_void_p, c_char_p, POINTER(ConvertOptions),

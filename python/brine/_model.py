@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import mmap as _mmap
 import os
 import sys
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
@@ -51,9 +52,15 @@ class _Model:
     keep it alive, since their memory is its read-only mapping of the file."""
 
     def __init__(self, path: PathLike, allow: Iterable[str] = (),
-                 limits: Optional[Mapping[str, int]] = None) -> None:
+                 limits: Optional[Mapping[str, int]] = None, mmap: bool = False) -> None:
         self.handle = None
+        self.cow = None
         self.lib = _lib.lib()
+        # mmap=True: our own copy-on-write mapping of the file, opened BEFORE brine maps the
+        # path and checked to be the same file afterwards, so tensors built over it hold the
+        # bytes brine judged (as long as nobody writes the file in place: then, as with
+        # torch.load(mmap=True), the mapping sees the change).
+        own = open(path, "rb") if mmap else None
         policy = _lib.Policy(allow)
         try:
             lim = _lib.make_limits(limits)
@@ -63,8 +70,12 @@ class _Model:
             _lib.check(self.lib.brine_model_open(_lib.fspath_bytes(path), ctypes.byref(opts),
                                                  ctypes.byref(handle), ctypes.byref(err)), err)
             self.handle = handle
+            if own is not None:
+                self.cow = _cow_map(own, path)
         finally:
             policy.close()
+            if own is not None:
+                own.close()
         self.format = self.lib.brine_model_format(self.handle).decode()
         self.infos: List[_lib.TensorInfo] = []
         self.index: Dict[str, int] = {}
@@ -79,6 +90,16 @@ class _Model:
         if getattr(self, "handle", None):
             self.lib.brine_model_free(self.handle)
             self.handle = None
+
+    def file_offset(self, i: int) -> Optional[int]:
+        """Tensor i's byte offset in the file, or None when the file does not hold it as is."""
+        offset, err = ctypes.c_uint64(), _lib.Error()
+        st = self.lib.brine_model_tensor_file_offset(self.handle, i, ctypes.byref(offset),
+                                                     ctypes.byref(err))
+        if st == 7:  # BRINE_ERR_UNSUPPORTED: a view, swapped or compressed
+            return None
+        _lib.check(st, err)
+        return offset.value
 
     def config_json(self) -> str:
         return self.lib.brine_model_config_json(self.handle).decode("utf-8")
@@ -126,6 +147,15 @@ class _Model:
                                    f"{torch.__version__}", 7)
         if info.nbytes == 0:
             return torch.empty(self.shape(i), dtype=tdtype)
+        offset = self.file_offset(i) if self.cow is not None else None
+        if offset is not None and offset % max(info.itemsize, 1) == 0:
+            # Over the private copy-on-write mapping: no copy, writable, and a write changes
+            # only this process's pages, never the file.
+            raw = torch.frombuffer(self.cow, dtype=torch.uint8, count=info.nbytes,
+                                   offset=offset)
+            if tdtype is not torch.uint8:
+                raw = raw.view(tdtype)
+            return raw.reshape(self.shape(i))
         # Always a copy: torch has no read-only tensors, and a write into the PROT_READ mapping
         # would kill the process. The bytes are copied straight into the tensor's memory and
         # viewed as the dtype, so bfloat16 and float8 need no numpy type.
@@ -147,6 +177,18 @@ class _Model:
         return bytes(digest).hex()
 
 
+def _cow_map(own, path):
+    before = os.fstat(own.fileno())
+    after = os.stat(path)
+    if (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) != \
+            (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns):
+        from ._errors import BrineIOError
+        raise BrineIOError(f"{os.fsdecode(os.fspath(path))} changed while it was opened", 4)
+    if before.st_size == 0:
+        return None
+    return _mmap.mmap(own.fileno(), 0, access=_mmap.ACCESS_COPY)
+
+
 class safe_open:
     """Opens a model file for reading its tensors, like `safetensors.safe_open`, for every
     format brine loads (PyTorch zip and legacy checkpoints, pickles of tensors and arrays,
@@ -156,7 +198,10 @@ class safe_open:
     framework="np" returns numpy arrays: read-only and zero-copy over the mapped file when the
     tensor is stored contiguous and uncompressed, copies otherwise (bfloat16/float8 as
     ml_dtypes types when ml_dtypes is installed, else as same-width unsigned integers).
-    framework="pt" returns torch tensors (always copies: torch has no read-only tensors).
+    framework="pt" returns torch tensors: copies (torch has no read-only tensors), or with
+    mmap=True tensors over a private copy-on-write mapping of the file where the file holds
+    them as is (no copy; writable; writes never reach the file), like torch.load(mmap=True);
+    then two get_tensor calls for one name share memory, as both view the same mapping.
 
         with brine.safe_open("pytorch_model.bin", framework="pt") as f:
             for name in f.keys():
@@ -164,7 +209,8 @@ class safe_open:
     """
 
     def __init__(self, path: PathLike, framework: str = "np", device: str = "cpu",
-                 allow: Iterable[str] = (), limits: Optional[Mapping[str, int]] = None) -> None:
+                 allow: Iterable[str] = (), limits: Optional[Mapping[str, int]] = None,
+                 mmap: bool = False) -> None:
         if framework in ("numpy",):
             framework = "np"
         if framework in ("torch", "pytorch"):
@@ -175,7 +221,8 @@ class safe_open:
             raise UsageError("numpy arrays live on the cpu", 5)
         self.framework = framework
         self.device = device
-        self._model: Optional[_Model] = _Model(path, allow, limits)
+        self._model: Optional[_Model] = _Model(path, allow, limits,
+                                               mmap=mmap and framework == "pt")
 
     def __enter__(self) -> "safe_open":
         return self
@@ -238,12 +285,15 @@ class safe_open:
 
 
 def load_state_dict(path: PathLike, allow: Iterable[str] = (),
-                    limits: Optional[Mapping[str, int]] = None, map_location=None) -> Any:
+                    limits: Optional[Mapping[str, int]] = None, map_location=None,
+                    mmap: bool = False) -> Any:
     """A drop-in for `torch.load(path, weights_only=True)` built without unpickling: the same
     nested structure (dicts, lists, scalars, strings) with real torch.Tensors. Anything
     torch.load(weights_only=True) would refuse raises PolicyError (or MalformedError).
-    Tensors are fresh copies; tensors that shared a storage in the file no longer share it."""
-    model = _Model(path, allow, limits)
+    Tensors are fresh copies — or with mmap=True, as torch.load(mmap=True), views of a private
+    copy-on-write mapping of the file wherever the file holds them as is. Tensors that shared
+    a storage in the file no longer share it."""
+    model = _Model(path, allow, limits, mmap=mmap)
     tensors = {name: model.torch(i) for name, i in model.index.items()}
     if map_location is not None:
         tensors = {k: v.to(map_location) for k, v in tensors.items()}

@@ -313,3 +313,39 @@ def test_hostile_refused(hostile):
         with pytest.raises((brine.PolicyError, brine.MalformedError, brine.LimitError)):
             brine.load_state_dict(p)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["zip", "legacy", "st"])
+def test_mmap_tensors(files, kind, tmp_path):
+    """mmap=True: tensors over a private copy-on-write mapping where the file holds them as
+    is (brine_model_tensor_file_offset says where: the file's bytes there are the tensor's),
+    copies elsewhere; equal to torch.load either way, writable, and writes never reach the
+    file."""
+    out, _ = files
+    p = tmp_path / out[kind].name
+    p.write_bytes(out[kind].read_bytes())
+    before = p.read_bytes()
+    want = torch.load(out["zip" if kind == "st" else kind], weights_only=True)
+    mapped = 0
+    with brine.safe_open(p, framework="pt", mmap=True) as f:
+        model = f._m()
+        for k in f.keys():
+            got = f.get_tensor(k)
+            w = want[k].contiguous() if kind != "st" else want[k]
+            assert torch_bytes(got) == torch_bytes(w), k
+            off = model.file_offset(model.index[k])
+            if off is not None:
+                n = got.numel() * got.element_size()
+                assert before[off:off + n] == torch_bytes(w), k
+                mapped += 1
+            if got.dtype == torch.float32 and got.numel():
+                got.add_(1)
+    assert p.read_bytes() == before
+    with brine.safe_open(p, framework="pt", mmap=True) as f:   # a new mapping: unchanged
+        for k in f.keys():
+            w = want[k].contiguous() if kind != "st" else want[k]
+            assert torch_bytes(f.get_tensor(k)) == torch_bytes(w), k
+    assert mapped >= 10
+    if kind != "st":
+        sd = brine.load_state_dict(p, mmap=True)
+        assert sorted(sd) == sorted(want)
