@@ -349,3 +349,27 @@ def test_mmap_tensors(files, kind, tmp_path):
     if kind != "st":
         sd = brine.load_state_dict(p, mmap=True)
         assert sorted(sd) == sorted(want)
+
+
+def test_safe_open_joblib_npz(tmp_path):
+    """joblib (plain and zlib-compressed) and npz, against joblib.load / np.load of the same
+    benign files written here."""
+    import joblib
+    obj = {"a": np.arange(10.0), "b": [np.ones((2, 3), dtype=np.int32), np.float16([1.5, -2])],
+           "n": 3}
+    cases = []
+    for name, kw in (("plain.joblib", {}), ("z.joblib", {"compress": 3})):
+        p = tmp_path / name
+        joblib.dump(obj, p, **kw)
+        loaded = joblib.load(p)
+        cases.append((p, {"a": loaded["a"], "b.0": loaded["b"][0], "b.1": loaded["b"][1]}))
+    p = tmp_path / "x.npz"
+    np.savez(p, a=np.arange(5), b=np.eye(3, dtype=np.float32))
+    with np.load(p, allow_pickle=False) as z:
+        cases.append((p, {k: z[k] for k in z.files}))
+    for p, want in cases:
+        with brine.safe_open(p) as f:
+            assert sorted(f.keys()) == sorted(want), p.name
+            for k, w in want.items():
+                a = f.get_tensor(k)
+                assert a.dtype == w.dtype and a.shape == w.shape and a.tobytes() == w.tobytes()
