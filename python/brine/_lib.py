@@ -36,6 +36,13 @@ def cli_path() -> str:
     return str(_HERE / "_bin" / "brine")
 
 
+# Structs the caller allocates are followed by zeroed spare room: brine.h only ever adds
+# fields at the end, a zero field means "default", and a library newer than this file then
+# reads zeros (options) or writes into the spare room (out-structs) instead of past the end.
+# tests/python/test_pkg_api.py checks every offset below against the compiled header.
+_SPARE = [("_spare", c_uint64 * 16)]
+
+
 class Error(Structure):
     _fields_ = [
         ("code", c_int),
@@ -46,7 +53,7 @@ class Error(Structure):
         ("observed", c_uint64),
         ("source_line", c_int),
         ("msg", c_char * 256),
-    ]
+    ] + _SPARE
 
 
 LIMIT_NAMES = (
@@ -59,7 +66,7 @@ LIMIT_NAMES = (
 
 
 class Limits(Structure):
-    _fields_ = [(name, c_uint64) for name in LIMIT_NAMES]
+    _fields_ = [(name, c_uint64) for name in LIMIT_NAMES] + _SPARE
 
 
 class Finding(Structure):
@@ -74,7 +81,7 @@ class Finding(Structure):
 
 
 class ScanOptions(Structure):
-    _fields_ = [("policy", c_void_p), ("limits", POINTER(Limits))]
+    _fields_ = [("policy", c_void_p), ("limits", POINTER(Limits))] + _SPARE
 
 
 LoadOptions = ScanOptions  # brine_load_options has the same two fields
@@ -93,7 +100,7 @@ class TensorInfo(Structure):
         ("nbytes", c_uint64),
         ("storage", c_size_t),
         ("data", c_void_p),
-    ]
+    ] + _SPARE
 
 
 PROGRESS_FN = ctypes.CFUNCTYPE(None, c_void_p, c_uint64, c_uint64)
@@ -106,7 +113,7 @@ class ConvertOptions(Structure):
         ("progress_ctx", c_void_p),
         ("no_sync", c_int),
         ("force", c_int),
-    ]
+    ] + _SPARE
 
 
 VERDICTS = ("safe", "unverified", "invalid", "unsafe")

@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 from . import _lib
 from ._errors import BrineError
 
-PathLike = Union[str, bytes, "os.PathLike[str]"]
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 @dataclass(frozen=True)

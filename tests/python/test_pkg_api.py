@@ -7,6 +7,7 @@ corpus comes from tests/gen/gen_hostile.py and is only ever given to brine; its 
 a marker file, which must never appear.
 """
 
+import ctypes
 import hashlib
 import json
 import os
@@ -373,3 +374,41 @@ def test_safe_open_joblib_npz(tmp_path):
             for k, w in want.items():
                 a = f.get_tensor(k)
                 assert a.dtype == w.dtype and a.shape == w.shape and a.tobytes() == w.tobytes()
+
+
+def test_ctypes_layout_matches_header(tmp_path):
+    """Every field offset of the ctypes structs (python/brine/_lib.py) is the compiled
+    header's, so a change to brine.h's structs cannot silently break the binding."""
+    from brine import _lib
+    structs = {"brine_error": _lib.Error, "brine_limits": _lib.Limits,
+               "brine_finding": _lib.Finding, "brine_scan_options": _lib.ScanOptions,
+               "brine_load_options": _lib.LoadOptions, "brine_tensor_info": _lib.TensorInfo,
+               "brine_convert_options": _lib.ConvertOptions}
+    lines = ["#include <stddef.h>", "#include <stdio.h>", '#include "brine.h"',
+             "int main(void) {"]
+    for cname, cls in structs.items():
+        lines.append(f'printf("{cname} size %zu\\n", sizeof({cname}));')
+        for fname, _ in cls._fields_:
+            if fname == "_spare":
+                continue
+            c_field = "global" if fname == "global_" else fname
+            lines.append(f'printf("{cname} {fname} %zu\\n", offsetof({cname}, {c_field}));')
+    lines.append("return 0; }")
+    src = tmp_path / "layout.c"
+    src.write_text("\n".join(lines))
+    exe = tmp_path / "layout"
+    subprocess.run(["cc", "-std=c11", "-I", str(pkgtest.REPO / "include"), str(src), "-o",
+                    str(exe)], check=True)
+    seen = 0
+    for line in subprocess.run([str(exe)], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        cname, fname, value = line.split()
+        cls = structs[cname]
+        if fname == "size":
+            spare = getattr(cls, "_spare", None)
+            end = spare.offset if spare is not None else ctypes.sizeof(cls)
+            assert int(value) <= end and end - int(value) < 8, (cname, value, end)
+        else:
+            assert getattr(cls, fname).offset == int(value), (cname, fname)
+        seen += 1
+    assert seen > 50
