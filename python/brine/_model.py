@@ -84,7 +84,13 @@ class _Model:
             _lib.check(self.lib.brine_model_tensor(self.handle, i, ctypes.byref(info),
                                                    ctypes.byref(err)), err)
             self.infos.append(info)
-            self.index.setdefault(info.name.decode("utf-8", "surrogateescape"), i)
+            name = info.name.decode("utf-8", "surrogateescape")
+            if name in self.index:
+                # {"a": {"b.c": t}, "a.b": {"c": u}}: both are "a.b.c"; refuse, as convert does,
+                # rather than hand out one of them under a name that means both
+                raise UnsupportedError(f"two tensors are named {name!r} (nested keys joined "
+                                       "with '.')", 7)
+            self.index[name] = i
 
     def __del__(self) -> None:
         if getattr(self, "handle", None):

@@ -412,3 +412,11 @@ def test_ctypes_layout_matches_header(tmp_path):
             assert getattr(cls, fname).offset == int(value), (cname, fname)
         seen += 1
     assert seen > 50
+
+
+def test_colliding_names_refused(tmp_path):
+    p = tmp_path / "collide.pt"
+    torch.save({"a": {"b.c": torch.ones(1)}, "a.b": {"c": torch.zeros(1)}}, p)
+    assert len(torch.load(p, weights_only=True)) == 2
+    with pytest.raises(brine.UnsupportedError):
+        brine.safe_open(p)
