@@ -10,7 +10,6 @@ import ctypes
 import json
 import mmap as _mmap
 import os
-import sys
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from . import _lib

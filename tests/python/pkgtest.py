@@ -5,7 +5,6 @@ The tests import the `brine` package from python/ with the library and tool of t
 one test that builds and installs the wheel is tests/python/pkg_install.py.
 """
 
-import os
 import sys
 from pathlib import Path
 
