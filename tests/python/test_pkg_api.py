@@ -347,9 +347,6 @@ def test_mmap_tensors(files, kind, tmp_path):
             w = want[k].contiguous() if kind != "st" else want[k]
             assert torch_bytes(f.get_tensor(k)) == torch_bytes(w), k
     assert mapped >= 10
-    if kind != "st":
-        sd = brine.load_state_dict(p, mmap=True)
-        assert sorted(sd) == sorted(want)
 
 
 def test_safe_open_joblib_npz(tmp_path):
