@@ -165,6 +165,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    "tensor %zu: nbytes %llu for %llu elements of %zu bytes", i,
                    (unsigned long long)t.nbytes, (unsigned long long)t.numel, t.itemsize);
         bytes[i] = read_tensor(m, i, &t);
+        uint64_t off;
+        if (bytes[i] && brine_model_tensor_file_offset(m, i, &off, &err) == BRINE_OK)
+            FUZZ_CHECK(off <= size && t.nbytes <= size - off &&
+                           memcmp(data + off, bytes[i], (size_t)t.nbytes) == 0,
+                       "tensor %zu: the file's bytes at offset %llu are not the tensor", i,
+                       (unsigned long long)off);
     }
     const char *config = brine_model_config_json(m);
     if (config) {

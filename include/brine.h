@@ -310,6 +310,14 @@ BRINE_API brine_status brine_model_tensor(const brine_model *model, size_t i,
 /* Copies tensor i in C order, little-endian, into dst; len must equal its nbytes. */
 BRINE_API brine_status brine_model_tensor_read(const brine_model *model, size_t i, void *dst,
                                                size_t len, brine_error *err);
+/* Where tensor i's bytes are in the model's file: *offset is the byte offset of its first
+ * element when the file itself holds them in C order, little-endian and uncompressed (then
+ * brine_tensor_info.data points into the mapping at that offset). Otherwise — a strided view,
+ * byte-swapped, compressed or decoded data — BRINE_ERR_UNSUPPORTED: the bytes exist only as a
+ * copy (brine_model_tensor_read). Lets a caller map the file itself, e.g. copy-on-write, and
+ * build writable tensors over it without a copy (the Python package's mmap=True). */
+BRINE_API brine_status brine_model_tensor_file_offset(const brine_model *model, size_t i,
+                                                      uint64_t *offset, brine_error *err);
 /* SHA-256 of tensor i's elements in C order, little-endian (for a torch tensor t, the same as
  * hashlib.sha256(t.contiguous().numpy().tobytes()), bfloat16 viewed as int16). */
 BRINE_API brine_status brine_model_tensor_sha256(const brine_model *model, size_t i,

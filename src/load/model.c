@@ -139,6 +139,24 @@ brine_status brine_model_tensor_read(const brine_model *m, size_t i, void *dst, 
     return ld_tensor_read(&m->set, &m->set.tensors[i], dst, len, err);
 }
 
+brine_status brine_model_tensor_file_offset(const brine_model *m, size_t i, uint64_t *offset,
+                                            brine_error *err)
+{
+    if (!offset)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_model_tensor_file_offset: NULL");
+    brine_tensor_info t;
+    brine_status st = brine_model_tensor(m, i, &t, err);
+    if (st)
+        return st;
+    /* Integer compare: the bytes may live in a decompressed buffer, another object. */
+    uintptr_t at = (uintptr_t)t.data, base = (uintptr_t)m->map;
+    if (!t.data || at < base || at - base > m->map_len || t.nbytes > m->map_len - (at - base))
+        return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                       "tensor %s is not stored contiguous and uncompressed in the file", t.name);
+    *offset = (uint64_t)(at - base);
+    return BRINE_OK;
+}
+
 brine_status brine_model_tensor_sha256(const brine_model *m, size_t i, uint8_t digest[32],
                                        brine_error *err)
 {
