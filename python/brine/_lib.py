@@ -36,6 +36,7 @@ def cli_path() -> str:
     return str(_HERE / "_bin" / "brine")
 
 
+# struct_size stays 0 (the layout of brine 0.1, which these classes mirror).
 # Structs the caller allocates are followed by zeroed spare room: brine.h only ever adds
 # fields at the end, a zero field means "default", and a library newer than this file then
 # reads zeros (options) or writes into the spare room (out-structs) instead of past the end.
@@ -81,10 +82,10 @@ class Finding(Structure):
 
 
 class ScanOptions(Structure):
-    _fields_ = [("policy", c_void_p), ("limits", POINTER(Limits))] + _SPARE
+    _fields_ = [("policy", c_void_p), ("limits", POINTER(Limits)), ("struct_size", c_size_t)] + _SPARE
 
 
-LoadOptions = ScanOptions  # brine_load_options has the same two fields
+LoadOptions = ScanOptions  # brine_load_options has the same fields
 
 
 class TensorInfo(Structure):
@@ -100,6 +101,7 @@ class TensorInfo(Structure):
         ("nbytes", c_uint64),
         ("storage", c_size_t),
         ("data", c_void_p),
+        ("struct_size", c_size_t),
     ] + _SPARE
 
 
@@ -113,6 +115,7 @@ class ConvertOptions(Structure):
         ("progress_ctx", c_void_p),
         ("no_sync", c_int),
         ("force", c_int),
+        ("struct_size", c_size_t),
     ] + _SPARE
 
 

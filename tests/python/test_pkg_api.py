@@ -394,8 +394,10 @@ def test_ctypes_layout_matches_header(tmp_path):
     src = tmp_path / "layout.c"
     src.write_text("\n".join(lines))
     exe = tmp_path / "layout"
-    subprocess.run(["cc", "-std=c11", "-I", str(pkgtest.REPO / "include"), str(src), "-o",
-                    str(exe)], check=True)
+    # brine_version.h is generated into the build tree, beside the library under test
+    generated = Path(os.environ["BRINE_LIBRARY"]).parent / "include"
+    subprocess.run(["cc", "-std=c11", "-I", str(pkgtest.REPO / "include"), "-I", str(generated),
+                    str(src), "-o", str(exe)], check=True)
     seen = 0
     for line in subprocess.run([str(exe)], capture_output=True, text=True,
                                check=True).stdout.splitlines():
