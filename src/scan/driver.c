@@ -459,7 +459,6 @@ static const unsupported *unsupported_format(const uint8_t *d, size_t n)
 {
     static const unsupported hdf5 = {"hdf5", "HDF5 (a Keras .h5 model: Lambda layers and custom "
                                              "objects run code when it loads)"},
-                             gguf = {"gguf", "GGUF (llama.cpp: a chat template runs as Jinja)"},
                              tflite = {"tflite", "TensorFlow Lite flatbuffer"},
                              proto = {"protobuf", "protobuf: an ONNX model or a TensorFlow "
                                                   "SavedModel (custom operators, external data "
@@ -469,8 +468,6 @@ static const unsupported *unsupported_format(const uint8_t *d, size_t n)
     for (size_t at = 0; at < n && at <= 8192; at = at ? at * 2 : 512)
         if (n - at >= 8 && memcmp(d + at, hdf5_magic, 8) == 0)
             return &hdf5;
-    if (n >= 4 && memcmp(d, "GGUF", 4) == 0)
-        return &gguf;
     if (n >= 8 && memcmp(d + 4, "TFL3", 4) == 0)
         return &tflite;
     /* ONNX ModelProto and TensorFlow SavedModel both open with field 1 as a small varint
