@@ -12,6 +12,9 @@ extern const fmt_ops fmt_7z;
 extern const fmt_ops fmt_joblib_zfile;
 extern const fmt_ops fmt_npy;
 extern const fmt_ops fmt_gguf;
+extern const fmt_ops fmt_onnx;
+extern const fmt_ops fmt_tf_savedmodel;
+extern const fmt_ops fmt_keras_metadata;
 
 /* clang-format off */
 const fmt_ops *const fmt_registry[] = {
@@ -26,6 +29,9 @@ const fmt_ops *const fmt_registry[] = {
     &fmt_joblib_zfile,
     &fmt_npy,
     &fmt_gguf,
+    &fmt_onnx,
+    &fmt_tf_savedmodel,
+    &fmt_keras_metadata,
     NULL,
 };
 /* clang-format on */
