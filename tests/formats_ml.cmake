@@ -1,7 +1,7 @@
 # ML formats beyond pickle (issue 12 parts 3, 4, 6): GGUF, ONNX and TensorFlow SavedModel,
 # each with fixtures written by the real library in the venv (tests/gen/gen_*.py) and compared
 # with it on benign files.
-foreach(fmt gguf onnx)
+foreach(fmt gguf onnx savedmodel)
   add_test(NAME py_${fmt}
            COMMAND ${BRINE_VENV_PYTHON} -m pytest -q -p no:cacheprovider
                    ${CMAKE_CURRENT_SOURCE_DIR}/python/test_${fmt}.py)

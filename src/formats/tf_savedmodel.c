@@ -244,6 +244,14 @@ static int saved_model_bid(const uint8_t *data, size_t len)
     }
     if (metas && metas == i)
         return r < 0 ? 60 : 80;
+    if (r < 0 && metas == i) {
+        /* the field that runs past the end is a meta_graphs (2): a truncated SavedModel
+         * (ONNX's field 2, producer_name, is a short string) */
+        const uint8_t *q = m.p;
+        uint64_t key;
+        if (pb_varint(&q, m.end, &key) == 0 && key == (2 << 3 | PB_LEN))
+            return 30;
+    }
     return generic ? 5 : 0;
 }
 
