@@ -222,9 +222,8 @@ static int is_letter(char c) { return c >= 'a' && c <= 'z'; }
 /* Names a sandbox escape reaches through (the payloads of CVE-2024-34359 and the Jinja
  * SSTI catalogue). Matched as whole words of the normalised text. */
 static const char *const gadgets[] = {
-    "globals", "subclasses", "builtins", "mro",     "popen",  "subprocess",   "getattr",
-    "attr",    "lipsum",     "cycler",   "joiner",  "import", "eval(",        "exec(",
-    "system(", "os.",        "self._",   "request", "config", "namespace.__",
+    "globals", "subclasses", "builtins", "mro",   "popen",   "subprocess", "getattr",
+    "attr",    "import",     "eval(",    "exec(", "system(", "os.",        "self._",
 };
 
 static const char *template_gadget(const char *t, size_t n, char *found, size_t cap)

@@ -29,6 +29,7 @@
 enum {
     OX_MAX_DEPTH = 32, /* graphs inside attributes inside graphs */
     OX_MAX_DOMAINS = 16,
+    OX_MAX_FUNCTIONS = 32,
     OX_NAME = 512
 };
 
@@ -39,6 +40,8 @@ enum {
     MODEL_GRAPH = 7,
     MODEL_TRAINING = 20,
     MODEL_FUNCTIONS = 25,
+    FUNC_NAME = 1,
+    FUNC_DOMAIN = 10,
     OPSET_DOMAIN = 1,
     GRAPH_NODE = 1,
     GRAPH_INITIALIZER = 5,
@@ -81,6 +84,10 @@ typedef struct ox {
     char why_buf[320];
     char domains[OX_MAX_DOMAINS][128];
     size_t n_domains;
+    /* model-local functions (domain, name): a node calling one runs a graph in the model,
+     * not a native custom op */
+    char fn_domain[OX_MAX_FUNCTIONS][128], fn_name[OX_MAX_FUNCTIONS][128];
+    size_t n_fns;
     uint64_t n_tensors;
 } ox;
 
@@ -135,6 +142,9 @@ static brine_status domain_used(ox *o, const char *domain, const char *op, const
 {
     if (standard_domain(domain))
         return BRINE_OK;
+    for (size_t i = 0; i < o->n_fns; i++)
+        if (strcmp(o->fn_domain[i], domain) == 0 && (!op || strcmp(o->fn_name[i], op) == 0))
+            return BRINE_OK;
     for (size_t i = 0; i < o->n_domains; i++)
         if (strcmp(o->domains[i], domain) == 0)
             return BRINE_OK; /* one finding per domain */
@@ -671,6 +681,23 @@ static brine_status onnx_walk(fmt_env *env, const uint8_t *data, size_t len)
     o.env = env;
     pb_msg m;
     pb_field f;
+    pb_init(&m, data, len, 0);
+    /* the model-local functions first: nodes anywhere may call them */
+    while (pb_next(&m, &f) > 0 && o.n_fns < OX_MAX_FUNCTIONS) {
+        if (f.num != MODEL_FUNCTIONS || f.wire != PB_LEN)
+            continue;
+        pb_msg fm;
+        pb_field g;
+        pb_sub(&fm, &f);
+        char *dom = o.fn_domain[o.n_fns], *name = o.fn_name[o.n_fns];
+        dom[0] = name[0] = '\0';
+        while (pb_next(&fm, &g) > 0)
+            if (g.wire == PB_LEN && g.num == FUNC_DOMAIN)
+                cstr(dom, sizeof o.fn_domain[0], &g);
+            else if (g.wire == PB_LEN && g.num == FUNC_NAME)
+                cstr(name, sizeof o.fn_name[0], &g);
+        o.n_fns++;
+    }
     pb_init(&m, data, len, 0);
     int r = 0, graphs = 0;
     brine_status st = BRINE_OK;

@@ -315,6 +315,50 @@ static brine_status saved_model_walk(fmt_env *env, const uint8_t *data, size_t l
     return st ? st : finish(&t, "SavedModel");
 }
 
+static int hexval(uint8_t c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Whether a JSON text holds the string want (ASCII), as json.loads decodes it: escapes
+ * (\u004c, \/) are decoded, so "Lamb\u0064a" is found. No allocation: each string literal
+ * is decoded into a buffer one byte longer than want. */
+static int json_has_string(const uint8_t *s, size_t n, const char *want)
+{
+    size_t wl = strlen(want);
+    char buf[32];
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '"')
+            continue;
+        size_t o = 0;
+        int over = 0;
+        for (i++; i < n && s[i] != '"'; i++) {
+            unsigned c = s[i];
+            if (c == '\\' && i + 1 < n) {
+                c = s[++i];
+                if (c == 'u' && i + 4 < n) {
+                    int a = hexval(s[i + 1]), b = hexval(s[i + 2]), d = hexval(s[i + 3]),
+                        e = hexval(s[i + 4]);
+                    c = a < 0 || b < 0 || d < 0 || e < 0
+                            ? 0xffff
+                            : (unsigned)(a << 12 | b << 8 | d << 4 | e);
+                    i += 4;
+                }
+            }
+            if (o < wl && o < sizeof buf)
+                buf[o++] = c < 128 ? (char)c : '\x7f';
+            else
+                over = 1;
+        }
+        if (!over && o == wl && memcmp(buf, want, wl) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Keras 2 SavedModel metadata: each SavedObject's metadata (5) is the layer's JSON config;
  * a Lambda layer's holds marshalled bytecode that keras deserialises and runs. */
 static brine_status keras_metadata_walk(fmt_env *env, const uint8_t *data, size_t len)
@@ -336,8 +380,7 @@ static brine_status keras_metadata_walk(fmt_env *env, const uint8_t *data, size_
         while (!st && (rn = pb_next(&n, &g)) > 0) {
             if (g.num != 5 || g.wire != PB_LEN)
                 continue;
-            static const char needle[] = "\"Lambda\"";
-            if (memmem(g.data, g.len, needle, sizeof needle - 1))
+            if (json_has_string(g.data, g.len, "Lambda"))
                 st = fmt_finding(env, BRINE_UNSAFE, "graph-op", NULL, (int64_t)g.at,
                                  "keras_metadata.pb: a Lambda layer (its function is Python "
                                  "bytecode keras runs when the model loads)");

@@ -133,8 +133,14 @@ fn = helper.make_function("local.fn", "MyIdentity", ["a"], ["b"],
 save("y_subgraph_function", model([cond], nodes=[
     if_node, helper.make_node("MyIdentity", ["x"], ["y"], domain="local.fn")],
     opsets=[helper.make_opsetid("", 17), helper.make_opsetid("local.fn", 1)], functions=[fn]))
-# a model-local function's domain is defined in the model: not a native custom op
-add("y_subgraph_function", "unverified", "custom-operator")
+# a model-local function is a graph in the model: calling it needs no native custom op
+add("y_subgraph_function", "safe", read=True)
+# ... but an op of the function's domain that is not one of its functions does
+save("u_function_domain_other_op", model([], nodes=[
+    helper.make_node("MyIdentity", ["x"], ["t"], domain="local.fn"),
+    helper.make_node("NotAFunction", ["t"], ["y"], domain="local.fn", name="native")],
+    opsets=[helper.make_opsetid("", 17), helper.make_opsetid("local.fn", 1)], functions=[fn]))
+add("u_function_domain_other_op", "unverified", "custom-operator")
 
 save("u_custom_domain", model([], nodes=[helper.make_node(
     "MyOp", ["x"], ["y"], domain="com.example.custom", name="evil")],

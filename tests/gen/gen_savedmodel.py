@@ -134,13 +134,15 @@ saved_model("n_truncated", benign_nodes(), expect="invalid", rule="malformed",
             corrupt=lambda b: b[:len(b) - 5])
 
 
-def keras_metadata(case, class_name, expect, rule):
+def keras_metadata(case, class_name, expect, rule, escape=False):
     sm = C["SavedMetadata"]()
     for i, cls in enumerate(["InputLayer", class_name, "Dense"]):
         o = sm.nodes.add(node_id=i, node_path=f"root.layer-{i}", identifier="_tf_keras_layer")
         o.metadata = json.dumps({"class_name": cls, "name": f"l{i}",
                                  "config": {"function": ["4wEAAAAAAAAA", None, None]}
                                  if cls == "Lambda" else {}})
+        if escape:  # json.loads reads "Lamb\u0064a" as "Lambda"
+            o.metadata = o.metadata.replace('"Lambda"', '"Lamb\\u0064a"')
     d = OUT / case
     d.mkdir(parents=True, exist_ok=True)
     (d / "keras_metadata.pb").write_bytes(sm.SerializeToString())
@@ -149,6 +151,7 @@ def keras_metadata(case, class_name, expect, rule):
 
 keras_metadata("u_keras_metadata", "Flatten", "unverified", "graph-program")
 keras_metadata("n_keras_metadata_lambda", "Lambda", "unsafe", "graph-op")
+keras_metadata("n_keras_metadata_lambda_escaped", "Lambda", "unsafe", "graph-op", escape=True)
 
 # a protobuf that opens like one (small varint, then a length-delimited field) but is neither
 # ONNX nor a SavedModel: still judged as a graph, never passed over
