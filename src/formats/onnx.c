@@ -509,7 +509,12 @@ static brine_status tensor(ox *o, const pb_field *tf, int serve)
                         raw_len, nbytes),
                    BRINE_OK;
         data = raw;
-    } else if ((st = typed(o, tf, ty->field, dt->size, numel, name, &data)) || !data) {
+    } else if (dtype == 14 && numel > UINT64_MAX / 2) {
+        return fail(o, tf->at, "initializer %.200s: its element count overflows", name), BRINE_OK;
+    } else if ((st = dtype == 14 /* complex64: two floats per element in float_data */
+                         ? typed(o, tf, ty->field, 4, numel * 2, name, &data)
+                         : typed(o, tf, ty->field, dt->size, numel, name, &data)) ||
+               !data) {
         return st;
     }
     if (!serve)

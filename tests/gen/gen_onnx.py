@@ -96,6 +96,8 @@ typed = [
                        np.array([1.5, -2.0, 65504.0], dtype=np.float16)),
     helper.make_tensor("t_u64", TensorProto.UINT64, [2], [(1 << 64) - 1, 5]),
     helper.make_tensor("t_bool", TensorProto.BOOL, [3], [True, False, True]),
+    helper.make_tensor("t_c64", TensorProto.COMPLEX64, [2], [1 + 2j, -3.5 + 0.25j]),
+    helper.make_tensor("t_bf16", TensorProto.BFLOAT16, [2], [1.5, -2.0]),
 ]
 save("y_typed", model(typed))
 add("y_typed", "safe", read=True)
