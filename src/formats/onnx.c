@@ -368,71 +368,80 @@ static brine_status external(ox *o, const char *tname, const pb_field *tf, const
     return BRINE_OK;
 }
 
-/* Gathers a typed field (packed or not) into little-endian elements of size bytes. */
-static brine_status typed(ox *o, const pb_field *tf, int field, uint32_t size, uint64_t numel,
-                          const char *tname, const uint8_t **out)
+/* Decodes a typed field (packed or not): counts the values when buf is NULL, else writes
+ * each as size little-endian bytes. -1 (o->why set) when the field is malformed. */
+static int typed_pass(ox *o, const pb_field *tf, int field, uint32_t size, uint8_t *buf,
+                      uint64_t cap, uint64_t *count, const char *tname)
 {
-    *out = NULL;
-    uint64_t nbytes = numel * size;
-    if (nbytes > SIZE_MAX)
-        return fail(o, tf->at, "initializer %.200s too large", tname), BRINE_OK;
-    mem_budget *mem = fmt_mem(o->env);
-    uint8_t *buf = mem_alloc(mem, nbytes ? (size_t)nbytes : 1);
-    if (!buf)
-        return fmt_finding(o->env, BRINE_INVALID, "limit", NULL, (int64_t)tf->at,
-                           "initializer %.200s: %" PRIu64 " bytes pass max_memory", tname, nbytes);
-    uint64_t count = 0;
     pb_msg m;
     pb_field f;
     pb_sub(&m, tf);
     int r;
     /* fixed32 for float_data, fixed64 for double_data, varints otherwise */
     uint32_t fixed = field == T_FLOAT ? 4 : field == T_DOUBLE ? 8 : 0;
-    while ((r = pb_next(&m, &f)) > 0 && !o->why) {
+    uint32_t single = fixed == 4 ? PB_FIXED32 : fixed == 8 ? PB_FIXED64 : PB_VARINT;
+    *count = 0;
+    while ((r = pb_next(&m, &f)) > 0) {
         if (f.num != (uint32_t)field)
             continue;
-        const uint8_t *p = f.data, *end = f.data + f.len;
         int packed = f.wire == PB_LEN;
-        if (!packed && f.wire != (fixed == 4 ? PB_FIXED32 : fixed == 8 ? PB_FIXED64 : PB_VARINT)) {
-            fail(o, f.at, "initializer %.200s: field %d has wire type %" PRIu32, tname, field,
-                 f.wire);
-            break;
-        }
+        if (!packed && f.wire != single)
+            return fail(o, f.at, "initializer %.200s: field %d has wire type %" PRIu32, tname,
+                        field, f.wire);
+        const uint8_t *p = f.data, *end = p ? p + f.len : p;
         for (int once = 1; packed ? p < end : once; once = 0) {
             uint64_t v = f.v;
             if (packed && fixed) {
-                if ((size_t)(end - p) < fixed) {
-                    fail(o, f.at, "initializer %.200s: a packed field ends mid-element", tname);
-                    break;
-                }
+                if ((size_t)(end - p) < fixed)
+                    return fail(o, f.at, "initializer %.200s: a packed field ends mid-element",
+                                tname);
                 v = 0;
                 for (uint32_t k = 0; k < fixed; k++)
                     v |= (uint64_t)p[k] << (8 * k);
                 p += fixed;
             } else if (packed && pb_varint(&p, end, &v)) {
-                fail(o, f.at, "initializer %.200s: a packed varint runs past its field", tname);
-                break;
+                return fail(o, f.at, "initializer %.200s: a packed varint runs past its field",
+                            tname);
             }
-            if (count == numel) {
-                fail(o, f.at, "initializer %.200s: more values than its dims hold (%" PRIu64 ")",
-                     tname, numel);
-                break;
+            if (buf) {
+                if (*count == cap)
+                    return -1;
+                for (uint32_t k = 0; k < size; k++)
+                    buf[*count * size + k] = (uint8_t)(v >> (8 * k));
             }
-            for (uint32_t k = 0; k < size; k++)
-                buf[count * size + k] = (uint8_t)(v >> (8 * k));
-            count++;
+            ++*count;
         }
     }
     if (r < 0)
-        pb_fail(o, &m, "tensor");
-    if (!o->why && count != numel)
-        fail(o, tf->at, "initializer %.200s: %" PRIu64 " values, its dims hold %" PRIu64, tname,
-             count, numel);
-    if (o->why) {
-        mem_free(mem, buf, nbytes ? (size_t)nbytes : 1);
+        return pb_fail(o, &m, "tensor");
+    return 0;
+}
+
+/* A typed field gathered into little-endian elements of size bytes: the values are counted
+ * first, so the buffer is only allocated once they match the dims (at most 8 bytes per byte
+ * of the file). */
+static brine_status typed(ox *o, const pb_field *tf, int field, uint32_t size, uint64_t numel,
+                          const char *tname, const uint8_t **out)
+{
+    *out = NULL;
+    uint64_t count;
+    if (typed_pass(o, tf, field, size, NULL, 0, &count, tname))
+        return BRINE_OK;
+    if (count != numel)
+        return fail(o, tf->at, "initializer %.200s: %" PRIu64 " values, its dims hold %" PRIu64,
+                    tname, count, numel),
+               BRINE_OK;
+    uint64_t nbytes = numel * size; /* numel values are in the file: no overflow */
+    mem_budget *mem = fmt_mem(o->env);
+    size_t cap = nbytes ? (size_t)nbytes : 1;
+    uint8_t *buf = mem_alloc(mem, cap);
+    if (!buf)
+        return BRINE_ERR_NOMEM;
+    if (typed_pass(o, tf, field, size, buf, numel, &count, tname)) {
+        mem_free(mem, buf, cap);
         return BRINE_OK;
     }
-    brine_status st = fmt_hold_buffer(o->env, buf, nbytes ? (size_t)nbytes : 1);
+    brine_status st = fmt_hold_buffer(o->env, buf, cap);
     if (!st)
         *out = buf;
     return st;
@@ -462,7 +471,7 @@ static brine_status tensor(ox *o, const pb_field *tf, int serve)
         case T_RAW: raw = f.data, raw_len = f.len, have_raw = f.wire == PB_LEN; break;
         case T_EXTERNAL: have_ext = 1; break;
         case T_DIMS: {
-            const uint8_t *p = f.data, *end = f.data + f.len;
+            const uint8_t *p = f.data, *end = p ? p + f.len : p;
             int packed = f.wire == PB_LEN;
             for (int once = 1; packed ? p < end : once; once = 0) {
                 uint64_t v = f.v;
