@@ -100,6 +100,39 @@ def q8(w):
 write("y_q8_0.gguf", q8)
 add("y_q8_0.gguf", "safe", read=True)
 
+# real templates (ChatML, Mistral, Gemma, Llama 3.1 tool use, as published with those models)
+REAL_TEMPLATES = {
+    "chatml": "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+              "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt "
+              "%}{{ '<|im_start|>assistant\n' }}{% endif %}",
+    "mistral": "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != "
+               "(loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate "
+               "user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' "
+               "%}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == "
+               "'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception("
+               "'Only user and assistant roles are supported!') }}{% endif %}{% endfor %}",
+    "gemma": "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System "
+             "role not supported') }}{% endif %}{% for message in messages %}{% if (message['role']"
+             " == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}"
+             "{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + "
+             "'<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>"
+             "model\n'}}{% endif %}",
+    "llama31_tools": "{{- bos_token }}{%- if not date_string is defined %}{%- set date_string = "
+                     "strftime_now(\"%d %b %Y\") %}{%- endif %}{%- if builtin_tools is defined or "
+                     "tools is not none %}{{- \"Environment: ipython\\n\" }}{%- endif %}{%- if "
+                     "builtin_tools is defined %}{{- \"Tools: \" + builtin_tools | reject('equalto',"
+                     " 'code_interpreter') | join(\", \") + \"\\n\\n\"}}{%- endif %}{{- "
+                     "\"Cutting Knowledge Date: December 2023\\n\" }}{%- for t in tools %}{{- t | "
+                     "tojson(indent=4) }}{%- endfor %}{%- for message in messages | selectattr("
+                     "'role', 'equalto', 'user') | map(attribute='content') %}{{ message }}"
+                     "{%- endfor %}{{- 'Respond in the format {\"name\": function name, "
+                     "\"parameters\": dictionary of argument name and its value}. Do not use "
+                     "variables. Given the important system request, evaluate it.' }}",
+}
+for k, tpl in REAL_TEMPLATES.items():
+    write(f"y_template_{k}.gguf", float_tensors, template=tpl)
+    add(f"y_template_{k}.gguf", "safe", read=True)
+
 # --- hostile chat templates (CVE-2024-34359 class); never rendered
 HOSTILE = {
     "plain": "{{ self.__init__.__globals__.__builtins__.__import__('os').popen('touch M').read() }}",

@@ -116,3 +116,20 @@ def test_type_table_matches_gguf_py():
              re.findall(r'\[(\d+)\] = \{"(\w+)", (\d+), (\d+),', src)}
     want = {int(t.value): (t.name, b, s) for t, (b, s) in GGML_QUANT_SIZES.items()}
     assert table == want
+
+
+def test_real_templates_are_jinja_and_safe(corpus):
+    """The benign templates are real Jinja (parsed, never rendered) and brine calls them safe;
+    the hostile ones parse too, so the unsafe verdicts are about templates Jinja would run."""
+    jinja2 = pytest.importorskip("jinja2")
+    d, files = corpus
+    n = 0
+    for f in files:
+        if "template" not in f["file"] or f["file"].startswith("n_v1"):
+            continue
+        r = gguf.GGUFReader(str(d / f["file"]))
+        for k, fld in r.fields.items():
+            if k.startswith("tokenizer.chat_template"):
+                jinja2.Environment().parse(bytes(fld.parts[fld.data[0]]).decode())
+                n += 1
+    assert n >= 11
