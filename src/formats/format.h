@@ -88,6 +88,10 @@ brine_status fmt_sibling(fmt_env *env, const char *name, const uint8_t **data, s
                          brine_error *err);
 void fmt_sibling_release(const uint8_t *data, size_t len);
 
+/* The folder of the file being walked when it is the top-level file (or a filter's output
+ * of it), else NULL: bytes were scanned, or it is a member of an archive. */
+const char *fmt_dir(const fmt_env *env);
+
 /* Runs the pickle(s) through the machine and judges them. *g receives the graph for the
  * format to read values from (free it with fmt_graph_free); *inert (may be NULL) is set when
  * FMT_P_SNIFF found nothing any loader would run. Returns BRINE_ERR_NOMEM only. */

@@ -11,6 +11,10 @@ extern const fmt_ops fmt_tar;
 extern const fmt_ops fmt_7z;
 extern const fmt_ops fmt_joblib_zfile;
 extern const fmt_ops fmt_npy;
+extern const fmt_ops fmt_gguf;
+extern const fmt_ops fmt_onnx;
+extern const fmt_ops fmt_tf_savedmodel;
+extern const fmt_ops fmt_keras_metadata;
 
 /* clang-format off */
 const fmt_ops *const fmt_registry[] = {
@@ -24,6 +28,10 @@ const fmt_ops *const fmt_registry[] = {
     &fmt_compressed,
     &fmt_joblib_zfile,
     &fmt_npy,
+    &fmt_gguf,
+    &fmt_onnx,
+    &fmt_tf_savedmodel,
+    &fmt_keras_metadata,
     NULL,
 };
 /* clang-format on */

@@ -447,6 +447,11 @@ brine_status fmt_sibling(fmt_env *env, const char *name, const uint8_t **data, s
 
 void fmt_sibling_release(const uint8_t *data, size_t len) { brine_unmap(data, len); }
 
+const char *fmt_dir(const fmt_env *env)
+{
+    return env->depth == env->filter_depth ? env->dir : NULL;
+}
+
 /* ------------------------------------------------------------------ detection */
 
 /* Model formats brine recognises by their magic but does not analyse yet: never `none`. */
@@ -459,25 +464,14 @@ static const unsupported *unsupported_format(const uint8_t *d, size_t n)
 {
     static const unsupported hdf5 = {"hdf5", "HDF5 (a Keras .h5 model: Lambda layers and custom "
                                              "objects run code when it loads)"},
-                             gguf = {"gguf", "GGUF (llama.cpp: a chat template runs as Jinja)"},
-                             tflite = {"tflite", "TensorFlow Lite flatbuffer"},
-                             proto = {"protobuf", "protobuf: an ONNX model or a TensorFlow "
-                                                  "SavedModel (custom operators, external data "
-                                                  "paths, ops that run Python)"};
+                             tflite = {"tflite", "TensorFlow Lite flatbuffer"};
     static const uint8_t hdf5_magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     /* HDF5's superblock may sit at 0, 512, 1024, 2048, … (a user block before it) */
     for (size_t at = 0; at < n && at <= 8192; at = at ? at * 2 : 512)
         if (n - at >= 8 && memcmp(d + at, hdf5_magic, 8) == 0)
             return &hdf5;
-    if (n >= 4 && memcmp(d, "GGUF", 4) == 0)
-        return &gguf;
     if (n >= 8 && memcmp(d + 4, "TFL3", 4) == 0)
         return &tflite;
-    /* ONNX ModelProto and TensorFlow SavedModel both open with field 1 as a small varint
-     * (ir_version, saved_model_schema_version) followed by a length-delimited field */
-    if (n >= 4 && d[0] == 0x08 && d[1] >= 1 && d[1] <= 32 && (d[2] & 7) == 2 && d[2] >= 0x12 &&
-        d[2] <= 0x7a)
-        return &proto;
     return NULL;
 }
 

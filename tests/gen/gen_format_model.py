@@ -147,8 +147,10 @@ def build(marker):
         "a gzip stream that cannot be decompressed", global_=None)
 
     # ---- 8.3: what brine recognises but does not analyse is unverified, never none
-    add("u_gguf.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 0), "unverified",
-        "GGUF magic", global_=None, rule="unsupported-format")
+    # GGUF is read now (src/formats/gguf.c): a metadata entry past the end is invalid
+    add("n_gguf_truncated.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 1), "invalid",
+        "GGUF magic, a metadata entry past the end", global_=None, rule="malformed",
+        format="gguf")
     add("u_hdf5.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 64, "unverified", "HDF5 magic",
         global_=None, rule="unsupported-format")
     add("u_keras.keras", zip_bytes([("config.json", b"{}"), ("metadata.json", b"{}"),

@@ -1,0 +1,21 @@
+õ
+"serveè
+
+xPlaceholder
+$
+wVarHandleOp*
+shared_namew
+
+rReadVariableOpw
+
+yMatMulxr
+
+saver_filenamePlaceholder
+
+saveSaveV2saver_filename
+$
+restore	RestoreV2saver_filename
++
+mergeMergeV2Checkpointssaver_filename
+
+evilMatchingFilesx

@@ -1,0 +1,21 @@
+ù
+"serveë
+
+xPlaceholder
+$
+wVarHandleOp*
+shared_namew
+
+rReadVariableOpw
+
+yMatMulxr
+
+saver_filenamePlaceholder
+
+saveSaveV2saver_filename
+$
+restore	RestoreV2saver_filename
++
+mergeMergeV2Checkpointssaver_filename
+
+evilPyFuncStatelessx
