@@ -5,3 +5,12 @@ add_test(NAME cli_sarif_schema
          COMMAND ${BRINE_VENV_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_sarif.py
                  $<TARGET_FILE:brine> ${CMAKE_SOURCE_DIR})
 set_tests_properties(cli_sarif_schema PROPERTIES LABELS cli TIMEOUT 300)
+
+# scan --include/--exclude, '-' (stdin), -o FILE, and -j N against -j 1 byte for byte on the
+# tests/gen fixtures (hostile, malformed, archives) plus special files.
+foreach(part filters stdin output jobs)
+  add_test(NAME cli_workflow_${part}
+           COMMAND ${BRINE_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_workflow.py
+                   $<TARGET_FILE:brine> ${CMAKE_SOURCE_DIR} ${part})
+  set_tests_properties(cli_workflow_${part} PROPERTIES LABELS cli TIMEOUT 600)
+endforeach()
