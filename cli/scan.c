@@ -884,7 +884,21 @@ static char *output_open(scan_run *run, const char *target)
     }
     /* hidden, in the same directory (so rename is atomic), unique */
     snprintf(tmp, len, "%.*s.%s.brine-XXXXXX", (int)dir_len, target, base);
+    /* no signal between creating the file and knowing to remove it */
+    sigset_t block, saved;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, &saved);
     int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd >= 0) {
+        staged_path = tmp;
+        signal(SIGINT, remove_staged);
+        signal(SIGTERM, remove_staged);
+        signal(SIGHUP, remove_staged);
+    }
+    sigprocmask(SIG_SETMASK, &saved, NULL);
     struct stat st;
     if (fd < 0) {
         cli_warn("--output %s: cannot create a file in its directory: %s", target, strerror(errno));
@@ -897,13 +911,10 @@ static char *output_open(scan_run *run, const char *target)
         cli_warn("--output %s: %s", target, strerror(errno));
         close(fd);
         unlink(tmp);
+        staged_path = NULL;
         free(tmp);
         return NULL;
     }
-    staged_path = tmp;
-    signal(SIGINT, remove_staged);
-    signal(SIGTERM, remove_staged);
-    signal(SIGHUP, remove_staged);
     /* the walk never scans the report it is writing */
     run->skip_set = 1;
     run->skip_dev = st.st_dev;
