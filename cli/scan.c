@@ -128,7 +128,8 @@ typedef struct scan_pool {
     uint64_t head, claim, tail; /* head <= claim <= tail, tail - head <= cap */
     int stop;
     size_t idle;      /* workers waiting for a job: signal work only when one is */
-    int main_waiting; /* the main thread waits for head: signal done only then */
+    int main_waiting; /* the main thread waits for job wait_seq: signal done only then */
+    uint64_t wait_seq;
     pthread_mutex_t lock;
     pthread_cond_t work; /* a job was added, or stop */
     pthread_cond_t done; /* the job at head may be done */
@@ -287,7 +288,7 @@ static void *pool_worker(void *arg)
             run_job(run, job);
         pthread_mutex_lock(&p->lock);
         job->done = 1;
-        if (seq == p->head && p->main_waiting)
+        if (seq == p->wait_seq && p->main_waiting)
             pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
@@ -311,7 +312,7 @@ static void pool_start(scan_run *run)
     size_t n = (size_t)run->jobs;
     if (!p)
         return;
-    p->cap = n * 4; /* enough jobs queued to keep every thread busy past a slow file */
+    p->cap = n * 16; /* enough jobs queued to keep every thread busy past a slow file */
     p->ring = calloc(p->cap, sizeof *p->ring);
     p->threads = calloc(n, sizeof *p->threads);
     if (!p->ring || !p->threads || pthread_mutex_init(&p->lock, NULL) != 0) {
@@ -341,22 +342,41 @@ static void pool_start(scan_run *run)
     }
 }
 
-/* Reports the job at head once it is done. Called with the lock held. */
-static void pool_emit_head(scan_run *run)
+/* Waits until job seq is done. Called with the lock held. */
+static void pool_wait(scan_pool *p, uint64_t seq)
 {
-    scan_pool *p = run->pool;
-    scan_job *job = &p->ring[p->head % p->cap];
-    while (!job->done) {
+    while (!p->ring[seq % p->cap].done) {
+        p->wait_seq = seq;
         p->main_waiting = 1;
         pthread_cond_wait(&p->done, &p->lock);
         p->main_waiting = 0;
     }
-    scan_job copy = *job;
-    memset(job, 0, sizeof *job);
-    p->head++;
-    pthread_mutex_unlock(&p->lock);
-    emit_job(run, &copy); /* reporting writes output: not under the lock */
-    pthread_mutex_lock(&p->lock);
+}
+
+/* Reports the jobs at head that are done, in order; at least the one at head (waiting for it).
+ * Called with the lock held; reporting writes output, so it runs unlocked. */
+static void pool_emit_ready(scan_run *run)
+{
+    scan_pool *p = run->pool;
+    pool_wait(p, p->head);
+    while (p->head < p->tail && p->ring[p->head % p->cap].done) {
+        scan_job *job = &p->ring[p->head % p->cap];
+        scan_job copy = *job;
+        memset(job, 0, sizeof *job);
+        p->head++;
+        pthread_mutex_unlock(&p->lock);
+        emit_job(run, &copy);
+        pthread_mutex_lock(&p->lock);
+    }
+}
+
+/* The ring is full: waits for the job half way along (jobs finish roughly in order), then
+ * reports what is done. One wake-up per half ring, not one per file. */
+static void pool_make_room(scan_run *run)
+{
+    scan_pool *p = run->pool;
+    pool_wait(p, p->head + p->cap / 2);
+    pool_emit_ready(run);
 }
 
 /* Reports every queued job, in order. */
@@ -367,7 +387,7 @@ static void pool_drain(scan_run *run)
         return;
     pthread_mutex_lock(&p->lock);
     while (p->head < p->tail)
-        pool_emit_head(run);
+        pool_emit_ready(run);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -407,7 +427,7 @@ static void submit(scan_run *run, scan_job *job)
     }
     pthread_mutex_lock(&p->lock);
     while (p->tail - p->head == p->cap)
-        pool_emit_head(run);
+        pool_make_room(run);
     p->ring[p->tail % p->cap] = *job;
     p->tail++;
     if (p->idle)

@@ -6,9 +6,9 @@
  *   - level: "error" for unsafe and invalid, "warning" for unverified (§3.27.10);
  *   - locations[0].physicalLocation: the file as a URI reference (§3.10: relative paths stay
  *     relative, absolute paths become file:// URIs, everything outside the unreserved set is
- *     percent-encoded), with a region. GitHub code scanning drops a result whose region has
- *     no startLine, and a model file has no lines, so startLine is always 1 (the finding is
- *     about the file); region.byteOffset (§3.30.13) joins it when the offset is in the file
+ *     percent-encoded, a leading "./" dropped), with a region. GitHub code scanning drops a result
+ * whose region has no startLine, and a model file has no lines, so startLine is always 1 (the
+ * finding is about the file); region.byteOffset (§3.30.13) joins it when the offset is in the file
  *     itself. An offset inside an archive member is not an offset in the file, so it goes in
  *     the location's property bag as memberOffset instead;
  *   - logicalLocations: the archive member and the global, when known;
@@ -66,9 +66,21 @@ static char *path_uri(const char *path)
     return uri;
 }
 
+/* path without leading "./" (and the slashes after it): "./models/a.pkl" is the URI
+ * "models/a.pkl", relative to the root code scanning resolves URIs against. */
+static const char *skip_dot_slash(const char *path)
+{
+    while (path[0] == '.' && path[1] == '/') {
+        path += 2;
+        while (path[0] == '/')
+            path++;
+    }
+    return path;
+}
+
 static json_t *artifact_location(const char *path)
 {
-    char *uri = path_uri(path);
+    char *uri = path_uri(skip_dot_slash(path));
     if (!uri)
         return NULL;
     json_t *o = json_object();
@@ -160,12 +172,7 @@ static const char *stable_path(brine_report *r, const char *path)
         if (n > 1 && strncmp(path, r->cwd, n) == 0 && path[n] == '/')
             path += n + 1;
     }
-    while (path[0] == '.' && path[1] == '/') {
-        path += 2;
-        while (path[0] == '/')
-            path++;
-    }
-    return path;
+    return skip_dot_slash(path);
 }
 
 static int same_text(const char *a, const char *b)

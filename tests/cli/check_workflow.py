@@ -12,6 +12,12 @@ PART:
            scanned nor left behind (also when the scan is killed)
   jobs     -j 1 and -j 4 (and the default) give byte-identical reports in all four formats on
            a tree of the hostile, malformed and archive fixtures (tests/gen) plus special files
+  precommit  (venv Python) .pre-commit-hooks.yaml run by the real pre-commit (try-repo) in a
+           temporary git repository, offline: a hostile pickle fails the hook, a benign one
+           passes, a file whose name is not a model's is not given to it
+  action   (venv Python, PyYAML) action.yml's run: steps are, line for line, the commands
+           README.md documents; the scan and final steps run here with bash against a tree
+           (a real brine build when BRINE_TEST_ACTION_BUILD=1 runs the build step too)
 """
 import json
 import os
@@ -196,11 +202,163 @@ def part_jobs(tmp):
     check(not os.path.exists(marker), "no payload ran")
 
 
+def git(cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=120)
+
+
+def part_precommit(tmp):
+    env = dict(os.environ)
+    env.update({"PATH": os.path.dirname(BRINE) + os.pathsep + env.get("PATH", ""),
+                "HOME": tmp, "PRE_COMMIT_HOME": os.path.join(tmp, "pre-commit-cache"),
+                "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"})
+    env.pop("PRE_COMMIT", None)
+    pre_commit = os.path.join(os.path.dirname(sys.executable), "pre-commit")
+    # The hook repository: this repository's hook file, committed (try-repo clones it).
+    hooks = os.path.join(tmp, "hooks")
+    os.makedirs(hooks)
+    shutil.copy(os.path.join(SRC, ".pre-commit-hooks.yaml"), hooks)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "hooks"]):
+        subprocess.run(["git", *args], cwd=hooks, check=True, capture_output=True, env=env)
+    project = os.path.join(tmp, "project")
+    os.makedirs(project)
+    marker = os.path.join(tmp, "MARKER")
+    evil = b"\x80\x02cposix\nsystem\nX" + len(b"touch " + marker.encode()).to_bytes(4, "little") + \
+        b"touch " + marker.encode() + b"\x85R."
+    write(os.path.join(project, "models", "evil.pkl"), evil)
+    write(os.path.join(project, "models", "ok.pkl"))
+    write(os.path.join(project, "models", "evil.pt.gz"), b"\x1f\x8b\x08\x00cut short")
+    write(os.path.join(project, "notes.txt"), evil)  # not a model's name: not passed to the hook
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=project, check=True, env=env)
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True, env=env)
+
+    def hook(*files):
+        p = subprocess.run([pre_commit, "try-repo", hooks, "brine-scan", "--files", *files],
+                           cwd=project, env=env, capture_output=True, timeout=300)
+        return p.returncode, p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
+
+    rc, out = hook("models/ok.pkl")
+    check(rc == 0 and "Passed" in out, f"pre-commit: a benign pickle passes (rc {rc}):\n{out}")
+    rc, out = hook("models/evil.pkl")
+    check(rc == 1 and "Failed" in out and "unsafe" in out and "evil.pkl" in out,
+          f"pre-commit: a hostile pickle fails the hook (rc {rc}):\n{out}")
+    rc, out = hook("models/ok.pkl", "models/evil.pkl")
+    check(rc == 1 and "Failed" in out, "pre-commit: one hostile file among others fails the hook")
+    rc, out = hook("models/evil.pt.gz")
+    check(rc == 1 and "invalid" in out, f"pre-commit: a broken compressed checkpoint fails (rc {rc})")
+    rc, out = hook("notes.txt")
+    check(rc == 0 and "no files to check" in out.lower(),
+          f"pre-commit: a file without a model's name is not scanned (rc {rc}):\n{out}")
+    check(not os.path.exists(marker), "no payload ran")
+
+
+def readme_commands():
+    """The lines of README.md's ```sh block after "The action's steps are these commands"."""
+    text = open(os.path.join(SRC, "README.md"), encoding="utf-8").read()
+    at = text.index("The action's steps are these commands")
+    start = text.index("```sh\n", at) + len("```sh\n")
+    return [l.strip() for l in text[start:text.index("```", start)].splitlines() if l.strip()]
+
+
+def action_steps():
+    import yaml
+    with open(os.path.join(SRC, "action.yml"), encoding="utf-8") as f:
+        action = yaml.safe_load(f)
+    check(action["runs"]["using"] == "composite", "action.yml is a composite action")
+    check(set(action["inputs"]) >= {"path", "fail-on", "allow"}, "inputs path, fail-on, allow")
+    return action, action["runs"]["steps"]
+
+
+def expand(script, inputs, outputs):
+    """${{ inputs.x }} and ${{ steps.scan.outputs.x }} as GitHub would substitute them."""
+    import re
+    script = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: inputs[m.group(1)], script)
+    return re.sub(r"\$\{\{\s*steps\.scan\.outputs\.(\w+)\s*\}\}",
+                  lambda m: outputs.get(m.group(1), ""), script)
+
+
+def part_action(tmp):
+    action, steps = action_steps()
+    documented = readme_commands()
+    run_lines = []
+    for step in steps:
+        if "run" in step:
+            check(step.get("shell") == "bash", f"step {step['name']!r} runs in bash")
+            run_lines += [l.strip() for l in step["run"].splitlines() if l.strip()]
+    check(run_lines == documented,
+          "action.yml's run: lines are README's commands:\n  " +
+          "\n  ".join(f"{a!r} | {b!r}" for a, b in zip(run_lines, documented) if a != b) +
+          f"\n  ({len(run_lines)} vs {len(documented)} lines)")
+    uploads = [s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif@")]
+    check(len(uploads) == 1 and uploads[0]["with"]["sarif_file"] == "brine.sarif",
+          "the action uploads brine.sarif with github/codeql-action/upload-sarif")
+    check("always()" in uploads[0].get("if", ""), "the SARIF is uploaded even when files fail")
+
+    # Run the steps after the dependencies, as the runner would, with the inputs substituted.
+    runner_temp = os.path.join(tmp, "runner")
+    os.makedirs(os.path.join(runner_temp, "brine-build"))
+    workspace = os.path.join(tmp, "workspace")
+    write(os.path.join(workspace, "models", "evil.pkl"), HOSTILE)
+    write(os.path.join(workspace, "models", "sub", "ok.pkl"))
+    write(os.path.join(workspace, "models", "est.pkl"), b"\x80\x02csklearn.linear_model._base\nLinearRegression\n)\x81.")
+    build = os.environ.get("BRINE_TEST_ACTION_BUILD") == "1"
+    if not build:  # the build step is the one ctest already ran: use its brine
+        os.symlink(BRINE, os.path.join(runner_temp, "brine-build", "brine"))
+
+    def run_steps(inputs):
+        outputs = {}
+        results = {}
+        gh_output = os.path.join(tmp, "github_output")
+        for step in steps:
+            if "run" not in step or step["name"].startswith("Install"):
+                continue
+            if step["name"].startswith("Build") and not build:
+                continue
+            if os.path.exists(gh_output):
+                os.unlink(gh_output)
+            env = dict(os.environ)
+            env.update({"GITHUB_ACTION_PATH": SRC, "RUNNER_TEMP": runner_temp,
+                        "GITHUB_OUTPUT": gh_output})
+            env.update({k: expand(str(v), inputs, outputs) for k, v in step.get("env", {}).items()})
+            p = subprocess.run(["bash", "-e", "-c", expand(step["run"], inputs, outputs)],
+                               cwd=workspace, env=env, capture_output=True, timeout=1800)
+            results[step.get("id", step["name"])] = p.returncode
+            if os.path.exists(gh_output):
+                for line in open(gh_output):
+                    k, _, v = line.strip().partition("=")
+                    outputs[k] = v
+        return results, outputs
+
+    results, outputs = run_steps({"path": "models", "fail-on": "unverified", "allow": ""})
+    check(results.get("scan") == 0 and outputs.get("status") == "1",
+          f"scan step: succeeds, records status 1 ({results}, {outputs})")
+    check(results.get("Fail when a file fails") == 1, "the last step fails with the scan's status")
+    with open(os.path.join(workspace, "brine.sarif")) as f:
+        log = json.load(f)
+    uris = sorted({r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                   for r in log["runs"][0]["results"]})
+    check(uris == ["models/est.pkl", "models/evil.pkl"], f"brine.sarif names the failing files: {uris}")
+    results, outputs = run_steps({"path": "models/sub", "fail-on": "unverified", "allow": ""})
+    check(outputs.get("status") == "0" and results.get("Fail when a file fails") == 0,
+          f"a clean path passes ({results}, {outputs})")
+    results, outputs = run_steps({"path": "models", "fail-on": "unsafe", "allow": "sklearn\nnumpy"})
+    check(outputs.get("status") == "1", "fail-on unsafe still fails on the hostile pickle")
+    with open(os.path.join(workspace, "brine.sarif")) as f:
+        log = json.load(f)
+    rules = {r["ruleId"] for r in log["runs"][0]["results"]}
+    check("unverified-global" not in rules, f"allow: sklearn reaches --allow ({rules})")
+    os.unlink(os.path.join(workspace, "models", "evil.pkl"))
+    results, outputs = run_steps({"path": "models", "fail-on": "unverified", "allow": "sklearn"})
+    check(outputs.get("status") == "0" and results.get("Fail when a file fails") == 0,
+          f"allowed estimator, nothing hostile: passes ({outputs})")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="brine-workflow-")
     try:
         {"filters": part_filters, "stdin": part_stdin, "output": part_output,
-         "jobs": part_jobs}[PART](tmp)
+         "jobs": part_jobs, "precommit": part_precommit, "action": part_action}[PART](tmp)
     finally:
         shutil.rmtree(tmp)
     if failures:
