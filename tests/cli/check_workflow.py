@@ -131,6 +131,9 @@ def part_output(tmp):
     rc, out, err = run("scan", "--format", "nope", "-o", "keep.txt", "tree", cwd=tmp)
     check(rc == 2 and open(os.path.join(tmp, "keep.txt")).read() == "old\n",
           "a usage error leaves FILE as it was")
+    for bad in (["-o", "tree/"], ["-j", "0"], ["--jobs", "x"], ["-j", "1025"]):
+        rc, out, err = run("scan", *bad, "tree/ok.pkl", cwd=tmp)
+        check(rc == 2 and out == b"" and "Try 'brine scan --help'" in err, f"{bad}: usage error")
     rc, out, err = run("scan", "-o", "no/such/dir/r.txt", "tree/ok.pkl", cwd=tmp)
     check(rc == 2 and "no/such/dir" in err, f"-o in a missing directory: exit 2 ({rc}, {err})")
     rc, out, err = run("scan", "-o", "keep.txt", "tree/ok.pkl", "missing.pkl", cwd=tmp)
