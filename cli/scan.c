@@ -654,7 +654,7 @@ static void classify(int dfd, const struct dirent *e, dir_entry *out)
         return;
     default:
         out->kind = ENT_OTHER;
-        out->mode = DTTOIF(type);
+        out->mode = (unsigned)DTTOIF(type);
         return;
     }
 }
