@@ -355,6 +355,10 @@ def part_action(tmp):
     results, outputs = run_steps({"path": "models", "fail-on": "unverified", "allow": "sklearn"})
     check(outputs.get("status") == "0" and results.get("Fail when a file fails") == 0,
           f"allowed estimator, nothing hostile: passes ({outputs})")
+    # An entry that looks like a glob reaches brine as written, even when a file matches it.
+    write(os.path.join(workspace, "sklearn.decoy"))
+    results, outputs = run_steps({"path": "models", "fail-on": "unverified", "allow": "sklearn.*"})
+    check(outputs.get("status") == "0", f"allow: sklearn.* is not expanded as a file glob ({outputs})")
 
 
 def main():
