@@ -68,6 +68,7 @@ void brine_report_free(brine_report *r)
     if (!r)
         return;
     json_decref(r->pending);
+    free(r->cwd);
     free(r);
 }
 

@@ -41,6 +41,8 @@ struct brine_report {
     int finished;          /* brine_report_finish ran */
     brine_status broken;   /* sticky: once the sink fails, nothing more is written */
     json_t *pending;       /* items that must follow the streamed array (errors) */
+    char *cwd;             /* SARIF: the working directory, for stable fingerprints, or NULL */
+    int cwd_known;         /* cwd was looked up (it may still be NULL) */
 };
 
 /* Writes len bytes to the sink. After the first failure it writes nothing and keeps

@@ -6,16 +6,29 @@
  *   - level: "error" for unsafe and invalid, "warning" for unverified (§3.27.10);
  *   - locations[0].physicalLocation: the file as a URI reference (§3.10: relative paths stay
  *     relative, absolute paths become file:// URIs, everything outside the unreserved set is
- *     percent-encoded), with region.byteOffset (§3.30.13) when the offset is in the file
+ *     percent-encoded, a leading "./" dropped), with a region. GitHub code scanning drops a result
+ * whose region has no startLine, and a model file has no lines, so startLine is always 1 (the
+ * finding is about the file); region.byteOffset (§3.30.13) joins it when the offset is in the file
  *     itself. An offset inside an archive member is not an offset in the file, so it goes in
  *     the location's property bag as memberOffset instead;
- *   - logicalLocations: the archive member and the global, when known.
+ *   - logicalLocations: the archive member and the global, when known;
+ *   - partialFingerprints["brineFinding/v1"]: SHA-256 of the rule, the path (relative to the
+ *     working directory when it is below it, "./" dropped), the member, the global and which
+ *     occurrence of that combination in the file it is. No absolute path, offset or time
+ *     goes in, so the same finding in two checkouts or two runs has the same fingerprint and
+ *     code scanning tracks it as one alert.
+ * Rules carry shortDescription, fullDescription, help (text and markdown) and the property
+ * bag GitHub reads: tags and security-severity, a CVSS-like score by verdict (unsafe 9.3
+ * critical, unverified 5.0 medium, invalid 4.0 medium: a file brine cannot read fails too).
  * Paths that could not be scanned are toolExecutionNotifications of the invocation (§3.20.21),
  * and executionSuccessful is false when there are any. The summary goes in the run's
  * property bag.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
 
 #include "report/report.h"
 
@@ -53,9 +66,21 @@ static char *path_uri(const char *path)
     return uri;
 }
 
+/* path without leading "./" (and the slashes after it): "./models/a.pkl" is the URI
+ * "models/a.pkl", relative to the root code scanning resolves URIs against. */
+static const char *skip_dot_slash(const char *path)
+{
+    while (path[0] == '.' && path[1] == '/') {
+        path += 2;
+        while (path[0] == '/')
+            path++;
+    }
+    return path;
+}
+
 static json_t *artifact_location(const char *path)
 {
-    char *uri = path_uri(path);
+    char *uri = path_uri(skip_dot_slash(path));
     if (!uri)
         return NULL;
     json_t *o = json_object();
@@ -117,9 +142,10 @@ static json_t *location(const char *path, const brine_finding *f)
     if (!loc || !(phys = rep_obj_in(loc, "physicalLocation")) ||
         rep_set(phys, "artifactLocation", artifact_location(path)))
         goto fail;
+    if (!(region = rep_obj_in(phys, "region")) || rep_set(region, "startLine", json_integer(1)))
+        goto fail;
     if (f->offset >= 0 && !f->member &&
-        (!(region = rep_obj_in(phys, "region")) ||
-         rep_set(region, "byteOffset", json_integer((json_int_t)f->offset))))
+        rep_set(region, "byteOffset", json_integer((json_int_t)f->offset)))
         goto fail;
     if ((f->member || f->global) && rep_set(loc, "logicalLocations", logical_locations(f)))
         goto fail;
@@ -133,9 +159,90 @@ fail:
     return NULL;
 }
 
-/* {ruleId, ruleIndex?, level, message, locations, properties} */
-static json_t *result_object(const char *path, const brine_result *res, const brine_finding *f)
+/* The path a fingerprint hashes: relative to the working directory when path is below it,
+ * without leading "./", so "/ci/work/m.pkl", "./m.pkl" and "m.pkl" (run from /ci/work) agree. */
+static const char *stable_path(brine_report *r, const char *path)
 {
+    if (path[0] == '/') {
+        if (!r->cwd_known) {
+            r->cwd_known = 1;
+            r->cwd = getcwd(NULL, 0); /* NULL (unknown): absolute paths stay as they are */
+        }
+        size_t n = r->cwd ? strlen(r->cwd) : 0;
+        if (n > 1 && strncmp(path, r->cwd, n) == 0 && path[n] == '/')
+            path += n + 1;
+    }
+    return skip_dot_slash(path);
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Appends one field to the hashed bytes: a tag (absent or present), the text and a NUL, so
+ * no two different field lists hash the same bytes. Returns the new length. */
+static size_t put_field(uint8_t *buf, size_t o, const char *text)
+{
+    buf[o++] = text ? 1 : 0;
+    if (text) {
+        size_t n = strlen(text);
+        memcpy(buf + o, text, n);
+        o += n;
+    }
+    buf[o++] = 0;
+    return o;
+}
+
+/* {"brineFinding/v1": hex SHA-256 of rule, stable path, member, global, occurrence}. The
+ * occurrence (how many earlier findings of the file share rule, member and global) tells
+ * apart two calls of the same global, and stays the same from run to run. */
+static json_t *fingerprints(brine_report *r, const char *path, const brine_result *res, size_t at)
+{
+    const brine_finding *f = brine_result_finding(res, at);
+    unsigned long occurrence = 0;
+    for (size_t j = 0; j < at; j++) {
+        const brine_finding *g = brine_result_finding(res, j);
+        if (g && same_text(g->rule, f->rule) && same_text(g->member, f->member) &&
+            same_text(g->global, f->global))
+            occurrence++;
+    }
+    char count[32];
+    snprintf(count, sizeof count, "%lu", occurrence);
+    const char *fields[] = {f->rule, stable_path(r, path), f->member, f->global, count};
+    size_t len = 0;
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+        size_t n = fields[k] ? strlen(fields[k]) : 0;
+        if (__builtin_add_overflow(len, n + 2, &len))
+            return NULL;
+    }
+    uint8_t *buf = malloc(len), digest[SHA256_DIGEST_LENGTH];
+    if (!buf)
+        return NULL;
+    size_t o = 0;
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
+        o = put_field(buf, o, fields[k]);
+    SHA256(buf, o, digest);
+    free(buf);
+    static const char hex[] = "0123456789abcdef";
+    char text[2 * SHA256_DIGEST_LENGTH + 1];
+    for (size_t k = 0; k < SHA256_DIGEST_LENGTH; k++) {
+        text[2 * k] = hex[digest[k] >> 4];
+        text[2 * k + 1] = hex[digest[k] & 15];
+    }
+    text[2 * SHA256_DIGEST_LENGTH] = '\0';
+    json_t *o_fp = json_object();
+    if (o_fp && rep_set(o_fp, "brineFinding/v1", json_string(text))) {
+        json_decref(o_fp);
+        return NULL;
+    }
+    return o_fp;
+}
+
+/* {ruleId, ruleIndex?, level, message, locations, partialFingerprints, properties} */
+static json_t *result_object(brine_report *r, const char *path, const brine_result *res, size_t at)
+{
+    const brine_finding *f = brine_result_finding(res, at);
     const char *rule = f->rule ? f->rule : "";
     long index = rep_rule_index(rule);
     json_t *o = json_object(), *locs, *props;
@@ -144,6 +251,7 @@ static json_t *result_object(const char *path, const brine_result *res, const br
         rep_set(o, "level", json_string(level_of(f->severity))) ||
         rep_set(o, "message", text_message(f->message ? f->message : rule)) ||
         !(locs = rep_arr_in(o, "locations")) || rep_append(locs, location(path, f)) ||
+        rep_set(o, "partialFingerprints", fingerprints(r, path, res, at)) ||
         !(props = rep_obj_in(o, "properties")) ||
         rep_set(props, "severity", json_string(brine_verdict_name(f->severity))) ||
         rep_set(props, "verdict", json_string(brine_verdict_name(brine_result_verdict(res)))) ||
@@ -154,20 +262,110 @@ static json_t *result_object(const char *path, const brine_result *res, const br
     return o;
 }
 
-/* {id, shortDescription, defaultConfiguration, properties} */
+/* What GitHub code scanning shows for a rule, by the verdict it gives. */
+typedef struct rule_class {
+    const char *severity;          /* rules.def's severity */
+    const char *security_severity; /* CVSS-like score: >= 9 critical, 4-6.9 medium */
+    const char *meaning;           /* the verdict, for fullDescription */
+    const char *advice;            /* what to do, for help */
+    const char *tag;               /* a tag besides "security" and "ml-model" */
+} rule_class;
+
+static const rule_class rule_classes[] = {
+    {"unsafe", "9.3", "Verdict unsafe: loading the file can run code or touch the system.",
+     "Do not load this file with pickle, torch.load, joblib.load or any loader that "
+     "unpickles. Find out where it came from; if the model is needed, get its weights in a "
+     "format without code (safetensors), or convert a trusted copy with 'brine convert'.",
+     "external/cwe/cwe-502"},
+    {"unverified", "5.0",
+     "Verdict unverified: the file was fully parsed and uses globals outside the active "
+     "allowlist, none known to be dangerous.",
+     "Check the named global. If it is trusted, allow it ('brine scan --allow "
+     "module.qualname', a --policy file, or the action's 'allow' input); otherwise treat the "
+     "file as unsafe.",
+     "supply-chain"},
+    {"invalid", "4.0",
+     "Verdict invalid: the file is malformed, truncated, over a limit or inconsistent, so "
+     "it cannot be proven safe; readers that are more lenient may still run what it holds.",
+     "Do not load the file until it is explained. Regenerate it from a trusted source; if it "
+     "is over a limit, raise the limit with --limit NAME=VALUE after checking why it is "
+     "that large.",
+     "correctness"},
+};
+
+static const rule_class *class_of(const rep_rule *rule)
+{
+    for (size_t i = 0; i < sizeof rule_classes / sizeof rule_classes[0]; i++)
+        if (strcmp(rule->severity, rule_classes[i].severity) == 0)
+            return &rule_classes[i];
+    return &rule_classes[1]; /* "by content": the rule's own level is the middle one */
+}
+
+/* s1 s2 s3 joined into one new string, or NULL. */
+static char *concat3(const char *s1, const char *s2, const char *s3)
+{
+    size_t n1 = strlen(s1), n2 = strlen(s2), n3 = strlen(s3);
+    char *s = malloc(n1 + n2 + n3 + 1);
+    if (s) {
+        memcpy(s, s1, n1);
+        memcpy(s + n1, s2, n2);
+        memcpy(s + n1 + n2, s3, n3 + 1);
+    }
+    return s;
+}
+
+/* {text, markdown}: the rule, its verdict and what to do. */
+static json_t *rule_help(const rep_rule *rule, const rule_class *c)
+{
+    json_t *o = json_object();
+    char *head = concat3(rule->id, ": ", rule->summary);
+    char *text = head ? concat3(head, "\n\n", c->meaning) : NULL;
+    char *text2 = text ? concat3(text, "\n\n", c->advice) : NULL;
+    char *md1 = concat3("**", rule->id, "** (brine): ");
+    char *md2 = md1 ? concat3(md1, rule->summary, "\n\n") : NULL;
+    char *md3 = md2 ? concat3(md2, c->meaning, "\n\n**What to do:** ") : NULL;
+    char *md4 = md3 ? concat3(md3, c->advice,
+                              "\n\nSee `man brine` (section RULES) for every rule brine reports.")
+                    : NULL;
+    if (!o || !text2 || !md4 || rep_set(o, "text", json_string(text2)) ||
+        rep_set(o, "markdown", json_string(md4))) {
+        json_decref(o);
+        o = NULL;
+    }
+    free(head);
+    free(text);
+    free(text2);
+    free(md1);
+    free(md2);
+    free(md3);
+    free(md4);
+    return o;
+}
+
+/* {id, name, shortDescription, fullDescription, help, defaultConfiguration, properties} */
 static json_t *rule_object(const rep_rule *rule)
 {
+    const rule_class *c = class_of(rule);
     const char *level = strcmp(rule->severity, "unverified") == 0 ? "warning" : "error";
-    json_t *o = json_object(), *desc, *conf, *props;
-    if (!o || rep_set(o, "id", json_string(rule->id)) ||
-        !(desc = rep_obj_in(o, "shortDescription")) ||
+    char *full = concat3(rule->summary, " ", c->meaning);
+    json_t *o = json_object(), *desc, *conf, *props, *tags;
+    if (!full || !o || rep_set(o, "id", json_string(rule->id)) ||
+        rep_set(o, "name", json_string(rule->id)) || !(desc = rep_obj_in(o, "shortDescription")) ||
         rep_set(desc, "text", json_string(rule->summary)) ||
-        !(conf = rep_obj_in(o, "defaultConfiguration")) ||
+        !(desc = rep_obj_in(o, "fullDescription")) || rep_set(desc, "text", json_string(full)) ||
+        rep_set(o, "help", rule_help(rule, c)) || !(conf = rep_obj_in(o, "defaultConfiguration")) ||
         rep_set(conf, "level", json_string(level)) || !(props = rep_obj_in(o, "properties")) ||
-        rep_set(props, "severity", json_string(rule->severity))) {
+        rep_set(props, "severity", json_string(rule->severity)) ||
+        rep_set(props, "security-severity", json_string(c->security_severity)) ||
+        rep_set(props, "precision", json_string("high")) ||
+        rep_set(props, "problem.severity",
+                json_string(strcmp(level, "warning") == 0 ? "warning" : "error")) ||
+        !(tags = rep_arr_in(props, "tags")) || rep_append(tags, json_string("security")) ||
+        rep_append(tags, json_string("ml-model")) || rep_append(tags, json_string(c->tag))) {
         json_decref(o);
-        return NULL;
+        o = NULL;
     }
+    free(full);
     return o;
 }
 
@@ -208,7 +406,7 @@ static brine_status sarif_file(brine_report *r, const char *path, const brine_re
         const brine_finding *f = brine_result_finding(res, i);
         if (!f)
             continue;
-        json_t *o = result_object(path, res, f);
+        json_t *o = result_object(r, path, res, i);
         st = o ? rep_stream_item(r, o, "        ") : BRINE_ERR_NOMEM;
         json_decref(o);
     }
