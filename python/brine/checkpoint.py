@@ -201,31 +201,32 @@ class _Rebuilder:
         self.framework = framework
         self.memo: Dict[int, Any] = {}
 
-    def value(self, x, anchor: Optional[int] = None):
+    def value(self, x):
         if x is None or isinstance(x, (bool, int, float, str)):
             return x
         if isinstance(x, list):
-            out = []
-            self._register(anchor, out)
-            out.extend(self.value(v) for v in x)
-            return out
+            return [self.value(v) for v in x]
         if not isinstance(x, dict):
             raise UnsupportedValue("not a JSON value: %r" % type(x).__name__)
         t = x.get(TYPE_KEY)
         if t is None:
-            out = {}
-            self._register(anchor, out)
-            for k, v in x.items():
-                out[k] = self.value(v)
-            return out
+            return {k: self.value(v) for k, v in x.items()}
         handler = self._TYPES.get(t) if isinstance(t, str) else None
         if handler is None:
             raise UnsupportedValue("unknown %s %r" % (TYPE_KEY, t))
-        return handler(self, x, anchor)
+        ident = x.get("id")
+        if ident is not None and not isinstance(ident, int):
+            raise UnsupportedValue("id %r" % (ident,))
+        obj = handler(self, x, ident)
+        if ident is not None:
+            self.memo[ident] = obj  # the finished value (a tuple is registered only now)
+        return obj
 
-    def _register(self, anchor, obj):
-        if anchor is not None:
-            self.memo[anchor] = obj
+    def _register(self, ident, obj):
+        """A container is registered before its contents are rebuilt, so that a reference
+        from inside it (recursion) finds it."""
+        if ident is not None:
+            self.memo[ident] = obj
 
     @staticmethod
     def _field(x, name, kind):
@@ -241,7 +242,7 @@ class _Rebuilder:
             raise UnsupportedValue("bad hex in %r" % x.get(TYPE_KEY)) from None
 
     # each returns the Python value of one typed object
-    def _int(self, x, anchor):
+    def _int(self, x, ident):
         if "value" in x:
             v = self._field(x, "value", str)
             if not re.fullmatch(r"-?[0-9]+", v):
@@ -249,43 +250,43 @@ class _Rebuilder:
             return int(v)
         return int.from_bytes(bytes.fromhex(self._field(x, "le_hex", str)), "little", signed=True)
 
-    def _float(self, x, anchor):
+    def _float(self, x, ident):
         v = self._field(x, "value", str)
         if v not in ("nan", "inf", "-inf"):
             raise UnsupportedValue("float %r" % v)
         return float(v)
 
-    def _str(self, x, anchor):
+    def _str(self, x, ident):
         return self._hex(x).decode("utf-8", "surrogatepass")
 
-    def _bytes(self, x, anchor):
+    def _bytes(self, x, ident):
         return self._hex(x)
 
-    def _bytearray(self, x, anchor):
+    def _bytearray(self, x, ident):
         out = bytearray(self._hex(x))
-        self._register(anchor, out)
+        self._register(ident, out)
         return out
 
-    def _list(self, x, anchor):
+    def _list(self, x, ident):
         items = self._field(x, "items", list)
         out = []
-        self._register(anchor, out)
+        self._register(ident, out)
         out.extend(self.value(v) for v in items)
         if "state" in x:
             raise UnsupportedValue("BUILD state on a list")
         return out
 
     def _immutable(self, kind):
-        def build(self, x, anchor):
+        def build(self, x, ident):
             items = [self.value(v) for v in self._field(x, "items", list)]
             if "state" in x:
                 raise UnsupportedValue("BUILD state on a %s" % kind.__name__)
             return kind(items)
         return build
 
-    def _set(self, x, anchor):
+    def _set(self, x, ident):
         out = set()
-        self._register(anchor, out)
+        self._register(ident, out)
         out.update(self.value(v) for v in self._field(x, "items", list))
         return out
 
@@ -295,9 +296,9 @@ class _Rebuilder:
                 raise UnsupportedValue("dict item is not a [key, value] pair")
             out[self.value(pair[0])] = self.value(pair[1])
 
-    def _dict(self, x, anchor):
+    def _dict(self, x, ident):
         out = {}
-        self._register(anchor, out)
+        self._register(ident, out)
         self._fill_pairs(out, self._field(x, "items", list))
         if "state" in x:
             raise UnsupportedValue("BUILD state on a dict")
@@ -314,19 +315,19 @@ class _Rebuilder:
             raise UnsupportedValue("expected a dict value")
 
     def _dict_class(self, cls):
-        def build(self, x, anchor):
+        def build(self, x, ident):
             out = cls()
-            self._register(anchor, out)
+            self._register(ident, out)
             self._fill_dict(out, x.get("value", {}))
             if "state" in x:
                 _set_state(out, self.value(x["state"]))
             return out
         return build
 
-    def _global(self, x, anchor):
+    def _global(self, x, ident):
         return _global(self._field(x, "name", str))
 
-    def _object(self, x, anchor):
+    def _object(self, x, ident):
         callee = self._field(x, "callee", str)  # a callee that is not a plain name: unsupported
         how = x.get("how", "reduce")
         if how not in ("reduce", "newobj", "inst"):
@@ -337,16 +338,9 @@ class _Rebuilder:
             raise UnsupportedValue("%s: arguments are not a tuple" % callee)
         if x.get("kwargs"):
             raise UnsupportedValue("%s: keyword arguments" % callee)
-        state_given = "state" in x
-        # state may refer back to the object (recursion) only through dict-state classes
         obj = _construct(callee, how, args, False, None)
-        self._register(anchor, obj)
-        if state_given:
-            state = self.value(x["state"])
-            if callee == "numpy.dtype":
-                obj = _numpy_dtype(args, state)
-            else:
-                _set_state(obj, state)
+        self._register(ident, obj)
+        # the order of the pickle (and of the JSON): items (SETITEMS), then BUILD state
         items = x.get("items")
         if items:
             if not isinstance(obj, dict) or not isinstance(items, list) or len(items) % 2:
@@ -354,6 +348,12 @@ class _Rebuilder:
             vals = [self.value(v) for v in items]
             for k, v in zip(vals[0::2], vals[1::2]):
                 obj[k] = v
+        if "state" in x:
+            state = self.value(x["state"])
+            if callee == "numpy.dtype":
+                obj = _numpy_dtype(args, state)
+            else:
+                _set_state(obj, state)
         return obj
 
     def _tensor_data(self, x):
@@ -362,7 +362,15 @@ class _Rebuilder:
             raise UnsupportedValue("tensor %r is not in the weights" % name)
         return self.tensors[name]
 
-    def _tensor(self, x, anchor):
+    def _same_as(self, x):
+        ident = x["same_as"]
+        if not isinstance(ident, int) or ident not in self.memo:
+            raise UnsupportedValue("same_as %r: no such tensor before it" % (ident,))
+        return self.memo[ident]
+
+    def _tensor(self, x, ident):
+        if "same_as" in x:  # tied weights: the very same object as the first occurrence
+            return self._same_as(x)
         t = self._tensor_data(x)
         if "qparams" in x:
             raise UnsupportedValue("quantized tensor %r: not rebuilt" % x["name"])
@@ -377,24 +385,22 @@ class _Rebuilder:
             t.requires_grad_(True)
         return t
 
-    def _ndarray(self, x, anchor):
+    def _ndarray(self, x, ident):
+        if "same_as" in x:
+            return self._same_as(x)
         t = self._tensor_data(x)
         if hasattr(t, "numpy") and not isinstance(t, _numpy().ndarray):
             t = t.numpy()
         return t
 
-    def _anchor(self, x, anchor):
-        ident = self._field(x, "id", int)
-        return self.value(x.get("value"), anchor=ident)
-
-    def _ref(self, x, anchor):
-        ident = self._field(x, "id", int)
+    def _ref(self, x, ident):
+        # "value" repeats the contents for readers that do not resolve references
         if ident not in self.memo:
-            raise UnsupportedValue("recursive reference %d into a value that cannot hold "
-                                   "itself (a tuple, a frozenset)" % ident)
+            raise UnsupportedValue("reference %r to no value rebuilt before it (or into a "
+                                   "value that cannot hold itself, a tuple)" % (ident,))
         return self.memo[ident]
 
-    def _unsupported(self, x, anchor):
+    def _unsupported(self, x, ident):
         raise UnsupportedValue("%s %r is not rebuilt" % (TYPE_KEY, x.get(TYPE_KEY)))
 
     _TYPES: Dict[str, Callable] = {}
@@ -410,7 +416,7 @@ _Rebuilder._TYPES = {
     "collections.Counter": _Rebuilder._dict_class(None, collections.Counter),
     "global": _Rebuilder._global, "object": _Rebuilder._object,
     "tensor": _Rebuilder._tensor, "ndarray": _Rebuilder._ndarray,
-    "anchor": _Rebuilder._anchor, "ref": _Rebuilder._ref,
+    "ref": _Rebuilder._ref,
     "persid": _Rebuilder._unsupported, "ext": _Rebuilder._unsupported,
     "buffer": _Rebuilder._unsupported,
 }

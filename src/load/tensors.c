@@ -93,7 +93,7 @@ typedef struct walker {
     unsigned depth;
     pk_id on_path[256];
     uint64_t visits, max_visits;
-    unsigned char anchored[256]; /* on_path[i] is referenced from inside itself */
+    uint8_t *marks; /* per node MK_*, config walks only */
 } walker;
 
 /* What brine does not rebuild (object arrays, structured dtypes, other tensor subclasses):
@@ -1097,19 +1097,10 @@ static brine_status tensor_value(walker *w, pk_id id, json_t **out)
     return st;
 }
 
-static brine_status walk_node(walker *w, pk_id id, json_t **out)
+static brine_status walk_value(walker *w, pk_id id, json_t **out)
 {
     const pk_node *n = N(w, id);
     *out = NULL;
-    for (unsigned i = 0; i < w->depth; i++)
-        if (w->on_path[i] == id) {
-            /* a container that holds itself: a reference to the enclosing anchor */
-            w->anchored[i] = 1;
-            *out = typed(w, "ref");
-            return !w->s->want_config ? BRINE_OK
-                   : *out             ? jset(w, *out, "id", json_integer((json_int_t)id))
-                                      : ERR_NOMEM(w->err);
-        }
     if (w->depth >= w->s->lim->max_depth || w->depth >= sizeof w->on_path / sizeof w->on_path[0])
         return err_limit(w->err, "max_depth", w->s->lim->max_depth, w->depth + 1, n->offset, 1,
                          __LINE__);
@@ -1131,8 +1122,6 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
             st = ERR_NOMEM(w->err);
         return st;
     }
-    unsigned level = w->depth;
-    w->anchored[level] = 0;
     w->on_path[w->depth++] = id;
     const char *fn = callee(w, id);
     const uint8_t *bp;
@@ -1236,15 +1225,127 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     w->depth--;
     if (!st && !*out)
         st = ERR_NOMEM(w->err);
-    if (!st && w->anchored[level] && w->s->want_config) {
-        /* referenced from inside itself: {"__type__": "anchor", "id": …, "value": …} */
-        json_t *anchor =
-            json_pack("{s:s,s:I,s:o}", TYPE_KEY, "anchor", "id", (json_int_t)id, "value", *out);
-        *out = anchor;
-        if (!anchor)
-            st = ERR_NOMEM(w->err);
-    }
     return st;
+}
+
+/* Values with an identity (lists, dicts, sets, objects, tensors) reached from two places in
+ * the graph (one object under two keys, tied weights, a container that holds itself): the
+ * first carries "id", later ones refer to it, so the rebuilt object has the same sharing. */
+static int has_identity(walker *w, pk_id id)
+{
+    const pk_node *n = N(w, id);
+    if (n->kind == K_LIST || n->kind == K_DICT || n->kind == K_SET)
+        return 1;
+    const char *fn = callee(w, id);
+    return (n->kind == K_CALL || n->kind == K_NEWOBJ || n->kind == K_INST) &&
+           !(fn && strcmp(fn, "_codecs.encode") == 0);
+}
+
+/* The first occurrence of a shared value: its typed form with "id" (a plain list or dict
+ * takes the typed form for it). */
+static brine_status with_id(walker *w, pk_id id, json_t **out)
+{
+    json_t *v = *out;
+    if (json_is_array(v) || (json_is_object(v) && !json_object_get(v, TYPE_KEY))) {
+        json_t *items = v;
+        if (json_is_object(v)) { /* a plain dict as [key, value] pairs */
+            const char *k;
+            json_t *x;
+            int bad = !(items = json_array());
+            json_object_foreach(v, k, x)
+            {
+                if (bad)
+                    break;
+                bad = json_array_append_new(items, json_pack("[sO]", k, x)) != 0;
+            }
+            json_decref(v);
+            if (bad) {
+                json_decref(items);
+                *out = NULL;
+                return ERR_NOMEM(w->err);
+            }
+        }
+        *out = json_pack("{s:s,s:o}", TYPE_KEY, json_is_array(v) ? "list" : "dict", "items", items);
+        if (!*out)
+            return ERR_NOMEM(w->err);
+    }
+    return jset(w, *out, "id", json_integer((json_int_t)id));
+}
+
+/* A later occurrence: {"__type__": "ref", "id": …, "value": the same contents again, for
+ * readers that do not resolve references}; a tensor keeps its own name and says "same_as". */
+static brine_status as_ref(walker *w, pk_id id, json_t **out)
+{
+    const char *type = json_string_value(json_object_get(*out, TYPE_KEY));
+    if (type && (strcmp(type, "tensor") == 0 || strcmp(type, "ndarray") == 0))
+        return jset(w, *out, "same_as", json_integer((json_int_t)id));
+    json_t *ref = json_pack("{s:s,s:I,s:o}", TYPE_KEY, "ref", "id", (json_int_t)id, "value", *out);
+    *out = ref;
+    return ref ? BRINE_OK : ERR_NOMEM(w->err);
+}
+
+enum { MK_SEEN = 1, MK_SHARED = 2, MK_EMITTED = 4 };
+
+static brine_status walk_node(walker *w, pk_id id, json_t **out)
+{
+    *out = NULL;
+    for (unsigned i = 0; i < w->depth; i++)
+        if (w->on_path[i] == id) {
+            /* a container that holds itself: a reference to the enclosing value */
+            *out = typed(w, "ref");
+            return !w->s->want_config ? BRINE_OK
+                   : *out             ? jset(w, *out, "id", json_integer((json_int_t)id))
+                                      : ERR_NOMEM(w->err);
+        }
+    uint8_t *mk = w->marks ? &w->marks[id] : NULL;
+    if (!mk || !(*mk & MK_SHARED) || !has_identity(w, id))
+        return walk_value(w, id, out);
+    int again = (*mk & MK_EMITTED) != 0;
+    *mk |= MK_EMITTED;
+    brine_status st = walk_value(w, id, out);
+    if (st)
+        return st;
+    return again ? as_ref(w, id, out) : with_id(w, id, out);
+}
+
+/* Marks the nodes reachable from root that are reached through more than one edge (the root
+ * counts one), by an explicit-stack pass that pushes each node once. */
+static brine_status mark_shared(walker *w, pk_id root)
+{
+    const pk_graph *g = w->g;
+    mem_budget *mem = w->s->mem;
+    pk_id *stack = mem_alloc(mem, g->n_nodes * sizeof *stack + 1);
+    if (!(w->marks = mem_calloc(mem, g->n_nodes + 1, 1)) || !stack) {
+        mem_free(mem, stack, stack ? g->n_nodes * sizeof *stack + 1 : 0);
+        return ERR_NOMEM(w->err);
+    }
+    size_t top = 0;
+    w->marks[root] = MK_SEEN;
+    stack[top++] = root;
+    while (top) {
+        const pk_node *n = N(w, stack[--top]);
+        pk_id calls[3] = {0, 0, 0};
+        if (n->kind == K_CALL || n->kind == K_NEWOBJ || n->kind == K_INST || n->kind == K_PERSID) {
+            calls[0] = n->a;
+            calls[1] = n->b;
+            calls[2] = n->c;
+        }
+        for (uint32_t i = 0; i < n->count + 4u; i++) {
+            pk_id c = i < n->count       ? (n->items ? n->items[i] : 0)
+                      : i - n->count < 3 ? calls[i - n->count]
+                                         : n->state;
+            if (!c || c >= g->n_nodes)
+                continue;
+            if (w->marks[c] & MK_SEEN) {
+                w->marks[c] |= MK_SHARED;
+            } else {
+                w->marks[c] = MK_SEEN;
+                stack[top++] = c;
+            }
+        }
+    }
+    mem_free(mem, stack, g->n_nodes * sizeof *stack + 1);
+    return BRINE_OK;
 }
 
 brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *err)
@@ -1268,7 +1369,10 @@ brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *e
         w->max_visits = s->lim->max_nodes;
     s->g = g;
     json_t *config = NULL;
-    brine_status st = walk(w, root, &config);
+    brine_status st = s->want_config && root < g->n_nodes ? mark_shared(w, root) : BRINE_OK;
+    if (!st)
+        st = walk(w, root, &config);
+    mem_free(s->mem, w->marks, w->marks ? g->n_nodes + 1 : 0);
     mem_free(s->mem, w, sizeof *w);
     if (st) {
         json_decref(config);
