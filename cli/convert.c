@@ -24,7 +24,8 @@
 
 static const char convert_help[] =
     "Usage: brine convert [--to safetensors] [--allow ENTRY]... [--config PATH] [--force]\n"
-    "                     [--no-sync] [--limit NAME=VALUE]... IN OUT\n"
+    "                     [--no-sync] [--limit NAME=VALUE]... [--key PATH] [--state-dict]\n"
+    "                     [--dedup] IN OUT\n"
     "\n"
     "Converts IN (PyTorch zip or legacy checkpoint, raw pickle of tensors or numpy arrays)\n"
     "into a safetensors file OUT and a JSON config of its non-tensor values (hyper-parameters,\n"
@@ -44,6 +45,15 @@ static const char convert_help[] =
     "  --allow ENTRY   widen the policy (profile, module.qualname or module.*)\n"
     "  --no-sync       do not fsync the outputs (still atomic; faster, but a power loss just\n"
     "                  after the rename may lose them)\n"
+    "  --key PATH      convert one part of the checkpoint: a dotted path of keys and list\n"
+    "                  indices (model, state_dict, optimizer_states.0); its tensors lose the\n"
+    "                  PATH. prefix\n"
+    "  --state-dict    the value (IN, or its --key part) is a whole pickled torch.nn.Module:\n"
+    "                  write model.state_dict() — parameters and persistent buffers, named as\n"
+    "                  load_state_dict expects (fc1.weight, bn.running_mean)\n"
+    "  --dedup         tensors that are the same view of one storage (tied weights) are\n"
+    "                  stored once, as safetensors.torch.save_model does; the others are\n"
+    "                  listed in the metadata key \"brine.aliases\" so they re-tie\n"
     "  --limit NAME=VALUE  set a resource limit (repeatable; see 'brine --help-limits')\n"
     "  -h, --help      this text\n"
     "\n"
@@ -218,13 +228,26 @@ static int check_paths(const char *in, const char *out, const char *config, int 
 
 int cli_convert(int argc, char **argv)
 {
-    enum { OPT_TO = 256, OPT_ALLOW, OPT_CONFIG, OPT_FORCE, OPT_NO_SYNC, OPT_LIMIT };
+    enum {
+        OPT_TO = 256,
+        OPT_ALLOW,
+        OPT_CONFIG,
+        OPT_FORCE,
+        OPT_NO_SYNC,
+        OPT_LIMIT,
+        OPT_KEY,
+        OPT_STATE_DICT,
+        OPT_DEDUP
+    };
     static const struct option longopts[] = {{"to", required_argument, NULL, OPT_TO},
                                              {"allow", required_argument, NULL, OPT_ALLOW},
                                              {"config", required_argument, NULL, OPT_CONFIG},
                                              {"force", no_argument, NULL, OPT_FORCE},
                                              {"no-sync", no_argument, NULL, OPT_NO_SYNC},
                                              {"limit", required_argument, NULL, OPT_LIMIT},
+                                             {"key", required_argument, NULL, OPT_KEY},
+                                             {"state-dict", no_argument, NULL, OPT_STATE_DICT},
+                                             {"dedup", no_argument, NULL, OPT_DEDUP},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     brine_policy *policy = brine_policy_new();
@@ -234,8 +257,8 @@ int cli_convert(int argc, char **argv)
     }
     brine_limits limits;
     memset(&limits, 0, sizeof limits);
-    const char *config = NULL;
-    int no_sync = 0, force = 0, have_limits = 0, rc = CLI_OK;
+    const char *config = NULL, *key = NULL;
+    int no_sync = 0, force = 0, have_limits = 0, state_dict = 0, dedup = 0, rc = CLI_OK;
     brine_error err;
     int c;
     optind = 0; /* full re-initialisation (glibc) */
@@ -252,6 +275,9 @@ int cli_convert(int argc, char **argv)
         case OPT_CONFIG: config = optarg; break;
         case OPT_FORCE: force = 1; break;
         case OPT_NO_SYNC: no_sync = 1; break;
+        case OPT_KEY: key = optarg; break;
+        case OPT_STATE_DICT: state_dict = 1; break;
+        case OPT_DEDUP: dedup = 1; break;
         case OPT_LIMIT:
             if (cli_parse_limit("convert", optarg, &limits))
                 rc = CLI_USAGE;
@@ -295,7 +321,8 @@ int cli_convert(int argc, char **argv)
         return rc;
     }
     int last = -1;
-    brine_convert_options opts = {config, isatty(2) ? progress : NULL, &last, no_sync, force};
+    brine_convert_options opts = {
+        config, isatty(2) ? progress : NULL, &last, no_sync, force, key, state_dict, dedup};
     brine_status st = brine_model_write_safetensors(m, out, &opts, &err);
     if (st) {
         if (last >= 0)
@@ -304,8 +331,11 @@ int cli_convert(int argc, char **argv)
         rc = st == BRINE_ERR_IO || st == BRINE_ERR_USAGE ? CLI_USAGE : CLI_FAILED;
     } else {
         size_t n = brine_model_tensor_count(m);
-        printf("%s: %zu %s written to %s (config: %s)\n", in, n, n == 1 ? "tensor" : "tensors", out,
-               config);
+        if (key || state_dict || dedup) /* a part, or fewer stored: the count is not the model's */
+            printf("%s: written to %s (config: %s)\n", in, out, config);
+        else
+            printf("%s: %zu %s written to %s (config: %s)\n", in, n, n == 1 ? "tensor" : "tensors",
+                   out, config);
     }
     brine_model_free(m);
     free(config_path);
