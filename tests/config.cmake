@@ -8,3 +8,9 @@ add_test(NAME py_config_roundtrip
 set_tests_properties(py_config_roundtrip PROPERTIES
                      ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
                      TIMEOUT 600)
+add_test(NAME py_hf_convert
+         COMMAND ${BRINE_VENV_PYTHON} -m pytest -q -p no:cacheprovider -W ignore::UserWarning
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_hf_convert.py)
+set_tests_properties(py_hf_convert PROPERTIES
+                     ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
+                     TIMEOUT 600)

@@ -443,12 +443,28 @@ def _config_path_for(weights: str) -> str:
     return stem + ".config.json"
 
 
-def _load_tensors(path: str, framework: str) -> Dict[str, Any]:
+def _load_tensors(path: str, framework: str, aliases: Dict[str, str]) -> Dict[str, Any]:
+    """The file's tensors; names `brine convert --dedup` stored once are listed in the metadata
+    key "brine.aliases" ({"alias": "stored name"}) and come back as views of the stored tensor
+    (the same memory, as in the original)."""
+    from safetensors import safe_open
     if framework == "pt":
         from safetensors.torch import load_file
     else:
         from safetensors.numpy import load_file
-    return load_file(path)
+    tensors = load_file(path)
+    with safe_open(path, framework="pt" if framework == "pt" else "np") as f:
+        meta = f.metadata() or {}
+    if "brine.aliases" in meta:
+        aliases.update(json.loads(meta["brine.aliases"]))
+    return tensors
+
+
+def _retie(tensors: Dict[str, Any], aliases: Dict[str, str], framework: str) -> None:
+    for alias, kept in aliases.items():
+        if alias not in tensors and kept in tensors:
+            t = tensors[kept]
+            tensors[alias] = t.view(t.shape) if framework == "pt" else t.view()
 
 
 def load_checkpoint(weights: Union[str, os.PathLike], config: Union[str, os.PathLike, None] = None,
@@ -463,12 +479,18 @@ def load_checkpoint(weights: Union[str, os.PathLike], config: Union[str, os.Path
             index = json.load(f)
         base = os.path.dirname(weights)
         tensors: Dict[str, Any] = {}
+        aliases: Dict[str, str] = {}
         for shard in sorted(set(index["weight_map"].values())):
             if os.path.basename(shard) != shard:
                 raise ValueError("shard %r is not a file name beside the index" % shard)
-            tensors.update(_load_tensors(os.path.join(base, shard), framework))
+            tensors.update(_load_tensors(os.path.join(base, shard), framework, aliases))
+        extra = index.get("metadata", {}).get("brine.aliases")
+        if isinstance(extra, dict):
+            aliases.update(extra)
     else:
-        tensors = _load_tensors(weights, framework)
+        aliases = {}
+        tensors = _load_tensors(weights, framework, aliases)
+    _retie(tensors, aliases, framework)
     with open(cfg, encoding="utf-8") as f:
         text = f.read()
     return rebuild(text, tensors, framework)

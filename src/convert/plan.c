@@ -20,7 +20,7 @@ enum { MAX_JSON_DEPTH = 512 };
 
 typedef struct builder {
     cv_entry *e;
-    const char **old; /* the name each entry has in the set */
+    char **old; /* the name each entry has in the set (malloc'd) */
     size_t n, cap;
     brine_error *err;
 } builder;
@@ -125,17 +125,20 @@ static brine_status add(builder *b, const char *old, const char *name)
         cv_entry *e = realloc(b->e, cap * sizeof *e);
         if (e)
             b->e = e;
-        const char **o = e ? realloc(b->old, cap * sizeof *o) : NULL;
+        char **o = e ? realloc(b->old, cap * sizeof *o) : NULL;
         if (!o)
             return ERR_NOMEM(b->err);
         b->old = o;
         b->cap = cap;
     }
-    char *copy = strdup(name);
-    if (!copy)
+    char *copy = strdup(name), *old_copy = strdup(old);
+    if (!copy || !old_copy) {
+        free(copy);
+        free(old_copy);
         return ERR_NOMEM(b->err);
+    }
     b->e[b->n] = (cv_entry){NULL, copy, -1};
-    b->old[b->n++] = old;
+    b->old[b->n++] = old_copy;
     return BRINE_OK;
 }
 
@@ -399,6 +402,8 @@ brine_status cv_plan_build(const ld_set *s, const json_t *config, const cv_selec
         st = ERR_NOMEM(err);
     if (!st && sel && sel->dedup)
         st = dedup(p, err);
+    for (size_t i = 0; i < b.n; i++)
+        free(b.old[i]);
     free(b.old);
     free(path);
     json_decref(out);
