@@ -324,6 +324,11 @@ typedef struct brine_convert_options {
     int dedup;                   /* 1: tensors that are the same view of one storage are stored
                                   * once; the others are listed in the metadata key
                                   * "brine.aliases" ({"alias": "stored name"}) */
+    uint64_t max_shard_size;     /* 0: one file. Else, when the tensors exceed it, they are
+                                  * split in order into STEM-0000k-of-0000N.safetensors of at
+                                  * most this many bytes (a larger tensor alone) beside path,
+                                  * plus STEM.safetensors.index.json as transformers writes it
+                                  * (path itself is not written) */
 } brine_convert_options;
 
 /* Writes the model's tensors to a safetensors file at path — bit-exact, each in C order
