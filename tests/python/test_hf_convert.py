@@ -208,3 +208,111 @@ def test_dedup_keeps_different_views_apart(tmp_path):
     for k in ("w", "rows", "t", "same"):
         assert torch.equal(got[k], {"w": w, "rows": w[:2], "t": w.t(), "same": w}[k]), k
     assert got["w"].data_ptr() == got["same"].data_ptr() and got["w"] is not got["same"]
+
+
+# ------------------------------------------------------------------ shards and folders
+
+def write_sharded(folder, sd, per_shard):
+    """pytorch_model-0000k-of-0000N.bin + pytorch_model.bin.index.json, as transformers'
+    save_pretrained(safe_serialization=False) lays them out."""
+    folder.mkdir(exist_ok=True)
+    names = list(sd)
+    parts = [names[i:i + per_shard] for i in range(0, len(names), per_shard)]
+    weight_map, total = {}, 0
+    for i, part in enumerate(parts):
+        fn = "pytorch_model-%05d-of-%05d.bin" % (i + 1, len(parts))
+        torch.save({k: sd[k] for k in part}, folder / fn)
+        for k in part:
+            weight_map[k] = fn
+            total += sd[k].numel() * sd[k].element_size()
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (folder / "pytorch_model.bin.index.json").write_text(
+        json.dumps(index, indent=2, sort_keys=True) + "\n")
+    return len(parts), total
+
+
+def load_sharded(index_path):
+    """What transformers does with model.safetensors.index.json: every shard the weight_map
+    names, loaded with safetensors."""
+    index = json.loads(Path(index_path).read_text())
+    sd = {}
+    for shard in sorted(set(index["weight_map"].values())):
+        part = load_file(Path(index_path).parent / shard)
+        assert {k for k, v in index["weight_map"].items() if v == shard} == set(part)
+        sd.update(part)
+    return index, sd
+
+
+def test_folder_with_sharded_checkpoint(tmp_path):
+    m = trained_block()
+    src = tmp_path / "hf"
+    nshards, total = write_sharded(src, m.state_dict(), 3)
+    (src / "config.json").write_text('{"model_type": "block"}\n')
+    (src / "tokenizer.json").write_text('{"version": "1.0"}')
+    (src / "special_tokens_map.json").write_bytes(b"{}\n")
+    out = tmp_path / "out"
+    r = brine("convert", src, out)
+    assert "model.safetensors.index.json" in r.stdout
+    files = sorted(os.listdir(out))
+    shards = ["model-%05d-of-%05d.safetensors" % (i + 1, nshards) for i in range(nshards)]
+    assert set(shards) <= set(files) and "model.safetensors.index.json" in files
+    for f in ("config.json", "tokenizer.json", "special_tokens_map.json"):
+        assert (out / f).read_bytes() == (src / f).read_bytes()
+    assert not any(f.endswith(".bin") for f in files)
+    index, sd = load_sharded(out / "model.safetensors.index.json")
+    assert index["metadata"]["total_size"] == total
+    assert set(index["weight_map"].values()) == set(shards)
+    fresh = Block()
+    fresh.load_state_dict(sd, strict=True)
+    same_state(m.state_dict(), fresh.state_dict())
+    text = (out / "model.safetensors.index.json").read_text()
+    assert text == json.dumps(index, indent=2, sort_keys=True) + "\n"  # as transformers writes
+
+
+def test_folder_refuses_an_unsafe_file_and_writes_nothing(tmp_path):
+    src = tmp_path / "hf"
+    src.mkdir()
+    torch.save(trained_block().state_dict(), src / "pytorch_model.bin")
+    marker = tmp_path / "BRINE_PAYLOAD_RAN"
+    # training_args.bin that runs a command when unpickled (never loaded here)
+    payload = b"\x80\x02cposix\nsystem\nq\x00X" + len("touch %s" % marker).to_bytes(4, "little") \
+        + ("touch %s" % marker).encode() + b"\x85R."
+    (src / "training_args.bin").write_bytes(payload)
+    out = tmp_path / "out"
+    r = brine("convert", src, out, ok=False)
+    assert r.returncode == 1 and "training_args.bin" in r.stderr, r.stderr
+    assert not out.exists() or os.listdir(out) == []
+    assert not marker.exists()
+
+
+def test_max_shard_size_splits_like_transformers(tmp_path):
+    m = trained_block()
+    torch.save(m.state_dict(), tmp_path / "pytorch_model.bin")
+    out = tmp_path / "o"
+    out.mkdir()
+    brine("convert", "--max-shard-size", "150B", tmp_path / "pytorch_model.bin",
+          out / "model.safetensors")
+    files = sorted(os.listdir(out))
+    assert "model.safetensors" not in files and "model.safetensors.index.json" in files
+    index, sd = load_sharded(out / "model.safetensors.index.json")
+    sizes = {}
+    for name, shard in index["weight_map"].items():
+        sizes[shard] = sizes.get(shard, 0) + sd[name].numel() * sd[name].element_size()
+    n = len(sizes)
+    assert n >= 3 and sorted(sizes) == ["model-%05d-of-%05d.safetensors" % (i + 1, n)
+                                        for i in range(n)]
+    big = max(t.numel() * t.element_size() for t in sd.values())
+    assert all(v <= max(150, big) for v in sizes.values()), sizes
+    assert index["metadata"]["total_size"] == sum(sizes.values())
+    Block().load_state_dict(sd, strict=True)
+    same_state(m.state_dict(), sd)
+    rebuilt = checkpoint.load_checkpoint(out / "model.safetensors.index.json",
+                                         out / "model.config.json")
+    same_state(m.state_dict(), rebuilt)
+    # small enough for one file: model.safetensors as usual, no index
+    brine("convert", "--max-shard-size", "5GB", tmp_path / "pytorch_model.bin",
+          tmp_path / "one.safetensors")
+    assert (tmp_path / "one.safetensors").exists()
+    r = brine("convert", "--max-shard-size", "lots", tmp_path / "pytorch_model.bin",
+              tmp_path / "x.safetensors", ok=False)
+    assert r.returncode == 2
