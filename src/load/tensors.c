@@ -932,11 +932,7 @@ static brine_status walk_pairs(walker *w, const pk_node *src, uint32_t count, in
         }
         if (!w->s->want_config)
             continue;
-        json_t *pair = json_array();
-        if (!pair || json_array_append_new(pair, key) || json_array_append_new(pair, val)) {
-            json_decref(pair);
-            return ERR_NOMEM(w->err);
-        }
+        json_t *pair = json_pack("[oo]", key, val); /* takes key and val, even on failure */
         if ((st = jappend(w, pairs, pair)))
             return st;
     }
@@ -988,6 +984,10 @@ static brine_status walk_items(walker *w, const pk_node *n, json_t **arr)
         json_t *v = NULL;
         if (!(st = walk_child(w, idx, (size_t)k, n->items[i], &v)))
             st = jappend(w, *arr, v);
+    }
+    if (st) {
+        json_decref(*arr);
+        *arr = NULL;
     }
     return st;
 }
@@ -1128,7 +1128,7 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
     uint64_t blen;
     size_t bowned;
     int got, plain = !n->state;
-    json_t *pairs, *dict;
+    json_t *pairs, *dict = NULL;
     switch (n->kind) {
     case K_NONE: *out = json_null(); break; /* a static singleton: no allocation */
     case K_BOOL: *out = JV(w, json_boolean(n->v.i)); break;
@@ -1203,9 +1203,9 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
                    (strcmp(fn, "collections.OrderedDict") == 0 ||
                     strcmp(fn, "collections.Counter") == 0) &&
                    dict_call(w, id, &st, &dict)) {
-            if (!st && !(*out = typed(w, fn)))
+            if (st || !(*out = typed(w, fn)))
                 json_decref(dict);
-            else if (!st)
+            else
                 st = jset(w, *out, "value", dict);
         } else {
             st = object_value(w, id, fn, out);
