@@ -177,9 +177,6 @@ int cli_convert_dir(const char *in, const char *out, brine_policy *policy,
                      out, in);
             return CLI_USAGE;
         }
-    } else if (mkdir(out, 0777) != 0) {
-        cli_warn("convert: cannot create %s: %s", out, strerror(errno));
-        return CLI_USAGE;
     }
     struct dirent **names = NULL;
     int count = scandir(in, &names, NULL, alphasort);
@@ -274,6 +271,15 @@ int cli_convert_dir(const char *in, const char *out, brine_policy *policy,
             }
             free(p);
         }
+    size_t models = 0;
+    for (size_t i = 0; i < n; i++)
+        models += items[i].kind == MODEL;
+    if (rc == CLI_OK && !models)
+        rc = cli_usage_error("convert", "directory %s holds no model file to convert", in);
+    if (rc == CLI_OK && stat(out, &so) != 0 && mkdir(out, 0777) != 0) {
+        cli_warn("convert: cannot create %s: %s", out, strerror(errno));
+        rc = CLI_USAGE;
+    }
     /* 2: the outputs */
     for (size_t i = 0; i < n && rc == CLI_OK; i++) {
         char *src = join(in, items[i].name), *dst = join(out, items[i].out);

@@ -316,3 +316,12 @@ def test_max_shard_size_splits_like_transformers(tmp_path):
     r = brine("convert", "--max-shard-size", "lots", tmp_path / "pytorch_model.bin",
               tmp_path / "x.safetensors", ok=False)
     assert r.returncode == 2
+
+
+def test_folder_without_a_model_is_refused(tmp_path):
+    src = tmp_path / "hf"
+    src.mkdir()
+    (src / "config.json").write_text("{}")
+    r = brine("convert", src, tmp_path / "out", ok=False)
+    assert r.returncode == 2 and "no model file" in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists()
