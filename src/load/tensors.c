@@ -1248,6 +1248,7 @@ static brine_status with_id(walker *w, pk_id id, json_t **out)
     json_t *v = *out;
     if (json_is_array(v) || (json_is_object(v) && !json_object_get(v, TYPE_KEY))) {
         json_t *items = v;
+        const char *type = json_is_array(v) ? "list" : "dict";
         if (json_is_object(v)) { /* a plain dict as [key, value] pairs */
             const char *k;
             json_t *x;
@@ -1265,7 +1266,7 @@ static brine_status with_id(walker *w, pk_id id, json_t **out)
                 return ERR_NOMEM(w->err);
             }
         }
-        *out = json_pack("{s:s,s:o}", TYPE_KEY, json_is_array(v) ? "list" : "dict", "items", items);
+        *out = json_pack("{s:s,s:o}", TYPE_KEY, type, "items", items);
         if (!*out)
             return ERR_NOMEM(w->err);
     }
