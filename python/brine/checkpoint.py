@@ -439,8 +439,10 @@ def rebuild(config: Union[str, bytes, Any], tensors: Mapping[str, Any],
 
 
 def _config_path_for(weights: str) -> str:
-    stem = weights[:-len(".safetensors")] if weights.endswith(".safetensors") else weights
-    return stem + ".config.json"
+    for ext in (".safetensors.index.json", ".safetensors"):
+        if weights.endswith(ext):
+            return weights[:-len(ext)] + ".config.json"
+    return weights + ".config.json"
 
 
 def _load_tensors(path: str, framework: str, aliases: Dict[str, str]) -> Dict[str, Any]:
@@ -474,13 +476,15 @@ def load_checkpoint(weights: Union[str, os.PathLike], config: Union[str, os.Path
     weights' name with .safetensors replaced by .config.json)."""
     weights = os.fspath(weights)
     cfg = os.fspath(config) if config is not None else _config_path_for(weights)
+    shards = []
     if weights.endswith(".index.json"):
         with open(weights, encoding="utf-8") as f:
             index = json.load(f)
         base = os.path.dirname(weights)
         tensors: Dict[str, Any] = {}
         aliases: Dict[str, str] = {}
-        for shard in sorted(set(index["weight_map"].values())):
+        shards = sorted(set(index["weight_map"].values()))
+        for shard in shards:
             if os.path.basename(shard) != shard:
                 raise ValueError("shard %r is not a file name beside the index" % shard)
             tensors.update(_load_tensors(os.path.join(base, shard), framework, aliases))
@@ -491,6 +495,19 @@ def load_checkpoint(weights: Union[str, os.PathLike], config: Union[str, os.Path
         aliases = {}
         tensors = _load_tensors(weights, framework, aliases)
     _retie(tensors, aliases, framework)
+    if shards and config is None and not os.path.exists(cfg):
+        # `brine convert DIR` wrote one config per shard (each that shard's state dict):
+        # the checkpoint is their union, in shard order
+        merged = None
+        for shard in shards:
+            with open(_config_path_for(os.path.join(base, shard)), encoding="utf-8") as f:
+                part = rebuild(f.read(), tensors, framework)
+            if not isinstance(part, dict):
+                raise UnsupportedValue("shard %r: its config is not a dict" % shard)
+            merged = part if merged is None else merged
+            if part is not merged:
+                merged.update(part)
+        return merged
     with open(cfg, encoding="utf-8") as f:
         text = f.read()
     return rebuild(text, tensors, framework)

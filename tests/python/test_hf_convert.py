@@ -265,6 +265,9 @@ def test_folder_with_sharded_checkpoint(tmp_path):
     fresh = Block()
     fresh.load_state_dict(sd, strict=True)
     same_state(m.state_dict(), fresh.state_dict())
+    rebuilt = checkpoint.load_checkpoint(out / "model.safetensors.index.json")
+    assert type(rebuilt).__name__ == "dict"  # what torch.save wrote per shard
+    same_state(m.state_dict(), rebuilt)
     text = (out / "model.safetensors.index.json").read_text()
     assert text == json.dumps(index, indent=2, sort_keys=True) + "\n"  # as transformers writes
 
