@@ -391,6 +391,8 @@ class _Rebuilder:
         t = self._tensor_data(x)
         if hasattr(t, "numpy") and not isinstance(t, _numpy().ndarray):
             t = t.numpy()
+        if x.get("byteorder") == ">":  # stored little-endian; the original was big-endian
+            t = t.astype(t.dtype.newbyteorder(">"))
         return t
 
     def _ref(self, x, ident):

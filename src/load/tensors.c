@@ -1076,8 +1076,10 @@ static brine_status tensor_value(walker *w, pk_id id, json_t **out)
         (w->s->joblib && jl_find(w->s->joblib, id)) || (fn && strncmp(fn, "numpy.", 6) == 0);
     if (!(*out = typed(w, numpy ? "ndarray" : "tensor")))
         return ERR_NOMEM(w->err);
-    brine_status st =
-        jset(w, *out, "name", JV(w, json_string(w->s->tensors[w->s->n_tensors - 1].name)));
+    const ld_tensor *t = &w->s->tensors[w->s->n_tensors - 1];
+    brine_status st = jset(w, *out, "name", JV(w, json_string(t->name)));
+    if (!st && numpy && w->s->storages[t->storage].big_endian) /* safetensors holds it swapped */
+        st = jset(w, *out, "byteorder", JV(w, json_string(">")));
     if (st || numpy || !fn)
         return st;
     /* requires_grad: _rebuild_parameter(data, requires_grad, hooks), _rebuild_tensor_v2/v3

@@ -113,6 +113,7 @@ def odd_values():
         "np_u8": np.uint8(200), "np_bool": np.bool_(True), "np_f16": np.float16(0.5),
         "np_dtype": np.dtype("float32"), "np_dtype_be": np.dtype(">i4"),
         "np_array": np.arange(6, dtype=np.int32).reshape(2, 3),
+        "np_array_be": np.arange(3, dtype=">f8"), "np_fortran": np.asfortranarray(np.ones((2, 3))),
         "torch_dtypes": [torch.float32, torch.bfloat16, torch.int8, torch.bool],
         "device": torch.device("cpu"), "device_idx": torch.device("cpu", 0),
         "size": torch.Size([2, 3, 4]), "empty_size": torch.Size([]),
