@@ -53,4 +53,8 @@ int cli_parse_limit(const char *command, const char *arg, brine_limits *limits);
 /* Writes the table of limits, their defaults and meanings (`brine --help-limits`). */
 void cli_print_limits(FILE *out);
 
+/* `brine convert DIR OUTDIR` (convert_dir.c): a model folder converted file by file. */
+int cli_convert_dir(const char *in, const char *out, brine_policy *policy,
+                    const brine_limits *limits, const brine_convert_options *base);
+
 #endif

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +25,9 @@
 
 static const char convert_help[] =
     "Usage: brine convert [--to safetensors] [--allow ENTRY]... [--config PATH] [--force]\n"
-    "                     [--no-sync] [--limit NAME=VALUE]... IN OUT\n"
+    "                     [--no-sync] [--limit NAME=VALUE]... [--key PATH] [--state-dict]\n"
+    "                     [--dedup] [--max-shard-size SIZE] IN OUT\n"
+    "       brine convert [OPTION]... DIR OUTDIR\n"
     "\n"
     "Converts IN (PyTorch zip or legacy checkpoint, raw pickle of tensors or numpy arrays)\n"
     "into a safetensors file OUT and a JSON config of its non-tensor values (hyper-parameters,\n"
@@ -44,8 +47,28 @@ static const char convert_help[] =
     "  --allow ENTRY   widen the policy (profile, module.qualname or module.*)\n"
     "  --no-sync       do not fsync the outputs (still atomic; faster, but a power loss just\n"
     "                  after the rename may lose them)\n"
+    "  --key PATH      convert one part of the checkpoint: a dotted path of keys and list\n"
+    "                  indices (model, state_dict, optimizer_states.0); its tensors lose the\n"
+    "                  PATH. prefix\n"
+    "  --state-dict    the value (IN, or its --key part) is a whole pickled torch.nn.Module:\n"
+    "                  write model.state_dict() — parameters and persistent buffers, named as\n"
+    "                  load_state_dict expects (fc1.weight, bn.running_mean)\n"
+    "  --max-shard-size SIZE  when the tensors exceed SIZE (bytes, or 5GB, 500MB, 2GiB as\n"
+    "                  transformers reads it), write them in order to OUT's stem\n"
+    "                  -0000k-of-0000N.safetensors plus STEM.safetensors.index.json\n"
+    "                  (weight_map, metadata.total_size) instead of OUT\n"
+    "  --dedup         tensors that are the same view of one storage (tied weights) are\n"
+    "                  stored once, as safetensors.torch.save_model does; the others are\n"
+    "                  listed in the metadata key \"brine.aliases\" so they re-tie\n"
     "  --limit NAME=VALUE  set a resource limit (repeatable; see 'brine --help-limits')\n"
     "  -h, --help      this text\n"
+    "\n"
+    "A directory IN is a model folder (Hugging Face layout): every file is scanned first and\n"
+    "one that is not safe stops everything; model files become safetensors named as\n"
+    "transformers names them (pytorch_model-00001-of-00002.bin -> model-00001-of-00002\n"
+    ".safetensors, pytorch_model.bin -> model.safetensors), a shard index is rewritten\n"
+    "(pytorch_model.bin.index.json -> model.safetensors.index.json), other files (config.json,\n"
+    "tokenizer files) are copied.\n"
     "\n"
     "A progress bar is shown on a terminal.\n"
     "Exit status:\n"
@@ -216,17 +239,61 @@ static int check_paths(const char *in, const char *out, const char *config, int 
 
 /* ------------------------------------------------------------------ the command */
 
+/* transformers' convert_file_size_to_int: "5GB" = 5 * 10^9, "2GiB" = 2 * 2^30, "100" bytes. */
+static int parse_size(const char *text, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        uint64_t factor;
+    } units[] = {{"GIB", 1ull << 30},
+                 {"MIB", 1ull << 20},
+                 {"KIB", 1ull << 10},
+                 {"GB", 1000000000ull},
+                 {"MB", 1000000ull},
+                 {"KB", 1000ull},
+                 {"B", 1},
+                 {"", 1}};
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (end == text || errno || text[0] == '-')
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            if (__builtin_mul_overflow((uint64_t)n, units[i].factor, out) || !*out)
+                return -1;
+            return 0;
+        }
+    return -1;
+}
+
 int cli_convert(int argc, char **argv)
 {
-    enum { OPT_TO = 256, OPT_ALLOW, OPT_CONFIG, OPT_FORCE, OPT_NO_SYNC, OPT_LIMIT };
-    static const struct option longopts[] = {{"to", required_argument, NULL, OPT_TO},
-                                             {"allow", required_argument, NULL, OPT_ALLOW},
-                                             {"config", required_argument, NULL, OPT_CONFIG},
-                                             {"force", no_argument, NULL, OPT_FORCE},
-                                             {"no-sync", no_argument, NULL, OPT_NO_SYNC},
-                                             {"limit", required_argument, NULL, OPT_LIMIT},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    enum {
+        OPT_TO = 256,
+        OPT_ALLOW,
+        OPT_CONFIG,
+        OPT_FORCE,
+        OPT_NO_SYNC,
+        OPT_LIMIT,
+        OPT_KEY,
+        OPT_STATE_DICT,
+        OPT_DEDUP,
+        OPT_MAX_SHARD
+    };
+    static const struct option longopts[] = {
+        {"to", required_argument, NULL, OPT_TO},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"no-sync", no_argument, NULL, OPT_NO_SYNC},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"state-dict", no_argument, NULL, OPT_STATE_DICT},
+        {"dedup", no_argument, NULL, OPT_DEDUP},
+        {"max-shard-size", required_argument, NULL, OPT_MAX_SHARD},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     brine_policy *policy = brine_policy_new();
     if (!policy) {
         cli_warn("out of memory");
@@ -234,8 +301,9 @@ int cli_convert(int argc, char **argv)
     }
     brine_limits limits;
     memset(&limits, 0, sizeof limits);
-    const char *config = NULL;
-    int no_sync = 0, force = 0, have_limits = 0, rc = CLI_OK;
+    const char *config = NULL, *key = NULL;
+    int no_sync = 0, force = 0, have_limits = 0, state_dict = 0, dedup = 0, rc = CLI_OK;
+    uint64_t max_shard = 0;
     brine_error err;
     int c;
     optind = 0; /* full re-initialisation (glibc) */
@@ -252,6 +320,16 @@ int cli_convert(int argc, char **argv)
         case OPT_CONFIG: config = optarg; break;
         case OPT_FORCE: force = 1; break;
         case OPT_NO_SYNC: no_sync = 1; break;
+        case OPT_KEY: key = optarg; break;
+        case OPT_STATE_DICT: state_dict = 1; break;
+        case OPT_DEDUP: dedup = 1; break;
+        case OPT_MAX_SHARD:
+            if (parse_size(optarg, &max_shard))
+                rc = cli_usage_error("convert",
+                                     "--max-shard-size %s: expected bytes or a size "
+                                     "like 5GB, 500MB, 2GiB",
+                                     optarg);
+            break;
         case OPT_LIMIT:
             if (cli_parse_limit("convert", optarg, &limits))
                 rc = CLI_USAGE;
@@ -271,6 +349,19 @@ int cli_convert(int argc, char **argv)
         return rc;
     }
     const char *in = argv[optind], *out = argv[optind + 1];
+    struct stat in_st;
+    if (stat(in, &in_st) == 0 && S_ISDIR(in_st.st_mode)) { /* a model folder */
+        brine_convert_options base = {.no_sync = no_sync,
+                                      .force = force,
+                                      .key = key,
+                                      .state_dict = state_dict,
+                                      .dedup = dedup,
+                                      .max_shard_size = max_shard};
+        rc = config ? cli_usage_error("convert", "--config does not apply to a directory")
+                    : cli_convert_dir(in, out, policy, have_limits ? &limits : NULL, &base);
+        brine_policy_free(policy);
+        return rc;
+    }
     char *config_path = config ? NULL : default_config_path(out);
     if (!config && !config_path) {
         brine_policy_free(policy);
@@ -299,7 +390,11 @@ int cli_convert(int argc, char **argv)
                                   .progress = isatty(2) ? progress : NULL,
                                   .progress_ctx = &last,
                                   .no_sync = no_sync,
-                                  .force = force};
+                                  .force = force,
+                                  .key = key,
+                                  .state_dict = state_dict,
+                                  .dedup = dedup,
+                                  .max_shard_size = max_shard};
     brine_status st = brine_model_write_safetensors(m, out, &opts, &err);
     if (st) {
         if (last >= 0)
@@ -308,8 +403,12 @@ int cli_convert(int argc, char **argv)
         rc = st == BRINE_ERR_IO || st == BRINE_ERR_USAGE ? CLI_USAGE : CLI_FAILED;
     } else {
         size_t n = brine_model_tensor_count(m);
-        printf("%s: %zu %s written to %s (config: %s)\n", in, n, n == 1 ? "tensor" : "tensors", out,
-               config);
+        if (key || state_dict || dedup ||
+            max_shard) /* a part, or fewer stored: the count is not the model's */
+            printf("%s: written to %s (config: %s)\n", in, out, config);
+        else
+            printf("%s: %zu %s written to %s (config: %s)\n", in, n, n == 1 ? "tensor" : "tensors",
+                   out, config);
     }
     brine_model_free(m);
     free(config_path);

@@ -322,8 +322,9 @@ BRINE_API brine_status brine_model_tensor_file_offset(const brine_model *model, 
  * hashlib.sha256(t.contiguous().numpy().tobytes()), bfloat16 viewed as int16). */
 BRINE_API brine_status brine_model_tensor_sha256(const brine_model *model, size_t i,
                                                  uint8_t digest[32], brine_error *err);
-/* The non-tensor values (hyper-parameters, counters, strings) as a JSON document in which
- * each tensor appears as {"__tensor__": name}. Owned by the model. */
+/* The non-tensor values (hyper-parameters, counters, strings) as a JSON document in the typed
+ * encoding of docs/config.md, in which each tensor appears as {"__type__": "tensor", "name":
+ * name}. Owned by the model. */
 BRINE_API const char *brine_model_config_json(const brine_model *model);
 
 /* ---------------------------------------------------------------- conversion */
@@ -340,6 +341,19 @@ typedef struct brine_convert_options {
                                   * after the rename may lose them) */
     int force;                   /* 1: replace existing outputs; 0: fail with BRINE_ERR_IO if
                                   * either output exists when it is renamed into place */
+    const char *key;             /* NULL, or the dotted path of the one part to convert
+                                  * ("model", "state_dict", "optimizer.state.0") */
+    int state_dict;              /* 1: the part is a pickled torch.nn.Module: write its
+                                  * state_dict() (parameters and persistent buffers, with the
+                                  * names load_state_dict takes) */
+    int dedup;                   /* 1: tensors that are the same view of one storage are stored
+                                  * once; the others are listed in the metadata key
+                                  * "brine.aliases" ({"alias": "stored name"}) */
+    uint64_t max_shard_size;     /* 0: one file. Else, when the tensors exceed it, they are
+                                  * split in order into STEM-0000k-of-0000N.safetensors of at
+                                  * most this many bytes (a larger tensor alone) beside path,
+                                  * plus STEM.safetensors.index.json as transformers writes it
+                                  * (path itself is not written) */
     size_t struct_size;          /* 0 or sizeof(brine_convert_options) */
 } brine_convert_options;
 

@@ -115,6 +115,10 @@ class ConvertOptions(Structure):
         ("progress_ctx", c_void_p),
         ("no_sync", c_int),
         ("force", c_int),
+        ("key", c_char_p),
+        ("state_dict", c_int),
+        ("dedup", c_int),
+        ("max_shard_size", c_uint64),
         ("struct_size", c_size_t),
     ] + _SPARE
 

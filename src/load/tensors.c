@@ -93,6 +93,7 @@ typedef struct walker {
     unsigned depth;
     pk_id on_path[256];
     uint64_t visits, max_visits;
+    uint8_t *marks; /* per node MK_*, config walks only */
 } walker;
 
 /* What brine does not rebuild (object arrays, structured dtypes, other tensor subclasses):
@@ -724,53 +725,16 @@ static brine_status walk_child(walker *w, const char *part, size_t n, pk_id chil
     return st;
 }
 
-/* Dict-like: key/value pairs from items (SETITEMS) and, for OrderedDict([(k, v), …]),
- * from the argument list. */
-static brine_status walk_pairs(walker *w, const pk_node *pairs, uint32_t count, int as_list,
-                               json_t *obj)
-{
-    for (uint32_t i = 0; i < count; i += as_list ? 1 : 2) {
-        pk_id k, v;
-        if (as_list) {
-            const pk_node *pair = N(w, pairs->items[i]);
-            if ((pair->kind != K_TUPLE && pair->kind != K_LIST) || pair->count != 2)
-                return err_set(w->err, BRINE_ERR_MALFORMED, __LINE__, "dict item is not a pair");
-            k = pair->items[0];
-            v = pair->items[1];
-        } else {
-            if (i + 1 >= count)
-                break;
-            k = pairs->items[i];
-            v = pairs->items[i + 1];
-        }
-        const pk_node *kn = N(w, k);
-        char buf[64];
-        const char *part = buf;
-        size_t n;
-        if (is_text(kn) && pk_utf8_valid(kn->v.s.p, kn->v.s.len, 0)) {
-            part = (const char *)kn->v.s.p;
-            n = (size_t)kn->v.s.len;
-        } else if (kn->kind == K_INT) {
-            n = (size_t)snprintf(buf, sizeof buf, "%" PRId64, kn->v.i);
-        } else {
-            n = (size_t)snprintf(buf, sizeof buf, "key%u", i);
-        }
-        json_t *val = NULL;
-        brine_status st = walk_child(w, part, n, v, &val);
-        if (st)
-            return st;
-        char *key = mem_strndup(w->s->mem, part, n);
-        if (!key) {
-            json_decref(val);
-            return ERR_NOMEM(w->err);
-        }
-        int bad = json_object_set_new(obj, key, val);
-        mem_free(w->s->mem, key, n + 1);
-        if (bad && w->s->want_config)
-            return ERR_NOMEM(w->err);
-    }
-    return BRINE_OK;
-}
+/* ------------------------------------------------------------------ the config encoding */
+
+/* The config is the value the pickle builds, tensors replaced by references, in the typed
+ * JSON of docs/config.md: plain JSON where JSON says it exactly, {"__type__": T, ...} for the
+ * rest, so that python/brine/checkpoint.py rebuilds the original object. */
+static const char TYPE_KEY[] = "__type__";
+
+/* A scan validates tensors but needs no config: every JSON value is then the static null, so
+ * the walk allocates nothing outside the memory budget. */
+#define JV(w, e) ((w)->s->want_config ? (e) : json_null())
 
 /* Sets key on a config object; an allocation that fails is an error, never a lost value. */
 static brine_status jset(walker *w, json_t *obj, const char *key, json_t *val)
@@ -782,35 +746,125 @@ static brine_status jset(walker *w, json_t *obj, const char *key, json_t *val)
     return val && json_object_set_new(obj, key, val) == 0 ? BRINE_OK : ERR_NOMEM(w->err);
 }
 
-static json_t *json_bytes_value(const uint8_t *p, uint64_t n)
+/* {"__type__": type}: the static null in a scan, NULL when memory ran out. */
+static json_t *typed(walker *w, const char *type)
 {
-    static const char hex[] = "0123456789abcdef";
-    uint64_t lim = n > 4096 ? 4096 : n;
-    json_t *o = json_object();
-    char *buf = o ? malloc((size_t)lim * 2 + 1) : NULL;
-    if (!buf) {
-        json_decref(o);
+    return JV(w, json_pack("{s:s}", TYPE_KEY, type));
+}
+
+/* Appends val to arr (both ignored in a scan). */
+static brine_status jappend(walker *w, json_t *arr, json_t *val)
+{
+    if (!w->s->want_config) {
+        json_decref(val);
+        return BRINE_OK;
+    }
+    return val && json_array_append_new(arr, val) == 0 ? BRINE_OK : ERR_NOMEM(w->err);
+}
+
+static json_t *hex_string(const uint8_t *p, uint64_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    if (n > (SIZE_MAX - 1) / 2)
         return NULL;
+    char *buf = malloc((size_t)n * 2 + 1);
+    if (!buf)
+        return NULL;
+    for (uint64_t i = 0; i < n; i++) {
+        buf[2 * i] = digits[p[i] >> 4];
+        buf[2 * i + 1] = digits[p[i] & 15];
     }
-    for (uint64_t i = 0; i < lim; i++) {
-        buf[2 * i] = hex[p[i] >> 4];
-        buf[2 * i + 1] = hex[p[i] & 15];
-    }
-    int bad = json_object_set_new(o, "__bytes__", json_stringn(buf, (size_t)lim * 2)) ||
-              json_object_set_new(o, "len", json_integer((json_int_t)n));
+    json_t *s = json_stringn(buf, (size_t)n * 2);
     free(buf);
-    if (bad) {
-        json_decref(o);
-        return NULL;
+    return s;
+}
+
+/* {"__type__": type, "hex": "…"}: every byte, in order (bytes, bytearray, odd text). */
+static brine_status hex_value(walker *w, const char *type, const uint8_t *p, uint64_t n,
+                              json_t **out)
+{
+    *out = typed(w, type);
+    if (!w->s->want_config)
+        return BRINE_OK;
+    if (!*out)
+        return ERR_NOMEM(w->err);
+    return jset(w, *out, "hex", hex_string(p, n));
+}
+
+/* The decimal text of a little-endian two's-complement integer (LONG1/LONG4), by repeated
+ * division by 10^9: quadratic, so the caller bounds n. */
+static json_t *decimal_of_le(const uint8_t *p, uint64_t n)
+{
+    int neg = n && (p[n - 1] & 0x80);
+    size_t nw = (size_t)(n + 3) / 4;
+    uint32_t *mag = calloc(nw ? nw : 1, sizeof *mag);
+    char *text = malloc((size_t)n * 3 + 3); /* 256^n < 10^(2.41 n) */
+    json_t *out = NULL;
+    if (!mag || !text)
+        goto done;
+    for (uint64_t i = 0; i < n; i++)
+        mag[i / 4] |= (uint32_t)(uint8_t)(neg ? ~p[i] : p[i]) << (8 * (i % 4));
+    for (size_t i = 0; neg && i < nw && ++mag[i] == 0; i++) /* ~x + 1 */
+        ;
+    while (nw && !mag[nw - 1])
+        nw--;
+    size_t nd = 0;
+    do {
+        uint64_t rem = 0;
+        for (size_t i = nw; i-- > 0;) {
+            uint64_t cur = (rem << 32) | mag[i];
+            mag[i] = (uint32_t)(cur / 1000000000u);
+            rem = cur % 1000000000u;
+        }
+        while (nw && !mag[nw - 1])
+            nw--;
+        for (int k = 0; k < 9; k++) { /* nine digits a chunk, but none past the leading one */
+            text[nd++] = (char)('0' + rem % 10);
+            rem /= 10;
+            if (!nw && !rem)
+                break;
+        }
+    } while (nw);
+    if (neg)
+        text[nd++] = '-';
+    for (size_t i = 0; i < nd / 2; i++) {
+        char c = text[i];
+        text[i] = text[nd - 1 - i];
+        text[nd - 1 - i] = c;
     }
-    return o;
+    out = json_stringn(text, nd);
+done:
+    free(mag);
+    free(text);
+    return out;
+}
+
+/* An int past int64: {"__type__": "int", "value": "decimal"}; one of more than 1024 bytes
+ * (which would be slow to convert) as {"__type__": "int", "le_hex": two's complement}. */
+static brine_status bigint_value(walker *w, const pk_node *n, json_t **out)
+{
+    *out = typed(w, "int");
+    if (!w->s->want_config)
+        return BRINE_OK;
+    if (!*out)
+        return ERR_NOMEM(w->err);
+    if (!(n->flags & PKF_BIGTEXT))
+        return n->v.s.len > 1024 ? jset(w, *out, "le_hex", hex_string(n->v.s.p, n->v.s.len))
+                                 : jset(w, *out, "value", decimal_of_le(n->v.s.p, n->v.s.len));
+    /* Python int() text: the sign and the digits (no '_', blanks or a trailing L) */
+    char *buf = malloc((size_t)n->v.s.len + 1);
+    size_t k = 0;
+    for (uint64_t i = 0; buf && i < n->v.s.len; i++) {
+        uint8_t c = n->v.s.p[i];
+        if (c == '-' || (c >= '0' && c <= '9'))
+            buf[k++] = (char)c;
+    }
+    json_t *v = buf ? json_stringn(buf, k) : NULL;
+    free(buf);
+    return jset(w, *out, "value", v);
 }
 
 static brine_status walk_node(walker *w, pk_id id, json_t **out);
-
-/* A scan validates tensors but needs no config: every JSON value is then the static null, so
- * the walk allocates nothing outside the memory budget. */
-#define JV(w, e) ((w)->s->want_config ? (e) : json_null())
 
 /* Every visit of a node is counted: shared references (GET of a container) are walked once per
  * path, so a billion-laughs graph of a few hundred bytes would expand without this cap. */
@@ -828,16 +882,227 @@ static brine_status walk(walker *w, pk_id id, json_t **out)
     return st;
 }
 
-static brine_status walk_node(walker *w, pk_id id, json_t **out)
+/* Dict contents: key/value pairs from items (SETITEMS) or, for OrderedDict([(k, v), …]), from
+ * a list of pairs, appended to pairs as [key, value]. *plain is cleared when a key is not
+ * text (or holds a NUL) or is the reserved "__type__": the dict then needs the typed form.
+ * Tensor names join the keys as before: text, an int's digits, else "key<i>". */
+static brine_status walk_pairs(walker *w, const pk_node *src, uint32_t count, int as_list,
+                               json_t *pairs, int *plain)
+{
+    for (uint32_t i = 0; i < count; i += as_list ? 1 : 2) {
+        pk_id k, v;
+        if (as_list) {
+            const pk_node *pair = N(w, src->items[i]);
+            if ((pair->kind != K_TUPLE && pair->kind != K_LIST) || pair->count != 2)
+                return err_set(w->err, BRINE_ERR_MALFORMED, __LINE__, "dict item is not a pair");
+            k = pair->items[0];
+            v = pair->items[1];
+        } else {
+            if (i + 1 >= count)
+                break;
+            k = src->items[i];
+            v = src->items[i + 1];
+        }
+        const pk_node *kn = N(w, k);
+        char buf[64];
+        const char *part = buf;
+        size_t n;
+        json_t *key = NULL;
+        brine_status st = BRINE_OK;
+        if (is_text(kn) && pk_utf8_valid(kn->v.s.p, kn->v.s.len, 0)) {
+            part = (const char *)kn->v.s.p;
+            n = (size_t)kn->v.s.len;
+            if ((n == sizeof TYPE_KEY - 1 && memcmp(part, TYPE_KEY, n) == 0) || memchr(part, 0, n))
+                *plain = 0;
+            if (w->s->want_config && !(key = json_stringn(part, n)))
+                return ERR_NOMEM(w->err);
+        } else {
+            *plain = 0;
+            if (kn->kind == K_INT)
+                n = (size_t)snprintf(buf, sizeof buf, "%" PRId64, kn->v.i);
+            else
+                n = (size_t)snprintf(buf, sizeof buf, "key%u", i);
+            if ((st = walk(w, k, &key)))
+                return st;
+        }
+        json_t *val = NULL;
+        if ((st = walk_child(w, part, n, v, &val))) {
+            json_decref(key);
+            return st;
+        }
+        if (!w->s->want_config)
+            continue;
+        json_t *pair = json_pack("[oo]", key, val); /* takes key and val, even on failure */
+        if ((st = jappend(w, pairs, pair)))
+            return st;
+    }
+    return BRINE_OK;
+}
+
+/* A dict from its pairs (taken): a plain object when plain, else
+ * {"__type__": "dict", "items": [[key, value], …]}. */
+static brine_status dict_value(walker *w, json_t *pairs, int plain, json_t **out)
+{
+    *out = NULL;
+    if (!w->s->want_config) {
+        *out = json_null();
+        return BRINE_OK;
+    }
+    if (!plain) {
+        if (!(*out = typed(w, "dict"))) {
+            json_decref(pairs);
+            return ERR_NOMEM(w->err);
+        }
+        return jset(w, *out, "items", pairs);
+    }
+    *out = json_object();
+    size_t i;
+    json_t *pair;
+    int bad = !*out;
+    json_array_foreach(pairs, i, pair)
+    {
+        if (bad)
+            break;
+        /* a repeated key keeps its first place and its last value, as a Python dict */
+        bad = json_object_set(*out, json_string_value(json_array_get(pair, 0)),
+                              json_array_get(pair, 1)) != 0;
+    }
+    json_decref(pairs);
+    return bad ? ERR_NOMEM(w->err) : BRINE_OK;
+}
+
+/* The items of a list, tuple or set, as a JSON array. */
+static brine_status walk_items(walker *w, const pk_node *n, json_t **arr)
+{
+    *arr = JV(w, json_array());
+    if (!*arr)
+        return ERR_NOMEM(w->err);
+    brine_status st = BRINE_OK;
+    for (uint32_t i = 0; i < n->count && !st; i++) {
+        char idx[16];
+        int k = snprintf(idx, sizeof idx, "%u", i);
+        json_t *v = NULL;
+        if (!(st = walk_child(w, idx, (size_t)k, n->items[i], &v)))
+            st = jappend(w, *arr, v);
+    }
+    if (st) {
+        json_decref(*arr);
+        *arr = NULL;
+    }
+    return st;
+}
+
+/* {"__type__": type, "items": […]} */
+static brine_status items_value(walker *w, const char *type, const pk_node *n, json_t **out)
+{
+    json_t *items = NULL;
+    brine_status st = walk_items(w, n, &items);
+    if (st)
+        return st;
+    if (!(*out = typed(w, type))) {
+        json_decref(items);
+        return ERR_NOMEM(w->err);
+    }
+    return jset(w, *out, "items", items);
+}
+
+/* OrderedDict(pairs or dict) / Counter(dict) / dict(…) called by REDUCE, then SETITEMS: the
+ * merged contents as a dict value. Returns 0 when the call has another shape (the caller
+ * then keeps it as a generic object). */
+static int dict_call(walker *w, pk_id id, brine_status *st, json_t **dict)
+{
+    const pk_node *n = N(w, id);
+    const pk_node *a = n->kind == K_CALL ? args_of(w, id, 0, 1) : NULL;
+    const pk_node *init = a && a->count == 1 ? N(w, a->items[0]) : NULL;
+    if (!a || (init && init->kind != K_LIST && init->kind != K_TUPLE && init->kind != K_DICT))
+        return 0;
+    json_t *pairs = JV(w, json_array());
+    int plain = 1;
+    *st = pairs ? BRINE_OK : ERR_NOMEM(w->err);
+    if (!*st && init)
+        *st = walk_pairs(w, init, init->count, init->kind != K_DICT, pairs, &plain);
+    if (!*st)
+        *st = walk_pairs(w, n, n->count, 0, pairs, &plain);
+    if (!*st)
+        *st = dict_value(w, pairs, plain, dict);
+    else
+        json_decref(pairs);
+    return 1;
+}
+
+/* Any other allowlisted call: {"__type__": "object", "callee": "module.name", "how":
+ * "reduce"|"newobj"|"inst", "args": […], "kwargs": {…}, "items": […]} (BUILD state is added by
+ * the caller). The rebuilder constructs only names in its own fixed table. */
+static brine_status object_value(walker *w, pk_id id, const char *fn, json_t **out)
+{
+    const pk_node *n = N(w, id);
+    if (!(*out = typed(w, "object")))
+        return ERR_NOMEM(w->err);
+    const char *how = n->kind == K_NEWOBJ ? "newobj" : n->kind == K_INST ? "inst" : "reduce";
+    brine_status st = jset(w, *out, "how", JV(w, json_string(how)));
+    json_t *v = NULL;
+    if (!st) {
+        if (fn)
+            st = jset(w, *out, "callee", JV(w, json_string(fn)));
+        else if (!(st = walk(w, n->a, &v)))
+            st = jset(w, *out, "callee", v);
+    }
+    if (!st && n->b && !(st = walk(w, n->b, &v))) {
+        /* an argument tuple is written as its items ([…], not a typed tuple) */
+        const char *type = json_string_value(json_object_get(v, TYPE_KEY));
+        json_t *items =
+            w->s->want_config && N(w, n->b)->kind == K_TUPLE && type && strcmp(type, "tuple") == 0
+                ? json_object_get(v, "items")
+                : NULL;
+        if (items) {
+            json_incref(items);
+            json_decref(v);
+            v = items;
+        }
+        st = jset(w, *out, "args", v);
+    }
+    if (!st && n->kind == K_NEWOBJ && n->c && !(st = walk(w, n->c, &v)))
+        st = jset(w, *out, "kwargs", v);
+    if (!st && n->count && !(st = walk_items(w, n, &v)))
+        st = jset(w, *out, "items", v);
+    return st;
+}
+
+/* {"__type__": "tensor" or "ndarray", "name": …} with what torch.load would set on it. */
+static brine_status tensor_value(walker *w, pk_id id, json_t **out)
+{
+    const char *fn = callee(w, id);
+    int numpy =
+        (w->s->joblib && jl_find(w->s->joblib, id)) || (fn && strncmp(fn, "numpy.", 6) == 0);
+    if (!(*out = typed(w, numpy ? "ndarray" : "tensor")))
+        return ERR_NOMEM(w->err);
+    const ld_tensor *t = &w->s->tensors[w->s->n_tensors - 1];
+    brine_status st = jset(w, *out, "name", JV(w, json_string(t->name)));
+    if (!st && numpy && w->s->storages[t->storage].big_endian) /* safetensors holds it swapped */
+        st = jset(w, *out, "byteorder", JV(w, json_string(">")));
+    if (st || numpy || !fn)
+        return st;
+    /* requires_grad: _rebuild_parameter(data, requires_grad, hooks), _rebuild_tensor_v2/v3
+     * (storage, offset, size, stride, requires_grad, hooks, …) */
+    int param = strcmp(fn, "torch._utils._rebuild_parameter") == 0 ||
+                strcmp(fn, "torch._utils._rebuild_parameter_with_state") == 0 ||
+                strcmp(fn, "torch.nn.parameter.Parameter") == 0;
+    const pk_node *a = N(w, id)->b ? N(w, N(w, id)->b) : NULL;
+    uint32_t at = param ? 1 : 4;
+    int grad = param; /* Parameter(data) requires grad */
+    if (a && a->kind == K_TUPLE && a->count > at && N(w, a->items[at])->kind == K_BOOL)
+        grad = (int)N(w, a->items[at])->v.i;
+    if (param)
+        st = jset(w, *out, "parameter", JV(w, json_true()));
+    if (!st && grad)
+        st = jset(w, *out, "requires_grad", JV(w, json_true()));
+    return st;
+}
+
+static brine_status walk_value(walker *w, pk_id id, json_t **out)
 {
     const pk_node *n = N(w, id);
     *out = NULL;
-    for (unsigned i = 0; i < w->depth; i++)
-        if (w->on_path[i] == id) {
-            *out =
-                JV(w, json_pack("{s:s}", "__recursive__", "reference to an enclosing container"));
-            return BRINE_OK;
-        }
     if (w->depth >= w->s->lim->max_depth || w->depth >= sizeof w->on_path / sizeof w->on_path[0])
         return err_limit(w->err, "max_depth", w->s->lim->max_depth, w->depth + 1, n->offset, 1,
                          __LINE__);
@@ -845,7 +1110,7 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     size_t before = w->s->n_tensors;
     if (tensor_call(w, id, &st)) {
         if (!st && w->s->n_tensors > before)
-            *out = JV(w, json_pack("{s:s}", "__tensor__", w->s->tensors[w->s->n_tensors - 1].name));
+            st = tensor_value(w, id, out);
         const char *fn = callee(w, id);
         const pk_node *qa =
             fn && strcmp(fn, "torch._utils._rebuild_qtensor") == 0 ? args_of(w, id, 7, 7) : NULL;
@@ -853,7 +1118,7 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
             /* the quantizer (scheme, scales, zero points, axis) travels with the tensor */
             json_t *qparams = NULL;
             if (!(st = walk_child(w, "__qparams__", 11, qa->items[4], &qparams)))
-                st = jset(w, *out, "__qparams__", qparams);
+                st = jset(w, *out, "qparams", qparams);
         }
         if (!st && !*out)
             st = ERR_NOMEM(w->err);
@@ -864,105 +1129,226 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
     const uint8_t *bp;
     uint64_t blen;
     size_t bowned;
-    int got;
+    int got, plain = !n->state;
+    json_t *pairs, *dict = NULL;
     switch (n->kind) {
     case K_NONE: *out = json_null(); break; /* a static singleton: no allocation */
     case K_BOOL: *out = JV(w, json_boolean(n->v.i)); break;
     case K_INT: *out = JV(w, json_integer((json_int_t)n->v.i)); break;
     case K_FLOAT: /* JSON has no NaN or infinities */
-        *out = JV(w, n->v.d != n->v.d                   ? json_string("nan")
-                     : n->v.d > 1.7976931348623157e308  ? json_string("inf")
-                     : n->v.d < -1.7976931348623157e308 ? json_string("-inf")
-                                                        : json_real(n->v.d));
+        if (n->v.d == n->v.d && n->v.d <= 1.7976931348623157e308 &&
+            n->v.d >= -1.7976931348623157e308) {
+            *out = JV(w, json_real(n->v.d));
+        } else if ((*out = typed(w, "float")))
+            st = jset(w, *out, "value",
+                      JV(w, json_string(n->v.d != n->v.d ? "nan"
+                                        : n->v.d > 0     ? "inf"
+                                                         : "-inf")));
         break;
-    case K_BIGINT: *out = JV(w, json_string("<big integer>")); break;
+    case K_BIGINT: st = bigint_value(w, n, out); break;
     case K_STR:
     case K_PYSTR:
         /* text that is not strict UTF-8 (lone surrogates, Python 2 bytes) keeps its bytes */
-        *out = JV(w, pk_utf8_valid(n->v.s.p, n->v.s.len, 0)
-                         ? json_stringn((const char *)n->v.s.p, (size_t)n->v.s.len)
-                         : json_bytes_value(n->v.s.p, n->v.s.len));
+        if (pk_utf8_valid(n->v.s.p, n->v.s.len, 0))
+            *out = JV(w, json_stringn((const char *)n->v.s.p, (size_t)n->v.s.len));
+        else
+            st = hex_value(w, n->kind == K_STR ? "str" : "pystr", n->v.s.p, n->v.s.len, out);
         break;
     case K_BYTES:
-    case K_BYTEARRAY: *out = JV(w, json_bytes_value(n->v.s.p, n->v.s.len)); break;
-    case K_GLOBAL: *out = JV(w, json_string(w->g->globals[n->v.g.global].full)); break;
+    case K_BYTEARRAY:
+        st = hex_value(w, n->kind == K_BYTES ? "bytes" : "bytearray", n->v.s.p, n->v.s.len, out);
+        break;
+    case K_GLOBAL:
+        if ((*out = typed(w, "global")))
+            st = jset(w, *out, "name", JV(w, json_string(w->g->globals[n->v.g.global].full)));
+        break;
     case K_DICT:
-        *out = JV(w, json_object());
-        st = walk_pairs(w, n, n->count, 0, *out);
+        if (!(pairs = JV(w, json_array())))
+            break;
+        if (!(st = walk_pairs(w, n, n->count, 0, pairs, &plain)))
+            st = dict_value(w, pairs, plain, out);
+        else
+            json_decref(pairs);
         break;
     case K_LIST:
-    case K_TUPLE:
-    case K_SET:
-    case K_FROZENSET:
-        *out = JV(w, json_array());
-        for (uint32_t i = 0; i < n->count && !st; i++) {
-            char idx[16];
-            int k = snprintf(idx, sizeof idx, "%u", i);
-            json_t *v = NULL;
-            st = walk_child(w, idx, (size_t)k, n->items[i], &v);
-            if (!st && json_array_append_new(*out, v) && w->s->want_config)
-                st = ERR_NOMEM(w->err);
-        }
+        if (!n->state)
+            st = walk_items(w, n, out);
+        else
+            st = items_value(w, "list", n, out);
+        break;
+    case K_TUPLE: st = items_value(w, "tuple", n, out); break;
+    case K_SET: st = items_value(w, "set", n, out); break;
+    case K_FROZENSET: st = items_value(w, "frozenset", n, out); break;
+    case K_EXT:
+        if ((*out = typed(w, "ext")))
+            st = jset(w, *out, "code", JV(w, json_integer((json_int_t)n->v.i)));
+        break;
+    case K_BUFFER: *out = typed(w, "buffer"); break;
+    case K_PERSID:
+        if ((*out = typed(w, "persid")) && !(st = walk(w, n->a, &dict)))
+            st = jset(w, *out, "pid", dict);
         break;
     default:
-        if (fn && (strcmp(fn, "collections.OrderedDict") == 0 ||
-                   strcmp(fn, "collections.Counter") == 0 || strcmp(fn, "builtins.dict") == 0)) {
-            *out = JV(w, json_object());
-            const pk_node *a = args_of(w, id, 0, 1);
-            if (a && a->count == 1) {
-                const pk_node *init = N(w, a->items[0]);
-                if (init->kind == K_LIST || init->kind == K_TUPLE)
-                    st = walk_pairs(w, init, init->count, 1, *out);
-                else if (init->kind == K_DICT)
-                    st = walk_pairs(w, init, init->count, 0, *out);
-            }
-            if (!st)
-                st = walk_pairs(w, n, n->count, 0, *out);
-        } else if (fn && (strcmp(fn, "torch.Size") == 0 || strcmp(fn, "builtins.set") == 0 ||
-                          strcmp(fn, "builtins.frozenset") == 0 ||
-                          strcmp(fn, "torch.device") == 0 || strcmp(fn, "builtins.complex") == 0)) {
-            const pk_node *a = args_of(w, id, 0, 2);
-            if (a && a->count == 1 && strcmp(fn, "builtins.complex") != 0) {
-                w->depth--;
-                st = walk(w, a->items[0], out);
-                w->depth++;
-            } else {
-                *out = JV(w, json_object());
-                st = jset(w, *out, "__call__", json_string(fn));
-                json_t *args = NULL;
-                if (!st && n->b && !(st = walk(w, n->b, &args)))
-                    st = jset(w, *out, "args", args);
-            }
-        } else if (fn && strcmp(fn, "_codecs.encode") == 0 &&
-                   (got = pickled_bytes(w, id, &bp, &blen, &bowned)) != 0) {
+        if (fn && strcmp(fn, "_codecs.encode") == 0 &&
+            (got = pickled_bytes(w, id, &bp, &blen, &bowned)) != 0) {
             if (got < 0) {
                 st = ERR_NOMEM(w->err);
             } else {
-                *out = JV(w, json_bytes_value(bp, blen));
+                st = hex_value(w, "bytes", bp, blen, out);
                 if (bowned)
                     mem_free(w->s->mem, (void *)bp, bowned);
             }
+        } else if (fn && strcmp(fn, "builtins.dict") == 0 && !n->state &&
+                   dict_call(w, id, &st, out)) {
+            /* dict(…) is a plain dict */
+        } else if (fn &&
+                   (strcmp(fn, "collections.OrderedDict") == 0 ||
+                    strcmp(fn, "collections.Counter") == 0) &&
+                   dict_call(w, id, &st, &dict)) {
+            if (st || !(*out = typed(w, fn)))
+                json_decref(dict);
+            else
+                st = jset(w, *out, "value", dict);
         } else {
-            /* another allowlisted call: keep its name and arguments */
-            *out = JV(w, json_object());
-            st = jset(w, *out, "__call__", json_string(fn ? fn : "?"));
-            json_t *args = NULL;
-            if (!st && n->b && !(st = walk(w, n->b, &args)))
-                st = jset(w, *out, "args", args);
+            st = object_value(w, id, fn, out);
         }
         break;
     }
-    /* BUILD state on a container (a state_dict's _metadata): kept, not lost */
-    if (!st && n->state && *out && (json_is_object(*out) || !w->s->want_config) &&
-        !json_object_get(*out, "__state__")) {
+    /* BUILD state (a state_dict's _metadata, an object's __dict__): kept, not lost */
+    if (!st && n->state && *out && w->s->want_config && json_is_object(*out) &&
+        json_object_get(*out, TYPE_KEY) && !json_object_get(*out, "state")) {
         json_t *state = NULL;
         if (!(st = walk_child(w, "__state__", 9, n->state, &state)))
-            st = jset(w, *out, "__state__", state);
+            st = jset(w, *out, "state", state);
+    } else if (!st && n->state && !w->s->want_config) {
+        json_t *state = NULL;
+        st = walk_child(w, "__state__", 9, n->state, &state);
     }
     w->depth--;
     if (!st && !*out)
         st = ERR_NOMEM(w->err);
     return st;
+}
+
+/* Values with an identity (lists, dicts, sets, objects, tensors) reached from two places in
+ * the graph (one object under two keys, tied weights, a container that holds itself): the
+ * first carries "id", later ones refer to it, so the rebuilt object has the same sharing. */
+static int has_identity(walker *w, pk_id id)
+{
+    const pk_node *n = N(w, id);
+    if (n->kind == K_LIST || n->kind == K_DICT || n->kind == K_SET)
+        return 1;
+    const char *fn = callee(w, id);
+    return (n->kind == K_CALL || n->kind == K_NEWOBJ || n->kind == K_INST) &&
+           !(fn && strcmp(fn, "_codecs.encode") == 0);
+}
+
+/* The first occurrence of a shared value: its typed form with "id" (a plain list or dict
+ * takes the typed form for it). */
+static brine_status with_id(walker *w, pk_id id, json_t **out)
+{
+    json_t *v = *out;
+    if (json_is_array(v) || (json_is_object(v) && !json_object_get(v, TYPE_KEY))) {
+        json_t *items = v;
+        const char *type = json_is_array(v) ? "list" : "dict";
+        if (json_is_object(v)) { /* a plain dict as [key, value] pairs */
+            const char *k;
+            json_t *x;
+            int bad = !(items = json_array());
+            json_object_foreach(v, k, x)
+            {
+                if (bad)
+                    break;
+                bad = json_array_append_new(items, json_pack("[sO]", k, x)) != 0;
+            }
+            json_decref(v);
+            if (bad) {
+                json_decref(items);
+                *out = NULL;
+                return ERR_NOMEM(w->err);
+            }
+        }
+        *out = json_pack("{s:s,s:o}", TYPE_KEY, type, "items", items);
+        if (!*out)
+            return ERR_NOMEM(w->err);
+    }
+    return jset(w, *out, "id", json_integer((json_int_t)id));
+}
+
+/* A later occurrence: {"__type__": "ref", "id": …, "value": the same contents again, for
+ * readers that do not resolve references}; a tensor keeps its own name and says "same_as". */
+static brine_status as_ref(walker *w, pk_id id, json_t **out)
+{
+    const char *type = json_string_value(json_object_get(*out, TYPE_KEY));
+    if (type && (strcmp(type, "tensor") == 0 || strcmp(type, "ndarray") == 0))
+        return jset(w, *out, "same_as", json_integer((json_int_t)id));
+    json_t *ref = json_pack("{s:s,s:I,s:o}", TYPE_KEY, "ref", "id", (json_int_t)id, "value", *out);
+    *out = ref;
+    return ref ? BRINE_OK : ERR_NOMEM(w->err);
+}
+
+enum { MK_SEEN = 1, MK_SHARED = 2, MK_EMITTED = 4 };
+
+static brine_status walk_node(walker *w, pk_id id, json_t **out)
+{
+    *out = NULL;
+    for (unsigned i = 0; i < w->depth; i++)
+        if (w->on_path[i] == id) {
+            /* a container that holds itself: a reference to the enclosing value */
+            *out = typed(w, "ref");
+            return !w->s->want_config ? BRINE_OK
+                   : *out             ? jset(w, *out, "id", json_integer((json_int_t)id))
+                                      : ERR_NOMEM(w->err);
+        }
+    uint8_t *mk = w->marks ? &w->marks[id] : NULL;
+    if (!mk || !(*mk & MK_SHARED) || !has_identity(w, id))
+        return walk_value(w, id, out);
+    int again = (*mk & MK_EMITTED) != 0;
+    *mk |= MK_EMITTED;
+    brine_status st = walk_value(w, id, out);
+    if (st)
+        return st;
+    return again ? as_ref(w, id, out) : with_id(w, id, out);
+}
+
+/* Marks the nodes reachable from root that are reached through more than one edge (the root
+ * counts one), by an explicit-stack pass that pushes each node once. */
+static brine_status mark_shared(walker *w, pk_id root)
+{
+    const pk_graph *g = w->g;
+    mem_budget *mem = w->s->mem;
+    pk_id *stack = mem_alloc(mem, g->n_nodes * sizeof *stack + 1);
+    if (!(w->marks = mem_calloc(mem, g->n_nodes + 1, 1)) || !stack) {
+        mem_free(mem, stack, stack ? g->n_nodes * sizeof *stack + 1 : 0);
+        return ERR_NOMEM(w->err);
+    }
+    size_t top = 0;
+    w->marks[root] = MK_SEEN;
+    stack[top++] = root;
+    while (top) {
+        const pk_node *n = N(w, stack[--top]);
+        pk_id calls[3] = {0, 0, 0};
+        if (n->kind == K_CALL || n->kind == K_NEWOBJ || n->kind == K_INST || n->kind == K_PERSID) {
+            calls[0] = n->a;
+            calls[1] = n->b;
+            calls[2] = n->c;
+        }
+        for (uint32_t i = 0; i < n->count + 4u; i++) {
+            pk_id c = i < n->count       ? (n->items ? n->items[i] : 0)
+                      : i - n->count < 3 ? calls[i - n->count]
+                                         : n->state;
+            if (!c || c >= g->n_nodes)
+                continue;
+            if (w->marks[c] & MK_SEEN) {
+                w->marks[c] |= MK_SHARED;
+            } else {
+                w->marks[c] = MK_SEEN;
+                stack[top++] = c;
+            }
+        }
+    }
+    mem_free(mem, stack, g->n_nodes * sizeof *stack + 1);
+    return BRINE_OK;
 }
 
 brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *err)
@@ -986,7 +1372,10 @@ brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *e
         w->max_visits = s->lim->max_nodes;
     s->g = g;
     json_t *config = NULL;
-    brine_status st = walk(w, root, &config);
+    brine_status st = s->want_config && root < g->n_nodes ? mark_shared(w, root) : BRINE_OK;
+    if (!st)
+        st = walk(w, root, &config);
+    mem_free(s->mem, w->marks, w->marks ? g->n_nodes + 1 : 0);
     mem_free(s->mem, w, sizeof *w);
     if (st) {
         json_decref(config);

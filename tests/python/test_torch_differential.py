@@ -147,17 +147,35 @@ def compare_quantized(e, got, what):
                                   if n in e["tensors"] or not n.startswith(q)}, what)
 
 
+def unwrap(v):
+    """The container a typed config value stands for (docs/config.md), for path lookups:
+    tuples and sets as their items, ordered dicts as their dict, dicts with non-text keys
+    keyed by the key's JSON text."""
+    while isinstance(v, dict) and "__type__" in v:
+        t = v["__type__"]
+        if t in ("tuple", "list", "set", "frozenset"):
+            v = v["items"]
+        elif t in ("collections.OrderedDict", "collections.Counter", "ref"):
+            v = v["value"]
+        elif t == "dict":
+            v = {k if isinstance(k, str) else json.dumps(k): x for k, x in v["items"]}
+        else:
+            break
+    return v
+
+
 def lookup(values, path):
     """values[path[0]][path[1]]... (lists by index), or KeyError."""
-    v = values
+    v = unwrap(values)
     for k in path:
+        v = unwrap(v)
         if isinstance(v, list):
             v = v[k]
         elif isinstance(v, dict):
             v = v[str(k)]
         else:
             raise KeyError(k)
-    return v
+    return unwrap(v)
 
 
 def same_value(want, got):
@@ -246,7 +264,8 @@ def test_inspect_values(fname):
 @needs_brine
 @pytest.mark.parametrize("fname", PLAIN)
 def test_inspect_values_point_at_every_tensor(fname):
-    """Each tensor appears in `values` as {"__tensor__": name} exactly where it was."""
+    """Each tensor appears in `values` as {"__type__": "tensor" (or "ndarray"), "name": name}
+    exactly where it was."""
     path, _e = entry(fname)
     rc, doc, r = inspect(str(path), False)
     assert rc == 0, bt.describe(r)
@@ -254,8 +273,8 @@ def test_inspect_values_point_at_every_tensor(fname):
 
     def walk(v):
         if isinstance(v, dict):
-            if set(v) == {"__tensor__"}:
-                seen.append(v["__tensor__"])
+            if v.get("__type__") in ("tensor", "ndarray"):
+                seen.append(v["name"])
                 return
             for x in v.values():
                 walk(x)
