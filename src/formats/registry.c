@@ -11,6 +11,7 @@ extern const fmt_ops fmt_tar;
 extern const fmt_ops fmt_7z;
 extern const fmt_ops fmt_joblib_zfile;
 extern const fmt_ops fmt_npy;
+extern const fmt_ops fmt_keras_h5;
 
 /* clang-format off */
 const fmt_ops *const fmt_registry[] = {
@@ -24,6 +25,7 @@ const fmt_ops *const fmt_registry[] = {
     &fmt_compressed,
     &fmt_joblib_zfile,
     &fmt_npy,
+    &fmt_keras_h5,
     NULL,
 };
 /* clang-format on */

@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "formats/format.h"
+#include "formats/keras.h"
 #include "formats/zip.h"
 #include "pickle/decode.h"
 #include "policy/policy.h"
@@ -271,6 +272,24 @@ static int all_named(const torch_zip *tz, const char *suffix)
     return 1;
 }
 
+/* A Keras v3 archive: keras.saving.load_model reads config.json (formats/keras.c judges it);
+ * model.weights.h5 is walked below as a file of its own. */
+static brine_status walk_keras_config(torch_zip *tz)
+{
+    long i = zip_find(tz->za, "config.json", 11);
+    char name[256];
+    member_name(zip_entry_at(tz->za, (size_t)i), name, sizeof name);
+    const uint8_t *d;
+    size_t l;
+    int owned;
+    brine_status st = read_member(tz, (size_t)i, name, &d, &l, &owned);
+    if (st || !d)
+        return st;
+    st = keras_walk_config_json(tz->env, name, d, l);
+    zip_release(tz->za, d, l, owned);
+    return st;
+}
+
 static brine_status zip_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     mem_budget *mem = fmt_mem(env);
@@ -329,9 +348,7 @@ static brine_status zip_walk(fmt_env *env, const uint8_t *data, size_t len)
         fmt_set_format(env, "npz"); /* np.load's NpzFile: each .npy member is read below */
     } else if (!st && has_member(tz, "config.json") && has_member(tz, "metadata.json")) {
         fmt_set_format(env, "keras");
-        st = fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1,
-                         "Keras v3 archive: brine does not analyse its config.json yet (Lambda "
-                         "layers and custom objects run code when it loads)");
+        st = walk_keras_config(tz);
     } else if (!st && has_member(tz, "schema.json")) {
         fmt_set_format(env, "skops");
         st = fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1,
