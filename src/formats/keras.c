@@ -146,8 +146,9 @@ static int starts_with(const char *s, const char *prefix)
 /* serialization_lib's plain values: what deserialize_keras_object builds without a lookup */
 static int is_plain_type(const char *cls)
 {
-    static const char *const plain[] = {"__tensor__", "__numpy__", "__bytes__", "__typespec__",
-                                        "__ellipsis__", "__slice__"};
+    static const char *const plain[] = {"__tensor__",   "__numpy__",       "__bytes__",
+                                        "__typespec__", "__ellipsis__",    "__slice__",
+                                        "__tuple__",    "__keras_tensor__"};
     for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
         if (strcmp(cls, plain[i]) == 0)
             return 1;
@@ -157,8 +158,8 @@ static int is_plain_type(const char *cls)
 /* Keras 3 resolves builtins.<name> functions inside these keras modules */
 static int keras_builtin_function(const char *name)
 {
-    static const char *const mods[] = {"activations",  "constraints", "initializers", "losses",
-                                       "metrics",      "optimizers",  "regularizers"};
+    static const char *const mods[] = {"activations", "constraints", "initializers", "losses",
+                                       "metrics",     "optimizers",  "regularizers"};
     char api[300];
     for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
         int n = snprintf(api, sizeof api, "keras.%s.%s", mods[i], name);
@@ -184,8 +185,8 @@ static void judge(kwalk *k, const json_t *obj, const char *cls, const char *laye
                 "built; safe_mode refuses it in Keras 3, tf.keras 2 runs it (CVE-2024-3660)",
                 k->what, shown,
                 json_is_array(fn) || json_is_string(fn) ? "marshalled bytecode or a function name"
-                : json_is_object(fn) ? "a serialized function"
-                                     : "a function");
+                : json_is_object(fn)                    ? "a serialized function"
+                                                        : "a function");
         return;
     }
     if (strcmp(cls, "__lambda__") == 0) {
@@ -466,7 +467,9 @@ static int read_root_string(h5walk *w, const char *attr, char **out, size_t *out
     if (H5Tis_variable_str(t) > 0) {
         mt = H5Tcopy(H5T_C_S1);
         char *p = NULL;
-        if (mt < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Aread(a, mt, &p) < 0 || !p)
+        /* HDF5 converts between character sets never: read it in the attribute's own */
+        if (mt < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Tset_cset(mt, H5Tget_cset(t)) < 0 ||
+            H5Aread(a, mt, &p) < 0 || !p)
             goto done;
         size_t n = strnlen(p, w->file_len + 1);
         if (n <= w->file_len) {
@@ -567,8 +570,7 @@ static hid_t mem_type_for(hid_t ft, const ld_dtype **dt)
         *dt = ld_dtype_by_st(names[sgn][k]);
         return H5Tcopy(le[sgn][k]);
     }
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -715,11 +717,11 @@ static brine_status h5_walk(fmt_env *env, const uint8_t *data, size_t len)
                   (root_has(w.file, "layers") && root_has(w.file, "vars"));
     if (keras)
         fmt_set_format(env, "keras-h5");
-    if (model_config && (st = check_config(env, NULL, "model_config", (const uint8_t *)model_config,
-                                           mc_len)))
+    if (model_config &&
+        (st = check_config(env, NULL, "model_config", (const uint8_t *)model_config, mc_len)))
         goto done;
-    if (training_config && (st = check_config(env, NULL, "training_config",
-                                              (const uint8_t *)training_config, tc_len)))
+    if (training_config &&
+        (st = check_config(env, NULL, "training_config", (const uint8_t *)training_config, tc_len)))
         goto done;
     if (!keras && !weights) {
         st = fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1,

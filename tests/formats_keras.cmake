@@ -1,0 +1,10 @@
+# Keras .h5 / .keras and skops files (issue 12 parts 1, 2 and 5): fixtures written by the real
+# keras 3.15 (torch backend), h5py and skops 0.16 of the venv (tests/gen/gen_keras.py,
+# gen_skops.py), hostile ones edited from them and never loaded; brine's verdicts, findings
+# and tensor hashes compared with the libraries' own reading.
+add_test(NAME py_formats_keras
+         COMMAND ${BRINE_VENV_PYTHON} -m pytest -q -p no:cacheprovider
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_keras.py)
+set_tests_properties(py_formats_keras PROPERTIES
+  ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;KERAS_BACKEND=torch;PYTHONDONTWRITEBYTECODE=1"
+  TIMEOUT 900)
