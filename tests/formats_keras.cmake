@@ -8,3 +8,9 @@ add_test(NAME py_formats_keras
 set_tests_properties(py_formats_keras PROPERTIES
   ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;KERAS_BACKEND=torch;PYTHONDONTWRITEBYTECODE=1"
   TIMEOUT 900)
+add_test(NAME py_formats_skops
+         COMMAND ${BRINE_VENV_PYTHON} -m pytest -q -p no:cacheprovider
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_skops.py)
+set_tests_properties(py_formats_skops PROPERTIES
+  ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
+  TIMEOUT 900)
