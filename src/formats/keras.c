@@ -303,8 +303,9 @@ static brine_status walk_value(kwalk *k, const json_t *v, unsigned depth, const 
  * about 100 bytes with its hash table). */
 enum { KERAS_JSON_COST_PER_BYTE = 64 };
 
-brine_status keras_check_config(const char *what, const uint8_t *json, size_t len, mem_budget *mem,
-                                keras_report_fn report, void *ctx, brine_error *err)
+brine_status keras_check_config(const char *what, const uint8_t *json, size_t len, unsigned flags,
+                                mem_budget *mem, keras_report_fn report, void *ctx,
+                                brine_error *err)
 {
     uint64_t cost;
     if (__builtin_mul_overflow((uint64_t)len, (uint64_t)KERAS_JSON_COST_PER_BYTE, &cost) ||
@@ -325,6 +326,11 @@ brine_status keras_check_config(const char *what, const uint8_t *json, size_t le
     } else if (!json_is_object(root)) {
         st = err_set(err, BRINE_ERR_MALFORMED, __LINE__, "%s is not a JSON object: Keras fails",
                      what);
+    } else if ((flags & KERAS_CONFIG_MODEL) &&
+               !json_is_string(json_object_get(root, "class_name"))) {
+        /* deserialize_keras_object returns such a dict as it is: no model, Keras fails */
+        st = err_set(err, BRINE_ERR_MALFORMED, __LINE__,
+                     "%s names no class_name at its top: Keras builds no model from it", what);
     } else {
         kwalk k = {what, report, ctx, 0, 0};
         st = walk_value(&k, root, 0, NULL, 0, err);
@@ -352,12 +358,13 @@ static int report_env(void *ctx, brine_verdict sev, const char *rule, const char
 }
 
 static brine_status check_config(fmt_env *env, const char *member, const char *what,
-                                 const uint8_t *json, size_t len)
+                                 const uint8_t *json, size_t len, unsigned flags)
 {
     env_report r = {env, member, BRINE_OK};
     brine_error err;
     memset(&err, 0, sizeof err);
-    brine_status st = keras_check_config(what, json, len, fmt_mem(env), report_env, &r, &err);
+    brine_status st =
+        keras_check_config(what, json, len, flags, fmt_mem(env), report_env, &r, &err);
     if (r.st)
         return r.st;
     if (st)
@@ -368,7 +375,7 @@ static brine_status check_config(fmt_env *env, const char *member, const char *w
 brine_status keras_walk_config_json(fmt_env *env, const char *member, const uint8_t *json,
                                     size_t len)
 {
-    return check_config(env, member, "config.json", json, len);
+    return check_config(env, member, "config.json", json, len, KERAS_CONFIG_MODEL);
 }
 
 /* ------------------------------------------------------------------ HDF5 */
@@ -717,11 +724,11 @@ static brine_status h5_walk(fmt_env *env, const uint8_t *data, size_t len)
                   (root_has(w.file, "layers") && root_has(w.file, "vars"));
     if (keras)
         fmt_set_format(env, "keras-h5");
-    if (model_config &&
-        (st = check_config(env, NULL, "model_config", (const uint8_t *)model_config, mc_len)))
+    if (model_config && (st = check_config(env, NULL, "model_config", (const uint8_t *)model_config,
+                                           mc_len, KERAS_CONFIG_MODEL)))
         goto done;
-    if (training_config &&
-        (st = check_config(env, NULL, "training_config", (const uint8_t *)training_config, tc_len)))
+    if (training_config && (st = check_config(env, NULL, "training_config",
+                                              (const uint8_t *)training_config, tc_len, 0)))
         goto done;
     if (!keras && !weights) {
         st = fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1,

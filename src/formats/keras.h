@@ -26,8 +26,11 @@ enum { KERAS_MAX_DEPTH = 256, KERAS_MAX_REPORTS = 64 };
  * (unverified). jansson's memory is charged to mem while the document exists. Returns
  * BRINE_ERR_MALFORMED / BRINE_ERR_LIMIT in err when the text cannot be read as Keras reads it
  * (json.loads), BRINE_ERR_NOMEM, or BRINE_OK. */
-brine_status keras_check_config(const char *what, const uint8_t *json, size_t len, mem_budget *mem,
-                                keras_report_fn report, void *ctx, brine_error *err);
+brine_status keras_check_config(const char *what, const uint8_t *json, size_t len, unsigned flags,
+                                mem_budget *mem, keras_report_fn report, void *ctx,
+                                brine_error *err);
+/* keras_check_config flags: the text is a model's config (a class_name at its top) */
+enum { KERAS_CONFIG_MODEL = 1 };
 
 struct fmt_env;
 /* A .keras archive's config.json, judged into env as a member of the archive (torch_zip.c). */
