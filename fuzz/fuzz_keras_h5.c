@@ -1,0 +1,8 @@
+/*
+ * fuzz_keras_h5.c — brine_scan_bytes on HDF5 files (Keras .h5, save_weights files) and Keras
+ * v3 and skops archives, seeded from fuzz/corpus/keras_files: libhdf5 reading hostile files
+ * through src/formats/keras.c, and the zip walk handing config.json, schema.json and
+ * model.weights.h5 over. The checks are fuzz_scan.c's (the public contract of a result and of
+ * its JSON report); only the seeds differ, so the time goes to these readers.
+ */
+#include "fuzz_scan.c"
