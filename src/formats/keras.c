@@ -27,6 +27,7 @@
 #include "formats/keras.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,10 +299,45 @@ static brine_status walk_value(kwalk *k, const json_t *v, unsigned depth, const 
     return BRINE_OK;
 }
 
+json_t *keras_json_parse(const uint8_t *text, size_t len, json_error_t *je, int *nomem)
+{
+    /* jansson 2.14 ignores a failed append to its string buffer (lex_save): under memory
+     * pressure a string can come out shortened ("Lambda" as "Lambd") with no error. A
+     * document is therefore used only when two parses agree. */
+    *nomem = 0;
+    json_error_t je2;
+    json_t *a = json_loadb((const char *)text, len, JSON_DECODE_ANY, je);
+    json_t *b = json_loadb((const char *)text, len, JSON_DECODE_ANY, &je2);
+    if (!a && !b) {
+        *nomem = json_error_code(je) == json_error_out_of_memory ||
+                 json_error_code(&je2) == json_error_out_of_memory || je->position != je2.position;
+        return NULL;
+    }
+    if (!a || !b) { /* one parse failed for memory: a third one confirms the other */
+        json_t *ok = a ? a : b;
+        json_t *c = json_loadb((const char *)text, len, JSON_DECODE_ANY, &je2);
+        int same = c && json_equal(ok, c);
+        json_decref(c);
+        if (same)
+            return ok;
+        json_decref(ok);
+        *nomem = 1;
+        return NULL;
+    }
+    if (json_equal(a, b)) {
+        json_decref(b);
+        return a;
+    }
+    json_decref(a);
+    json_decref(b);
+    *nomem = 1;
+    return NULL;
+}
+
 /* jansson allocates with its own malloc: the document is charged to the budget while it
- * exists, at most this many bytes per input byte (an object per two bytes, "{}", costs
- * about 100 bytes with its hash table). */
-enum { KERAS_JSON_COST_PER_BYTE = 64 };
+ * exists (two of them while the parses are compared), at most this many bytes per input byte
+ * (an object per two bytes, "{}", costs about 100 bytes with its hash table). */
+enum { KERAS_JSON_COST_PER_BYTE = 128 };
 
 brine_status keras_check_config(const char *what, const uint8_t *json, size_t len, unsigned flags,
                                 mem_budget *mem, keras_report_fn report, void *ctx,
@@ -318,9 +354,12 @@ brine_status keras_check_config(const char *what, const uint8_t *json, size_t le
     /* json.loads: any value at the top (Keras then fails on a non-dict), the last of
      * repeated keys wins (jansson's default too); NaN and Infinity, which Python accepts,
      * are refused here — the file is then invalid, never safe */
-    json_t *root = json_loadb((const char *)json, len, JSON_DECODE_ANY, &je);
+    int nomem;
+    json_t *root = keras_json_parse(json, len, &je, &nomem);
     brine_status st = BRINE_OK;
-    if (!root) {
+    if (!root && nomem) {
+        st = err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
+    } else if (!root) {
         st = err_at(err, BRINE_ERR_MALFORMED, (uint64_t)je.position, __LINE__,
                     "%s is not JSON as Keras reads it: %.200s", what, je.text);
     } else if (!json_is_object(root)) {
@@ -684,7 +723,20 @@ static int root_has(hid_t file, const char *name)
     return H5Lexists(file, name, H5P_DEFAULT) > 0 || H5Aexists(file, name) > 0;
 }
 
+/* Debian's libhdf5 is built without thread safety; brine may scan in several threads. */
+static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static brine_status h5_walk_locked(fmt_env *env, const uint8_t *data, size_t len);
+
 static brine_status h5_walk(fmt_env *env, const uint8_t *data, size_t len)
+{
+    pthread_mutex_lock(&h5_lock);
+    brine_status st = h5_walk_locked(env, data, len);
+    pthread_mutex_unlock(&h5_lock);
+    return st;
+}
+
+static brine_status h5_walk_locked(fmt_env *env, const uint8_t *data, size_t len)
 {
     fmt_set_format(env, "hdf5");
     /* libhdf5 prints its error stack to stderr by default: every failure is a finding */

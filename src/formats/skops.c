@@ -563,7 +563,7 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
 }
 
 /* jansson's memory is charged to the budget while the document exists (as in keras.c). */
-enum { SKOPS_JSON_COST_PER_BYTE = 64 };
+enum { SKOPS_JSON_COST_PER_BYTE = 128 };
 
 brine_status skops_check_schema(const uint8_t *json, size_t len, mem_budget *mem,
                                 skops_member_fn has_member, void *member_ctx,
@@ -577,9 +577,12 @@ brine_status skops_check_schema(const uint8_t *json, size_t len, mem_budget *mem
     if (mem->used > mem->peak)
         mem->peak = mem->used;
     json_error_t je;
-    json_t *root = json_loadb((const char *)json, len, JSON_DECODE_ANY, &je);
+    int nomem;
+    json_t *root = keras_json_parse(json, len, &je, &nomem);
     brine_status st = BRINE_OK;
-    if (!root) {
+    if (!root && nomem) {
+        st = err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
+    } else if (!root) {
         st = err_at(err, BRINE_ERR_MALFORMED, (uint64_t)je.position, __LINE__,
                     "schema.json is not JSON as skops reads it: %.200s", je.text);
     } else if (!json_is_object(root)) {
