@@ -682,6 +682,14 @@ static brine_status read_dataset(h5walk *w, const char *path)
                          path, (uint64_t)stored, nbytes, lim->zip_max_ratio);
         goto done;
     }
+    if (w->mem->used > w->mem->limit || nbytes > w->mem->limit - w->mem->used) {
+        st = fmt_finding(env, BRINE_INVALID, "limit", NULL, -1,
+                         "dataset '%.200s' (%" PRIu64
+                         " bytes) does not fit in what max_memory=%" PRIu64
+                         " leaves (the file's image and the tensors read so far are held)",
+                         path, nbytes, lim->max_memory);
+        goto done;
+    }
     buf = mem_alloc(w->mem, (size_t)nbytes);
     if (!buf) {
         st = BRINE_ERR_NOMEM;
@@ -716,6 +724,56 @@ done:
     if (ds >= 0)
         H5Dclose(ds);
     return st;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* libhdf5 1.10's global heap reader (H5HG__cache_heap_deserialize) advances through a
+ * collection by each object's size; a free-space object (index 0) of size 0, or a size
+ * that wraps the pointer, makes it loop forever (h5py hangs the same way). Every global
+ * heap collection ("GCOL", version 1) is walked here first, as libhdf5 walks it; one whose
+ * objects do not tile it is refused before libhdf5 sees the file. Returns the offset of the
+ * bad collection, or -1. A "GCOL" inside tensor bytes that is not a collection is refused
+ * too: such a file is invalid, never passed as safe. */
+static int64_t bad_global_heap(const uint8_t *data, size_t len)
+{
+    enum { HDR = 16, OBJHDR = 16 }; /* 8-byte lengths: Keras files use the default */
+    for (size_t at = 0; len >= HDR && at <= len - HDR; at++) {
+        const uint8_t *hit = memchr(data + at, 'G', len - HDR + 1 - at);
+        if (!hit)
+            break;
+        at = (size_t)(hit - data);
+        if (memcmp(hit, "GCOL", 4) != 0 || hit[4] != 1)
+            continue;
+        uint64_t size = le64(hit + 8);
+        uint64_t end = size < len - at ? size : len - at; /* libhdf5 fails past the file */
+        uint64_t p = HDR;
+        while (p < end) {
+            if (end - p < OBJHDR)
+                break; /* too small for an object: free space to the end */
+            unsigned idx = (unsigned)hit[p] | (unsigned)hit[p + 1] << 8;
+            uint64_t osize = le64(hit + p + 8);
+            uint64_t need;
+            if (idx > 0) {
+                uint64_t aligned = osize > UINT64_MAX - 7 ? 0 : (osize + 7) / 8 * 8;
+                if (osize > UINT64_MAX - 7 || aligned > UINT64_MAX - OBJHDR)
+                    return (int64_t)at;
+                need = OBJHDR + aligned;
+            } else {
+                need = osize;
+            }
+            if (need == 0 || need > end - p)
+                return (int64_t)at;
+            p += need;
+        }
+    }
+    return -1;
 }
 
 static int root_has(hid_t file, const char *name)
@@ -757,6 +815,13 @@ static brine_status h5_walk_locked(fmt_env *env, const uint8_t *data, size_t len
     if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 ||
         H5Pset_file_image(fapl, (void *)(uintptr_t)data, len) < 0) {
         st = BRINE_ERR_NOMEM;
+        goto done;
+    }
+    int64_t gcol = bad_global_heap(data, len);
+    if (gcol >= 0) {
+        st = fmt_finding(env, BRINE_INVALID, "malformed", NULL, gcol,
+                         "a global heap collection whose objects do not tile it: libhdf5 1.10 "
+                         "loops forever on it (h5py hangs), brine does not open the file");
         goto done;
     }
     w.file = H5Fopen("brine-image.h5", H5F_ACC_RDONLY, fapl);
