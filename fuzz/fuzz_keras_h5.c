@@ -6,3 +6,10 @@
  * its JSON report); only the seeds differ, so the time goes to these readers.
  */
 #include "fuzz_scan.c"
+
+/* libhdf5 1.10 leaves one block of its global state (424 bytes, allocated inside libhdf5)
+ * unreachable at exit after some thousands of files; no single input reproduces it. Leaks
+ * whose allocation is inside libhdf5 are not brine's: LeakSanitizer's hook skips them, every
+ * other leak is still reported. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libhdf5_serial.so\n"; }
