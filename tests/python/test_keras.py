@@ -104,3 +104,26 @@ def test_unsafe_load_refused(corpus):
     assert r.returncode != 0
     r = run("convert", "--no-sync", d / "f" / "lambda_keras2.h5", d / "never.safetensors")
     assert r.returncode != 0 and not (d / "never.safetensors").exists()
+
+
+def test_keras_own_load_agrees(corpus):
+    """keras.saving.load_model (safe_mode=True) on the benign files: every weight Keras
+    rebuilds is one of the tensors brine reads, bit for bit."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import hashlib
+    import keras
+    import numpy as np
+
+    d, files = corpus
+    checked = 0
+    for f in files:
+        if not f["tensors"] or f["file"].endswith(".weights.h5"):
+            continue
+        m = keras.saving.load_model(str(d / "f" / f["file"]), compile=False)
+        r = run("inspect", "--hash", "--format", "json", d / "f" / f["file"])
+        brine = {t["sha256"] for t in json.loads(r.stdout)["tensors"]}
+        for w in m.weights:
+            a = np.ascontiguousarray(keras.ops.convert_to_numpy(w))
+            assert hashlib.sha256(a.tobytes()).hexdigest() in brine, (f["file"], w.path)
+            checked += 1
+    assert checked >= 20
