@@ -15,6 +15,7 @@ extern const fmt_ops fmt_gguf;
 extern const fmt_ops fmt_onnx;
 extern const fmt_ops fmt_tf_savedmodel;
 extern const fmt_ops fmt_keras_metadata;
+extern const fmt_ops fmt_keras_h5;
 
 /* clang-format off */
 const fmt_ops *const fmt_registry[] = {
@@ -32,6 +33,7 @@ const fmt_ops *const fmt_registry[] = {
     &fmt_onnx,
     &fmt_tf_savedmodel,
     &fmt_keras_metadata,
+    &fmt_keras_h5,
     NULL,
 };
 /* clang-format on */

@@ -20,6 +20,8 @@
 
 #include "core/error.h"
 #include "formats/format.h"
+#include "formats/keras.h"
+#include "formats/skops.h"
 #include "formats/zip.h"
 #include "pickle/decode.h"
 #include "policy/policy.h"
@@ -271,6 +273,55 @@ static int all_named(const torch_zip *tz, const char *suffix)
     return 1;
 }
 
+/* A Keras v3 archive: keras.saving.load_model reads config.json (formats/keras.c judges it);
+ * model.weights.h5 is walked below as a file of its own. */
+static brine_status walk_keras_config(torch_zip *tz)
+{
+    long i = zip_find(tz->za, "config.json", 11);
+    char name[256];
+    member_name(zip_entry_at(tz->za, (size_t)i), name, sizeof name);
+    const uint8_t *d;
+    size_t l;
+    int owned;
+    brine_status st = read_member(tz, (size_t)i, name, &d, &l, &owned);
+    if (st || !d)
+        return st;
+    st = keras_walk_config_json(tz->env, name, d, l);
+    zip_release(tz->za, d, l, owned);
+    return st;
+}
+
+/* skops reads members with zipfile: exact names */
+static int skops_has_member(void *ctx, const char *name)
+{
+    const torch_zip *tz = ctx;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < zip_count(tz->za); i++) {
+        const zip_entry *e = zip_entry_at(tz->za, i);
+        if (e->name_len == n && memcmp(e->name, name, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* A skops archive: skops.io.load audits schema.json (formats/skops.c judges it); its .npy
+ * members are walked below as files of their own. */
+static brine_status walk_skops_schema(torch_zip *tz)
+{
+    long i = zip_find(tz->za, "schema.json", 11);
+    char name[256];
+    member_name(zip_entry_at(tz->za, (size_t)i), name, sizeof name);
+    const uint8_t *d;
+    size_t l;
+    int owned;
+    brine_status st = read_member(tz, (size_t)i, name, &d, &l, &owned);
+    if (st || !d)
+        return st;
+    st = skops_walk_schema(tz->env, name, d, l, skops_has_member, tz);
+    zip_release(tz->za, d, l, owned);
+    return st;
+}
+
 static brine_status zip_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     mem_budget *mem = fmt_mem(env);
@@ -329,14 +380,10 @@ static brine_status zip_walk(fmt_env *env, const uint8_t *data, size_t len)
         fmt_set_format(env, "npz"); /* np.load's NpzFile: each .npy member is read below */
     } else if (!st && has_member(tz, "config.json") && has_member(tz, "metadata.json")) {
         fmt_set_format(env, "keras");
-        st = fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1,
-                         "Keras v3 archive: brine does not analyse its config.json yet (Lambda "
-                         "layers and custom objects run code when it loads)");
+        st = walk_keras_config(tz);
     } else if (!st && has_member(tz, "schema.json")) {
         fmt_set_format(env, "skops");
-        st = fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1,
-                         "skops archive: brine does not check its types against skops' trusted "
-                         "set yet");
+        st = walk_skops_schema(tz);
     }
     if (!st && data_pkl >= 0 && !torchscript && !(st = check_byteorder(tz)))
         st = walk_data_pkl(tz, (size_t)data_pkl);

@@ -462,14 +462,7 @@ typedef struct unsupported {
 
 static const unsupported *unsupported_format(const uint8_t *d, size_t n)
 {
-    static const unsupported hdf5 = {"hdf5", "HDF5 (a Keras .h5 model: Lambda layers and custom "
-                                             "objects run code when it loads)"},
-                             tflite = {"tflite", "TensorFlow Lite flatbuffer"};
-    static const uint8_t hdf5_magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    /* HDF5's superblock may sit at 0, 512, 1024, 2048, … (a user block before it) */
-    for (size_t at = 0; at < n && at <= 8192; at = at ? at * 2 : 512)
-        if (n - at >= 8 && memcmp(d + at, hdf5_magic, 8) == 0)
-            return &hdf5;
+    static const unsupported tflite = {"tflite", "TensorFlow Lite flatbuffer"};
     if (n >= 8 && memcmp(d + 4, "TFL3", 4) == 0)
         return &tflite;
     return NULL;

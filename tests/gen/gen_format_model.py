@@ -151,12 +151,13 @@ def build(marker):
     add("n_gguf_truncated.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 1), "invalid",
         "GGUF magic, a metadata entry past the end", global_=None, rule="malformed",
         format="gguf")
-    add("u_hdf5.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 64, "unverified", "HDF5 magic",
-        global_=None, rule="unsupported-format")
+    # HDF5 and Keras v3 are read now (src/formats/keras.c): a superblock libhdf5 cannot open
+    # and a .keras whose config names no model are invalid, still never none
+    add("u_hdf5.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 64, "invalid", "HDF5 magic",
+        global_=None, rule="malformed", format="hdf5")
     add("u_keras.keras", zip_bytes([("config.json", b"{}"), ("metadata.json", b"{}"),
                                     ("model.weights.h5", b"\x89HDF\r\n\x1a\n")]),
-        "unverified", "Keras v3 archive", global_=None, rule="unsupported-format",
-        format="keras")
+        "invalid", "Keras v3 archive", global_=None, rule="malformed", format="keras")
     add("y_text.txt", b"# just a README\nnothing to see\n", "safe", "text", global_=None,
         format="none")
 
