@@ -148,8 +148,8 @@ typedef struct text_buf {
 
 typedef struct ubj {
     cursor c;
-    uint64_t base;   /* offset of the buffer in the pickle, for error messages */
-    text_buf *out;   /* NULL: only skip */
+    uint64_t base; /* offset of the buffer in the pickle, for error messages */
+    text_buf *out; /* NULL: only skip */
     brine_error *err;
 } ubj;
 
@@ -350,6 +350,8 @@ static brine_status ubj_value(ubj *u, uint8_t m, unsigned depth)
                           ".ubj instead)");
         /* enough digits to read back the same float32 / float64 */
         snprintf(num, sizeof num, m == 'd' ? "%.9g" : "%.17g", d);
+        if (!strpbrk(num, ".eE")) /* XGBoost reads "1" as an integer where it wants a number */
+            memcpy(num + strlen(num), ".0", 3);
         return put(u, num, strlen(num));
     }
     case 'C':
@@ -529,8 +531,8 @@ static char *native_config_path(const char *path)
 static brine_status write_pair(const char *path, span body, const char *config_text,
                                const brine_convert_options *opts, brine_error *err)
 {
-    char *config_path = opts && opts->config_path ? strdup(opts->config_path)
-                                                  : native_config_path(path);
+    char *config_path =
+        opts && opts->config_path ? strdup(opts->config_path) : native_config_path(path);
     char *staged = NULL, *staged_body = NULL;
     unsigned flags =
         (opts && opts->no_sync ? ATOMIC_NO_SYNC : 0) | (opts && opts->force ? ATOMIC_REPLACE : 0);
@@ -539,9 +541,9 @@ static brine_status write_pair(const char *path, span body, const char *config_t
         st = err_set(err, BRINE_ERR_USAGE, __LINE__,
                      "the config and the model would both be written to %.150s", path);
     if (!st)
-        st = atomic_write(config_path, write_span, &(span){(const uint8_t *)config_text,
-                                                          strlen(config_text)},
-                          flags, &staged, err);
+        st = atomic_write(config_path, write_span,
+                          &(span){(const uint8_t *)config_text, strlen(config_text)}, flags,
+                          &staged, err);
     if (!st)
         st = atomic_write(path, write_span, &body, flags, &staged_body, err);
     if (!st)

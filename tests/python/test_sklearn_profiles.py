@@ -181,11 +181,13 @@ def test_no_entry_is_a_gadget():
 
 CLASSIFY = r"""
 import importlib, sys, types, warnings; warnings.simplefilter("ignore")
+import sklearn.ensemble, sklearn.linear_model  # Cython 3 modules register short names (_loss)
 def resolve(full):
     parts = full.split(".")
     for cut in range(len(parts) - 1, 0, -1):
         try:
-            obj = importlib.import_module(".".join(parts[:cut]))
+            obj = sys.modules.get(".".join(parts[:cut])) or \
+                importlib.import_module(".".join(parts[:cut]))
         except Exception:
             continue
         for p in parts[cut:]:
