@@ -345,6 +345,13 @@ BRINE_API brine_status brine_model_write_native(const brine_model *model, const 
                                                 brine_error *err);
 /* 1 when path's extension names a native model format brine_model_write_native writes. */
 BRINE_API int brine_native_format(const char *path);
+/* What the model's pickle records about the releases that wrote it (protocol, _sklearn_version,
+ * XGBoost/LightGBM model versions, numpy.core vs numpy._core names, Python 2 names) and, with
+ * target "LIB==VERSION" (sklearn, numpy, xgboost, lightgbm, python), the globals that release
+ * does not have according to brine's generated tables ("check": {"loads", "problems"}). JSON
+ * text to free(); NULL with err set on failure. */
+BRINE_API char *brine_model_compat_json(const brine_model *model, const char *target,
+                                        brine_error *err);
 
 /* Removes every temporary file brine is writing at this moment (the staged outputs of
  * brine_model_write_safetensors in any thread). Async-signal-safe: call it from a handler
