@@ -24,6 +24,7 @@ typedef struct release_table {
     const char *lib, *release;
     const char *const *names;
     size_t n;
+    const char *numpy; /* the numpy the table was generated with (the release's own) */
 } release_table;
 
 #define CLASS(name)     name,
@@ -84,17 +85,48 @@ static const moved_module moved[] = {
 #undef MOVED
 };
 
-#define T(lib, rel, arr)                                                                           \
+#define T(lib, rel, arr, np)                                                                       \
     {                                                                                              \
-        lib, rel, arr, sizeof arr / sizeof arr[0]                                                  \
+        lib, rel, arr, sizeof arr / sizeof arr[0], np                                              \
     }
 static const release_table tables[] = {
-    T("sklearn", "0.2x", sk_0_2x), T("sklearn", "1.1", sk_1_1),   T("sklearn", "1.2", sk_1_2),
-    T("sklearn", "1.3", sk_1_3),   T("sklearn", "1.5", sk_1_5),   T("sklearn", "1.9", sk_1_9),
-    T("numpy", "1.24", np_1_24),   T("numpy", "2.4", np_2_4),     T("xgboost", "2.1", xgb_2_1),
-    T("xgboost", "3.2", xgb_3_2),  T("lightgbm", "4.7", lgb_4_7),
+    T("sklearn", "0.2x", sk_0_2x, "1.17"), T("sklearn", "1.1", sk_1_1, "1.23"),
+    T("sklearn", "1.2", sk_1_2, "1.24"),   T("sklearn", "1.3", sk_1_3, "1.26"),
+    T("sklearn", "1.5", sk_1_5, "2.0"),    T("sklearn", "1.9", sk_1_9, "2.4"),
+    T("numpy", "1.24", np_1_24, "1.24"),   T("numpy", "2.4", np_2_4, "2.4"),
+    T("xgboost", "2.1", xgb_2_1, "1.26"),  T("xgboost", "3.2", xgb_3_2, "2.4"),
+    T("lightgbm", "4.7", lgb_4_7, "2.4"),
 };
 #undef T
+
+/* State layouts that changed while the class names stayed: a name check cannot see them.
+ * From the cross-release runs of tests/python/test_sklearn_compat.py (1.1, 1.2, 1.3, 1.5, 1.9)
+ * and the changelogs: `older` — files written before `release` fail in it and later ones;
+ * `newer` — files written from `release` on fail before it. */
+typedef struct layout_change {
+    const char *global, *release;
+    int older, newer;
+    const char *why;
+} layout_change;
+
+static const layout_change layout_changes[] = {
+    {"sklearn.tree._tree.Tree", "1.3", 1, 1,
+     "the tree node record gained missing_go_to_left in 1.3: node arrays do not load across it"},
+    {"sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor", "1.3", 1, 1,
+     "the predictor node record changed in 1.3: predict fails across it"},
+    {"sklearn.tree._classes.DecisionTreeClassifier", "1.4", 1, 0,
+     "trees written before 1.4 lack monotonic_cst: predict fails from 1.4 on"},
+    {"sklearn.tree._classes.DecisionTreeRegressor", "1.4", 1, 0,
+     "trees written before 1.4 lack monotonic_cst: predict fails from 1.4 on"},
+    {"sklearn.linear_model._logistic.LogisticRegression", "1.5", 0, 1,
+     "multi_class became 'deprecated' in 1.5: releases before it mispredict"},
+    {"sklearn.linear_model._logistic.LogisticRegression", "1.7", 0, 1,
+     "multi_class was removed in 1.7 (sklearn 1.5 deprecation): older releases fail to predict"},
+    {"sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+     "1.4", 1, 0, "models written before 1.4 lack _preprocessor: predict fails from 1.4 on"},
+    {"sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+     "1.4", 1, 0, "models written before 1.4 lack _preprocessor: predict fails from 1.4 on"},
+};
 
 /* "1.5.2" and "1.5" name table "1.5" (a release line) */
 static const release_table *find_table(const char *lib, const char *release)
@@ -108,10 +140,32 @@ static const release_table *find_table(const char *lib, const char *release)
     return NULL;
 }
 
-static int table_has(const release_table *t, const char *full)
+static int table_has_exact(const release_table *t, const char *full)
 {
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->names[i], full) == 0)
+            return 1;
+    return 0;
+}
+
+/* Cython 3 registers sklearn._loss._loss also as `_loss`: a table that recorded the short name
+ * has the long one too. */
+static int table_has(const release_table *t, const char *full)
+{
+    if (table_has_exact(t, full))
+        return 1;
+    if (strncmp(full, "sklearn._loss._loss.", 20) == 0) {
+        char shortname[256];
+        snprintf(shortname, sizeof shortname, "_loss.%s", full + 20);
+        return table_has_exact(t, shortname);
+    }
+    return 0;
+}
+
+static int table_has_prefix(const release_table *t, const char *prefix)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strncmp(t->names[i], prefix, strlen(prefix)) == 0)
             return 1;
     return 0;
 }
@@ -244,6 +298,72 @@ static void xgboost_versions(const pk_graph *g, json_t *out)
 
 /* ------------------------------------------------------------------ the report */
 
+static const char *first_sklearn_version(const pk_graph *g, char *buf, size_t cap)
+{
+    json_t *v = json_array();
+    sklearn_versions(g, v);
+    const char *s = json_string_value(json_array_get(v, 0));
+    if (s)
+        snprintf(buf, cap, "%s", s);
+    json_decref(v);
+    return s ? buf : NULL;
+}
+
+/* What a release with table t cannot read although it has every name: numpy._core names under
+ * numpy 1, numpy.random pickles in a newer numpy's form, state layouts that changed. */
+static void sklearn_state_checks(const pk_graph *g, const release_table *t, json_t *problems)
+{
+    int np_target = version_key(t->numpy), core2 = 0;
+    for (size_t i = 0; i < g->n_globals; i++)
+        core2 |= strncmp(g->globals[i].full, "numpy._core.", 12) == 0;
+    /* numpy 1.26 already answers to numpy._core (a forward-compatibility alias) */
+    if (core2 && np_target < 1026 && !table_has_prefix(t, "numpy._core."))
+        json_array_append_new(
+            problems, json_pack("{s:s,s:s,s:s}", "global", "numpy._core", "status", "absent", "why",
+                                "written with numpy >= 2; this release runs numpy < 1.26"));
+    for (size_t i = 1; i < g->n_nodes; i++) {
+        const pk_node *n = pk_at(g, (pk_id)i);
+        const pk_node *fn = n->kind == K_CALL && n->a ? pk_at(g, n->a) : NULL;
+        const pk_node *args = fn && n->b ? pk_at(g, n->b) : NULL;
+        if (!fn || fn->kind != K_GLOBAL || !args || args->kind != K_TUPLE)
+            continue;
+        const char *name = g->globals[fn->v.g.global].full;
+        if (strncmp(name, "numpy.random._pickle.__", 23) != 0)
+            continue;
+        int class_arg = 0;
+        for (uint32_t k = 0; k < args->count; k++) { /* numpy 2 passes the bit generator class */
+            const pk_node *a = pk_at(g, args->items[k]);
+            class_arg |= a->kind == K_GLOBAL &&
+                         !strstr(g->globals[a->v.g.global].full, "numpy.random._pickle.");
+        }
+        const char *need =
+            class_arg && np_target < 2000                                                ? "2.0"
+            : strstr(name, "__randomstate_ctor") && args->count == 2 && np_target < 1024 ? "1.24"
+                                                                                         : NULL;
+        if (need) {
+            json_array_append_new(problems, json_pack("{s:s,s:s,s:s,s:s}", "global", name, "status",
+                                                      "changed", "needs_numpy", need, "why",
+                                                      "a random state pickled by a newer numpy"));
+            break;
+        }
+    }
+    char buf[32];
+    const char *written = first_sklearn_version(g, buf, sizeof buf);
+    int w = written ? version_key(written) : 0, r = version_key(t->release);
+    for (size_t k = 0; w && k < sizeof layout_changes / sizeof layout_changes[0]; k++) {
+        const layout_change *c = &layout_changes[k];
+        int b = version_key(c->release);
+        int crosses = (c->older && w < b && r >= b) || (c->newer && w >= b && r < b);
+        for (size_t i = 0; crosses && i < g->n_globals; i++)
+            if (strcmp(g->globals[i].full, c->global) == 0) {
+                json_array_append_new(problems,
+                                      json_pack("{s:s,s:s,s:s,s:s}", "global", c->global, "status",
+                                                "changed", "in", c->release, "why", c->why));
+                break;
+            }
+    }
+}
+
 static json_t *check_target(const pk_graph *g, const char *lib, const char *release,
                             brine_error *err, brine_status *st)
 {
@@ -295,6 +415,8 @@ static json_t *check_target(const pk_graph *g, const char *lib, const char *rele
                                   json_pack("{s:s,s:s}", "global", full, "status", "absent"));
         }
     }
+    if (t && strcmp(lib, "sklearn") == 0)
+        sklearn_state_checks(g, t, problems);
     json_object_set_new(o, "loads", json_boolean(json_array_size(problems) == 0));
     json_object_set_new(o, "problems", problems);
     return o;
