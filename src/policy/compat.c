@@ -173,10 +173,18 @@ static int table_has_prefix(const release_table *t, const char *prefix)
 /* major*1000 + minor of "1.5.2" (0 when unparsable) */
 static int version_key(const char *v)
 {
-    int major = 0, minor = 0;
-    if (sscanf(v, "%d.%d", &major, &minor) < 1)
-        return 0;
-    return major * 1000 + minor;
+    int part[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        if (*v < '0' || *v > '9')
+            return k ? part[0] * 1000 : 0;
+        while (*v >= '0' && *v <= '9' && part[k] < 100000)
+            part[k] = part[k] * 10 + (*v++ - '0');
+        if (*v == '.')
+            v++;
+        else
+            break;
+    }
+    return part[0] * 1000 + part[1];
 }
 
 static const moved_module *moved_of(const char *full)
