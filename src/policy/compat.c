@@ -64,6 +64,12 @@ static const char *const xgb_3_2[] = {
 static const char *const lgb_4_7[] = {
 #include "policy/profiles/lightgbm-4.7.def"
 };
+static const char *const torch_1_13[] = {
+#include "policy/profiles/torch-1.13.def"
+};
+static const char *const torch_2_13[] = {
+#include "policy/profiles/torch-2.13.def"
+};
 #undef CLASS
 #undef FUNC
 #undef ESTIMATOR
@@ -95,7 +101,8 @@ static const release_table tables[] = {
     T("sklearn", "1.5", sk_1_5, "2.0"),    T("sklearn", "1.9", sk_1_9, "2.4"),
     T("numpy", "1.24", np_1_24, "1.24"),   T("numpy", "2.4", np_2_4, "2.4"),
     T("xgboost", "2.1", xgb_2_1, "1.26"),  T("xgboost", "3.2", xgb_3_2, "2.4"),
-    T("lightgbm", "4.7", lgb_4_7, "2.4"),
+    T("lightgbm", "4.7", lgb_4_7, "2.4"),  T("torch", "1.13", torch_1_13, "1.24"),
+    T("torch", "2.13", torch_2_13, "2.4"),
 };
 #undef T
 
@@ -383,7 +390,7 @@ static json_t *check_target(const pk_graph *g, const char *lib, const char *rele
         !(t = find_table(lib, release))) {
         *st = err_set(err, BRINE_ERR_USAGE, __LINE__,
                       "no table for %s %s (tables: sklearn 0.2x 1.1 1.2 1.3 1.5 1.9, numpy 1 2, "
-                      "xgboost 2.1 3.2, lightgbm 4.7, python 3)",
+                      "xgboost 2.1 3.2, lightgbm 4.7, torch 1.13 2.13, python 3)",
                       lib, release);
         json_decref(o);
         json_decref(problems);
@@ -409,6 +416,9 @@ static json_t *check_target(const pk_graph *g, const char *lib, const char *rele
             continue;
         }
         if (!t || !owner || strcmp(owner, lib) != 0 || table_has(t, full))
+            continue;
+        /* torch's tables hold the module classes; tensors and storages are the default's */
+        if (strcmp(lib, "torch") == 0 && strncmp(full, "torch.nn.", 9) != 0)
             continue;
         const moved_module *mv = lib[0] == 's' ? moved_of(full) : NULL;
         if (mv && version_key(release) < version_key(mv->removed)) {

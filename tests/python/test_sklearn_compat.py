@@ -124,3 +124,24 @@ def test_compat_prediction_matches_reality(tmp_path):
     assert not wrong, wrong
     # same-release cells must agree: a release loads its own files
     assert all(r[3] == "loads" for r in rows if r[0] == r[1]), [r for r in rows if r[0] == r[1]]
+
+
+@needs_brine
+def test_0_2x_module_names_are_reported_moved(tmp_path):
+    """A 0.20-0.23 pickle names sklearn.ensemble.forest: safe under --allow sklearn, and
+    --target sklearn==1.5 says it moved to sklearn.ensemble._forest (removed in 0.24)."""
+    f = tmp_path / "rf_023.pkl"
+    f.write_bytes(b"\x80\x02csklearn.ensemble.forest\nRandomForestClassifier\nq\x00)\x81q\x01}q\x02"
+                  b"X\x10\x00\x00\x00_sklearn_versionq\x03X\x06\x00\x00\x000.23.2q\x04sb.")
+    r = bt.run_brine("inspect", "--allow", "sklearn", "--compat", "--target", "sklearn==1.5",
+                     str(f))
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["sklearn_version"] == ["0.23.2"] and doc["protocol"] == 2
+    assert doc["check"]["problems"] == [{
+        "global": "sklearn.ensemble.forest.RandomForestClassifier", "status": "moved",
+        "module": "sklearn.ensemble.forest", "to": "sklearn.ensemble._forest",
+        "removed_in": "0.24"}], doc
+    r = bt.run_brine("inspect", "--allow", "sklearn", "--compat", "--target", "sklearn==7.0",
+                     str(f))
+    assert r.returncode == 2 and b"no table" in r.stderr
