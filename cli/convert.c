@@ -38,6 +38,9 @@ static const char convert_help[] =
     "a failed or interrupted conversion leaves nothing behind. IN is never modified: an\n"
     "output that is IN (same path, hard link, symlink) or the other output is refused before\n"
     "IN is read.\n"
+    "An OUT ending in .json or .ubj gets the XGBoost model, .txt the LightGBM model that IN\n"
+    "pickles (a Booster or a scikit-learn wrapper), as the library's own model file; the\n"
+    "wrapper's attributes go to the config (OUT with its extension replaced by .config.json).\n"
     "\n"
     "  --to FORMAT     safetensors (the default; skops, xgboost and lightgbm are not in this\n"
     "                  version)\n"
@@ -197,6 +200,8 @@ static char *default_config_path(const char *out)
 {
     size_t n = strlen(out), ext = strlen(".safetensors");
     size_t stem = n >= ext && strcmp(out + n - ext, ".safetensors") == 0 ? n - ext : n;
+    if (brine_native_format(out)) /* model.json → model.config.json */
+        stem = (size_t)(strrchr(out, '.') - out);
     char *p = malloc(stem + sizeof ".config.json");
     if (p) {
         memcpy(p, out, stem);
@@ -395,12 +400,16 @@ int cli_convert(int argc, char **argv)
                                   .state_dict = state_dict,
                                   .dedup = dedup,
                                   .max_shard_size = max_shard};
-    brine_status st = brine_model_write_safetensors(m, out, &opts, &err);
+    int native = brine_native_format(out); /* .json/.ubj XGBoost, .txt LightGBM */
+    brine_status st = native ? brine_model_write_native(m, out, &opts, &err)
+                             : brine_model_write_safetensors(m, out, &opts, &err);
     if (st) {
         if (last >= 0)
             fputc('\n', stderr);
         cli_warn("convert %s: %s", in, err.msg);
         rc = st == BRINE_ERR_IO || st == BRINE_ERR_USAGE ? CLI_USAGE : CLI_FAILED;
+    } else if (native) {
+        printf("%s: model written to %s (config: %s)\n", in, out, config);
     } else {
         size_t n = brine_model_tensor_count(m);
         if (key || state_dict || dedup ||

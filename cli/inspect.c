@@ -24,6 +24,12 @@ static const char inspect_help[] =
     "  --format text|json  output format (default text)\n"
     "  --hash              add the SHA-256 of each tensor's elements in C order, little-endian\n"
     "                      (for torch: hashlib.sha256(t.contiguous().numpy().tobytes()))\n"
+    "  --compat            instead: the releases the file records (pickle protocol,\n"
+    "                      _sklearn_version, XGBoost/LightGBM model version, numpy.core or\n"
+    "                      numpy._core names, Python 2 names), as JSON\n"
+    "  --target LIB==VER   with --compat: what release VER of LIB (sklearn, numpy, xgboost,\n"
+    "                      lightgbm, torch, python) lacks, per brine's generated tables;\n"
+    "                      exit status 1 when it lacks anything\n"
     "  --allow ENTRY       widen the policy (profile, module.qualname or module.*)\n"
     "  --limit NAME=VALUE  set a resource limit (repeatable; see 'brine --help-limits')\n"
     "  -h, --help          this text\n"
@@ -53,13 +59,33 @@ int cli_open_model(const char *command, const char *path, brine_policy *policy,
     return st == BRINE_ERR_IO || st == BRINE_ERR_USAGE ? CLI_USAGE : CLI_FAILED;
 }
 
+/* --compat: the report as JSON; 1 when --target names globals the release lacks. */
+static int inspect_compat(brine_model *m, const char *path, const char *target)
+{
+    brine_error err;
+    char *text = brine_model_compat_json(m, target, &err);
+    brine_model_free(m);
+    if (!text) {
+        cli_warn("inspect %s: %s", path, err.msg);
+        return err.code == BRINE_ERR_USAGE ? CLI_USAGE : CLI_FAILED;
+    }
+    json_t *doc = json_loads(text, 0, NULL);
+    int fails = doc && json_is_false(json_object_get(json_object_get(doc, "check"), "loads"));
+    json_decref(doc);
+    printf("%s\n", text);
+    free(text);
+    return fails ? CLI_FAILED : CLI_OK;
+}
+
 int cli_inspect(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'}, {"hash", no_argument, NULL, 'H'},
         {"allow", required_argument, NULL, 'a'},  {"limit", required_argument, NULL, 'l'},
+        {"compat", no_argument, NULL, 'c'},       {"target", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    int json = 0, hash = 0, have_limits = 0, c;
+    int json = 0, hash = 0, have_limits = 0, compat = 0, c;
+    const char *target = NULL;
     brine_limits limits;
     memset(&limits, 0, sizeof limits);
     brine_policy *policy = brine_policy_new();
@@ -78,6 +104,8 @@ int cli_inspect(int argc, char **argv)
             }
             break;
         case 'H': hash = 1; break;
+        case 'c': compat = 1; break;
+        case 't': target = optarg; break;
         case 'l':
             if (cli_parse_limit("inspect", optarg, &limits)) {
                 brine_policy_free(policy);
@@ -111,6 +139,8 @@ int cli_inspect(int argc, char **argv)
     brine_policy_free(policy);
     if (rc)
         return rc;
+    if (compat || target)
+        return inspect_compat(m, path, target);
 
     json_t *doc = json_object(), *tensors = json_array();
     size_t n = brine_model_tensor_count(m);

@@ -372,6 +372,27 @@ BRINE_API brine_status brine_model_write_safetensors(const brine_model *model, c
                                                      const brine_convert_options *opts,
                                                      brine_error *err);
 
+/* Writes the XGBoost or LightGBM model a pickle holds (a Booster, or a scikit-learn wrapper
+ * such as XGBClassifier or LGBMRegressor, anywhere in the file) as the library's own model
+ * file, chosen by path's extension: ".ubj" (XGBoost's UBJSON, the bytes the pickle holds),
+ * ".json" (XGBoost's JSON), ".txt" (LightGBM's model string). Nothing is unpickled. The
+ * wrapper's attributes the native file does not hold go to a JSON config (opts->config_path,
+ * default path with its extension replaced by ".config.json"). Both outputs are atomic, as
+ * for safetensors. BRINE_ERR_UNSUPPORTED when the file holds no such model, several, or one
+ * in a form brine does not read (XGBoost before 2.0). */
+BRINE_API brine_status brine_model_write_native(const brine_model *model, const char *path,
+                                                const brine_convert_options *opts,
+                                                brine_error *err);
+/* 1 when path's extension names a native model format brine_model_write_native writes. */
+BRINE_API int brine_native_format(const char *path);
+/* What the model's pickle records about the releases that wrote it (protocol, _sklearn_version,
+ * XGBoost/LightGBM model versions, numpy.core vs numpy._core names, Python 2 names) and, with
+ * target "LIB==VERSION" (sklearn, numpy, xgboost, lightgbm, python), the globals that release
+ * does not have according to brine's generated tables ("check": {"loads", "problems"}). JSON
+ * text to free(); NULL with err set on failure. */
+BRINE_API char *brine_model_compat_json(const brine_model *model, const char *target,
+                                        brine_error *err);
+
 /* Removes every temporary file brine is writing at this moment (the staged outputs of
  * brine_model_write_safetensors in any thread). Async-signal-safe: call it from a handler
  * for SIGINT, SIGTERM and SIGHUP, then re-raise the signal, so that an interrupted

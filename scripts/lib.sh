@@ -105,6 +105,31 @@ brine_ensure_venv() {
         printf '%s\n' "$want" >"$BRINE_VENV/.brine-requirements"
 }
 
+# brine_ensure_release_venvs: one venv per scikit-learn release the profile tables and the
+# cross-release fixtures come from, /var/cache/brine/sk-<release> from
+# requirements-sklearn-<release>.txt (binary wheels only), each rebuilt when its file changes.
+brine_ensure_release_venvs() {
+    local req rel dir want have
+    for req in "$BRINE_ROOT"/requirements-sklearn-*.txt; do
+        rel=${req##*/requirements-sklearn-}
+        rel=${rel%.txt}
+        dir="$(dirname "$BRINE_VENV")/sk-$rel"
+        want=$(sha256sum "$req" | cut -d' ' -f1)
+        have=""
+        [ -f "$dir/.brine-requirements" ] && have=$(cat "$dir/.brine-requirements")
+        if [ "$want" = "$have" ] && [ -x "$dir/bin/python" ]; then
+            log "venv: $dir up to date"
+            continue
+        fi
+        log "venv: creating $dir from ${req##*/}"
+        rm -rf "$dir"
+        /usr/bin/python3 -m venv "$dir" &&
+            "$dir/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: \
+                -r "$req" </dev/null &&
+            printf '%s\n' "$want" >"$dir/.brine-requirements" || return 1
+    done
+}
+
 # ---------------------------------------------------------------- building
 
 # brine_configure DIR CC [cmake arguments...]: configures DIR, recreating it when its compiler

@@ -41,6 +41,10 @@ step venv brine_ensure_venv || {
     brine_summary "brine test.sh"
     exit 1
 }
+step release-venvs brine_ensure_release_venvs || {
+    brine_summary "brine test.sh"
+    exit 1
+}
 
 if step build brine_build build gcc -DBRINE_WERROR=ON -DBRINE_BUILD_TESTS=ON; then
     step ctest run_ctest build
