@@ -417,13 +417,14 @@ static brine_status xgb_model_span(const uint8_t *snap, uint64_t len, uint64_t b
 
 /* ------------------------------------------------------------------ the config */
 
-/* The JSON object (in the model's config) that holds the booster under `_Booster`, or NULL. */
+/* The typed object (docs/config.md: `{"__type__": "object", "callee", "args", "state"}`) in the
+ * model's config whose state holds the booster under `_Booster`, or NULL. */
 static json_t *find_wrapper(json_t *v, unsigned depth)
 {
     if (depth > 64)
         return NULL;
     if (json_is_object(v)) {
-        json_t *state = json_object_get(v, "__state__");
+        json_t *state = json_object_get(v, "state");
         if (json_is_object(state) && json_object_get(state, "_Booster"))
             return v;
         const char *k;
@@ -461,17 +462,17 @@ static char *native_config(const brine_model *m, const char *format, const char 
     json_t *attrs = NULL;
     const char *cls = booster_class;
     if (w) {
-        attrs = json_deep_copy(json_object_get(w, "__state__"));
+        attrs = json_deep_copy(json_object_get(w, "state"));
         if (attrs)
             json_object_del(attrs, "_Booster");
-        json_t *call = json_object_get(w, "__call__");
-        json_t *args = json_object_get(w, "args");
+        json_t *call = json_object_get(w, "callee");
+        json_t *cls0 = json_array_get(json_object_get(w, "args"), 0); /* a global: the class */
         if (json_is_string(call) && strcmp(json_string_value(call), "copyreg._reconstructor") != 0)
             cls = json_string_value(call);
-        else if (json_is_array(args) && json_is_string(json_array_get(args, 0)))
-            cls = json_string_value(json_array_get(args, 0));
+        else if (json_is_string(json_object_get(cls0, "name")))
+            cls = json_string_value(json_object_get(cls0, "name"));
     } else {
-        json_t *state = json_object_get(doc, "__state__");
+        json_t *state = json_object_get(doc, "state");
         attrs = json_is_object(state) ? json_deep_copy(state) : json_object();
         if (attrs)
             json_object_del(attrs, handle_key);
