@@ -3,8 +3,10 @@
  *
  * The input was already judged safe and its tensors rebuilt from validated arguments; this
  * file only lays bytes out. Contiguous little-endian tensors are handed to the writer as
- * pointers into the mapped input (streamed, never copied whole); views and byte-swapped
- * tensors are produced chunk by chunk through a bounded scratch buffer. Both outputs are
+ * ranges of the input file, which it copies with copy_file_range (or pread through one
+ * bounded buffer): the mapping of the input is not faulted in, so the copy runs at the speed
+ * of cp and memory does not grow with the model. Views and byte-swapped tensors are
+ * produced chunk by chunk through a bounded scratch buffer. Both outputs are
  * atomic: each is staged in a registered temporary file (core/atomic.h) and the two are
  * renamed into place together, refusing existing files unless forced; a failure at any step
  * or a signal (through brine_remove_temporaries) removes what was staged, so a failed or
@@ -32,11 +34,35 @@ enum { SCRATCH = 1 << 20 };
 typedef struct fill_ctx {
     const ld_set *set;
     const ld_tensor *t;
-    uint8_t *scratch; /* SCRATCH + one element, shared by all tensors */
+    const brine_model *m; /* its fd and map: contiguous bytes are pread from the file */
+    uint8_t *scratch;     /* SCRATCH + one element, shared by all tensors */
     uint64_t *done;
     uint64_t total;
     const brine_convert_options *opts;
 } fill_ctx;
+
+/* Contiguous bytes at offset `at` of the input file, read into buf (the writer's bounded
+ * buffer) rather than through the mapping. */
+static brine_status pread_tensor(fill_ctx *f, uint64_t at, uint8_t *buf, size_t len,
+                                 brine_error *err)
+{
+    while (len) {
+        ssize_t r = pread(f->m->fd, buf, len, (off_t)at);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return err_set(err, BRINE_ERR_IO, __LINE__, "reading tensor %.200s failed: %s",
+                           f->t->name,
+                           r < 0 ? strerror(errno) : "the input file is shorter than it was");
+        buf += r;
+        at += (uint64_t)r;
+        len -= (size_t)r;
+        *f->done += (uint64_t)r;
+        if (f->opts && f->opts->progress)
+            f->opts->progress(f->opts->progress_ctx, *f->done, f->total);
+    }
+    return BRINE_OK;
+}
 
 /* The writer asks for bytes [offset, offset + len) of a tensor, in order and in chunks that
  * need not fall on element boundaries. */
@@ -45,6 +71,12 @@ static brine_status fill_tensor(void *ctx, uint64_t offset, uint8_t *buf, size_t
 {
     fill_ctx *f = ctx;
     uint32_t size = f->t->dtype->size;
+    const uint8_t *base =
+        ld_tensor_contiguous(f->set, f->t)
+            ? f->set->storages[f->t->storage].data + (uint64_t)f->t->offset * f->t->dtype->size
+            : NULL;
+    if (base && f->m->fd >= 0 && base >= f->m->map && base < f->m->map + f->m->map_len)
+        return pread_tensor(f, (uint64_t)(base - f->m->map) + offset, buf, len, err);
     while (len) {
         uint64_t first = offset / size, skip = offset % size;
         uint64_t count = (skip + len + size - 1) / size;
@@ -189,6 +221,8 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
     }
     for (size_t i = 0; i < s->n_tensors; i++)
         total += s->tensors[i].numel * s->tensors[i].dtype->size;
+    if (m->fd >= 0)
+        st_writer_set_source(w, m->fd, m->map, m->map_len);
     for (size_t i = 0; i < s->n_tensors && !st; i++) {
         const ld_tensor *t = &s->tensors[i];
         int dt = st_dtype_from_name(t->dtype->st_name, strlen(t->dtype->st_name));
@@ -204,7 +238,7 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
         const void *direct = NULL;
         if (ld_tensor_contiguous(s, t) && !(opts && opts->progress))
             direct = s->storages[t->storage].data + (uint64_t)t->offset * t->dtype->size;
-        fills[i] = (fill_ctx){s, t, scratch, &done, total, opts};
+        fills[i] = (fill_ctx){s, t, m, scratch, &done, total, opts};
         st = st_writer_add(w, t->name, strlen(t->name), (st_dtype)dt, t->ndim, shape, direct,
                            direct ? NULL : fill_tensor, &fills[i], err);
     }

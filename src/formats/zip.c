@@ -19,6 +19,7 @@
 
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/limits.h"
 
 /* Record signatures and fixed sizes (APPNOTE 4.3.7, 4.3.12, 4.3.14–4.3.16). */
@@ -570,6 +571,11 @@ brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim, 
     za->len = len;
     za->mem = mem;
     lim_resolve(lim, &za->lim);
+    /* The directory and the local headers are a few bytes each, spread over the whole file;
+     * the default read-around of a mapped page (up to the device's read-ahead, often MiBs)
+     * would read the tensor records between them from disk. Members are read whole by
+     * zip_read, which asks for their bytes then. */
+    file_advise_random(data, len);
 
     brine_status st;
     dir_info di;
@@ -779,7 +785,8 @@ static brine_status inflate_entry(zip_archive *za, zip_entry *e, uint8_t *out, b
                                           "zlib refused to start: %s", zs.msg ? zs.msg : "?");
     const uint8_t *in = za->data + e->data_offset;
     uint64_t in_left = e->csize, out_left = e->usize;
-    const uInt chunk = 1u << 30; /* avail_in/avail_out are 32-bit */
+    file_advise_willneed(in, (size_t)in_left); /* csize <= len was checked at open */
+    const uInt chunk = 1u << 30;               /* avail_in/avail_out are 32-bit */
     brine_status st = BRINE_OK;
     for (;;) {
         if (zs.avail_in == 0 && in_left) {
@@ -862,8 +869,11 @@ brine_status zip_read(zip_archive *za, size_t i, unsigned flags, const uint8_t *
                              __LINE__);
         *data = za->data + e->data_offset;
         *len = (size_t)e->csize;
-        if (!(flags & ZIP_READ_NO_CRC) && crc_of(*data, e->csize) != e->crc32)
-            e->anomalies |= ZIP_CRC;
+        if (!(flags & ZIP_READ_NO_CRC)) {
+            file_advise_willneed(*data, *len); /* read whole now, not a page per fault */
+            if (crc_of(*data, e->csize) != e->crc32)
+                e->anomalies |= ZIP_CRC;
+        }
         return BRINE_OK;
     }
 
