@@ -17,6 +17,7 @@
  * input is fine, the target format is not able to say it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 
 #include "core/atomic.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "formats/safetensors.h"
 #include "load/model.h"
 
@@ -34,8 +36,10 @@ enum { SCRATCH = 1 << 20 };
 typedef struct fill_ctx {
     const ld_set *set;
     const ld_tensor *t;
-    const brine_model *m; /* its fd and map: contiguous bytes are pread from the file */
-    uint8_t *scratch;     /* SCRATCH + one element, shared by all tensors */
+    int fd;             /* the input file behind the mapping, or -1 */
+    const uint8_t *map; /* the mapping: map[i] is byte i of fd */
+    size_t map_len;
+    uint8_t *scratch; /* SCRATCH + one element, shared by all tensors */
     uint64_t *done;
     uint64_t total;
     const brine_convert_options *opts;
@@ -47,7 +51,7 @@ static brine_status pread_tensor(fill_ctx *f, uint64_t at, uint8_t *buf, size_t 
                                  brine_error *err)
 {
     while (len) {
-        ssize_t r = pread(f->m->fd, buf, len, (off_t)at);
+        ssize_t r = pread(f->fd, buf, len, (off_t)at);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -75,8 +79,8 @@ static brine_status fill_tensor(void *ctx, uint64_t offset, uint8_t *buf, size_t
         ld_tensor_contiguous(f->set, f->t)
             ? f->set->storages[f->t->storage].data + (uint64_t)f->t->offset * f->t->dtype->size
             : NULL;
-    if (base && f->m->fd >= 0 && base >= f->m->map && base < f->m->map + f->m->map_len)
-        return pread_tensor(f, (uint64_t)(base - f->m->map) + offset, buf, len, err);
+    if (base && f->fd >= 0 && base >= f->map && base < f->map + f->map_len)
+        return pread_tensor(f, (uint64_t)(base - f->map) + offset, buf, len, err);
     while (len) {
         uint64_t first = offset / size, skip = offset % size;
         uint64_t count = (skip + len + size - 1) / size;
@@ -221,8 +225,15 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
     }
     for (size_t i = 0; i < s->n_tensors; i++)
         total += s->tensors[i].numel * s->tensors[i].dtype->size;
-    if (m->fd >= 0)
-        st_writer_set_source(w, m->fd, m->map, m->map_len);
+    int fd = -1;
+    uint64_t at;
+    if (file_source(m->map, m->map_len, &fd, &at) && at == 0) {
+        st_writer_set_source(w, fd, m->map, m->map_len);
+        /* the judge read headers here and there; the copy reads the tensors in order */
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    } else {
+        fd = -1;
+    }
     for (size_t i = 0; i < s->n_tensors && !st; i++) {
         const ld_tensor *t = &s->tensors[i];
         int dt = st_dtype_from_name(t->dtype->st_name, strlen(t->dtype->st_name));
@@ -238,7 +249,7 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
         const void *direct = NULL;
         if (ld_tensor_contiguous(s, t) && !(opts && opts->progress))
             direct = s->storages[t->storage].data + (uint64_t)t->offset * t->dtype->size;
-        fills[i] = (fill_ctx){s, t, m, scratch, &done, total, opts};
+        fills[i] = (fill_ctx){s, t, fd, m->map, m->map_len, scratch, &done, total, opts};
         st = st_writer_add(w, t->name, strlen(t->name), (st_dtype)dt, t->ndim, shape, direct,
                            direct ? NULL : fill_tensor, &fills[i], err);
     }

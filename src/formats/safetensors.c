@@ -29,6 +29,7 @@
 
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/limits.h"
 #include "formats/format.h"
 
@@ -715,6 +716,7 @@ brine_status st_open(const uint8_t *data, size_t len, const brine_limits *lim, m
                            (unsigned long long)n, len - 8);
     const uint8_t *hdr = data + 8;
     size_t hlen = (size_t)n;
+    file_advise_willneed(hdr, hlen); /* read whole now; the tensors after it are not read */
     size_t bad = utf8_valid_prefix(hdr, hlen);
     if (bad != hlen)
         return ERR_CORRUPT(err, 8 + bad, "header is not valid UTF-8 at byte %zu (InvalidHeader)",

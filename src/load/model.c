@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "brine.h"
 #include "core/cursor.h"
@@ -71,11 +70,10 @@ brine_status brine_model_open(const char *path, const brine_load_options *opts, 
     if (!m)
         return ERR_NOMEM(err);
     m->format = "none";
-    m->fd = -1;
     lim_resolve(opts ? opts->limits : NULL, &m->lim);
     mem_budget_init(&m->mem, m->lim.max_memory);
     ld_set_init(&m->set, &m->mem, &m->lim, NULL, NULL);
-    brine_status st = file_map_fd(path, &m->map, &m->map_len, &m->fd, err);
+    brine_status st = brine_map_file(path, &m->map, &m->map_len, err);
     if (!st)
         st = judge_and_collect(m, path, opts, err);
     /* the judge read headers here and there (zip_open asked for no read-ahead); a caller now
@@ -106,8 +104,6 @@ void brine_model_free(brine_model *m)
     ld_set_free(&m->set);
     drv_release(&m->run);
     brine_unmap(m->map, m->map_len);
-    if (m->fd >= 0)
-        close(m->fd);
     free(m);
 }
 

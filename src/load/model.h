@@ -12,7 +12,6 @@ struct brine_model {
     brine_limits lim;
     const uint8_t *map;
     size_t map_len;
-    int fd; /* the file behind map (map[i] is its byte i): tensor bytes are copied from it */
     const char *format; /* a constant */
     drv_run_out run;    /* the walk that judged the file; holds what the tensors point into */
     ld_set set;
