@@ -124,6 +124,8 @@ class Row:
         self.inp, self.ref, self.out = inp, ref, out
         self.expect_rc, self.note = expect_rc, note
         self.runs, self.failed, self.timed_out, self.skipped = [], [], False, ""
+        self.spent = 0.0
+        self.grows_from = None  # (row on the smaller input, size factor)
 
 
 def torch_load_cmd(path):
@@ -149,6 +151,16 @@ def brine_dir_cmd(brine, path):
     if re.search(r"(^|\s)-j[ ,]", help_text):  # `scan -j N`: every core
         cmd += ["-j", str(os.cpu_count() or 1)]
     return cmd + [path]
+
+
+def link(rows, row, factor):
+    """row's input is factor times the previous group's of the same kind: when that one's
+    first run predicts a timeout, row is not run (and says so)."""
+    kind = "raw pickle" if "raw pickle" in row.group else "small pickles"
+    for r in reversed(rows[:-1]):
+        if r.name == row.name and r.group != row.group and kind in r.group:
+            row.grows_from = (r, factor)
+            return
 
 
 def make_rows(args, w):
@@ -199,11 +211,10 @@ def make_rows(args, w):
         rows.append(Row(g, "brine scan", [b, "scan", src], "warm", src, note="MB/s"))
         if args.quick:
             continue
-        first = True
         for tool, cmd in scanner_cmds(src, False).items():
-            rows.append(Row(g, tool, cmd, "warm", src, ref=first and tool == "picklescan",
+            rows.append(Row(g, tool, cmd, "warm", src, ref=tool == "picklescan",
                             expect_rc=(0, 1)))
-            first = False
+            link(rows, rows[-1], 10)
     # folders of small files
     dirs = [("1,000", "small_1000")] + ([] if args.quick else [("10,000", "small_10000")])
     for label, name in dirs:
@@ -216,6 +227,7 @@ def make_rows(args, w):
         for tool, cmd in scanner_cmds(src, True).items():
             rows.append(Row(g, tool, cmd, "warm", src, ref=tool == "picklescan",
                             expect_rc=(0, 1), note="files/s"))
+            link(rows, rows[-1], 10)
     if args.only:
         rows = [r for r in rows if re.search(args.only, f"{r.group} | {r.name}")]
     return rows
@@ -245,6 +257,7 @@ def count_files(path):
 
 
 def table(rows, reps):
+    """One markdown table: a row per tool and group."""
     lines = ["| group | tool | median | spread (min-max) | ratio | peak RSS | read from disk "
              "| notes |", "|---|---|---|---|---|---|---|---|"]
     groups = []
@@ -263,7 +276,7 @@ def table(rows, reps):
             if r.skipped:
                 notes.append(r.skipped)
             if r.timed_out:
-                notes.append("timed out")
+                notes.append(f"timed out ({r.timeout:.0f} s)")
             if r.failed:
                 notes.append(f"failed {len(r.failed)}/{len(r.failed) + len(r.runs)}: "
                              f"rc={r.failed[0]['rc']} {r.failed[0]['err']}".strip())
@@ -311,10 +324,10 @@ def main():
     ap.add_argument("--only", help="run the rows whose 'group | tool' matches this regex")
     ap.add_argument("--workdir", default="/var/tmp/brine-bench")
     ap.add_argument("--brine")
-    ap.add_argument("--timeout", type=float, default=300,
+    ap.add_argument("--timeout", type=float, default=150,
                     help="per run; a row that times out is not run again")
-    ap.add_argument("--slow", type=float, default=60,
-                    help="a row whose first run takes longer runs 3 times, not REPS")
+    ap.add_argument("--row-budget", type=float, default=120,
+                    help="seconds a row may spend before it is not repeated (slow peers)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results.md"))
     args = ap.parse_args()
     if args.quick:
@@ -329,11 +342,26 @@ def main():
            w] + (["--quick"] if args.quick else [])
     subprocess.run(gen, check=True)
     rows = make_rows(args, w)
+    for r in rows:
+        r.timeout = args.timeout
     t_start = time.time()
     for rep in range(args.reps):
         for r in rows:
-            if r.timed_out or (rep >= 3 and r.runs and r.runs[0]["time"] > args.slow):
+            if r.timed_out or r.skipped:
                 continue
+            if rep and r.spent > args.row_budget:
+                continue  # a slow peer: fewer runs, the table says how many
+            if r.grows_from and not r.runs:
+                small, factor = r.grows_from
+                first = (small.runs or small.failed or [None])[0]
+                if small.skipped:
+                    r.skipped = f"not run: skipped on the {factor}x smaller input too"
+                    continue
+                if small.timed_out or (first and first["time"] * factor > args.timeout):
+                    t = "timed out" if small.timed_out else fmt_time(first["time"])
+                    r.skipped = (f"not run: {t} on the {factor}x smaller input predicts more "
+                                 f"than the {args.timeout:.0f} s timeout")
+                    continue
             if r.state == "written":
                 rewrite(r.inp.replace("written_", ""), r.inp)
             elif r.state == "cold":
@@ -343,6 +371,7 @@ def main():
             if r.out and os.path.exists(r.out):
                 os.unlink(r.out)
             res = run_once(r.cmd, args.timeout)
+            r.spent += res["time"] if res else args.timeout
             if res is None:
                 r.timed_out = True
             elif res["rc"] in r.expect_rc:
@@ -355,6 +384,12 @@ def main():
         for r in rows:
             if r.out and os.path.exists(r.out):
                 os.unlink(r.out)
+        if not args.quick:  # what is measured so far survives an interrupted run
+            with open(args.out + ".partial", "w") as f:
+                f.write(f"after rep {rep + 1} of {args.reps}\n\n" + table(rows, args.reps) +
+                        "\n")
+    if os.path.exists(args.out + ".partial"):
+        os.unlink(args.out + ".partial")
     for name in os.listdir(w):
         if name.startswith("written_"):
             os.unlink(os.path.join(w, name))

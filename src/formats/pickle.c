@@ -26,7 +26,8 @@ static int pickle_bid(const uint8_t *data, size_t len)
     return len && pk_opcodes[data[0]].name ? 5 : 0;
 }
 
-/* Inputs up to this size are searched whole: cheaper than decoding their opcodes. */
+/* Inputs up to this size are searched whole (cheaper than decoding their opcodes), and so
+ * are larger ones whose first this many bytes are opcodes. */
 #define SKIM_MIN (1u << 20)
 
 /* joblib's wrappers are named in the stream as text (GLOBAL lines or STACK_GLOBAL operands),
@@ -52,6 +53,12 @@ static int names_joblib_wrapper(fmt_env *env, const uint8_t *data, size_t len)
             reach = (size_t)cur_pos(&c);
             if (op.code == OPC_STOP)
                 break;
+            if (reach >= SKIM_MIN) {
+                /* a MiB of opcodes: a big pickle, whose bytes the machine reads anyway (the
+                 * inputs that must not be read whole stop being pickles within bytes) */
+                reach = len;
+                break;
+            }
             if (n % 4096 == 0) { /* decoded escapes are not kept */
                 pk_pool_free(&pool);
                 pk_pool_init(&pool, fmt_mem(env));
@@ -59,7 +66,8 @@ static int names_joblib_wrapper(fmt_env *env, const uint8_t *data, size_t len)
         }
         pk_pool_free(&pool);
         /* a name cut by the op that failed to decode is still text a reader may see */
-        reach = len - reach > 4096 ? reach + 4096 : len;
+        if (reach < len)
+            reach = len - reach > 4096 ? reach + 4096 : len;
     }
     return memmem(data, reach, "ArrayWrapper", 12) != NULL;
 }
