@@ -77,7 +77,7 @@ def rewrite(src, dst):
 # ------------------------------------------------------------------ one run
 
 
-def run_once(cmd, timeout):
+def run_once(cmd, timeout, env=None):
     """Wall time, peak RSS (KiB), bytes read from disk (ru_inblock x 512: what the process
     and the read-ahead it triggered fetched) and exit code of one command."""
     # peak RSS from GNU time: the high-water mark of a process forked from this Python
@@ -86,7 +86,7 @@ def run_once(cmd, timeout):
     os.close(fd)
     t0 = time.perf_counter()
     p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = t0 + timeout
     while True:
         pid, status, ru = os.wait4(p.pid, os.WNOHANG)
@@ -123,6 +123,9 @@ class Row:
         self.group, self.name, self.cmd, self.state = group, name, cmd, state
         self.inp, self.ref, self.out = inp, ref, out
         self.expect_rc, self.note = expect_rc, note
+        # ModelAudit uploads telemetry by default; offline, its retries would be timed too
+        self.env = dict(os.environ, PROMPTFOO_DISABLE_TELEMETRY="1") \
+            if "modelaudit" in cmd[0] else None
         self.runs, self.failed, self.timed_out, self.skipped = [], [], False, ""
         self.spent = 0.0
         self.grows_from = None  # (row on the smaller input, size factor)
@@ -143,6 +146,12 @@ def scanner_cmds(path, is_dir):
     if not is_dir:  # fickling analyses one pickle file; it has no folder mode
         cmds["fickling"] = [os.path.join(VBIN, "fickling"), "--check-safety", path]
     return {k: v for k, v in cmds.items() if os.path.exists(v[0])}
+
+
+def peer_rc(tool):
+    """Exit codes of a finished scan: 1 is findings; ModelAudit's 2 is a scan that finished
+    with coverage it calls incomplete (the table notes it)."""
+    return (0, 1, 2) if tool == "modelaudit" else (0, 1)
 
 
 def brine_dir_cmd(brine, path):
@@ -199,7 +208,7 @@ def make_rows(args, w):
                 continue
             rows.append(Row(g, "torch.load(weights_only=True)", torch_load_cmd(src), state, src))
             for tool, cmd in scanner_cmds(src, False).items():
-                rows.append(Row(g, tool, cmd, state, src, expect_rc=(0, 1)))
+                rows.append(Row(g, tool, cmd, state, src, expect_rc=peer_rc(tool)))
     # raw pickles
     raws = [("1 MB", "raw_1m.pkl")] + ([] if args.quick else
                                        [("10 MB", "raw_10m.pkl"), ("100 MB", "raw_100m.pkl")])
@@ -213,7 +222,7 @@ def make_rows(args, w):
             continue
         for tool, cmd in scanner_cmds(src, False).items():
             rows.append(Row(g, tool, cmd, "warm", src, ref=tool == "picklescan",
-                            expect_rc=(0, 1)))
+                            expect_rc=peer_rc(tool)))
             link(rows, rows[-1], 10)
     # folders of small files
     dirs = [("1,000", "small_1000")] + ([] if args.quick else [("10,000", "small_10000")])
@@ -226,7 +235,7 @@ def make_rows(args, w):
             continue
         for tool, cmd in scanner_cmds(src, True).items():
             rows.append(Row(g, tool, cmd, "warm", src, ref=tool == "picklescan",
-                            expect_rc=(0, 1), note="files/s"))
+                            expect_rc=peer_rc(tool), note="files/s"))
             link(rows, rows[-1], 10)
     if args.only:
         rows = [r for r in rows if re.search(args.only, f"{r.group} | {r.name}")]
@@ -296,6 +305,10 @@ def table(rows, reps):
                 notes.append(f"{count_files(r.inp) / med:,.0f} files/s")
             elif r.note:
                 notes.append(r.note)
+            codes = sorted({x["rc"] for x in r.runs if x["rc"]})
+            if codes:
+                notes.append("exit " + "/".join(map(str, codes)) +
+                             (" (coverage incomplete)" if 2 in codes else ""))
             if len(r.runs) < reps:
                 notes.append(f"{len(r.runs)} runs")
             lines.append(f"| {g} | {r.name} | {fmt_time(med)} | {fmt_time(min(ts))} - "
@@ -370,7 +383,7 @@ def main():
                 warm(r.inp)
             if r.out and os.path.exists(r.out):
                 os.unlink(r.out)
-            res = run_once(r.cmd, args.timeout)
+            res = run_once(r.cmd, args.timeout, r.env)
             r.spent += res["time"] if res else args.timeout
             if res is None:
                 r.timed_out = True
