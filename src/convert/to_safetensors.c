@@ -3,8 +3,10 @@
  *
  * The input was already judged safe and its tensors rebuilt from validated arguments; this
  * file only lays bytes out. Contiguous little-endian tensors are handed to the writer as
- * pointers into the mapped input (streamed, never copied whole); views and byte-swapped
- * tensors are produced chunk by chunk through a bounded scratch buffer. Both outputs are
+ * ranges of the input file, which it copies with copy_file_range (or pread through one
+ * bounded buffer): the mapping of the input is not faulted in, so the copy runs at the speed
+ * of cp and memory does not grow with the model. Views and byte-swapped tensors are
+ * produced chunk by chunk through a bounded scratch buffer. Both outputs are
  * atomic: each is staged in a registered temporary file (core/atomic.h) and the two are
  * renamed into place together, refusing existing files unless forced; a failure at any step
  * or a signal (through brine_remove_temporaries) removes what was staged, so a failed or
@@ -15,6 +17,7 @@
  * input is fine, the target format is not able to say it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@
 
 #include "core/atomic.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "formats/safetensors.h"
 #include "convert/plan.h"
 #include "load/model.h"
@@ -33,11 +37,37 @@ enum { SCRATCH = 1 << 20 };
 typedef struct fill_ctx {
     const ld_set *set;
     const ld_tensor *t;
+    int fd;             /* the input file behind the mapping, or -1 */
+    const uint8_t *map; /* the mapping: map[i] is byte i of fd */
+    size_t map_len;
     uint8_t *scratch; /* SCRATCH + one element, shared by all tensors */
     uint64_t *done;
     uint64_t total;
     const brine_convert_options *opts;
 } fill_ctx;
+
+/* Contiguous bytes at offset `at` of the input file, read into buf (the writer's bounded
+ * buffer) rather than through the mapping. */
+static brine_status pread_tensor(fill_ctx *f, uint64_t at, uint8_t *buf, size_t len,
+                                 brine_error *err)
+{
+    while (len) {
+        ssize_t r = pread(f->fd, buf, len, (off_t)at);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return err_set(err, BRINE_ERR_IO, __LINE__, "reading tensor %.200s failed: %s",
+                           f->t->name,
+                           r < 0 ? strerror(errno) : "the input file is shorter than it was");
+        buf += r;
+        at += (uint64_t)r;
+        len -= (size_t)r;
+        *f->done += (uint64_t)r;
+        if (f->opts && f->opts->progress)
+            f->opts->progress(f->opts->progress_ctx, *f->done, f->total);
+    }
+    return BRINE_OK;
+}
 
 /* The writer asks for bytes [offset, offset + len) of a tensor, in order and in chunks that
  * need not fall on element boundaries. */
@@ -46,6 +76,12 @@ static brine_status fill_tensor(void *ctx, uint64_t offset, uint8_t *buf, size_t
 {
     fill_ctx *f = ctx;
     uint32_t size = f->t->dtype->size;
+    const uint8_t *base =
+        ld_tensor_contiguous(f->set, f->t)
+            ? f->set->storages[f->t->storage].data + (uint64_t)f->t->offset * f->t->dtype->size
+            : NULL;
+    if (base && f->fd >= 0 && base >= f->map && base < f->map + f->map_len)
+        return pread_tensor(f, (uint64_t)(base - f->map) + offset, buf, len, err);
     while (len) {
         uint64_t first = offset / size, skip = offset % size;
         uint64_t count = (skip + len + size - 1) / size;
@@ -205,8 +241,8 @@ static char *shard_stem(const char *path)
  * and committed only when all of it was written; a failed commit removes what it renamed. */
 static brine_status write_sharded(const brine_model *m, const cv_plan *p, const char *path,
                                   const char *config_path, const brine_convert_options *opts,
-                                  fill_ctx *fills, uint8_t *scratch, uint64_t *done, uint64_t total,
-                                  brine_error *err)
+                                  int fd, fill_ctx *fills, uint8_t *scratch, uint64_t *done,
+                                  uint64_t total, brine_error *err)
 {
     const ld_set *s = &m->set;
     mem_budget *mem = (mem_budget *)&m->mem;
@@ -244,10 +280,12 @@ static brine_status write_sharded(const brine_model *m, const cv_plan *p, const 
         const char *base = strrchr(paths[k], '/') ? strrchr(paths[k], '/') + 1 : paths[k];
         st_writer *w = NULL;
         st = st_writer_new(&m->lim, mem, &w, err);
+        if (!st && fd >= 0) /* tensor bytes copied from the input file, as for one output */
+            st_writer_set_source(w, fd, m->map, m->map_len);
         for (size_t i = 0; !st && i < p->n; i++) {
             if (p->e[i].kept >= 0 || shard[i] != k)
                 continue;
-            fills[i] = (fill_ctx){s, p->e[i].t, scratch, done, total, opts};
+            fills[i] = (fill_ctx){s, p->e[i].t, fd, m->map, m->map_len, scratch, done, total, opts};
             st = add_to_shard(w, s, &p->e[i], &fills[i], err);
             if (!st && json_object_set_new(json_object_get(index, "weight_map"), p->e[i].name,
                                            json_string(base)))
@@ -345,12 +383,21 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
     for (size_t i = 0; i < plan.n; i++)
         if (plan.e[i].kept < 0)
             total += plan.e[i].t->numel * plan.e[i].t->dtype->size;
+    int fd = -1;
+    uint64_t at;
+    if (file_source(m->map, m->map_len, &fd, &at) && at == 0) {
+        st_writer_set_source(w, fd, m->map, m->map_len);
+        /* the judge read headers here and there; the copy reads the tensors in order */
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    } else {
+        fd = -1;
+    }
     if (opts && opts->max_shard_size && total > opts->max_shard_size) {
         if (!(config_path = opts->config_path ? strdup(opts->config_path) : config_path_for(path)))
             st = ERR_NOMEM(err);
         else
-            st =
-                write_sharded(m, &plan, path, config_path, opts, fills, scratch, &done, total, err);
+            st = write_sharded(m, &plan, path, config_path, opts, fd, fills, scratch, &done, total,
+                               err);
         goto out;
     }
     for (size_t i = 0; i < plan.n && !st; i++) {
@@ -370,7 +417,7 @@ brine_status brine_model_write_safetensors(const brine_model *m, const char *pat
         const void *direct = NULL;
         if (ld_tensor_contiguous(s, t) && !(opts && opts->progress))
             direct = s->storages[t->storage].data + (uint64_t)t->offset * t->dtype->size;
-        fills[i] = (fill_ctx){s, t, scratch, &done, total, opts};
+        fills[i] = (fill_ctx){s, t, fd, m->map, m->map_len, scratch, &done, total, opts};
         st = st_writer_add(w, name, strlen(name), (st_dtype)dt, t->ndim, shape, direct,
                            direct ? NULL : fill_tensor, &fills[i], err);
     }

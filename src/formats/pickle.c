@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "formats/format.h"
+#include "core/cursor.h"
 #include "formats/joblib.h"
+#include "pickle/decode.h"
 #include "pickle/opcodes.h"
 
 static int pickle_bid(const uint8_t *data, size_t len)
@@ -24,10 +26,50 @@ static int pickle_bid(const uint8_t *data, size_t len)
     return len && pk_opcodes[data[0]].name ? 5 : 0;
 }
 
-/* joblib's wrappers are named in the stream as text (GLOBAL lines or STACK_GLOBAL operands). */
-static int names_joblib_wrapper(const uint8_t *data, size_t len)
+/* Inputs up to this size are searched whole (cheaper than decoding their opcodes), and so
+ * are larger ones whose first this many bytes are opcodes. */
+#define SKIM_MIN (1u << 20)
+
+/* joblib's wrappers are named in the stream as text (GLOBAL lines or STACK_GLOBAL operands),
+ * and joblib.load reads one pickle: the names can only be among the opcodes from the start to
+ * the first STOP or the first bytes that are not an opcode (where the first array's raw bytes
+ * begin, or where a file of another format stops reading as a pickle). Only those bytes are
+ * searched: a search of the whole input would read every tensor of a 1 GiB zip, tar or legacy
+ * checkpoint from disk (each of them starts with a byte that is an opcode). */
+static int names_joblib_wrapper(fmt_env *env, const uint8_t *data, size_t len)
 {
-    return memmem(data, len, "ArrayWrapper", 12) != NULL;
+    size_t reach = len;
+    if (len > SKIM_MIN) {
+        cursor c;
+        cur_init(&c, data, len);
+        pk_pool pool;
+        pk_pool_init(&pool, fmt_mem(env));
+        pk_op op;
+        brine_error err;
+        reach = 0;
+        for (unsigned n = 1; cur_left(&c); n++) {
+            if (pk_decode(&c, &op, &pool, fmt_limits(env), &err))
+                break;
+            reach = (size_t)cur_pos(&c);
+            if (op.code == OPC_STOP)
+                break;
+            if (reach >= SKIM_MIN) {
+                /* a MiB of opcodes: a big pickle, whose bytes the machine reads anyway (the
+                 * inputs that must not be read whole stop being pickles within bytes) */
+                reach = len;
+                break;
+            }
+            if (n % 4096 == 0) { /* decoded escapes are not kept */
+                pk_pool_free(&pool);
+                pk_pool_init(&pool, fmt_mem(env));
+            }
+        }
+        pk_pool_free(&pool);
+        /* a name cut by the op that failed to decode is still text a reader may see */
+        if (reach < len)
+            reach = len - reach > 4096 ? reach + 4096 : len;
+    }
+    return memmem(data, reach, "ArrayWrapper", 12) != NULL;
 }
 
 /* Sidecar arrays of joblib < 0.10: each file is read from the pickle's folder and judged like
@@ -94,7 +136,7 @@ static brine_status read_joblib(fmt_env *env, const uint8_t *data, size_t len, f
 
 static brine_status pickle_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
-    if (names_joblib_wrapper(data, len))
+    if (names_joblib_wrapper(env, data, len))
         return read_joblib(env, data, len, FMT_JOBLIB);
     fmt_pickle p = {NULL, data, len, 0, FMT_ALL, PID_NONE, FMT_P_SNIFF, NULL, NULL, FMT_PICKLE};
     pk_graph *g;

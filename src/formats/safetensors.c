@@ -29,6 +29,7 @@
 
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/limits.h"
 #include "formats/format.h"
 
@@ -715,6 +716,7 @@ brine_status st_open(const uint8_t *data, size_t len, const brine_limits *lim, m
                            (unsigned long long)n, len - 8);
     const uint8_t *hdr = data + 8;
     size_t hlen = (size_t)n;
+    file_advise_willneed(hdr, hlen); /* read whole now; the tensors after it are not read */
     size_t bad = utf8_valid_prefix(hdr, hlen);
     if (bad != hlen)
         return ERR_CORRUPT(err, 8 + bad, "header is not valid UTF-8 at byte %zu (InvalidHeader)",
@@ -881,6 +883,9 @@ struct st_writer {
     uint8_t *hdr; /* 8-byte length + JSON + padding */
     size_t hdr_len, hdr_cap;
     int hdr_valid;
+    int src_fd; /* st_writer_set_source: data in [src_base, + src_len) is read from src_fd */
+    const uint8_t *src_base;
+    size_t src_len;
 };
 
 enum { ST_IO_CHUNK = 1 << 20 };
@@ -894,6 +899,7 @@ brine_status st_writer_new(const brine_limits *lim, mem_budget *mem, st_writer *
     if (!w)
         return ERR_NOMEM(err);
     w->mem = mem;
+    w->src_fd = -1;
     lim_resolve(lim, &w->lim);
     *out = w;
     return BRINE_OK;
@@ -1225,10 +1231,61 @@ brine_status st_writer_header(st_writer *w, const uint8_t **header, size_t *len,
     return BRINE_OK;
 }
 
-brine_status st_writer_write(st_writer *w, brine_write_fn write, void *ctx, brine_error *err)
+void st_writer_set_source(st_writer *w, int fd, const uint8_t *base, size_t len)
 {
-    if (!w || !write)
-        return err_set(err, BRINE_ERR_USAGE, __LINE__, "st_writer_write: NULL argument");
+    if (!w)
+        return;
+    w->src_fd = base && len ? fd : -1;
+    w->src_base = base;
+    w->src_len = len;
+}
+
+/* The offset in the source file of t's bytes, or -1 when they are not all in it. */
+static int64_t source_offset(const st_writer *w, const wtensor *t)
+{
+    if (w->src_fd < 0 || !t->data || (uintptr_t)t->data < (uintptr_t)w->src_base)
+        return -1;
+    uintptr_t at = (uintptr_t)t->data - (uintptr_t)w->src_base;
+    if (at > w->src_len || t->nbytes > w->src_len - at || at > INT64_MAX)
+        return -1;
+    return (int64_t)at;
+}
+
+/* Copies n bytes of the source from *off to out_fd inside the kernel (no page of the input is
+ * mapped or copied to user space; a reflink where the file system can). Returns the bytes
+ * copied before it stopped; *unsupported is set when the kernel cannot copy between these
+ * two files at all, so the caller falls back to pread for the rest. */
+static uint64_t copy_range(int src, uint64_t *off, int out_fd, uint64_t n, int *unsupported,
+                           int *saved_errno)
+{
+    uint64_t done = 0;
+    while (done < n) {
+        size_t want = n - done > (1u << 30) ? (1u << 30) : (size_t)(n - done);
+        loff_t o = (loff_t)*off;
+        ssize_t r = copy_file_range(src, &o, out_fd, NULL, want, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && done == 0 &&
+            (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP ||
+             errno == EBADF)) {
+            *unsupported = 1;
+            return 0;
+        }
+        if (r <= 0) {
+            *saved_errno = r < 0 ? errno : 0;
+            return done;
+        }
+        *off += (uint64_t)r;
+        done += (uint64_t)r;
+    }
+    return done;
+}
+
+/* Writes the header and the tensors; out_fd >= 0 is the descriptor behind write/ctx, for
+ * copying source ranges inside the kernel. */
+static brine_status write_body(st_writer *w, brine_write_fn write, void *ctx, int out_fd,
+                               brine_error *err)
+{
     brine_status st = build_header(w, err);
     if (st)
         return st;
@@ -1236,13 +1293,28 @@ brine_status st_writer_write(st_writer *w, brine_write_fn write, void *ctx, brin
         return err_set(err, BRINE_ERR_IO, __LINE__, "writing the safetensors header failed");
     uint8_t *buf = NULL;
     size_t buf_len = 0;
+    int no_copy_range = out_fd < 0;
     for (size_t i = 0; i < w->n && !st; i++) {
         const wtensor *t = w->order[i];
-        for (uint64_t done = 0; done < t->nbytes && !st;) {
+        int64_t src = source_offset(w, t);
+        uint64_t done = 0;
+        if (src >= 0 && !no_copy_range && t->nbytes) {
+            uint64_t off = (uint64_t)src;
+            int saved = 0;
+            done = copy_range(w->src_fd, &off, out_fd, t->nbytes, &no_copy_range, &saved);
+            if (!no_copy_range && done < t->nbytes) {
+                st = err_set(err, BRINE_ERR_IO, __LINE__,
+                             "copying tensor '%.100s' failed after %llu of %llu bytes: %s", t->name,
+                             (unsigned long long)done, (unsigned long long)t->nbytes,
+                             saved ? strerror(saved) : "the input file is shorter than it was");
+                break;
+            }
+        }
+        while (done < t->nbytes && !st) {
             size_t n = t->nbytes - done < ST_IO_CHUNK ? (size_t)(t->nbytes - done) : ST_IO_CHUNK;
             const uint8_t *p;
-            if (t->data) {
-                p = t->data + done;
+            if (t->data && src < 0) {
+                p = t->data + done; /* bytes in memory (inflated, built): no file behind them */
             } else {
                 if (!buf) {
                     buf_len = ST_IO_CHUNK;
@@ -1251,7 +1323,25 @@ brine_status st_writer_write(st_writer *w, brine_write_fn write, void *ctx, brin
                         break;
                     }
                 }
-                if ((st = t->fill(t->ctx, done, buf, n, err)))
+                if (src >= 0) {
+                    /* pread into the one reused buffer: the mapping is never touched */
+                    for (size_t got = 0; got < n && !st;) {
+                        ssize_t r = pread(w->src_fd, buf + got, n - got,
+                                          (off_t)((uint64_t)src + done + got));
+                        if (r < 0 && errno == EINTR)
+                            continue;
+                        if (r <= 0)
+                            st = err_set(
+                                err, BRINE_ERR_IO, __LINE__,
+                                "reading tensor '%.100s' from the input failed: %s", t->name,
+                                r < 0 ? strerror(errno) : "the input file is shorter than it was");
+                        else
+                            got += (size_t)r;
+                    }
+                } else {
+                    st = t->fill(t->ctx, done, buf, n, err);
+                }
+                if (st)
                     break;
                 p = buf;
             }
@@ -1264,6 +1354,13 @@ brine_status st_writer_write(st_writer *w, brine_write_fn write, void *ctx, brin
     }
     mem_free(w->mem, buf, buf_len);
     return st;
+}
+
+brine_status st_writer_write(st_writer *w, brine_write_fn write, void *ctx, brine_error *err)
+{
+    if (!w || !write)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "st_writer_write: NULL argument");
+    return write_body(w, write, ctx, -1, err);
 }
 
 typedef struct fd_sink {
@@ -1292,7 +1389,8 @@ static int write_all(void *ctx, const void *buf, size_t len)
 brine_status st_writer_write_fd(st_writer *w, int fd, brine_error *err)
 {
     fd_sink s = {fd, 0};
-    brine_status st = st_writer_write(w, write_all, &s, err);
+    brine_status st = w ? write_body(w, write_all, &s, fd, err)
+                        : err_set(err, BRINE_ERR_USAGE, __LINE__, "st_writer_write_fd: NULL");
     if (st == BRINE_ERR_IO && s.saved_errno && err) {
         size_t n = strlen(err->msg);
         if (n + 3 < sizeof err->msg)

@@ -121,6 +121,13 @@ brine_status st_writer_add(st_writer *w, const char *name, size_t name_len, st_d
 brine_status st_writer_set_metadata(st_writer *w, const char *key, size_t key_len,
                                     const char *value, size_t value_len, brine_error *err);
 
+/* Declares that tensor data pointers inside [base, base + len) are bytes of the open file fd
+ * at offset (pointer - base), as for a mapped input: the writer copies them from fd
+ * (copy_file_range into an output descriptor, pread into its bounded buffer otherwise) and
+ * never reads that memory, so a mapping is not faulted in and memory does not grow with the
+ * model. fd must stay open until the file is written. */
+void st_writer_set_source(st_writer *w, int fd, const uint8_t *base, size_t len);
+
 /* The header the writer will produce (valid until the next add/set/free), for tests. */
 brine_status st_writer_header(st_writer *w, const uint8_t **header, size_t *len, brine_error *err);
 

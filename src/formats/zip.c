@@ -13,12 +13,16 @@
  */
 #include "formats/zip.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/limits.h"
 
 /* Record signatures and fixed sizes (APPNOTE 4.3.7, 4.3.12, 4.3.14–4.3.16). */
@@ -56,7 +60,29 @@ struct zip_archive {
     int zip64;
     uint64_t inflated; /* bytes inflated so far, for zip_max_total_bytes */
     uint64_t concat;   /* bytes prepended to the archive (zipfile shifts every offset) */
+    int src_fd;        /* the file data maps (core/file.h), or -1: headers are pread from it */
+    uint64_t src_off;  /* where data starts in that file */
 };
+
+/* Bytes [at, at + n) of the archive (the caller checked they exist): pread into buf when data
+ * is a mapped file, else (or when n exceeds cap, or the read falls short) the mapping itself.
+ * Touching a mapped page maps the whole page-cache folio it sits in, so reading a few header
+ * bytes through the mapping would count MiBs of tensor bytes in the resident set. */
+static const uint8_t *peek(const zip_archive *za, uint64_t at, size_t n, uint8_t *buf, size_t cap)
+{
+    if (za->src_fd < 0 || n > cap)
+        return za->data + at;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(za->src_fd, buf + got, n - got, (off_t)(za->src_off + at + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return za->data + at;
+        got += (size_t)r;
+    }
+    return buf;
+}
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -397,7 +423,10 @@ static brine_status read_central(zip_archive *za, cursor *c, size_t i, uint32_t 
 static uint64_t descriptor_len(const zip_archive *za, const zip_entry *e, uint64_t at, int *agrees)
 {
     size_t left = za->len - (size_t)at;
-    const uint8_t *p = za->data + at;
+    uint8_t buf[24];
+    if (left > sizeof buf)
+        left = sizeof buf; /* the longest form */
+    const uint8_t *p = peek(za, at, left, buf, sizeof buf);
     *agrees = 1;
     for (int sig = 1; sig >= 0; sig--) {
         size_t s = sig ? 4 : 0;
@@ -429,17 +458,24 @@ static void read_local(zip_archive *za, zip_entry *e, uint64_t *end)
     if (e->anomalies & ZIP_ERR_ZIP64)
         return;
     uint64_t lo = e->local_offset;
-    if (lo > za->len || za->len - lo < LOCAL_SIZE || ld_le32(za->data + lo) != SIG_LOCAL) {
+    uint8_t sig[4];
+    if (lo > za->len || za->len - lo < LOCAL_SIZE ||
+        ld_le32(peek(za, lo, sizeof sig, sig, sizeof sig)) != SIG_LOCAL) {
         e->anomalies |= ZIP_ERR_LOCAL;
         return;
     }
-    const uint8_t *h = za->data + lo;
+    /* one read for the fixed part with the name and extra field that usually follow */
+    uint8_t buf[LOCAL_SIZE + 480];
+    size_t avail = za->len - lo < sizeof buf ? (size_t)(za->len - lo) : sizeof buf;
+    const uint8_t *h = peek(za, lo, avail, buf, sizeof buf);
     uint16_t nlen = ld_le16(h + 26), xlen = ld_le16(h + 28);
     uint64_t data = lo + LOCAL_SIZE + nlen + xlen; /* lo < len: no overflow */
     if (data > za->len) {
         e->anomalies |= ZIP_ERR_LOCAL;
         return;
     }
+    if (h == buf && LOCAL_SIZE + nlen + xlen > avail)
+        h = za->data + lo; /* a long name or extra field: read where it is */
     e->local_flags = ld_le16(h + 6);
     e->data_offset = data;
     if (nlen != e->name_len || (nlen && memcmp(h + LOCAL_SIZE, e->name, nlen)))
@@ -569,7 +605,17 @@ brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim, 
     za->data = data;
     za->len = len;
     za->mem = mem;
+    za->src_fd = -1;
+    if (len >= (1u << 20) && !file_source(data, len, &za->src_fd, &za->src_off))
+        za->src_fd = -1;
+    if (za->src_fd >= 0) /* headers: no read-ahead around them either */
+        (void)posix_fadvise(za->src_fd, 0, 0, POSIX_FADV_RANDOM);
     lim_resolve(lim, &za->lim);
+    /* The directory and the local headers are a few bytes each, spread over the whole file;
+     * the default read-around of a mapped page (up to the device's read-ahead, often MiBs)
+     * would read the tensor records between them from disk. Members are read whole by
+     * zip_read, which asks for their bytes then. */
+    file_advise_random(data, len);
 
     brine_status st;
     dir_info di;
@@ -652,6 +698,12 @@ brine_status zip_open(const uint8_t *data, size_t len, const brine_limits *lim, 
         goto fail;
     }
     size_t ns = 0;
+    /* ask for every local header's page at once: the disk serves them in parallel, where
+     * reading them in turn would wait for each */
+    if (len >= (1u << 20) && za->n <= (1u << 16))
+        for (size_t i = 0; i < za->n; i++)
+            if (za->entries[i].local_offset < len)
+                file_prefetch_page(data + za->entries[i].local_offset);
     for (size_t i = 0; i < za->n; i++) {
         uint64_t end;
         read_local(za, &za->entries[i], &end);
@@ -779,7 +831,8 @@ static brine_status inflate_entry(zip_archive *za, zip_entry *e, uint8_t *out, b
                                           "zlib refused to start: %s", zs.msg ? zs.msg : "?");
     const uint8_t *in = za->data + e->data_offset;
     uint64_t in_left = e->csize, out_left = e->usize;
-    const uInt chunk = 1u << 30; /* avail_in/avail_out are 32-bit */
+    file_advise_willneed(in, (size_t)in_left); /* csize <= len was checked at open */
+    const uInt chunk = 1u << 30;               /* avail_in/avail_out are 32-bit */
     brine_status st = BRINE_OK;
     for (;;) {
         if (zs.avail_in == 0 && in_left) {
@@ -862,8 +915,11 @@ brine_status zip_read(zip_archive *za, size_t i, unsigned flags, const uint8_t *
                              __LINE__);
         *data = za->data + e->data_offset;
         *len = (size_t)e->csize;
-        if (!(flags & ZIP_READ_NO_CRC) && crc_of(*data, e->csize) != e->crc32)
-            e->anomalies |= ZIP_CRC;
+        if (!(flags & ZIP_READ_NO_CRC)) {
+            file_advise_willneed(*data, *len); /* read whole now, not a page per fault */
+            if (crc_of(*data, e->csize) != e->crc32)
+                e->anomalies |= ZIP_CRC;
+        }
         return BRINE_OK;
     }
 

@@ -16,6 +16,7 @@
 #include "brine.h"
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/limits.h"
 #include "load/model.h"
 
@@ -76,6 +77,10 @@ brine_status brine_model_open(const char *path, const brine_load_options *opts, 
     brine_status st = brine_map_file(path, &m->map, &m->map_len, err);
     if (!st)
         st = judge_and_collect(m, path, opts, err);
+    /* the judge read headers here and there (zip_open asked for no read-ahead); a caller now
+     * reads tensor bytes through the mapping, in order */
+    if (!st)
+        file_advise_normal(m->map, m->map_len);
     if (!st && !m->set.config && !(m->set.config = json_object()))
         st = ERR_NOMEM(err);
     if (!st) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/limits.h"
 #include "formats/format.h"
 #include "formats/joblib.h"
@@ -477,8 +478,17 @@ static brine_status walk_file(fmt_env *env, const uint8_t *data, size_t len)
                            sc->limits.max_input_bytes, len);
     int bids[64];
     size_t n = 0;
-    for (; fmt_registry[n] && n < 64; n++)
+    int headers_only = 0;
+    for (; fmt_registry[n] && n < 64; n++) {
         bids[n] = fmt_registry[n]->bid(data, len);
+        headers_only |= bids[n] > 0 && (strcmp(fmt_registry[n]->name, "zip") == 0 ||
+                                        strcmp(fmt_registry[n]->name, "safetensors") == 0);
+    }
+    /* A large file is mapped without read-ahead (core/file.c) so that the bids cost a page
+     * each; a zip or safetensors file is then read by its headers (those readers ask for
+     * what they read whole), anything else from the start on. */
+    if (!headers_only)
+        file_advise_normal(data, len);
     int saved_bid = env->cur_bid;
     brine_status st = BRINE_OK;
     for (size_t i = 0; i < n && !st; i++) {
