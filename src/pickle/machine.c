@@ -64,8 +64,12 @@ void pk_graph_free(pk_graph *g)
 
 /* ------------------------------------------------------------------ run state */
 
-/* Memo: a sparse open-addressing map from index to node. CPython's C memo is an array sized
- * by twice the largest index (LONG_BINPUT 0x7fffffff asks for 32 GiB); a map costs what is used. */
+/* Memo: a dense array for the indices pickles really use (MEMOIZE and the Picklers' PUTs count
+ * 0, 1, 2, ...), and a sparse open-addressing map for the rest. CPython's C memo is an array
+ * sized by twice the largest index (LONG_BINPUT 0x7fffffff asks for 32 GiB): here the dense
+ * array grows only as entries are put into it (an index goes there only while the array
+ * stays at most about twice the entries it holds), so what the memo costs is what is used,
+ * never an index read from the file. A key lives where it was first put: dense or sparse. */
 typedef struct memo_slot {
     uint64_t key; /* index + 1; 0 = empty */
     pk_id val;
@@ -98,9 +102,13 @@ typedef struct run {
     size_t *marks;
     size_t n_marks, cap_marks;
     size_t fence;        /* stack index of the newest mark (0 when none) */
-    memo_slot *memo;
+    pk_id *dense;        /* dense[i]: memo index i, 0 = absent (no node has id 0) */
+    size_t dense_cap;    /* entries allocated */
+    size_t dense_len;    /* filled entries of dense */
+    memo_slot *memo;     /* the sparse rest */
     size_t memo_cap;     /* slots, a power of two */
-    size_t memo_len;     /* filled slots (MEMOIZE's index) */
+    size_t memo_sparse;  /* filled slots of memo */
+    size_t memo_len;     /* entries of the whole memo (MEMOIZE's index, len(memo)) */
     uint64_t memo_k0, memo_k1; /* SipHash key of the memo, drawn when it is first allocated */
     int proto;
     uint64_t frame_end;  /* 0 when not inside a FRAME */
@@ -297,17 +305,24 @@ static memo_slot *memo_find(run *r, uint64_t idx)
     }
 }
 
-static brine_status memo_put(run *r, uint64_t idx, pk_id val)
+/* The node at memo index idx, 0 when there is none. */
+static pk_id memo_get(run *r, uint64_t idx)
+{
+    if (idx < r->dense_cap && r->dense[idx])
+        return r->dense[idx];
+    if (!r->memo_sparse)
+        return 0;
+    const memo_slot *s = memo_find(r, idx);
+    return s && s->key ? s->val : 0;
+}
+
+/* Dense array slack: an index up to twice the entries held (plus this) may grow the array. */
+enum { MEMO_DENSE_SLACK = 64 };
+
+static brine_status memo_put_sparse(run *r, uint64_t idx, pk_id val)
 {
     memo_slot *s = memo_find(r, idx);
-    if (s && s->key) {
-        s->val = val; /* overwriting keeps memo_len, as in _Unpickler_MemoPut */
-        return BRINE_OK;
-    }
-    if (r->memo_len >= r->lim->max_memo)
-        return err_limit(r->err, "max_memo", r->lim->max_memo, r->memo_len + 1, r->op->offset, 1,
-                         __LINE__);
-    if (!s || (r->memo_len + 1) * 2 > r->memo_cap) {
+    if (!s || (r->memo_sparse + 1) * 2 > r->memo_cap) {
         size_t ncap = r->memo_cap ? r->memo_cap * 2 : 64;
         if (!r->memo_cap) /* a fresh key per pickle: the file cannot aim at it */
             hmap_seed(&r->memo_k0, &r->memo_k1);
@@ -326,6 +341,39 @@ static brine_status memo_put(run *r, uint64_t idx, pk_id val)
     }
     s->key = idx + 1;
     s->val = val;
+    r->memo_sparse++;
+    r->memo_len++;
+    return BRINE_OK;
+}
+
+static brine_status memo_put(run *r, uint64_t idx, pk_id val)
+{
+    if (idx < r->dense_cap && r->dense[idx]) {
+        r->dense[idx] = val; /* overwriting keeps memo_len, as in _Unpickler_MemoPut */
+        return BRINE_OK;
+    }
+    if (r->memo_sparse) {
+        memo_slot *s = memo_find(r, idx);
+        if (s && s->key) {
+            s->val = val;
+            return BRINE_OK;
+        }
+    }
+    if (r->memo_len >= r->lim->max_memo)
+        return err_limit(r->err, "max_memo", r->lim->max_memo, r->memo_len + 1, r->op->offset, 1,
+                         __LINE__);
+    if (idx >= r->dense_cap) {
+        /* grow only while the array stays proportional to what it holds, never to an index */
+        if (idx > 2 * (uint64_t)r->dense_len + MEMO_DENSE_SLACK)
+            return memo_put_sparse(r, idx, val);
+        size_t old = r->dense_cap;
+        if (mem_grow(r->g->mem, (void **)&r->dense, &r->dense_cap, (size_t)idx + 1,
+                     sizeof *r->dense))
+            return nomem(r);
+        memset(r->dense + old, 0, (r->dense_cap - old) * sizeof *r->dense);
+    }
+    r->dense[idx] = val;
+    r->dense_len++;
     r->memo_len++;
     return BRINE_OK;
 }
@@ -958,10 +1006,10 @@ static brine_status step(run *r, const pk_op *op, int *stop)
             return FAIL("Memo value not found at index %.*s",
                         (int)(op->slen > 40 ? 40 : op->slen), (const char *)op->s);
         }
-        memo_slot *s = op->i >= 0 ? memo_find(r, (uint64_t)op->i) : NULL;
-        if (!s || !s->key)
+        pk_id v = op->i >= 0 ? memo_get(r, (uint64_t)op->i) : 0;
+        if (!v)
             return FAIL("Memo value not found at index %lld", (long long)op->i);
-        return push(r, s->val);
+        return push(r, v);
     }
     case OPC_PUT:
     case OPC_BINPUT:
@@ -1091,6 +1139,7 @@ static void run_free(run *r)
     mem_free(mem, r->stack, r->cap_stack * sizeof(pk_id));
     mem_free(mem, r->marks, r->cap_marks * sizeof(size_t));
     mem_free(mem, r->memo, r->memo_cap * sizeof(memo_slot));
+    mem_free(mem, r->dense, r->dense_cap * sizeof(pk_id));
     mem_free(mem, r->big, r->cap_big * sizeof *r->big);
 }
 
