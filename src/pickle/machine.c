@@ -705,23 +705,46 @@ typedef struct walk_frame {
     uint64_t next; /* next child index */
 } walk_frame;
 
+/* A node with no children: one leaf, depth 1, nothing to remember about it. */
+static int is_leaf(const pk_node *n) { return !n->count && !n->a && !n->b && !n->c && !n->state; }
+
+/* depth[] of the walk: 0 = not reached yet; DEPTH_DONE set once the node's subtree is done. */
+#define DEPTH_DONE UINT32_C(0x80000000)
+#define DEPTH_MAX UINT32_C(0x7fffffff) /* max_nesting's hard cap is far below */
+
+static brine_status nesting_error(run *r, uint64_t depth, uint64_t offset)
+{
+    brine_status st = err_limit(r->err, "max_nesting", r->lim->max_nesting, depth, offset, 1,
+                                __LINE__);
+    snprintf(r->err->msg, sizeof r->err->msg,
+             "limit max_nesting is %llu; the object made here nests %llu deep: "
+             "consumers that walk it recurse that deep",
+             (unsigned long long)r->lim->max_nesting, (unsigned long long)depth);
+    return st;
+}
+
 /* Leaves and nesting depth of every node of this run, fully expanded as a consumer walking
  * the loaded object would see them (shared references counted each time they are reached,
  * a reference back into a node being walked counted once), in one iterative post-order
  * pass: O(nodes + items), nothing expanded. Fills the pickle record; returns a limit error
- * for the first node over max_nesting, or over max_expansion once past the floor. */
+ * for the first node over max_nesting, or over max_expansion once past the floor.
+ * Memory: 12 bytes per node of the run, and a walk stack as deep as the graph; leaves (most
+ * nodes: numbers, strings) are folded into their parent without being visited. */
 static brine_status amplification(run *r)
 {
     pk_graph *g = r->g;
     size_t first = r->first_node ? r->first_node : 1, n = g->n_nodes > first ? g->n_nodes - first : 0;
     if (!n)
         return BRINE_OK;
-    uint64_t *size = mem_calloc(g->mem, n, sizeof *size);
-    uint32_t *depth = mem_calloc(g->mem, n, sizeof *depth);
-    uint8_t *state = mem_calloc(g->mem, n, 1); /* 0 new, 1 being walked, 2 done */
-    walk_frame *stk = mem_calloc(g->mem, n, sizeof *stk);
+    size_t size_bytes;
+    if (__builtin_mul_overflow(n, sizeof(uint64_t), &size_bytes))
+        return nomem(r);
+    uint64_t *size = mem_alloc(g->mem, size_bytes); /* valid once depth[] is nonzero */
+    uint32_t *depth = size ? mem_calloc(g->mem, n, sizeof *depth) : NULL;
+    walk_frame *stk = NULL;
+    size_t cap_stk = 0;
     brine_status st = BRINE_OK;
-    if (!size || !depth || !state || !stk) {
+    if (!size || !depth) {
         st = nomem(r);
         goto out;
     }
@@ -732,11 +755,24 @@ static brine_status amplification(run *r)
         allowed = BRINE_EXPANSION_FLOOR;
     uint64_t max_size = 0, max_depth = 0;
     for (size_t root = 0; root < n && !st; root++) {
-        if (state[root])
+        if (depth[root])
             continue;
+        const pk_node *rn = pk_at(g, (pk_id)(root + first));
+        if (is_leaf(rn)) {
+            max_size = max_size ? max_size : 1;
+            max_depth = max_depth ? max_depth : 1;
+            if (1 > r->lim->max_nesting) {
+                st = nesting_error(r, 1, rn->offset);
+                break;
+            }
+            continue;
+        }
         size_t sp = 0;
+        if (mem_grow(g->mem, (void **)&stk, &cap_stk, 1, sizeof *stk)) {
+            st = nomem(r);
+            break;
+        }
         stk[sp++] = (walk_frame){(pk_id)(root + first), 0};
-        state[root] = 1;
         size[root] = 1;
         depth[root] = 1;
         while (sp) {
@@ -747,37 +783,43 @@ static brine_status amplification(run *r)
                 pk_id c = child_at(node, f->next++);
                 if (!c)
                     continue;
-                uint64_t cs = 1, cd = 1; /* other runs' nodes and back edges: one leaf */
+                uint64_t cs = 1, cd = 1; /* other runs' nodes, leaves and back edges: one leaf */
                 if (c >= first && c < g->n_nodes) {
                     size_t ci = c - first;
-                    if (state[ci] == 0) {
-                        state[ci] = 1;
+                    const pk_node *cn = pk_at(g, c);
+                    if (!depth[ci] && is_leaf(cn)) {
+                        if (1 > r->lim->max_nesting) {
+                            st = nesting_error(r, 1, cn->offset);
+                            break;
+                        }
+                    } else if (!depth[ci]) {
+                        if (mem_grow(g->mem, (void **)&stk, &cap_stk, sp + 1, sizeof *stk)) {
+                            st = nomem(r);
+                            break;
+                        }
                         size[ci] = 1;
                         depth[ci] = 1;
                         stk[sp++] = (walk_frame){c, 0};
                         continue;
+                    } else if (depth[ci] & DEPTH_DONE) {
+                        cs = size[ci];
+                        cd = depth[ci] & ~DEPTH_DONE;
                     }
-                    if (state[ci] == 2)
-                        cs = size[ci], cd = depth[ci];
                 }
                 size[fi] = sat_add(size[fi], cs);
                 if (cd + 1 > depth[fi])
-                    depth[fi] = (uint32_t)(cd + 1 > UINT32_MAX ? UINT32_MAX : cd + 1);
+                    depth[fi] = (uint32_t)(cd + 1 > DEPTH_MAX ? DEPTH_MAX : cd + 1);
                 continue;
             }
-            state[fi] = 2;
+            uint32_t d = depth[fi];
+            depth[fi] = d | DEPTH_DONE;
             sp--;
             if (size[fi] > max_size)
                 max_size = size[fi];
-            if (depth[fi] > max_depth)
-                max_depth = depth[fi];
-            if (depth[fi] > r->lim->max_nesting) {
-                st = err_limit(r->err, "max_nesting", r->lim->max_nesting, depth[fi],
-                               node->offset, 1, __LINE__);
-                snprintf(r->err->msg, sizeof r->err->msg,
-                         "limit max_nesting is %llu; the object made here nests %llu deep: "
-                         "consumers that walk it recurse that deep",
-                         (unsigned long long)r->lim->max_nesting, (unsigned long long)depth[fi]);
+            if (d > max_depth)
+                max_depth = d;
+            if (d > r->lim->max_nesting) {
+                st = nesting_error(r, d, node->offset);
                 break;
             }
             if (size[fi] > allowed) {
@@ -795,18 +837,17 @@ static brine_status amplification(run *r)
             if (sp) { /* fold into the parent */
                 size_t pi = stk[sp - 1].id - first;
                 size[pi] = sat_add(size[pi], size[fi]);
-                if ((uint64_t)depth[fi] + 1 > depth[pi])
-                    depth[pi] = depth[fi] == UINT32_MAX ? UINT32_MAX : depth[fi] + 1;
+                if ((uint64_t)d + 1 > depth[pi])
+                    depth[pi] = d >= DEPTH_MAX ? DEPTH_MAX : d + 1;
             }
         }
     }
     r->pickle->expanded = max_size;
     r->pickle->nesting = max_depth;
 out:
-    mem_free(g->mem, size, n * sizeof *size);
+    mem_free(g->mem, size, size_bytes);
     mem_free(g->mem, depth, n * sizeof *depth);
-    mem_free(g->mem, state, n);
-    mem_free(g->mem, stk, n * sizeof *stk);
+    mem_free(g->mem, stk, cap_stk * sizeof *stk);
     return st;
 }
 
