@@ -40,6 +40,19 @@
 
 /* ------------------------------------------------------------------ graph storage */
 
+/* Small containers (most of them: a record's dict, a call's argument tuple) take their items
+ * from the blocks of one arena: no allocation, header or free of their own. A container
+ * outgrowing ITEMS_ARENA_MAX ids moves to an array of its own, grown by realloc (which
+ * remaps rather than copies large arrays). What a growing small container leaves behind in
+ * the arena stays there: at most what it grew to. */
+enum { ITEMS_ARENA_MAX = 256, ITEMS_BLOCK = 16384 };
+
+struct pk_items_blk {
+    struct pk_items_blk *next;
+    size_t n; /* ids in this block */
+    pk_id ids[];
+};
+
 void pk_graph_init(pk_graph *g, mem_budget *mem)
 {
     memset(g, 0, sizeof *g);
@@ -51,9 +64,16 @@ void pk_graph_free(pk_graph *g)
 {
     if (!g || !g->mem)
         return;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].items)
-            mem_free(g->mem, g->nodes[i].items, (size_t)g->nodes[i].cap * sizeof(pk_id));
+    for (size_t i = 0; i < g->n_heap_items; i++) {
+        const pk_node *n = &g->nodes[g->heap_items[i]];
+        mem_free(g->mem, n->items, pk_items_cap(n->count) * sizeof(pk_id));
+    }
+    mem_free(g->mem, g->heap_items, g->cap_heap_items * sizeof *g->heap_items);
+    while (g->item_blocks) {
+        struct pk_items_blk *b = g->item_blocks;
+        g->item_blocks = b->next;
+        mem_free(g->mem, b, sizeof *b + b->n * sizeof(pk_id));
+    }
     mem_free(g->mem, g->nodes, g->cap_nodes * sizeof *g->nodes);
     mem_free(g->mem, g->globals, g->cap_globals * sizeof *g->globals);
     mem_free(g->mem, g->events, g->cap_events * sizeof *g->events);
@@ -86,32 +106,32 @@ enum { MAX_BIG_KEYS = 4096 };
 
 typedef struct run {
     pk_graph *g;
-    uint8_t live;        /* PK_UNPICKLER_* still running */
+    uint8_t live; /* PK_UNPICKLER_* still running */
     big_key *big;
     size_t n_big, cap_big;
-    size_t first_node;   /* nodes of this run are [first_node, n_nodes) */
+    size_t first_node; /* nodes of this run are [first_node, n_nodes) */
     const brine_limits *lim;
     const pk_run_options *opts;
-    pk_build_hook hook;  /* NULL: plain pickle.load */
+    pk_build_hook hook; /* NULL: plain pickle.load */
     void *hook_ctx;
-    int map_proto;       /* protocol find_class maps names by, -1: the stream's own */
+    int map_proto; /* protocol find_class maps names by, -1: the stream's own */
     cursor cur;
     brine_error *err;
     pk_id *stack;
     size_t n_stack, cap_stack;
     size_t *marks;
     size_t n_marks, cap_marks;
-    size_t fence;        /* stack index of the newest mark (0 when none) */
-    pk_id *dense;        /* dense[i]: memo index i, 0 = absent (no node has id 0) */
-    size_t dense_cap;    /* entries allocated */
-    size_t dense_len;    /* filled entries of dense */
-    memo_slot *memo;     /* the sparse rest */
-    size_t memo_cap;     /* slots, a power of two */
-    size_t memo_sparse;  /* filled slots of memo */
-    size_t memo_len;     /* entries of the whole memo (MEMOIZE's index, len(memo)) */
+    size_t fence;              /* stack index of the newest mark (0 when none) */
+    pk_id *dense;              /* dense[i]: memo index i, 0 = absent (no node has id 0) */
+    size_t dense_cap;          /* entries allocated */
+    size_t dense_len;          /* filled entries of dense */
+    memo_slot *memo;           /* the sparse rest */
+    size_t memo_cap;           /* slots, a power of two */
+    size_t memo_sparse;        /* filled slots of memo */
+    size_t memo_len;           /* entries of the whole memo (MEMOIZE's index, len(memo)) */
     uint64_t memo_k0, memo_k1; /* SipHash key of the memo, drawn when it is first allocated */
     int proto;
-    uint64_t frame_end;  /* 0 when not inside a FRAME */
+    uint64_t frame_end; /* 0 when not inside a FRAME */
     pk_pickle *pickle;
     size_t pickle_index; /* of pickle in g->pickles (nested runs append records) */
     const pk_op *op;     /* the opcode being applied */
@@ -138,7 +158,8 @@ static brine_status new_node(run *r, pk_kind kind, pk_id *out)
     if (g->n_nodes >= r->lim->max_nodes)
         return err_limit(r->err, "max_nodes", r->lim->max_nodes, g->n_nodes + 1, r->op->offset, 1,
                          __LINE__);
-    if (mem_grow(g->mem, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
+    if (g->n_nodes >= g->cap_nodes &&
+        mem_grow(g->mem, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
         return nomem(r);
     if (g->n_nodes == 0) { /* id 0 means "no node": a zeroed placeholder */
         memset(&g->nodes[0], 0, sizeof g->nodes[0]);
@@ -156,17 +177,69 @@ static brine_status new_node(run *r, pk_kind kind, pk_id *out)
     return BRINE_OK;
 }
 
-static brine_status add_item(run *r, pk_id container, pk_id item)
+/* n ids from the arena (n <= ITEMS_ARENA_MAX), NULL when memory is refused. */
+static pk_id *items_take(pk_graph *g, size_t n)
 {
+    if (n > g->items_left) {
+        struct pk_items_blk *b = mem_alloc(g->mem, sizeof *b + ITEMS_BLOCK * sizeof(pk_id));
+        if (!b)
+            return NULL;
+        b->next = g->item_blocks;
+        b->n = ITEMS_BLOCK;
+        g->item_blocks = b;
+        g->items_next = b->ids;
+        g->items_left = ITEMS_BLOCK;
+    }
+    pk_id *p = g->items_next;
+    g->items_next += n;
+    g->items_left -= n;
+    return p;
+}
+
+/* Room for need items in a container; on failure it is unchanged. */
+static brine_status items_reserve(run *r, pk_id container, uint64_t need)
+{
+    pk_graph *g = r->g;
+    pk_node *n = pk_at(g, container);
+    size_t cap = pk_items_cap(n->count);
+    if (need <= cap)
+        return BRINE_OK;
+    if (need > UINT32_MAX)
+        return err_limit(r->err, "max_nodes", r->lim->max_nodes, need, r->op->offset, 1, __LINE__);
+    size_t ncap = pk_items_cap((uint32_t)need);
+    pk_id *fresh;
+    if (ncap <= ITEMS_ARENA_MAX) {
+        if (!(fresh = items_take(g, ncap)))
+            return nomem(r);
+        if (n->count)
+            memcpy(fresh, n->items, (size_t)n->count * sizeof(pk_id));
+    } else if (cap > ITEMS_ARENA_MAX) {
+        if (!(fresh = mem_realloc(g->mem, n->items, cap * sizeof(pk_id), ncap * sizeof(pk_id))))
+            return nomem(r);
+    } else {
+        if (mem_grow(g->mem, (void **)&g->heap_items, &g->cap_heap_items, g->n_heap_items + 1,
+                     sizeof *g->heap_items) ||
+            !(fresh = mem_alloc(g->mem, ncap * sizeof(pk_id))))
+            return nomem(r);
+        if (n->count)
+            memcpy(fresh, n->items, (size_t)n->count * sizeof(pk_id));
+        g->heap_items[g->n_heap_items++] = container;
+    }
+    n->items = fresh;
+    return BRINE_OK;
+}
+
+/* Appends k ids (not inside the graph's own arrays: the stack) to a container. */
+static brine_status add_items(run *r, pk_id container, const pk_id *ids, size_t k)
+{
+    if (!k)
+        return BRINE_OK;
     pk_node *n = pk_at(r->g, container);
-    size_t cap = n->cap;
-    if (n->count == UINT32_MAX)
-        return err_limit(r->err, "max_nodes", r->lim->max_nodes, (uint64_t)n->count + 1,
-                         r->op->offset, 1, __LINE__);
-    if (mem_grow(r->g->mem, (void **)&n->items, &cap, (size_t)n->count + 1, sizeof(pk_id)))
-        return nomem(r);
-    n->cap = (uint32_t)cap;
-    n->items[n->count++] = item;
+    brine_status st = items_reserve(r, container, (uint64_t)n->count + k);
+    if (st)
+        return st;
+    memcpy(n->items + n->count, ids, k * sizeof(pk_id));
+    n->count += (uint32_t)k;
     return BRINE_OK;
 }
 
@@ -199,8 +272,7 @@ static const char *unpickler_name(unsigned bits)
 static void defer(run *r, const brine_error *e)
 {
     pk_graph *g = r->g;
-    if (!g->deferred ||
-        (g->deferred_error.code != BRINE_ERR_LIMIT && e->code == BRINE_ERR_LIMIT)) {
+    if (!g->deferred || (g->deferred_error.code != BRINE_ERR_LIMIT && e->code == BRINE_ERR_LIMIT)) {
         g->deferred_error = *e;
         g->deferred = 1;
     }
@@ -278,11 +350,8 @@ static brine_status pop_into(run *r, size_t start, pk_kind kind, pk_id *out)
     if (start < r->fence || start > r->n_stack)
         return underflow(r);
     brine_status st = new_node(r, kind, out);
-    if (st)
+    if (st || (st = add_items(r, *out, r->stack + start, r->n_stack - start)))
         return st;
-    for (size_t i = start; i < r->n_stack; i++)
-        if ((st = add_item(r, *out, r->stack[i])))
-            return st;
     r->n_stack = start;
     return BRINE_OK;
 }
@@ -479,11 +548,14 @@ static brine_status make_global(run *r, const uint8_t *mod, uint64_t mlen, const
 static int is_literal(const pk_node *n)
 {
     switch (n->kind) {
-    case K_GLOBAL: case K_CALL: case K_NEWOBJ: case K_INST: case K_PERSID: case K_EXT:
-    case K_BUFFER:
-        return 0;
-    default:
-        return 1;
+    case K_GLOBAL:
+    case K_CALL:
+    case K_NEWOBJ:
+    case K_INST:
+    case K_PERSID:
+    case K_EXT:
+    case K_BUFFER: return 0;
+    default: return 1;
     }
 }
 
@@ -497,14 +569,21 @@ static brine_status op_value(run *r, const pk_op *op)
     pk_kind kind;
     switch (op->code) {
     case OPC_NONE: kind = K_NONE; break;
-    case OPC_NEWTRUE: case OPC_NEWFALSE: kind = K_BOOL; break;
-    case OPC_FLOAT: case OPC_BINFLOAT: kind = K_FLOAT; break;
-    case OPC_STRING: case OPC_BINSTRING: case OPC_SHORT_BINSTRING: kind = K_PYSTR; break;
-    case OPC_BINBYTES: case OPC_SHORT_BINBYTES: case OPC_BINBYTES8: kind = K_BYTES; break;
+    case OPC_NEWTRUE:
+    case OPC_NEWFALSE: kind = K_BOOL; break;
+    case OPC_FLOAT:
+    case OPC_BINFLOAT: kind = K_FLOAT; break;
+    case OPC_STRING:
+    case OPC_BINSTRING:
+    case OPC_SHORT_BINSTRING: kind = K_PYSTR; break;
+    case OPC_BINBYTES:
+    case OPC_SHORT_BINBYTES:
+    case OPC_BINBYTES8: kind = K_BYTES; break;
     case OPC_BYTEARRAY8: kind = K_BYTEARRAY; break;
-    case OPC_UNICODE: case OPC_BINUNICODE: case OPC_SHORT_BINUNICODE: case OPC_BINUNICODE8:
-        kind = K_STR;
-        break;
+    case OPC_UNICODE:
+    case OPC_BINUNICODE:
+    case OPC_SHORT_BINUNICODE:
+    case OPC_BINUNICODE8: kind = K_STR; break;
     case OPC_EMPTY_LIST: kind = K_LIST; break;
     case OPC_EMPTY_DICT: kind = K_DICT; break;
     case OPC_EMPTY_SET: kind = K_SET; break;
@@ -520,15 +599,16 @@ static brine_status op_value(run *r, const pk_op *op)
         return st;
     pk_node *n = pk_at(r->g, id);
     switch (kind) {
-    case K_BOOL:
-        n->v.i = op->code == OPC_NEWTRUE ? 1 : op->code == OPC_NEWFALSE ? 0 : op->i;
-        break;
+    case K_BOOL: n->v.i = op->code == OPC_NEWTRUE ? 1 : op->code == OPC_NEWFALSE ? 0 : op->i; break;
     case K_INT: n->v.i = op->i; break;
     case K_FLOAT: n->v.d = op->d; break;
     case K_BIGINT:
         n->flags |= op->vk == PV_BIGINT_TEXT ? PKF_BIGTEXT : 0;
         /* fall through */
-    case K_PYSTR: case K_BYTES: case K_BYTEARRAY: case K_STR:
+    case K_PYSTR:
+    case K_BYTES:
+    case K_BYTEARRAY:
+    case K_STR:
         n->v.s.p = op->s;
         n->v.s.len = op->slen;
         break;
@@ -620,9 +700,8 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             pk_id payload;
             if ((st = new_node(r, K_DICT, &payload)))
                 return st;
-            for (size_t i = from; i + 1 < r->n_stack; i++)
-                if ((st = add_item(r, payload, r->stack[i])))
-                    return st;
+            if ((st = add_items(r, payload, r->stack + from, r->n_stack - from - 1)))
+                return st;
             pk_at(r->g, target)->flags |= PKF_MUTATED;
             if ((st = log_event(r, EV_MUTATE, target, payload)))
                 return st;
@@ -634,9 +713,8 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             r->n_stack = from;
             return BRINE_OK;
         }
-        for (size_t i = from; i < r->n_stack; i++)
-            if ((st = add_item(r, target, r->stack[i])))
-                return st;
+        if ((st = add_items(r, target, r->stack + from, r->n_stack - from)))
+            return st;
     } else if (is_literal(t)) {
         return FAIL("%s: target cannot take items", pk_opcodes[code].name);
     } else {
@@ -646,9 +724,9 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             return st;
         /* the target keeps the items too, so passes over the graph see what an
          * OrderedDict or a list subclass was filled with */
-        for (size_t i = from; i < r->n_stack; i++)
-            if ((st = add_item(r, payload, r->stack[i])) || (st = add_item(r, target, r->stack[i])))
-                return st;
+        if ((st = add_items(r, payload, r->stack + from, r->n_stack - from)) ||
+            (st = add_items(r, target, r->stack + from, r->n_stack - from)))
+            return st;
         if ((st = log_event(r, EV_MUTATE, target, payload)))
             return st;
     }
@@ -665,8 +743,8 @@ static brine_status big_put(run *r, const pk_op *op, pk_id val)
             return BRINE_OK;
         }
     if (r->n_big >= MAX_BIG_KEYS || r->memo_len >= r->lim->max_memo)
-        return err_limit(r->err, "max_memo", r->n_big >= MAX_BIG_KEYS ? MAX_BIG_KEYS
-                                                                      : r->lim->max_memo,
+        return err_limit(r->err, "max_memo",
+                         r->n_big >= MAX_BIG_KEYS ? MAX_BIG_KEYS : r->lim->max_memo,
                          r->memo_len + 1, op->offset, 1, __LINE__);
     if (mem_grow(r->g->mem, (void **)&r->big, &r->cap_big, r->n_big + 1, sizeof *r->big))
         return nomem(r);
@@ -710,12 +788,12 @@ static int is_leaf(const pk_node *n) { return !n->count && !n->a && !n->b && !n-
 
 /* depth[] of the walk: 0 = not reached yet; DEPTH_DONE set once the node's subtree is done. */
 #define DEPTH_DONE UINT32_C(0x80000000)
-#define DEPTH_MAX UINT32_C(0x7fffffff) /* max_nesting's hard cap is far below */
+#define DEPTH_MAX  UINT32_C(0x7fffffff) /* max_nesting's hard cap is far below */
 
 static brine_status nesting_error(run *r, uint64_t depth, uint64_t offset)
 {
-    brine_status st = err_limit(r->err, "max_nesting", r->lim->max_nesting, depth, offset, 1,
-                                __LINE__);
+    brine_status st =
+        err_limit(r->err, "max_nesting", r->lim->max_nesting, depth, offset, 1, __LINE__);
     snprintf(r->err->msg, sizeof r->err->msg,
              "limit max_nesting is %llu; the object made here nests %llu deep: "
              "consumers that walk it recurse that deep",
@@ -733,7 +811,8 @@ static brine_status nesting_error(run *r, uint64_t depth, uint64_t offset)
 static brine_status amplification(run *r)
 {
     pk_graph *g = r->g;
-    size_t first = r->first_node ? r->first_node : 1, n = g->n_nodes > first ? g->n_nodes - first : 0;
+    size_t first = r->first_node ? r->first_node : 1,
+           n = g->n_nodes > first ? g->n_nodes - first : 0;
     if (!n)
         return BRINE_OK;
     size_t size_bytes;
@@ -829,9 +908,8 @@ static brine_status amplification(run *r)
                          "limit max_expansion is %llu leaves per node; the object made here "
                          "expands to %llu%s leaves from %llu nodes (shared references, "
                          "\"billion laughs\")",
-                         (unsigned long long)r->lim->max_expansion,
-                         (unsigned long long)size[fi], size[fi] == UINT64_MAX ? "+" : "",
-                         (unsigned long long)n);
+                         (unsigned long long)r->lim->max_expansion, (unsigned long long)size[fi],
+                         size[fi] == UINT64_MAX ? "+" : "", (unsigned long long)n);
                 break;
             }
             if (sp) { /* fold into the parent */
@@ -976,9 +1054,10 @@ static brine_status step(run *r, const pk_op *op, int *stop)
     case OPC_FROZENSET:
         if ((st = marker(r, &m)))
             return st;
-        if ((st = pop_into(r, m, op->code == OPC_TUPLE ? K_TUPLE
-                                 : op->code == OPC_LIST ? K_LIST
-                                                        : K_FROZENSET,
+        if ((st = pop_into(r, m,
+                           op->code == OPC_TUPLE  ? K_TUPLE
+                           : op->code == OPC_LIST ? K_LIST
+                                                  : K_FROZENSET,
                            &out)))
             return st;
         return push(r, out);
@@ -1044,8 +1123,8 @@ static brine_status step(run *r, const pk_op *op, int *stop)
             for (size_t k = 0; k < r->n_big; k++)
                 if (r->big[k].len == op->slen && !memcmp(r->big[k].digits, op->s, op->slen))
                     return push(r, r->big[k].val);
-            return FAIL("Memo value not found at index %.*s",
-                        (int)(op->slen > 40 ? 40 : op->slen), (const char *)op->s);
+            return FAIL("Memo value not found at index %.*s", (int)(op->slen > 40 ? 40 : op->slen),
+                        (const char *)op->s);
         }
         pk_id v = op->i >= 0 ? memo_get(r, (uint64_t)op->i) : 0;
         if (!v)
@@ -1062,8 +1141,8 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         if ((uint64_t)op->i > r->lim->max_memo_index && (r->live & PK_UNPICKLER_C)) {
             /* _Unpickler_MemoPut grows its array to 2 * index pointers */
             brine_error e;
-            err_limit(&e, "max_memo_index", r->lim->max_memo_index, (uint64_t)op->i, op->offset,
-                      1, __LINE__);
+            err_limit(&e, "max_memo_index", r->lim->max_memo_index, (uint64_t)op->i, op->offset, 1,
+                      __LINE__);
             snprintf(e.msg, sizeof e.msg,
                      "limit max_memo_index is %llu; %s %llu makes _pickle.c allocate a memo "
                      "array of %llu MiB (pickle.py's dict memo does not)",
@@ -1081,8 +1160,7 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         if ((st = make_global(r, op->s, op->slen, op->s2, op->s2len, 0, &out)))
             return st;
         return push(r, out);
-    case OPC_STACK_GLOBAL:
-        return op_stack_global(r);
+    case OPC_STACK_GLOBAL: return op_stack_global(r);
     case OPC_REDUCE:
         if ((st = pop(r, &b)) || (st = pop(r, &a)))
             return st;
@@ -1169,8 +1247,7 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         t->flags |= PKF_READONLY;
         return BRINE_OK;
     }
-    default:
-        return op_value(r, op);
+    default: return op_value(r, op);
     }
 }
 
