@@ -14,7 +14,9 @@ the standard library's pickle — nothing is ever loaded:
   nested-p5   a tree of dicts of lists of tuples (depth 6), protocol 5
 Then runs `brine scan FILE` RUNS times per file under /usr/bin/time -f '%e %M', interleaved
 with the --baseline binary when given, and prints one markdown table row per (file, binary):
-median wall time, spread (min-max), MB/s (file size / median), peak RSS and RSS / file size.
+median wall time, spread (min-max), MB/s (file size / median), median CPU time (user +
+system; this machine is shared, so CPU time is the steadier figure) and MB per CPU second,
+peak RSS and RSS / file size.
 The issue's targets: >= 50 MB/s and peak RSS <= 4x the pickle. A benchmark, never a test.
 Other scripts (bench/ of wp-perfio) may import rows() to mirror these rows.
 """
@@ -80,15 +82,15 @@ def generate(kind, size_mb, workdir):
 
 
 def run_once(brine, path):
-    """(wall seconds, peak RSS in kB, exit status) of one `brine scan path`."""
+    """(wall seconds, peak RSS in kB, exit status, CPU seconds) of one `brine scan path`."""
     with tempfile.NamedTemporaryFile("r") as tf:
         t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", tf.name, str(brine),
+        proc = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S", "-o", tf.name, str(brine),
                                "scan", str(path)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
         fields = tf.read().split()
-    return wall, int(fields[-1]), proc.returncode
+    return wall, int(fields[-3]), proc.returncode, float(fields[-2]) + float(fields[-1])
 
 
 def rows(brines, paths, runs):
@@ -103,8 +105,10 @@ def rows(brines, paths, runs):
             walls = sorted(s[0] for s in samples[label])
             med = statistics.median(walls)
             rss = max(s[1] for s in samples[label]) * 1024
+            cpu = statistics.median(s[3] for s in samples[label])
             yield {"file": path.name, "size": size, "brine": label, "median_s": med,
-                   "min_s": walls[0], "max_s": walls[-1], "mb_s": size / MB / med,
+                   "min_s": walls[0], "max_s": walls[-1], "mb_s": size / MB / med, "cpu_s": cpu,
+                   "cpu_mb_s": size / MB / cpu if cpu > 0 else float("inf"),
                    "rss": rss, "rss_ratio": rss / size,
                    "exit": sorted({s[2] for s in samples[label]})}
 
@@ -126,22 +130,23 @@ def main():
             sys.exit("unknown kind %s (known: %s)" % (k, ", ".join(KINDS)))
     paths = [generate(k, int(s), a.workdir) for s in a.sizes.split(",") for k in kinds]
     brines = [("brine", a.brine)] + ([("baseline", a.baseline)] if a.baseline else [])
-    print("| file | MB | binary | median s | spread s | MB/s | peak RSS MB | RSS/size | exit |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| file | MB | binary | median s | spread s | MB/s | CPU s | MB/CPU-s | peak RSS MB "
+          "| RSS/size | exit |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     out = []
     for r in rows(brines, paths, a.runs):
         out.append(r)
-        print("| %s | %.1f | %s | %.3f | %.3f-%.3f | %.1f | %.1f | %.2f | %s |" % (
+        print("| %s | %.1f | %s | %.3f | %.3f-%.3f | %.1f | %.2f | %.1f | %.1f | %.2f | %s |" % (
             r["file"], r["size"] / MB, r["brine"], r["median_s"], r["min_s"], r["max_s"],
-            r["mb_s"], r["rss"] / MB, r["rss_ratio"], ",".join(map(str, r["exit"]))),
+            r["mb_s"], r["cpu_s"], r["cpu_mb_s"], r["rss"] / MB, r["rss_ratio"], ",".join(map(str, r["exit"]))),
             flush=True)
     if a.csv:
         with open(a.csv, "w") as f:
-            f.write("file,size,brine,median_s,min_s,max_s,mb_s,rss,rss_ratio\n")
+            f.write("file,size,brine,median_s,min_s,max_s,mb_s,cpu_s,rss,rss_ratio\n")
             for r in out:
-                f.write("%s,%d,%s,%.4f,%.4f,%.4f,%.2f,%d,%.3f\n" % (
+                f.write("%s,%d,%s,%.4f,%.4f,%.4f,%.2f,%.3f,%d,%.3f\n" % (
                     r["file"], r["size"], r["brine"], r["median_s"], r["min_s"], r["max_s"],
-                    r["mb_s"], r["rss"], r["rss_ratio"]))
+                    r["mb_s"], r["cpu_s"], r["rss"], r["rss_ratio"]))
 
 
 if __name__ == "__main__":
