@@ -152,20 +152,42 @@ static brine_status nomem(run *r)
     return ERR_NOMEM(r->err);
 }
 
+/* Room for need nodes: doubling up to 1 Mi nodes, then a quarter more each time, and never
+ * past max_nodes (+1 for node 0). The node array is most of what a scan allocates and is
+ * charged to its budget; realloc remaps rather than copies an array that large. */
+static int nodes_grow(pk_graph *g, size_t need, uint64_t max_nodes)
+{
+    if (need <= g->cap_nodes)
+        return 0;
+    size_t cap = g->cap_nodes;
+    size_t ncap = cap < 8 ? 8 : cap < ((size_t)1 << 20) ? cap * 2 : cap + cap / 4;
+    if (max_nodes < SIZE_MAX && ncap > max_nodes + 1)
+        ncap = (size_t)max_nodes + 1;
+    if (ncap < need)
+        ncap = need;
+    size_t old_bytes, new_bytes;
+    if (__builtin_mul_overflow(cap, sizeof *g->nodes, &old_bytes) ||
+        __builtin_mul_overflow(ncap, sizeof *g->nodes, &new_bytes))
+        return -1;
+    pk_node *p = mem_realloc(g->mem, g->nodes, old_bytes, new_bytes);
+    if (!p)
+        return -1;
+    g->nodes = p;
+    g->cap_nodes = ncap;
+    return 0;
+}
+
 static brine_status new_node(run *r, pk_kind kind, pk_id *out)
 {
     pk_graph *g = r->g;
     if (g->n_nodes >= r->lim->max_nodes)
         return err_limit(r->err, "max_nodes", r->lim->max_nodes, g->n_nodes + 1, r->op->offset, 1,
                          __LINE__);
-    if (g->n_nodes >= g->cap_nodes &&
-        mem_grow(g->mem, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
+    if (g->n_nodes + 1 >= g->cap_nodes && nodes_grow(g, g->n_nodes + 2, r->lim->max_nodes))
         return nomem(r);
     if (g->n_nodes == 0) { /* id 0 means "no node": a zeroed placeholder */
         memset(&g->nodes[0], 0, sizeof g->nodes[0]);
         g->n_nodes = 1;
-        if (mem_grow(g->mem, (void **)&g->nodes, &g->cap_nodes, 2, sizeof *g->nodes))
-            return nomem(r);
     }
     pk_id id = (pk_id)g->n_nodes++;
     pk_node *n = &g->nodes[id];
