@@ -802,8 +802,28 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 
 typedef struct walk_frame {
     pk_id id;
+    uint32_t k;    /* its inner-node number */
     uint64_t next; /* next child index */
 } walk_frame;
+
+/* The run's inner nodes (those with children) numbered densely: a bit per node and a count
+ * per 64 nodes, so the walk's arrays cover only them — most nodes are numbers and strings. */
+typedef struct inner_index {
+    uint64_t *bits;
+    uint32_t *rank; /* inner nodes before each word of bits */
+    size_t words;
+} inner_index;
+
+static int is_inner(const inner_index *x, size_t i)
+{
+    return (int)((x->bits[i >> 6] >> (i & 63)) & 1);
+}
+
+static uint32_t inner_of(const inner_index *x, size_t i)
+{
+    uint64_t below = x->bits[i >> 6] & ((UINT64_C(1) << (i & 63)) - 1);
+    return x->rank[i >> 6] + (uint32_t)__builtin_popcountll(below);
+}
 
 /* A node with no children: one leaf, depth 1, nothing to remember about it. */
 static int is_leaf(const pk_node *n) { return !n->count && !n->a && !n->b && !n->c && !n->state; }
@@ -828,8 +848,9 @@ static brine_status nesting_error(run *r, uint64_t depth, uint64_t offset)
  * a reference back into a node being walked counted once), in one iterative post-order
  * pass: O(nodes + items), nothing expanded. Fills the pickle record; returns a limit error
  * for the first node over max_nesting, or over max_expansion once past the floor.
- * Memory: 12 bytes per node of the run, and a walk stack as deep as the graph; leaves (most
- * nodes: numbers, strings) are folded into their parent without being visited. */
+ * Memory: 12 bytes per inner node and 3/16 of a byte per node of the run, and a walk stack
+ * as deep as the graph; leaves (most nodes: numbers, strings) are folded into their parent
+ * without being visited. */
 static brine_status amplification(run *r)
 {
     pk_graph *g = r->g;
@@ -837,14 +858,28 @@ static brine_status amplification(run *r)
            n = g->n_nodes > first ? g->n_nodes - first : 0;
     if (!n)
         return BRINE_OK;
-    size_t size_bytes;
-    if (__builtin_mul_overflow(n, sizeof(uint64_t), &size_bytes))
-        return nomem(r);
-    uint64_t *size = mem_alloc(g->mem, size_bytes); /* valid once depth[] is nonzero */
-    uint32_t *depth = size ? mem_calloc(g->mem, n, sizeof *depth) : NULL;
+    inner_index x = {NULL, NULL, (n + 63) / 64};
+    uint64_t *size = NULL;
+    uint32_t *depth = NULL;
     walk_frame *stk = NULL;
-    size_t cap_stk = 0;
+    size_t cap_stk = 0, m = 0, size_bytes = 0;
     brine_status st = BRINE_OK;
+    x.bits = mem_calloc(g->mem, x.words, sizeof *x.bits);
+    x.rank = x.bits ? mem_calloc(g->mem, x.words, sizeof *x.rank) : NULL;
+    if (!x.rank) {
+        st = nomem(r);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!is_leaf(pk_at(g, (pk_id)(i + first))))
+            x.bits[i >> 6] |= UINT64_C(1) << (i & 63);
+    for (size_t w = 0; w < x.words; w++) {
+        x.rank[w] = (uint32_t)m; /* m <= n < 2^32: node ids are 32 bits */
+        m += (size_t)__builtin_popcountll(x.bits[w]);
+    }
+    size_bytes = m * sizeof *size;        /* m <= n, which the node array already holds */
+    size = mem_alloc(g->mem, size_bytes); /* valid once depth[] is nonzero */
+    depth = size ? mem_calloc(g->mem, m, sizeof *depth) : NULL;
     if (!size || !depth) {
         st = nomem(r);
         goto out;
@@ -856,10 +891,8 @@ static brine_status amplification(run *r)
         allowed = BRINE_EXPANSION_FLOOR;
     uint64_t max_size = 0, max_depth = 0;
     for (size_t root = 0; root < n && !st; root++) {
-        if (depth[root])
-            continue;
         const pk_node *rn = pk_at(g, (pk_id)(root + first));
-        if (is_leaf(rn)) {
+        if (!is_inner(&x, root)) {
             max_size = max_size ? max_size : 1;
             max_depth = max_depth ? max_depth : 1;
             if (1 > r->lim->max_nesting) {
@@ -868,43 +901,48 @@ static brine_status amplification(run *r)
             }
             continue;
         }
+        uint32_t rk = inner_of(&x, root);
+        if (depth[rk])
+            continue;
         size_t sp = 0;
         if (mem_grow(g->mem, (void **)&stk, &cap_stk, 1, sizeof *stk)) {
             st = nomem(r);
             break;
         }
-        stk[sp++] = (walk_frame){(pk_id)(root + first), 0};
-        size[root] = 1;
-        depth[root] = 1;
+        stk[sp++] = (walk_frame){(pk_id)(root + first), rk, 0};
+        size[rk] = 1;
+        depth[rk] = 1;
         while (sp) {
             walk_frame *f = &stk[sp - 1];
             const pk_node *node = pk_at(g, f->id);
-            size_t fi = f->id - first;
+            size_t fi = f->k;
             if (f->next < (uint64_t)node->count + 4) {
                 pk_id c = child_at(node, f->next++);
                 if (!c)
                     continue;
                 uint64_t cs = 1, cd = 1; /* other runs' nodes, leaves and back edges: one leaf */
                 if (c >= first && c < g->n_nodes) {
-                    size_t ci = c - first;
-                    const pk_node *cn = pk_at(g, c);
-                    if (!depth[ci] && is_leaf(cn)) {
+                    if (!is_inner(&x, c - first)) {
                         if (1 > r->lim->max_nesting) {
-                            st = nesting_error(r, 1, cn->offset);
+                            st = nesting_error(r, 1, pk_at(g, c)->offset);
                             break;
                         }
-                    } else if (!depth[ci]) {
-                        if (mem_grow(g->mem, (void **)&stk, &cap_stk, sp + 1, sizeof *stk)) {
-                            st = nomem(r);
-                            break;
+                    } else {
+                        uint32_t ck = inner_of(&x, c - first);
+                        if (!depth[ck]) {
+                            if (mem_grow(g->mem, (void **)&stk, &cap_stk, sp + 1, sizeof *stk)) {
+                                st = nomem(r);
+                                break;
+                            }
+                            size[ck] = 1;
+                            depth[ck] = 1;
+                            stk[sp++] = (walk_frame){c, ck, 0};
+                            continue;
                         }
-                        size[ci] = 1;
-                        depth[ci] = 1;
-                        stk[sp++] = (walk_frame){c, 0};
-                        continue;
-                    } else if (depth[ci] & DEPTH_DONE) {
-                        cs = size[ci];
-                        cd = depth[ci] & ~DEPTH_DONE;
+                        if (depth[ck] & DEPTH_DONE) {
+                            cs = size[ck];
+                            cd = depth[ck] & ~DEPTH_DONE;
+                        }
                     }
                 }
                 size[fi] = sat_add(size[fi], cs);
@@ -935,7 +973,7 @@ static brine_status amplification(run *r)
                 break;
             }
             if (sp) { /* fold into the parent */
-                size_t pi = stk[sp - 1].id - first;
+                size_t pi = stk[sp - 1].k;
                 size[pi] = sat_add(size[pi], size[fi]);
                 if ((uint64_t)d + 1 > depth[pi])
                     depth[pi] = d >= DEPTH_MAX ? DEPTH_MAX : d + 1;
@@ -946,7 +984,9 @@ static brine_status amplification(run *r)
     r->pickle->nesting = max_depth;
 out:
     mem_free(g->mem, size, size_bytes);
-    mem_free(g->mem, depth, n * sizeof *depth);
+    mem_free(g->mem, depth, m * sizeof *depth);
+    mem_free(g->mem, x.bits, x.words * sizeof *x.bits);
+    mem_free(g->mem, x.rank, x.words * sizeof *x.rank);
     mem_free(g->mem, stk, cap_stk * sizeof *stk);
     return st;
 }
