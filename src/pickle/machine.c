@@ -251,16 +251,17 @@ static brine_status items_reserve(run *r, pk_id container, uint64_t need)
     return BRINE_OK;
 }
 
-/* Appends k ids (not inside the graph's own arrays: the stack) to a container. */
-static brine_status add_items(run *r, pk_id container, const pk_id *ids, size_t k)
+/* Appends the stack's ids [from, to) to a container. */
+static brine_status add_stack_items(run *r, pk_id container, size_t from, size_t to)
 {
-    if (!k)
-        return BRINE_OK;
+    if (from >= to)
+        return BRINE_OK; /* an empty stack may have no array yet */
     pk_node *n = pk_at(r->g, container);
+    size_t k = to - from;
     brine_status st = items_reserve(r, container, (uint64_t)n->count + k);
     if (st)
         return st;
-    memcpy(n->items + n->count, ids, k * sizeof(pk_id));
+    memcpy(n->items + n->count, r->stack + from, k * sizeof(pk_id));
     n->count += (uint32_t)k;
     return BRINE_OK;
 }
@@ -372,7 +373,7 @@ static brine_status pop_into(run *r, size_t start, pk_kind kind, pk_id *out)
     if (start < r->fence || start > r->n_stack)
         return underflow(r);
     brine_status st = new_node(r, kind, out);
-    if (st || (st = add_items(r, *out, r->stack + start, r->n_stack - start)))
+    if (st || (st = add_stack_items(r, *out, start, r->n_stack)))
         return st;
     r->n_stack = start;
     return BRINE_OK;
@@ -722,7 +723,7 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             pk_id payload;
             if ((st = new_node(r, K_DICT, &payload)))
                 return st;
-            if ((st = add_items(r, payload, r->stack + from, r->n_stack - from - 1)))
+            if ((st = add_stack_items(r, payload, from, r->n_stack - 1)))
                 return st;
             pk_at(r->g, target)->flags |= PKF_MUTATED;
             if ((st = log_event(r, EV_MUTATE, target, payload)))
@@ -735,7 +736,7 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             r->n_stack = from;
             return BRINE_OK;
         }
-        if ((st = add_items(r, target, r->stack + from, r->n_stack - from)))
+        if ((st = add_stack_items(r, target, from, r->n_stack)))
             return st;
     } else if (is_literal(t)) {
         return FAIL("%s: target cannot take items", pk_opcodes[code].name);
@@ -746,8 +747,8 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             return st;
         /* the target keeps the items too, so passes over the graph see what an
          * OrderedDict or a list subclass was filled with */
-        if ((st = add_items(r, payload, r->stack + from, r->n_stack - from)) ||
-            (st = add_items(r, target, r->stack + from, r->n_stack - from)))
+        if ((st = add_stack_items(r, payload, from, r->n_stack)) ||
+            (st = add_stack_items(r, target, from, r->n_stack)))
             return st;
         if ((st = log_event(r, EV_MUTATE, target, payload)))
             return st;
