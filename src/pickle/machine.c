@@ -40,6 +40,19 @@
 
 /* ------------------------------------------------------------------ graph storage */
 
+/* Small containers (most of them: a record's dict, a call's argument tuple) take their items
+ * from the blocks of one arena: no allocation, header or free of their own. A container
+ * outgrowing ITEMS_ARENA_MAX ids moves to an array of its own, grown by realloc (which
+ * remaps rather than copies large arrays). What a growing small container leaves behind in
+ * the arena stays there: at most what it grew to. */
+enum { ITEMS_ARENA_MAX = 256, ITEMS_BLOCK = 16384 };
+
+struct pk_items_blk {
+    struct pk_items_blk *next;
+    size_t n; /* ids in this block */
+    pk_id ids[];
+};
+
 void pk_graph_init(pk_graph *g, mem_budget *mem)
 {
     memset(g, 0, sizeof *g);
@@ -51,9 +64,16 @@ void pk_graph_free(pk_graph *g)
 {
     if (!g || !g->mem)
         return;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].items)
-            mem_free(g->mem, g->nodes[i].items, (size_t)g->nodes[i].cap * sizeof(pk_id));
+    for (size_t i = 0; i < g->n_heap_items; i++) {
+        const pk_node *n = &g->nodes[g->heap_items[i]];
+        mem_free(g->mem, n->items, pk_items_cap(n->count) * sizeof(pk_id));
+    }
+    mem_free(g->mem, g->heap_items, g->cap_heap_items * sizeof *g->heap_items);
+    while (g->item_blocks) {
+        struct pk_items_blk *b = g->item_blocks;
+        g->item_blocks = b->next;
+        mem_free(g->mem, b, sizeof *b + b->n * sizeof(pk_id));
+    }
     mem_free(g->mem, g->nodes, g->cap_nodes * sizeof *g->nodes);
     mem_free(g->mem, g->globals, g->cap_globals * sizeof *g->globals);
     mem_free(g->mem, g->events, g->cap_events * sizeof *g->events);
@@ -64,8 +84,12 @@ void pk_graph_free(pk_graph *g)
 
 /* ------------------------------------------------------------------ run state */
 
-/* Memo: a sparse open-addressing map from index to node. CPython's C memo is an array sized
- * by twice the largest index (LONG_BINPUT 0x7fffffff asks for 32 GiB); a map costs what is used. */
+/* Memo: a dense array for the indices pickles really use (MEMOIZE and the Picklers' PUTs count
+ * 0, 1, 2, ...), and a sparse open-addressing map for the rest. CPython's C memo is an array
+ * sized by twice the largest index (LONG_BINPUT 0x7fffffff asks for 32 GiB): here the dense
+ * array grows only as entries are put into it (an index goes there only while the array
+ * stays at most about twice the entries it holds), so what the memo costs is what is used,
+ * never an index read from the file. A key lives where it was first put: dense or sparse. */
 typedef struct memo_slot {
     uint64_t key; /* index + 1; 0 = empty */
     pk_id val;
@@ -82,28 +106,32 @@ enum { MAX_BIG_KEYS = 4096 };
 
 typedef struct run {
     pk_graph *g;
-    uint8_t live;        /* PK_UNPICKLER_* still running */
+    uint8_t live; /* PK_UNPICKLER_* still running */
     big_key *big;
     size_t n_big, cap_big;
-    size_t first_node;   /* nodes of this run are [first_node, n_nodes) */
+    size_t first_node; /* nodes of this run are [first_node, n_nodes) */
     const brine_limits *lim;
     const pk_run_options *opts;
-    pk_build_hook hook;  /* NULL: plain pickle.load */
+    pk_build_hook hook; /* NULL: plain pickle.load */
     void *hook_ctx;
-    int map_proto;       /* protocol find_class maps names by, -1: the stream's own */
+    int map_proto; /* protocol find_class maps names by, -1: the stream's own */
     cursor cur;
     brine_error *err;
     pk_id *stack;
     size_t n_stack, cap_stack;
     size_t *marks;
     size_t n_marks, cap_marks;
-    size_t fence;        /* stack index of the newest mark (0 when none) */
-    memo_slot *memo;
-    size_t memo_cap;     /* slots, a power of two */
-    size_t memo_len;     /* filled slots (MEMOIZE's index) */
+    size_t fence;              /* stack index of the newest mark (0 when none) */
+    pk_id *dense;              /* dense[i]: memo index i, 0 = absent (no node has id 0) */
+    size_t dense_cap;          /* entries allocated */
+    size_t dense_len;          /* filled entries of dense */
+    memo_slot *memo;           /* the sparse rest */
+    size_t memo_cap;           /* slots, a power of two */
+    size_t memo_sparse;        /* filled slots of memo */
+    size_t memo_len;           /* entries of the whole memo (MEMOIZE's index, len(memo)) */
     uint64_t memo_k0, memo_k1; /* SipHash key of the memo, drawn when it is first allocated */
     int proto;
-    uint64_t frame_end;  /* 0 when not inside a FRAME */
+    uint64_t frame_end; /* 0 when not inside a FRAME */
     pk_pickle *pickle;
     size_t pickle_index; /* of pickle in g->pickles (nested runs append records) */
     const pk_op *op;     /* the opcode being applied */
@@ -124,19 +152,42 @@ static brine_status nomem(run *r)
     return ERR_NOMEM(r->err);
 }
 
+/* Room for need nodes: doubling up to 1 Mi nodes, then a quarter more each time, and never
+ * past max_nodes (+1 for node 0). The node array is most of what a scan allocates and is
+ * charged to its budget; realloc remaps rather than copies an array that large. */
+static int nodes_grow(pk_graph *g, size_t need, uint64_t max_nodes)
+{
+    if (need <= g->cap_nodes)
+        return 0;
+    size_t cap = g->cap_nodes;
+    size_t ncap = cap < 8 ? 8 : cap < ((size_t)1 << 20) ? cap * 2 : cap + cap / 4;
+    if (max_nodes < SIZE_MAX && ncap > max_nodes + 1)
+        ncap = (size_t)max_nodes + 1;
+    if (ncap < need)
+        ncap = need;
+    size_t old_bytes, new_bytes;
+    if (__builtin_mul_overflow(cap, sizeof *g->nodes, &old_bytes) ||
+        __builtin_mul_overflow(ncap, sizeof *g->nodes, &new_bytes))
+        return -1;
+    pk_node *p = mem_realloc(g->mem, g->nodes, old_bytes, new_bytes);
+    if (!p)
+        return -1;
+    g->nodes = p;
+    g->cap_nodes = ncap;
+    return 0;
+}
+
 static brine_status new_node(run *r, pk_kind kind, pk_id *out)
 {
     pk_graph *g = r->g;
     if (g->n_nodes >= r->lim->max_nodes)
         return err_limit(r->err, "max_nodes", r->lim->max_nodes, g->n_nodes + 1, r->op->offset, 1,
                          __LINE__);
-    if (mem_grow(g->mem, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
+    if (g->n_nodes + 1 >= g->cap_nodes && nodes_grow(g, g->n_nodes + 2, r->lim->max_nodes))
         return nomem(r);
     if (g->n_nodes == 0) { /* id 0 means "no node": a zeroed placeholder */
         memset(&g->nodes[0], 0, sizeof g->nodes[0]);
         g->n_nodes = 1;
-        if (mem_grow(g->mem, (void **)&g->nodes, &g->cap_nodes, 2, sizeof *g->nodes))
-            return nomem(r);
     }
     pk_id id = (pk_id)g->n_nodes++;
     pk_node *n = &g->nodes[id];
@@ -148,17 +199,70 @@ static brine_status new_node(run *r, pk_kind kind, pk_id *out)
     return BRINE_OK;
 }
 
-static brine_status add_item(run *r, pk_id container, pk_id item)
+/* n ids from the arena (n <= ITEMS_ARENA_MAX), NULL when memory is refused. */
+static pk_id *items_take(pk_graph *g, size_t n)
 {
+    if (n > g->items_left) {
+        struct pk_items_blk *b = mem_alloc(g->mem, sizeof *b + ITEMS_BLOCK * sizeof(pk_id));
+        if (!b)
+            return NULL;
+        b->next = g->item_blocks;
+        b->n = ITEMS_BLOCK;
+        g->item_blocks = b;
+        g->items_next = b->ids;
+        g->items_left = ITEMS_BLOCK;
+    }
+    pk_id *p = g->items_next;
+    g->items_next += n;
+    g->items_left -= n;
+    return p;
+}
+
+/* Room for need items in a container; on failure it is unchanged. */
+static brine_status items_reserve(run *r, pk_id container, uint64_t need)
+{
+    pk_graph *g = r->g;
+    pk_node *n = pk_at(g, container);
+    size_t cap = pk_items_cap(n->count);
+    if (need <= cap)
+        return BRINE_OK;
+    if (need > UINT32_MAX)
+        return err_limit(r->err, "max_nodes", r->lim->max_nodes, need, r->op->offset, 1, __LINE__);
+    size_t ncap = pk_items_cap((uint32_t)need);
+    pk_id *fresh;
+    if (ncap <= ITEMS_ARENA_MAX) {
+        if (!(fresh = items_take(g, ncap)))
+            return nomem(r);
+        if (n->count)
+            memcpy(fresh, n->items, (size_t)n->count * sizeof(pk_id));
+    } else if (cap > ITEMS_ARENA_MAX) {
+        if (!(fresh = mem_realloc(g->mem, n->items, cap * sizeof(pk_id), ncap * sizeof(pk_id))))
+            return nomem(r);
+    } else {
+        if (mem_grow(g->mem, (void **)&g->heap_items, &g->cap_heap_items, g->n_heap_items + 1,
+                     sizeof *g->heap_items) ||
+            !(fresh = mem_alloc(g->mem, ncap * sizeof(pk_id))))
+            return nomem(r);
+        if (n->count)
+            memcpy(fresh, n->items, (size_t)n->count * sizeof(pk_id));
+        g->heap_items[g->n_heap_items++] = container;
+    }
+    n->items = fresh;
+    return BRINE_OK;
+}
+
+/* Appends the stack's ids [from, to) to a container. */
+static brine_status add_stack_items(run *r, pk_id container, size_t from, size_t to)
+{
+    if (from >= to)
+        return BRINE_OK; /* an empty stack may have no array yet */
     pk_node *n = pk_at(r->g, container);
-    size_t cap = n->cap;
-    if (n->count == UINT32_MAX)
-        return err_limit(r->err, "max_nodes", r->lim->max_nodes, (uint64_t)n->count + 1,
-                         r->op->offset, 1, __LINE__);
-    if (mem_grow(r->g->mem, (void **)&n->items, &cap, (size_t)n->count + 1, sizeof(pk_id)))
-        return nomem(r);
-    n->cap = (uint32_t)cap;
-    n->items[n->count++] = item;
+    size_t k = to - from;
+    brine_status st = items_reserve(r, container, (uint64_t)n->count + k);
+    if (st)
+        return st;
+    memcpy(n->items + n->count, r->stack + from, k * sizeof(pk_id));
+    n->count += (uint32_t)k;
     return BRINE_OK;
 }
 
@@ -191,8 +295,7 @@ static const char *unpickler_name(unsigned bits)
 static void defer(run *r, const brine_error *e)
 {
     pk_graph *g = r->g;
-    if (!g->deferred ||
-        (g->deferred_error.code != BRINE_ERR_LIMIT && e->code == BRINE_ERR_LIMIT)) {
+    if (!g->deferred || (g->deferred_error.code != BRINE_ERR_LIMIT && e->code == BRINE_ERR_LIMIT)) {
         g->deferred_error = *e;
         g->deferred = 1;
     }
@@ -270,11 +373,8 @@ static brine_status pop_into(run *r, size_t start, pk_kind kind, pk_id *out)
     if (start < r->fence || start > r->n_stack)
         return underflow(r);
     brine_status st = new_node(r, kind, out);
-    if (st)
+    if (st || (st = add_stack_items(r, *out, start, r->n_stack)))
         return st;
-    for (size_t i = start; i < r->n_stack; i++)
-        if ((st = add_item(r, *out, r->stack[i])))
-            return st;
     r->n_stack = start;
     return BRINE_OK;
 }
@@ -297,17 +397,24 @@ static memo_slot *memo_find(run *r, uint64_t idx)
     }
 }
 
-static brine_status memo_put(run *r, uint64_t idx, pk_id val)
+/* The node at memo index idx, 0 when there is none. */
+static pk_id memo_get(run *r, uint64_t idx)
+{
+    if (idx < r->dense_cap && r->dense[idx])
+        return r->dense[idx];
+    if (!r->memo_sparse)
+        return 0;
+    const memo_slot *s = memo_find(r, idx);
+    return s && s->key ? s->val : 0;
+}
+
+/* Dense array slack: an index up to twice the entries held (plus this) may grow the array. */
+enum { MEMO_DENSE_SLACK = 64 };
+
+static brine_status memo_put_sparse(run *r, uint64_t idx, pk_id val)
 {
     memo_slot *s = memo_find(r, idx);
-    if (s && s->key) {
-        s->val = val; /* overwriting keeps memo_len, as in _Unpickler_MemoPut */
-        return BRINE_OK;
-    }
-    if (r->memo_len >= r->lim->max_memo)
-        return err_limit(r->err, "max_memo", r->lim->max_memo, r->memo_len + 1, r->op->offset, 1,
-                         __LINE__);
-    if (!s || (r->memo_len + 1) * 2 > r->memo_cap) {
+    if (!s || (r->memo_sparse + 1) * 2 > r->memo_cap) {
         size_t ncap = r->memo_cap ? r->memo_cap * 2 : 64;
         if (!r->memo_cap) /* a fresh key per pickle: the file cannot aim at it */
             hmap_seed(&r->memo_k0, &r->memo_k1);
@@ -326,6 +433,39 @@ static brine_status memo_put(run *r, uint64_t idx, pk_id val)
     }
     s->key = idx + 1;
     s->val = val;
+    r->memo_sparse++;
+    r->memo_len++;
+    return BRINE_OK;
+}
+
+static brine_status memo_put(run *r, uint64_t idx, pk_id val)
+{
+    if (idx < r->dense_cap && r->dense[idx]) {
+        r->dense[idx] = val; /* overwriting keeps memo_len, as in _Unpickler_MemoPut */
+        return BRINE_OK;
+    }
+    if (r->memo_sparse) {
+        memo_slot *s = memo_find(r, idx);
+        if (s && s->key) {
+            s->val = val;
+            return BRINE_OK;
+        }
+    }
+    if (r->memo_len >= r->lim->max_memo)
+        return err_limit(r->err, "max_memo", r->lim->max_memo, r->memo_len + 1, r->op->offset, 1,
+                         __LINE__);
+    if (idx >= r->dense_cap) {
+        /* grow only while the array stays proportional to what it holds, never to an index */
+        if (idx > 2 * (uint64_t)r->dense_len + MEMO_DENSE_SLACK)
+            return memo_put_sparse(r, idx, val);
+        size_t old = r->dense_cap;
+        if (mem_grow(r->g->mem, (void **)&r->dense, &r->dense_cap, (size_t)idx + 1,
+                     sizeof *r->dense))
+            return nomem(r);
+        memset(r->dense + old, 0, (r->dense_cap - old) * sizeof *r->dense);
+    }
+    r->dense[idx] = val;
+    r->dense_len++;
     r->memo_len++;
     return BRINE_OK;
 }
@@ -431,11 +571,14 @@ static brine_status make_global(run *r, const uint8_t *mod, uint64_t mlen, const
 static int is_literal(const pk_node *n)
 {
     switch (n->kind) {
-    case K_GLOBAL: case K_CALL: case K_NEWOBJ: case K_INST: case K_PERSID: case K_EXT:
-    case K_BUFFER:
-        return 0;
-    default:
-        return 1;
+    case K_GLOBAL:
+    case K_CALL:
+    case K_NEWOBJ:
+    case K_INST:
+    case K_PERSID:
+    case K_EXT:
+    case K_BUFFER: return 0;
+    default: return 1;
     }
 }
 
@@ -449,14 +592,21 @@ static brine_status op_value(run *r, const pk_op *op)
     pk_kind kind;
     switch (op->code) {
     case OPC_NONE: kind = K_NONE; break;
-    case OPC_NEWTRUE: case OPC_NEWFALSE: kind = K_BOOL; break;
-    case OPC_FLOAT: case OPC_BINFLOAT: kind = K_FLOAT; break;
-    case OPC_STRING: case OPC_BINSTRING: case OPC_SHORT_BINSTRING: kind = K_PYSTR; break;
-    case OPC_BINBYTES: case OPC_SHORT_BINBYTES: case OPC_BINBYTES8: kind = K_BYTES; break;
+    case OPC_NEWTRUE:
+    case OPC_NEWFALSE: kind = K_BOOL; break;
+    case OPC_FLOAT:
+    case OPC_BINFLOAT: kind = K_FLOAT; break;
+    case OPC_STRING:
+    case OPC_BINSTRING:
+    case OPC_SHORT_BINSTRING: kind = K_PYSTR; break;
+    case OPC_BINBYTES:
+    case OPC_SHORT_BINBYTES:
+    case OPC_BINBYTES8: kind = K_BYTES; break;
     case OPC_BYTEARRAY8: kind = K_BYTEARRAY; break;
-    case OPC_UNICODE: case OPC_BINUNICODE: case OPC_SHORT_BINUNICODE: case OPC_BINUNICODE8:
-        kind = K_STR;
-        break;
+    case OPC_UNICODE:
+    case OPC_BINUNICODE:
+    case OPC_SHORT_BINUNICODE:
+    case OPC_BINUNICODE8: kind = K_STR; break;
     case OPC_EMPTY_LIST: kind = K_LIST; break;
     case OPC_EMPTY_DICT: kind = K_DICT; break;
     case OPC_EMPTY_SET: kind = K_SET; break;
@@ -472,15 +622,16 @@ static brine_status op_value(run *r, const pk_op *op)
         return st;
     pk_node *n = pk_at(r->g, id);
     switch (kind) {
-    case K_BOOL:
-        n->v.i = op->code == OPC_NEWTRUE ? 1 : op->code == OPC_NEWFALSE ? 0 : op->i;
-        break;
+    case K_BOOL: n->v.i = op->code == OPC_NEWTRUE ? 1 : op->code == OPC_NEWFALSE ? 0 : op->i; break;
     case K_INT: n->v.i = op->i; break;
     case K_FLOAT: n->v.d = op->d; break;
     case K_BIGINT:
         n->flags |= op->vk == PV_BIGINT_TEXT ? PKF_BIGTEXT : 0;
         /* fall through */
-    case K_PYSTR: case K_BYTES: case K_BYTEARRAY: case K_STR:
+    case K_PYSTR:
+    case K_BYTES:
+    case K_BYTEARRAY:
+    case K_STR:
         n->v.s.p = op->s;
         n->v.s.len = op->slen;
         break;
@@ -572,9 +723,8 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             pk_id payload;
             if ((st = new_node(r, K_DICT, &payload)))
                 return st;
-            for (size_t i = from; i + 1 < r->n_stack; i++)
-                if ((st = add_item(r, payload, r->stack[i])))
-                    return st;
+            if ((st = add_stack_items(r, payload, from, r->n_stack - 1)))
+                return st;
             pk_at(r->g, target)->flags |= PKF_MUTATED;
             if ((st = log_event(r, EV_MUTATE, target, payload)))
                 return st;
@@ -586,9 +736,8 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             r->n_stack = from;
             return BRINE_OK;
         }
-        for (size_t i = from; i < r->n_stack; i++)
-            if ((st = add_item(r, target, r->stack[i])))
-                return st;
+        if ((st = add_stack_items(r, target, from, r->n_stack)))
+            return st;
     } else if (is_literal(t)) {
         return FAIL("%s: target cannot take items", pk_opcodes[code].name);
     } else {
@@ -598,9 +747,9 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             return st;
         /* the target keeps the items too, so passes over the graph see what an
          * OrderedDict or a list subclass was filled with */
-        for (size_t i = from; i < r->n_stack; i++)
-            if ((st = add_item(r, payload, r->stack[i])) || (st = add_item(r, target, r->stack[i])))
-                return st;
+        if ((st = add_stack_items(r, payload, from, r->n_stack)) ||
+            (st = add_stack_items(r, target, from, r->n_stack)))
+            return st;
         if ((st = log_event(r, EV_MUTATE, target, payload)))
             return st;
     }
@@ -617,8 +766,8 @@ static brine_status big_put(run *r, const pk_op *op, pk_id val)
             return BRINE_OK;
         }
     if (r->n_big >= MAX_BIG_KEYS || r->memo_len >= r->lim->max_memo)
-        return err_limit(r->err, "max_memo", r->n_big >= MAX_BIG_KEYS ? MAX_BIG_KEYS
-                                                                      : r->lim->max_memo,
+        return err_limit(r->err, "max_memo",
+                         r->n_big >= MAX_BIG_KEYS ? MAX_BIG_KEYS : r->lim->max_memo,
                          r->memo_len + 1, op->offset, 1, __LINE__);
     if (mem_grow(r->g->mem, (void **)&r->big, &r->cap_big, r->n_big + 1, sizeof *r->big))
         return nomem(r);
@@ -654,26 +803,85 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 
 typedef struct walk_frame {
     pk_id id;
+    uint32_t k;    /* its inner-node number */
     uint64_t next; /* next child index */
 } walk_frame;
+
+/* The run's inner nodes (those with children) numbered densely: a bit per node and a count
+ * per 64 nodes, so the walk's arrays cover only them — most nodes are numbers and strings. */
+typedef struct inner_index {
+    uint64_t *bits;
+    uint32_t *rank; /* inner nodes before each word of bits */
+    size_t words;
+} inner_index;
+
+static int is_inner(const inner_index *x, size_t i)
+{
+    return (int)((x->bits[i >> 6] >> (i & 63)) & 1);
+}
+
+static uint32_t inner_of(const inner_index *x, size_t i)
+{
+    uint64_t below = x->bits[i >> 6] & ((UINT64_C(1) << (i & 63)) - 1);
+    return x->rank[i >> 6] + (uint32_t)__builtin_popcountll(below);
+}
+
+/* A node with no children: one leaf, depth 1, nothing to remember about it. */
+static int is_leaf(const pk_node *n) { return !n->count && !n->a && !n->b && !n->c && !n->state; }
+
+/* depth[] of the walk: 0 = not reached yet; DEPTH_DONE set once the node's subtree is done. */
+#define DEPTH_DONE UINT32_C(0x80000000)
+#define DEPTH_MAX  UINT32_C(0x7fffffff) /* max_nesting's hard cap is far below */
+
+static brine_status nesting_error(run *r, uint64_t depth, uint64_t offset)
+{
+    brine_status st =
+        err_limit(r->err, "max_nesting", r->lim->max_nesting, depth, offset, 1, __LINE__);
+    snprintf(r->err->msg, sizeof r->err->msg,
+             "limit max_nesting is %llu; the object made here nests %llu deep: "
+             "consumers that walk it recurse that deep",
+             (unsigned long long)r->lim->max_nesting, (unsigned long long)depth);
+    return st;
+}
 
 /* Leaves and nesting depth of every node of this run, fully expanded as a consumer walking
  * the loaded object would see them (shared references counted each time they are reached,
  * a reference back into a node being walked counted once), in one iterative post-order
  * pass: O(nodes + items), nothing expanded. Fills the pickle record; returns a limit error
- * for the first node over max_nesting, or over max_expansion once past the floor. */
+ * for the first node over max_nesting, or over max_expansion once past the floor.
+ * Memory: 12 bytes per inner node and 3/16 of a byte per node of the run, and a walk stack
+ * as deep as the graph; leaves (most nodes: numbers, strings) are folded into their parent
+ * without being visited. */
 static brine_status amplification(run *r)
 {
     pk_graph *g = r->g;
-    size_t first = r->first_node ? r->first_node : 1, n = g->n_nodes > first ? g->n_nodes - first : 0;
+    size_t first = r->first_node ? r->first_node : 1,
+           n = g->n_nodes > first ? g->n_nodes - first : 0;
     if (!n)
         return BRINE_OK;
-    uint64_t *size = mem_calloc(g->mem, n, sizeof *size);
-    uint32_t *depth = mem_calloc(g->mem, n, sizeof *depth);
-    uint8_t *state = mem_calloc(g->mem, n, 1); /* 0 new, 1 being walked, 2 done */
-    walk_frame *stk = mem_calloc(g->mem, n, sizeof *stk);
+    inner_index x = {NULL, NULL, (n + 63) / 64};
+    uint64_t *size = NULL;
+    uint32_t *depth = NULL;
+    walk_frame *stk = NULL;
+    size_t cap_stk = 0, m = 0, size_bytes = 0;
     brine_status st = BRINE_OK;
-    if (!size || !depth || !state || !stk) {
+    x.bits = mem_calloc(g->mem, x.words, sizeof *x.bits);
+    x.rank = x.bits ? mem_calloc(g->mem, x.words, sizeof *x.rank) : NULL;
+    if (!x.rank) {
+        st = nomem(r);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!is_leaf(pk_at(g, (pk_id)(i + first))))
+            x.bits[i >> 6] |= UINT64_C(1) << (i & 63);
+    for (size_t w = 0; w < x.words; w++) {
+        x.rank[w] = (uint32_t)m; /* m <= n < 2^32: node ids are 32 bits */
+        m += (size_t)__builtin_popcountll(x.bits[w]);
+    }
+    size_bytes = m * sizeof *size;        /* m <= n, which the node array already holds */
+    size = mem_alloc(g->mem, size_bytes); /* valid once depth[] is nonzero */
+    depth = size ? mem_calloc(g->mem, m, sizeof *depth) : NULL;
+    if (!size || !depth) {
         st = nomem(r);
         goto out;
     }
@@ -684,52 +892,74 @@ static brine_status amplification(run *r)
         allowed = BRINE_EXPANSION_FLOOR;
     uint64_t max_size = 0, max_depth = 0;
     for (size_t root = 0; root < n && !st; root++) {
-        if (state[root])
+        const pk_node *rn = pk_at(g, (pk_id)(root + first));
+        if (!is_inner(&x, root)) {
+            max_size = max_size ? max_size : 1;
+            max_depth = max_depth ? max_depth : 1;
+            if (1 > r->lim->max_nesting) {
+                st = nesting_error(r, 1, rn->offset);
+                break;
+            }
+            continue;
+        }
+        uint32_t rk = inner_of(&x, root);
+        if (depth[rk])
             continue;
         size_t sp = 0;
-        stk[sp++] = (walk_frame){(pk_id)(root + first), 0};
-        state[root] = 1;
-        size[root] = 1;
-        depth[root] = 1;
+        if (mem_grow(g->mem, (void **)&stk, &cap_stk, 1, sizeof *stk)) {
+            st = nomem(r);
+            break;
+        }
+        stk[sp++] = (walk_frame){(pk_id)(root + first), rk, 0};
+        size[rk] = 1;
+        depth[rk] = 1;
         while (sp) {
             walk_frame *f = &stk[sp - 1];
             const pk_node *node = pk_at(g, f->id);
-            size_t fi = f->id - first;
+            size_t fi = f->k;
             if (f->next < (uint64_t)node->count + 4) {
                 pk_id c = child_at(node, f->next++);
                 if (!c)
                     continue;
-                uint64_t cs = 1, cd = 1; /* other runs' nodes and back edges: one leaf */
+                uint64_t cs = 1, cd = 1; /* other runs' nodes, leaves and back edges: one leaf */
                 if (c >= first && c < g->n_nodes) {
-                    size_t ci = c - first;
-                    if (state[ci] == 0) {
-                        state[ci] = 1;
-                        size[ci] = 1;
-                        depth[ci] = 1;
-                        stk[sp++] = (walk_frame){c, 0};
-                        continue;
+                    if (!is_inner(&x, c - first)) {
+                        if (1 > r->lim->max_nesting) {
+                            st = nesting_error(r, 1, pk_at(g, c)->offset);
+                            break;
+                        }
+                    } else {
+                        uint32_t ck = inner_of(&x, c - first);
+                        if (!depth[ck]) {
+                            if (mem_grow(g->mem, (void **)&stk, &cap_stk, sp + 1, sizeof *stk)) {
+                                st = nomem(r);
+                                break;
+                            }
+                            size[ck] = 1;
+                            depth[ck] = 1;
+                            stk[sp++] = (walk_frame){c, ck, 0};
+                            continue;
+                        }
+                        if (depth[ck] & DEPTH_DONE) {
+                            cs = size[ck];
+                            cd = depth[ck] & ~DEPTH_DONE;
+                        }
                     }
-                    if (state[ci] == 2)
-                        cs = size[ci], cd = depth[ci];
                 }
                 size[fi] = sat_add(size[fi], cs);
                 if (cd + 1 > depth[fi])
-                    depth[fi] = (uint32_t)(cd + 1 > UINT32_MAX ? UINT32_MAX : cd + 1);
+                    depth[fi] = (uint32_t)(cd + 1 > DEPTH_MAX ? DEPTH_MAX : cd + 1);
                 continue;
             }
-            state[fi] = 2;
+            uint32_t d = depth[fi];
+            depth[fi] = d | DEPTH_DONE;
             sp--;
             if (size[fi] > max_size)
                 max_size = size[fi];
-            if (depth[fi] > max_depth)
-                max_depth = depth[fi];
-            if (depth[fi] > r->lim->max_nesting) {
-                st = err_limit(r->err, "max_nesting", r->lim->max_nesting, depth[fi],
-                               node->offset, 1, __LINE__);
-                snprintf(r->err->msg, sizeof r->err->msg,
-                         "limit max_nesting is %llu; the object made here nests %llu deep: "
-                         "consumers that walk it recurse that deep",
-                         (unsigned long long)r->lim->max_nesting, (unsigned long long)depth[fi]);
+            if (d > max_depth)
+                max_depth = d;
+            if (d > r->lim->max_nesting) {
+                st = nesting_error(r, d, node->offset);
                 break;
             }
             if (size[fi] > allowed) {
@@ -739,26 +969,26 @@ static brine_status amplification(run *r)
                          "limit max_expansion is %llu leaves per node; the object made here "
                          "expands to %llu%s leaves from %llu nodes (shared references, "
                          "\"billion laughs\")",
-                         (unsigned long long)r->lim->max_expansion,
-                         (unsigned long long)size[fi], size[fi] == UINT64_MAX ? "+" : "",
-                         (unsigned long long)n);
+                         (unsigned long long)r->lim->max_expansion, (unsigned long long)size[fi],
+                         size[fi] == UINT64_MAX ? "+" : "", (unsigned long long)n);
                 break;
             }
             if (sp) { /* fold into the parent */
-                size_t pi = stk[sp - 1].id - first;
+                size_t pi = stk[sp - 1].k;
                 size[pi] = sat_add(size[pi], size[fi]);
-                if ((uint64_t)depth[fi] + 1 > depth[pi])
-                    depth[pi] = depth[fi] == UINT32_MAX ? UINT32_MAX : depth[fi] + 1;
+                if ((uint64_t)d + 1 > depth[pi])
+                    depth[pi] = d >= DEPTH_MAX ? DEPTH_MAX : d + 1;
             }
         }
     }
     r->pickle->expanded = max_size;
     r->pickle->nesting = max_depth;
 out:
-    mem_free(g->mem, size, n * sizeof *size);
-    mem_free(g->mem, depth, n * sizeof *depth);
-    mem_free(g->mem, state, n);
-    mem_free(g->mem, stk, n * sizeof *stk);
+    mem_free(g->mem, size, size_bytes);
+    mem_free(g->mem, depth, m * sizeof *depth);
+    mem_free(g->mem, x.bits, x.words * sizeof *x.bits);
+    mem_free(g->mem, x.rank, x.words * sizeof *x.rank);
+    mem_free(g->mem, stk, cap_stk * sizeof *stk);
     return st;
 }
 
@@ -887,9 +1117,10 @@ static brine_status step(run *r, const pk_op *op, int *stop)
     case OPC_FROZENSET:
         if ((st = marker(r, &m)))
             return st;
-        if ((st = pop_into(r, m, op->code == OPC_TUPLE ? K_TUPLE
-                                 : op->code == OPC_LIST ? K_LIST
-                                                        : K_FROZENSET,
+        if ((st = pop_into(r, m,
+                           op->code == OPC_TUPLE  ? K_TUPLE
+                           : op->code == OPC_LIST ? K_LIST
+                                                  : K_FROZENSET,
                            &out)))
             return st;
         return push(r, out);
@@ -955,13 +1186,13 @@ static brine_status step(run *r, const pk_op *op, int *stop)
             for (size_t k = 0; k < r->n_big; k++)
                 if (r->big[k].len == op->slen && !memcmp(r->big[k].digits, op->s, op->slen))
                     return push(r, r->big[k].val);
-            return FAIL("Memo value not found at index %.*s",
-                        (int)(op->slen > 40 ? 40 : op->slen), (const char *)op->s);
+            return FAIL("Memo value not found at index %.*s", (int)(op->slen > 40 ? 40 : op->slen),
+                        (const char *)op->s);
         }
-        memo_slot *s = op->i >= 0 ? memo_find(r, (uint64_t)op->i) : NULL;
-        if (!s || !s->key)
+        pk_id v = op->i >= 0 ? memo_get(r, (uint64_t)op->i) : 0;
+        if (!v)
             return FAIL("Memo value not found at index %lld", (long long)op->i);
-        return push(r, s->val);
+        return push(r, v);
     }
     case OPC_PUT:
     case OPC_BINPUT:
@@ -973,8 +1204,8 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         if ((uint64_t)op->i > r->lim->max_memo_index && (r->live & PK_UNPICKLER_C)) {
             /* _Unpickler_MemoPut grows its array to 2 * index pointers */
             brine_error e;
-            err_limit(&e, "max_memo_index", r->lim->max_memo_index, (uint64_t)op->i, op->offset,
-                      1, __LINE__);
+            err_limit(&e, "max_memo_index", r->lim->max_memo_index, (uint64_t)op->i, op->offset, 1,
+                      __LINE__);
             snprintf(e.msg, sizeof e.msg,
                      "limit max_memo_index is %llu; %s %llu makes _pickle.c allocate a memo "
                      "array of %llu MiB (pickle.py's dict memo does not)",
@@ -992,8 +1223,7 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         if ((st = make_global(r, op->s, op->slen, op->s2, op->s2len, 0, &out)))
             return st;
         return push(r, out);
-    case OPC_STACK_GLOBAL:
-        return op_stack_global(r);
+    case OPC_STACK_GLOBAL: return op_stack_global(r);
     case OPC_REDUCE:
         if ((st = pop(r, &b)) || (st = pop(r, &a)))
             return st;
@@ -1080,8 +1310,7 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         t->flags |= PKF_READONLY;
         return BRINE_OK;
     }
-    default:
-        return op_value(r, op);
+    default: return op_value(r, op);
     }
 }
 
@@ -1091,6 +1320,7 @@ static void run_free(run *r)
     mem_free(mem, r->stack, r->cap_stack * sizeof(pk_id));
     mem_free(mem, r->marks, r->cap_marks * sizeof(size_t));
     mem_free(mem, r->memo, r->memo_cap * sizeof(memo_slot));
+    mem_free(mem, r->dense, r->dense_cap * sizeof(pk_id));
     mem_free(mem, r->big, r->cap_big * sizeof *r->big);
 }
 

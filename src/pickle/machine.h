@@ -23,36 +23,47 @@
 typedef uint32_t pk_id;
 
 typedef enum pk_kind {
-    K_NONE, K_BOOL, K_INT, K_BIGINT, K_FLOAT,
-    K_STR,       /* text (UNICODE, BINUNICODE…) */
-    K_PYSTR,     /* Python 2 str (STRING, BINSTRING, SHORT_BINSTRING): bytes that load as str */
-    K_BYTES, K_BYTEARRAY,
-    K_TUPLE, K_LIST, K_DICT, K_SET, K_FROZENSET,
-    K_GLOBAL,    /* a name resolved by find_class */
-    K_CALL,      /* REDUCE: a = callable, b = args */
-    K_NEWOBJ,    /* NEWOBJ / NEWOBJ_EX: a = class, b = args, c = kwargs (or 0) */
-    K_INST,      /* INST / OBJ: a = class, b = args tuple */
-    K_PERSID,    /* PERSID / BINPERSID: a = pid */
-    K_EXT,       /* EXT1/2/4: i = code */
-    K_BUFFER     /* NEXT_BUFFER, READONLY_BUFFER of one */
+    K_NONE,
+    K_BOOL,
+    K_INT,
+    K_BIGINT,
+    K_FLOAT,
+    K_STR,   /* text (UNICODE, BINUNICODE…) */
+    K_PYSTR, /* Python 2 str (STRING, BINSTRING, SHORT_BINSTRING): bytes that load as str */
+    K_BYTES,
+    K_BYTEARRAY,
+    K_TUPLE,
+    K_LIST,
+    K_DICT,
+    K_SET,
+    K_FROZENSET,
+    K_GLOBAL, /* a name resolved by find_class */
+    K_CALL,   /* REDUCE: a = callable, b = args */
+    K_NEWOBJ, /* NEWOBJ / NEWOBJ_EX: a = class, b = args, c = kwargs (or 0) */
+    K_INST,   /* INST / OBJ: a = class, b = args tuple */
+    K_PERSID, /* PERSID / BINPERSID: a = pid */
+    K_EXT,    /* EXT1/2/4: i = code */
+    K_BUFFER  /* NEXT_BUFFER, READONLY_BUFFER of one */
 } pk_kind;
 
+/* 56 bytes; a graph holds one per value built, so every field counts. Items live in the
+ * graph's item arena (small containers) or in their own array (large ones); their capacity
+ * is pk_items_cap(count), never stored. */
 typedef struct pk_node {
     uint8_t kind;
-    uint8_t flags;      /* PKF_* */
-    uint8_t opcode;     /* the opcode that made it */
-    uint32_t count;     /* items (containers; dicts count keys and values) */
-    uint32_t cap;
-    uint64_t offset;    /* where it was made */
-    pk_id a, b, c;      /* operands, see pk_kind */
-    pk_id state;        /* last BUILD state applied, or 0 */
+    uint8_t flags;   /* PKF_* */
+    uint8_t opcode;  /* the opcode that made it */
+    uint32_t count;  /* items (containers; dicts count keys and values) */
+    uint64_t offset; /* where it was made */
+    pk_id a, b, c;   /* operands, see pk_kind */
+    pk_id state;     /* last BUILD state applied, or 0 */
     union {
         int64_t i;
         double d;
         struct {
             const uint8_t *p;
             uint64_t len;
-        } s;            /* K_STR, K_PYSTR, K_BYTES, K_BYTEARRAY, K_BIGINT (bytes or text) */
+        } s; /* K_STR, K_PYSTR, K_BYTES, K_BYTEARRAY, K_BIGINT (bytes or text) */
         struct {
             uint32_t global; /* index in the machine's global table */
         } g;
@@ -60,40 +71,48 @@ typedef struct pk_node {
     pk_id *items;
 } pk_node;
 
+/* Capacity of a node's items array holding count items: 0, or a power of two >= 4. */
+static inline size_t pk_items_cap(uint32_t count)
+{
+    if (count <= 4)
+        return count ? 4 : 0;
+    return (size_t)1 << (32 - __builtin_clz(count - 1));
+}
+
 enum {
-    PKF_BIGTEXT = 1,   /* K_BIGINT: v.s is decimal text, else little-endian bytes */
-    PKF_BUILT = 2,     /* BUILD was applied at least once */
-    PKF_MUTATED = 4,   /* a container op was applied to a non-container */
-    PKF_READONLY = 8,  /* READONLY_BUFFER */
-    PKF_SPLICED = 16   /* a build hook read raw bytes from the stream for this node (joblib's
-                        * arrays): v.s is that span of the input, never decoded as opcodes */
+    PKF_BIGTEXT = 1,  /* K_BIGINT: v.s is decimal text, else little-endian bytes */
+    PKF_BUILT = 2,    /* BUILD was applied at least once */
+    PKF_MUTATED = 4,  /* a container op was applied to a non-container */
+    PKF_READONLY = 8, /* READONLY_BUFFER */
+    PKF_SPLICED = 16  /* a build hook read raw bytes from the stream for this node (joblib's
+                       * arrays): v.s is that span of the input, never decoded as opcodes */
 };
 
 /* A global as find_class would see it, after Python-2 name mapping. */
 typedef struct pk_global {
     char *module;
     char *name;
-    char *full;        /* "module.name" */
-    uint64_t offset;   /* first reference */
-    uint8_t dotted;    /* name walks attributes (protocol >= 4 getattr chain) */
-    uint8_t mapped;    /* Python-2 mapping changed it */
-    uint8_t dynamic;   /* STACK_GLOBAL operands were not literal strings */
+    char *full;      /* "module.name" */
+    uint64_t offset; /* first reference */
+    uint8_t dotted;  /* name walks attributes (protocol >= 4 getattr chain) */
+    uint8_t mapped;  /* Python-2 mapping changed it */
+    uint8_t dynamic; /* STACK_GLOBAL operands were not literal strings */
 } pk_global;
 
 /* Every step of a load that can reach code, in stream order. */
 typedef enum pk_evkind {
-    EV_GLOBAL,     /* node = K_GLOBAL */
-    EV_CALL,       /* node = K_CALL / K_NEWOBJ / K_INST */
-    EV_BUILD,      /* node = target, aux = state */
-    EV_MUTATE,     /* container op on something that is not a plain list/dict/set: node = target */
-    EV_PERSID,     /* node = K_PERSID */
-    EV_EXT,        /* node = K_EXT */
-    EV_BUFFER,     /* NEXT_BUFFER */
-    EV_FRAME,      /* FRAME misuse: aux 0 = an opcode crossed a frame boundary, 1 = the frame
-                    * is longer than the input */
-    EV_DIVERGE     /* the two CPython unpicklers part here: aux = the PK_UNPICKLER_* bits that
-                    * raise at this opcode; the machine goes on as the other one, and
-                    * pk_graph.deferred_error says why */
+    EV_GLOBAL, /* node = K_GLOBAL */
+    EV_CALL,   /* node = K_CALL / K_NEWOBJ / K_INST */
+    EV_BUILD,  /* node = target, aux = state */
+    EV_MUTATE, /* container op on something that is not a plain list/dict/set: node = target */
+    EV_PERSID, /* node = K_PERSID */
+    EV_EXT,    /* node = K_EXT */
+    EV_BUFFER, /* NEXT_BUFFER */
+    EV_FRAME,  /* FRAME misuse: aux 0 = an opcode crossed a frame boundary, 1 = the frame
+                * is longer than the input */
+    EV_DIVERGE /* the two CPython unpicklers part here: aux = the PK_UNPICKLER_* bits that
+                * raise at this opcode; the machine goes on as the other one, and
+                * pk_graph.deferred_error says why */
 } pk_evkind;
 
 typedef struct pk_event {
@@ -113,11 +132,11 @@ typedef struct pk_pickle {
     int proto;           /* highest PROTO seen */
     int complete;        /* reached STOP */
     uint32_t first_event, n_events;
-    uint64_t frame_end;  /* STOP lay inside a FRAME that goes on after it: the frame's end,
-                          * where a file reader (pickle.py's _Unframer) has read to; else 0 */
-    uint8_t unpicklers;  /* PK_UNPICKLER_* still running at the end (reached STOP if complete) */
-    uint64_t expanded;   /* leaves of the largest value, fully expanded (saturating) */
-    uint64_t nesting;    /* deepest nesting of its graph */
+    uint64_t frame_end; /* STOP lay inside a FRAME that goes on after it: the frame's end,
+                         * where a file reader (pickle.py's _Unframer) has read to; else 0 */
+    uint8_t unpicklers; /* PK_UNPICKLER_* still running at the end (reached STOP if complete) */
+    uint64_t expanded;  /* leaves of the largest value, fully expanded (saturating) */
+    uint64_t nesting;   /* deepest nesting of its graph */
 } pk_pickle;
 
 /* Observer for the disassembler: called for each decoded opcode before it is applied, with
@@ -126,7 +145,7 @@ typedef void (*pk_op_observer)(void *ctx, const pk_op *op, uint32_t stack_depth,
                                uint32_t mark_depth);
 
 typedef struct pk_run_options {
-    const brine_limits *limits;   /* resolved limits */
+    const brine_limits *limits; /* resolved limits */
     pk_op_observer observe;
     void *observe_ctx;
 } pk_run_options;
@@ -136,7 +155,7 @@ typedef struct pk_run_options {
  * opcodes) or start a nested pickle.load there, and put another object on the stack. */
 typedef struct pk_build_site {
     pk_graph *g;
-    const uint8_t *data;        /* the whole buffer being run */
+    const uint8_t *data; /* the whole buffer being run */
     size_t len;
     uint64_t pos;               /* in: offset right after BUILD; out: where decoding resumes
                                  * (only forward, at most len) */
@@ -158,20 +177,25 @@ struct pk_graph {
     pk_pool strings;
     pk_node *nodes;
     size_t n_nodes, cap_nodes;
+    struct pk_items_blk *item_blocks; /* arena of small containers' items, freed in one go */
+    pk_id *items_next;                /* free space in the newest block */
+    size_t items_left;
+    pk_id *heap_items; /* nodes whose items have their own array */
+    size_t n_heap_items, cap_heap_items;
     pk_global *globals;
     size_t n_globals, cap_globals;
     pk_event *events;
     size_t n_events, cap_events;
     pk_pickle *pickles;
     size_t n_pickles, cap_pickles;
-    uint64_t opcodes;        /* opcodes executed so far */
-    size_t code_events;      /* events that reach code: GLOBAL, calls, BUILD, container ops on
-                              * objects, EXT, a read across a FRAME end (not PERSID or
-                              * NEXT_BUFFER, which fail in a plain pickle.load before anything
-                              * runs) */
-    int failed;              /* the last run stopped on an error */
-    brine_error error;       /* that error */
-    uint64_t trailing_at;    /* offset of bytes after the last pickle, if any */
+    uint64_t opcodes;     /* opcodes executed so far */
+    size_t code_events;   /* events that reach code: GLOBAL, calls, BUILD, container ops on
+                           * objects, EXT, a read across a FRAME end (not PERSID or
+                           * NEXT_BUFFER, which fail in a plain pickle.load before anything
+                           * runs) */
+    int failed;           /* the last run stopped on an error */
+    brine_error error;    /* that error */
+    uint64_t trailing_at; /* offset of bytes after the last pickle, if any */
     uint64_t trailing_len;
     /* A problem that does not stop the run: the unpicklers diverged (the run went on as the
      * one that continues) or a finished pickle is over max_expansion, max_nesting or, for
@@ -180,9 +204,9 @@ struct pk_graph {
      * every pickle of the stream is still run and judged. */
     int deferred;
     brine_error deferred_error;
-    unsigned unpicklers;     /* set by the caller after pk_graph_init: the PK_UNPICKLER_* the
-                              * file is loaded with (joblib: PY); 0 = both, the union */
-    size_t n_divergences;    /* EV_DIVERGE events so far */
+    unsigned unpicklers;  /* set by the caller after pk_graph_init: the PK_UNPICKLER_* the
+                           * file is loaded with (joblib: PY); 0 = both, the union */
+    size_t n_divergences; /* EV_DIVERGE events so far */
 };
 
 void pk_graph_init(pk_graph *g, mem_budget *mem);
@@ -216,7 +240,6 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
 static inline pk_node *pk_at(const pk_graph *g, pk_id id) { return &g->nodes[id]; }
 
 /* Renders the object graph of every pickle as pseudo-Python. */
-brine_status pk_render(const pk_graph *g, const brine_limits *lim, brine_write_fn write,
-                       void *ctx);
+brine_status pk_render(const pk_graph *g, const brine_limits *lim, brine_write_fn write, void *ctx);
 
 #endif
