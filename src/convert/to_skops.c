@@ -125,12 +125,14 @@ static const np_type *np_by_code(const char *code)
 
 /* Adds a member: the .npy header (format 1.0, C order) for descr and shape, then nbytes of
  * data taken from fill (a tensor) or from raw. Returns its name or NULL (err set). */
+static void to_fortran(uint8_t *dst, const uint8_t *c_order, const ld_tensor *t, uint32_t size);
+
 static const char *add_npy(sk_ctx *c, const char *descr, uint32_t ndim, const int64_t *shape,
-                           const ld_tensor *t, const uint8_t *raw, uint64_t nbytes)
+                           const ld_tensor *t, const uint8_t *raw, uint64_t nbytes, int fortran)
 {
     char header[4096];
-    int h = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     descr);
+    int h = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': %s, 'shape': (",
+                     descr, fortran ? "True" : "False");
     for (uint32_t i = 0; i < ndim && h > 0 && (size_t)h < sizeof header - 64; i++)
         h += snprintf(header + h, sizeof header - (size_t)h, "%s%" PRId64 "%s", i ? " " : "",
                       shape[i], ndim == 1 || i + 1 < ndim ? "," : "");
@@ -169,9 +171,21 @@ static const char *add_npy(sk_ctx *c, const char *descr, uint32_t ndim, const in
     memset(p + 10 + h, ' ', pad);
     p[10 + head_len - 1] = '\n';
     if (t) {
-        if (ld_tensor_read(&c->m->set, t, p + 10 + head_len, nbytes, c->err)) {
+        uint8_t *c_order = fortran ? malloc(nbytes ? (size_t)nbytes : 1) : p + 10 + head_len;
+        if (!c_order) {
+            free(p);
+            ERR_NOMEM(c->err);
+            return NULL;
+        }
+        if (ld_tensor_read(&c->m->set, t, c_order, nbytes, c->err)) {
+            if (fortran)
+                free(c_order);
             free(p);
             return NULL;
+        }
+        if (fortran) {
+            to_fortran(p + 10 + head_len, c_order, t, t->dtype->size);
+            free(c_order);
         }
     } else if (nbytes) {
         memcpy(p + 10 + head_len, raw, (size_t)nbytes);
@@ -194,6 +208,45 @@ static json_t *array_node(sk_ctx *c, const char *cls, const char *file)
     if (!n)
         ERR_NOMEM(c->err);
     return n;
+}
+
+/* 1 when t is laid out in Fortran order and not also in C order: numpy computes with the
+ * layout it loads (a matrix product of a Fortran-ordered components_ differs in the last bit
+ * from the C-ordered copy), so the archive keeps it. */
+static int fortran(const ld_tensor *t)
+{
+    if (t->ndim < 2)
+        return 0;
+    int64_t expect_f = 1, expect_c = 1;
+    int is_f = 1, is_c = 1;
+    for (uint32_t i = 0; i < t->ndim; i++) {
+        if (t->shape[i] != 1 && t->strides[i] != expect_f)
+            is_f = 0;
+        expect_f *= t->shape[i];
+    }
+    for (uint32_t i = t->ndim; i-- > 0;) {
+        if (t->shape[i] != 1 && t->strides[i] != expect_c)
+            is_c = 0;
+        expect_c *= t->shape[i];
+    }
+    return is_f && !is_c;
+}
+
+/* dst (n elements of size bytes in C order) rewritten in Fortran order. */
+static void to_fortran(uint8_t *dst, const uint8_t *c_order, const ld_tensor *t, uint32_t size)
+{
+    int64_t idx[LD_MAX_DIMS] = {0};
+    for (uint64_t k = 0; k < t->numel; k++) {
+        uint64_t off = 0;
+        for (uint32_t i = 0; i < t->ndim; i++)
+            off = off * (uint64_t)t->shape[i] + (uint64_t)idx[i];
+        memcpy(dst + k * size, c_order + off * size, size);
+        for (uint32_t i = 0; i < t->ndim; i++) { /* first index fastest */
+            if (++idx[i] < t->shape[i])
+                break;
+            idx[i] = 0;
+        }
+    }
 }
 
 static json_t *conv_ndarray(sk_ctx *c, json_t *v)
@@ -222,7 +275,7 @@ static json_t *conv_ndarray(sk_ctx *c, json_t *v)
         refuse(c, "an ndarray too large");
         return NULL;
     }
-    const char *file = add_npy(c, nt->descr, t->ndim, t->shape, t, NULL, nbytes);
+    const char *file = add_npy(c, nt->descr, t->ndim, t->shape, t, NULL, nbytes, fortran(t));
     return file ? array_node(c, "ndarray", file) : NULL;
 }
 
@@ -281,7 +334,7 @@ static json_t *conv_scalar(sk_ctx *c, json_t *args)
         refuse(c, "a numpy scalar whose bytes do not match its dtype");
         return NULL;
     }
-    const char *file = add_npy(c, nt->descr, 0, NULL, NULL, raw, n);
+    const char *file = add_npy(c, nt->descr, 0, NULL, NULL, raw, n, 0);
     return file ? array_node(c, nt->cls, file) : NULL;
 }
 
@@ -423,10 +476,31 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
             return NULL;
         }
         int64_t zero = 0;
-        const char *file = add_npy(c, nt->descr, 1, &zero, NULL, NULL, 0);
+        const char *file = add_npy(c, nt->descr, 1, &zero, NULL, NULL, 0, 0);
         json_t *arr = file ? array_node(c, "ndarray", file) : NULL;
         json_t *n = arr ? node("dtype", "numpy", "DTypeNode") : NULL;
         if (arr && (!n || json_object_set_new(n, "content", arr))) {
+            json_decref(n);
+            ERR_NOMEM(c->err);
+            return NULL;
+        }
+        return n;
+    }
+    if (strcmp(fn, "builtins.slice") == 0 && how && strcmp(how, "reduce") == 0 &&
+        json_array_size(args) == 3 && !state) {
+        json_t *n = node("slice", "builtins", "SliceNode"), *content = json_object();
+        static const char *const part[] = {"start", "stop", "step"};
+        int bad = !n || !content || json_object_set_new(n, "content", content);
+        for (size_t i = 0; i < 3 && !bad; i++) {
+            json_t *a = json_array_get(args, i);
+            if (!json_is_integer(a) && !json_is_null(a)) {
+                json_decref(n);
+                refuse(c, "a slice whose bounds are not integers");
+                return NULL;
+            }
+            bad = json_object_set(content, part[i], a);
+        }
+        if (bad) {
             json_decref(n);
             ERR_NOMEM(c->err);
             return NULL;
@@ -639,7 +713,16 @@ brine_status brine_model_write_skops(const brine_model *m, const char *path,
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "%s files hold no pickled scikit-learn estimator", m->format);
     sk_ctx c = {.m = m, .err = err};
-    json_t *doc = json_loads(m->config_json, 0, NULL);
+    json_t *doc = json_loads(m->config_json, JSON_DECODE_ANY, NULL);
+    /* brine's walk keeps no config when it meets a value it does not read (a structured
+     * array such as a tree's nodes): the file is then not converted at all */
+    if (json_is_object(doc) && json_object_size(doc) == 0) {
+        json_decref(doc);
+        return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                       "brine's loader does not decode every value of this file (an array of a "
+                       "kind it does not read, such as a tree's structured node array), so it "
+                       "has no exact skops representation: not converted");
+    }
     json_t *schema = doc ? conv(&c, doc, 0) : NULL;
     char *text = NULL;
     brine_status st = BRINE_OK;
