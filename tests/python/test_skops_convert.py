@@ -25,7 +25,7 @@ needs_brine = pytest.mark.skipif(bt.brine_path() is None, reason="no brine binar
 needs_venv = pytest.mark.skipif(not os.path.exists(VENV), reason="no project venv")
 
 WRITE = r"""
-import pickle, sys, joblib, numpy as np, pandas as pd
+import json, pickle, sys, joblib, numpy as np
 from sklearn.linear_model import LogisticRegression, LinearRegression, Ridge
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
@@ -72,7 +72,7 @@ for k, (m, data, method) in models.items():
         open("%s/%s_p%d.pkl" % (out, k, p), "wb").write(pickle.dumps(m, protocol=p))
     joblib.dump(m, "%s/%s.joblib" % (out, k))
     meta[k] = [data, method]
-print(json.dumps(meta) if False else __import__("json").dumps(meta))
+print(json.dumps(meta))
 """
 
 CHECK = r"""
@@ -141,12 +141,6 @@ def test_skops_matrix(tmp_path):
 def test_refuses_function_and_writes_nothing(tmp_path):
     """A global that is not a class (a function passed as a value) is refused, naming it,
     and no output appears."""
-    import pickle
-    import collections
-
-    class Est:  # stands in for an estimator: NEWOBJ of a class with a dict state
-        pass
-
     # hand-made protocol-2 pickle: sklearn.preprocessing._data.StandardScaler with a function
     # object as an attribute (builtins.len), built without importing sklearn
     p = (b"\x80\x02csklearn.preprocessing._data\nStandardScaler\nq\x00)\x81q\x01}q\x02"
