@@ -20,9 +20,14 @@ import pytest
 
 import brinetest as bt
 
-VENV = "/var/cache/brine/venv/bin/python"
+CACHE = "/var/cache/brine"
+VENV = CACHE + "/venv/bin/python"
+# scikit-learn 1.9.1 (project venv, skops 0.16 installed) and the release venvs of
+# requirements-sklearn-*.txt, which have no skops: skops 0.16 (pure Python) is imported there
+# from the project venv's site-packages, so each release loads what its own pickles hold
+RELEASES = {"1.9.1": VENV, "1.1": CACHE + "/sk-1.1/bin/python",
+            "1.3": CACHE + "/sk-1.3/bin/python", "1.5": CACHE + "/sk-1.5/bin/python"}
 needs_brine = pytest.mark.skipif(bt.brine_path() is None, reason="no brine binary (set BRINE)")
-needs_venv = pytest.mark.skipif(not os.path.exists(VENV), reason="no project venv")
 
 WRITE = r"""
 import json, pickle, sys, joblib, numpy as np
@@ -45,6 +50,10 @@ X = rng.randn(60, 4); y = (X[:, 0] + X[:, 1] > 0).astype(int); yr = X @ [1.0, 2.
 Xc = rng.randint(0, 3, (60, 2)).astype(float)
 Xn = X.copy(); Xn[::7, 1] = np.nan
 np.save(out + "/X.npy", X); np.save(out + "/Xc.npy", Xc); np.save(out + "/Xn.npy", Xn)
+try:
+    ohe = OneHotEncoder(sparse_output=False)
+except TypeError:  # before 1.2
+    ohe = OneHotEncoder(sparse=False)
 models = {
   "LogisticRegression": (LogisticRegression().fit(X, y), "X", "predict_proba"),
   "LinearRegression": (LinearRegression().fit(X, yr), "X", "predict"),
@@ -59,7 +68,7 @@ models = {
   "GaussianNB": (GaussianNB().fit(X, y), "X", "predict_proba"),
   "StandardScaler": (StandardScaler().fit(X), "X", "transform"),
   "PCA": (PCA(n_components=2).fit(X), "X", "transform"),
-  "OneHotEncoder": (OneHotEncoder(sparse_output=False).fit(Xc), "Xc", "transform"),
+  "OneHotEncoder": (ohe.fit(Xc), "Xc", "transform"),
   "SimpleImputer": (SimpleImputer().fit(Xn), "Xn", "transform"),
   "Pipeline": (Pipeline([("s", StandardScaler()), ("l", LogisticRegression())]).fit(X, y), "X", "predict_proba"),
   "ColumnTransformer": (ColumnTransformer([("s", StandardScaler(), [0, 1]), ("m", MinMaxScaler(), [2, 3])]).fit(X), "X", "transform"),
@@ -98,11 +107,31 @@ CONVERTS = {"LogisticRegression", "LinearRegression", "Ridge", "SVC", "GaussianN
             "FeatureUnion", "KMeans", "OneHotEncoder"}
 
 
+def skops_env(tmp_path, python):
+    """Environment for python with skops importable (the project venv's copy)."""
+    import glob
+
+    env = dict(os.environ)
+    if python != VENV:
+        site = glob.glob(CACHE + "/venv/lib/python3*/site-packages/skops")
+        if not site:
+            pytest.skip("no skops in the project venv")
+        path = tmp_path / "skpath"
+        path.mkdir()
+        (path / "skops").symlink_to(site[0])
+        env["PYTHONPATH"] = str(path)
+    return env
+
+
 @needs_brine
-@needs_venv
-def test_skops_matrix(tmp_path):
+@pytest.mark.parametrize("release", sorted(RELEASES))
+def test_skops_matrix(tmp_path, release):
+    python = RELEASES[release]
+    if not os.path.exists(python):
+        pytest.skip("no venv for scikit-learn " + release)
     d = str(tmp_path)
-    meta = json.loads(subprocess.run([VENV, "-c", WRITE, d], check=True, capture_output=True,
+    env = skops_env(tmp_path, python)
+    meta = json.loads(subprocess.run([python, "-c", WRITE, d], check=True, capture_output=True,
                                      text=True).stdout.strip().splitlines()[-1])
     rows, to_check = [], []
     for name, (data, method) in meta.items():
@@ -113,11 +142,11 @@ def test_skops_matrix(tmp_path):
             rows.append([name, src, r.returncode, r.stderr.strip(), out])
             if r.returncode == 0:
                 to_check.append([out, name, data, method])
-    checked = json.loads(subprocess.run([VENV, "-c", CHECK, d, json.dumps(to_check)],
-                                        check=True, capture_output=True,
-                                        text=True).stdout.strip().splitlines()[-1])
+    checked = json.loads(subprocess.run([python, "-c", CHECK, d, json.dumps(to_check)],
+                                        check=True, capture_output=True, text=True,
+                                        env=env).stdout.strip().splitlines()[-1])
     failures = []
-    print("\nestimator             input          result")
+    print("\nscikit-learn %s\nestimator             input          result" % release)
     for name, src, rc, msg, out in rows:
         if rc == 0:
             verdict, untrusted = checked[out]
