@@ -305,6 +305,14 @@ static const np_type *pickled_dtype(json_t *v)
     return nt;
 }
 
+static int hex_digit(char ch)
+{
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
 /* numpy.core.multiarray.scalar(dtype, bytes): a 0-d .npy of that type. */
 static json_t *conv_scalar(sk_ctx *c, json_t *args)
 {
@@ -322,12 +330,12 @@ static json_t *conv_scalar(sk_ctx *c, json_t *args)
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        unsigned x;
-        if (sscanf(hex + 2 * i, "%2x", &x) != 1) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
             refuse(c, "a numpy scalar with bad bytes");
             return NULL;
         }
-        raw[i] = (uint8_t)x;
+        raw[i] = (uint8_t)(hi << 4 | lo);
     }
     const ld_dtype *dt = ld_dtype_by_st(nt->st);
     if (!dt || dt->size != n) {
