@@ -167,6 +167,22 @@ def test_skops_matrix(tmp_path, release):
 
 
 @needs_brine
+def test_refuses_call_with_arguments(tmp_path):
+    """An estimator class called with arguments (REDUCE, not NEWOBJ + BUILD) is not what skops'
+    ObjectNode rebuilds (cls.__new__ then __setstate__): refused, naming the class."""
+    p = b"\x80\x02csklearn.preprocessing._data\nStandardScaler\nq\x00K\x01\x85q\x01Rq\x02."
+    src = tmp_path / "r.pkl"
+    src.write_bytes(p)
+    out = tmp_path / "r.skops"
+    r = subprocess.run([bt.brine_path(), "convert", "--allow", "sklearn", str(src), str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1, r
+    assert "sklearn.preprocessing._data.StandardScaler" in r.stderr, r.stderr
+    assert "no exact skops representation" in r.stderr, r.stderr
+    assert not out.exists()
+
+
+@needs_brine
 def test_refuses_function_and_writes_nothing(tmp_path):
     """A global that is not a class (a function passed as a value) is refused, naming it,
     and no output appears."""
