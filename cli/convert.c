@@ -41,9 +41,12 @@ static const char convert_help[] =
     "An OUT ending in .json or .ubj gets the XGBoost model, .txt the LightGBM model that IN\n"
     "pickles (a Booster or a scikit-learn wrapper), as the library's own model file; the\n"
     "wrapper's attributes go to the config (OUT with its extension replaced by .config.json).\n"
+    "An OUT ending in .skops gets the scikit-learn estimator (pipeline, ColumnTransformer...)\n"
+    "as a skops archive (skops.io.load reads it), built from the pickle's graph; values skops\n"
+    "cannot rebuild exactly are refused (exit 1) with their place in IN.\n"
     "\n"
-    "  --to FORMAT     safetensors (the default; skops, xgboost and lightgbm are not in this\n"
-    "                  version)\n"
+    "  --to FORMAT     safetensors (the default; OUT's extension picks the others: .skops,\n"
+    "                  .json/.ubj, .txt)\n"
     "  --config PATH   where the JSON config goes (default: OUT with .safetensors replaced by\n"
     "                  .config.json)\n"
     "  --force         replace OUT and the config if they exist (never IN)\n"
@@ -401,13 +404,17 @@ int cli_convert(int argc, char **argv)
                                   .dedup = dedup,
                                   .max_shard_size = max_shard};
     int native = brine_native_format(out); /* .json/.ubj XGBoost, .txt LightGBM */
-    brine_status st = native ? brine_model_write_native(m, out, &opts, &err)
-                             : brine_model_write_safetensors(m, out, &opts, &err);
+    int skops = brine_skops_format(out);
+    brine_status st = skops    ? brine_model_write_skops(m, out, &opts, &err)
+                      : native ? brine_model_write_native(m, out, &opts, &err)
+                               : brine_model_write_safetensors(m, out, &opts, &err);
     if (st) {
         if (last >= 0)
             fputc('\n', stderr);
         cli_warn("convert %s: %s", in, err.msg);
         rc = st == BRINE_ERR_IO || st == BRINE_ERR_USAGE ? CLI_USAGE : CLI_FAILED;
+    } else if (skops) {
+        printf("%s: skops archive written to %s\n", in, out);
     } else if (native) {
         printf("%s: model written to %s (config: %s)\n", in, out, config);
     } else {

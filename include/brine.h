@@ -385,6 +385,16 @@ BRINE_API brine_status brine_model_write_native(const brine_model *model, const 
                                                 brine_error *err);
 /* 1 when path's extension names a native model format brine_model_write_native writes. */
 BRINE_API int brine_native_format(const char *path);
+/* Writes the scikit-learn estimator a pickle or joblib file holds as a skops archive (skops
+ * 0.16, protocol 2: schema.json plus .npy members), from the typed config and the tensors —
+ * nothing is unpickled. Objects are written only when skops rebuilds them exactly as the pickle
+ * would (cls.__new__ then __setstate__); anything else (calls with arguments, functions,
+ * structured or object arrays) is BRINE_ERR_UNSUPPORTED naming its place. Atomic, no config. */
+BRINE_API brine_status brine_model_write_skops(const brine_model *model, const char *path,
+                                               const brine_convert_options *opts,
+                                               brine_error *err);
+/* 1 when path ends in ".skops". */
+BRINE_API int brine_skops_format(const char *path);
 /* What the model's pickle records about the releases that wrote it (protocol, _sklearn_version,
  * XGBoost/LightGBM model versions, numpy.core vs numpy._core names, Python 2 names) and, with
  * target "LIB==VERSION" (sklearn, numpy, xgboost, lightgbm, python), the globals that release

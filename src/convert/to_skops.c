@@ -1,0 +1,758 @@
+/*
+ * to_skops.c — a pickled scikit-learn estimator written as a skops archive, without unpickling.
+ *
+ * The input is the model's typed config (docs/config.md) and its tensors: skops' schema.json
+ * (protocol 2, the node kinds of skops 0.16: JsonNode, ListNode, TupleNode, DictNode,
+ * ObjectNode, NdArrayNode, DTypeNode, TypeNode) is built from the config, and each array
+ * becomes a .npy member. An object becomes an ObjectNode only when the pickle builds it the way
+ * skops rebuilds one — cls.__new__(cls) then __setstate__(state) (NEWOBJ with no arguments, or
+ * copyreg._reconstructor(cls, object, None)) — so the archive loads into the same value. Every
+ * other value (reduce calls with arguments, functions, non-str dict keys, object or structured
+ * arrays, big-endian data) is refused with its place in the file: never approximated.
+ *
+ * The zip is written stored (no compression) by hand: a few fixed headers, every size checked
+ * to fit the 32-bit fields.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/atomic.h"
+#include "core/error.h"
+#include "load/model.h"
+
+enum { SK_MAX_DEPTH = 200, SK_MAX_MEMBERS = 60000 };
+
+typedef struct member {
+    char name[32];
+    uint8_t *data; /* .npy bytes, owned */
+    size_t len;
+} member;
+
+typedef struct sk_ctx {
+    const brine_model *m;
+    member *members;
+    size_t n_members, cap_members;
+    char where[512]; /* the config path of the value being converted, for messages */
+    brine_error *err;
+} sk_ctx;
+
+static int ends_with(const char *s, const char *ext)
+{
+    size_t n = strlen(s), e = strlen(ext);
+    return n > e && strcmp(s + n - e, ext) == 0;
+}
+
+int brine_skops_format(const char *path) { return path && ends_with(path, ".skops"); }
+
+static brine_status refuse(sk_ctx *c, const char *what)
+{
+    return err_set(c->err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                   "%s at %s has no exact skops representation: not converted", what,
+                   c->where[0] ? c->where : "the top level");
+}
+
+static json_t *node(const char *cls, const char *module, const char *loader)
+{
+    json_t *n = json_object();
+    if (n && (json_object_set_new(n, "__class__", json_string(cls)) ||
+              json_object_set_new(n, "__module__", json_string(module)) ||
+              json_object_set_new(n, "__loader__", json_string(loader)))) {
+        json_decref(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* A JSON-representable Python value: skops keeps json.dumps(value) as text. */
+static json_t *json_node(const char *text)
+{
+    json_t *n = node("str", "builtins", "JsonNode");
+    if (n && (json_object_set_new(n, "content", json_string(text)) ||
+              json_object_set_new(n, "is_json", json_true()))) {
+        json_decref(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ .npy members */
+
+typedef struct np_type {
+    const char *st;    /* brine's (safetensors) name */
+    const char *descr; /* numpy's, little-endian */
+    const char *code;  /* pickled numpy.dtype argument */
+    const char *cls;   /* numpy scalar class */
+} np_type;
+
+static const np_type np_types[] = {
+    {"F64", "<f8", "f8", "float64"}, {"F32", "<f4", "f4", "float32"},
+    {"F16", "<f2", "f2", "float16"}, {"I64", "<i8", "i8", "int64"},
+    {"I32", "<i4", "i4", "int32"},   {"I16", "<i2", "i2", "int16"},
+    {"I8", "|i1", "i1", "int8"},     {"U64", "<u8", "u8", "uint64"},
+    {"U32", "<u4", "u4", "uint32"},  {"U16", "<u2", "u2", "uint16"},
+    {"U8", "|u1", "u1", "uint8"},    {"BOOL", "|b1", "b1", "bool"},
+};
+
+static const np_type *np_by_st(const char *st)
+{
+    for (size_t i = 0; i < sizeof np_types / sizeof np_types[0]; i++)
+        if (strcmp(np_types[i].st, st) == 0)
+            return &np_types[i];
+    return NULL;
+}
+
+static int np_scalar_class(const char *cls)
+{
+    for (size_t i = 0; i < sizeof np_types / sizeof np_types[0]; i++)
+        if (strcmp(np_types[i].cls, cls) == 0)
+            return 1;
+    return 0;
+}
+
+static const np_type *np_by_code(const char *code)
+{
+    for (size_t i = 0; i < sizeof np_types / sizeof np_types[0]; i++)
+        if (strcmp(np_types[i].code, code) == 0)
+            return &np_types[i];
+    return NULL;
+}
+
+/* Adds a member: the .npy header (format 1.0, C order) for descr and shape, then nbytes of
+ * data taken from fill (a tensor) or from raw. Returns its name or NULL (err set). */
+static void to_fortran(uint8_t *dst, const uint8_t *c_order, const ld_tensor *t, uint32_t size);
+
+static const char *add_npy(sk_ctx *c, const char *descr, uint32_t ndim, const int64_t *shape,
+                           const ld_tensor *t, const uint8_t *raw, uint64_t nbytes, int fortran)
+{
+    char header[4096];
+    int h = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': %s, 'shape': (",
+                     descr, fortran ? "True" : "False");
+    for (uint32_t i = 0; i < ndim && h > 0 && (size_t)h < sizeof header - 64; i++)
+        h += snprintf(header + h, sizeof header - (size_t)h, "%s%" PRId64 "%s", i ? " " : "",
+                      shape[i], ndim == 1 || i + 1 < ndim ? "," : "");
+    if (h <= 0 || (size_t)h >= sizeof header - 64) {
+        refuse(c, "an array of too many dimensions");
+        return NULL;
+    }
+    h += snprintf(header + h, sizeof header - (size_t)h, "), }");
+    size_t total_head = 10 + (size_t)h + 1;
+    size_t pad = (64 - total_head % 64) % 64;
+    size_t head_len = (size_t)h + pad + 1;
+    if (nbytes > SIZE_MAX - 10 - head_len || c->n_members >= SK_MAX_MEMBERS) {
+        refuse(c, "an array too large for a skops archive");
+        return NULL;
+    }
+    if (c->n_members == c->cap_members) {
+        size_t cap = c->cap_members ? c->cap_members * 2 : 16;
+        member *grown = realloc(c->members, cap * sizeof *grown);
+        if (!grown) {
+            ERR_NOMEM(c->err);
+            return NULL;
+        }
+        c->members = grown;
+        c->cap_members = cap;
+    }
+    size_t len = 10 + head_len + (size_t)nbytes;
+    uint8_t *p = malloc(len);
+    if (!p) {
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
+    memcpy(p, "\x93NUMPY\x01\x00", 8);
+    p[8] = (uint8_t)(head_len & 0xFF);
+    p[9] = (uint8_t)(head_len >> 8);
+    memcpy(p + 10, header, (size_t)h);
+    memset(p + 10 + h, ' ', pad);
+    p[10 + head_len - 1] = '\n';
+    if (t) {
+        uint8_t *c_order = fortran ? malloc(nbytes ? (size_t)nbytes : 1) : p + 10 + head_len;
+        if (!c_order) {
+            free(p);
+            ERR_NOMEM(c->err);
+            return NULL;
+        }
+        if (ld_tensor_read(&c->m->set, t, c_order, nbytes, c->err)) {
+            if (fortran)
+                free(c_order);
+            free(p);
+            return NULL;
+        }
+        if (fortran) {
+            to_fortran(p + 10 + head_len, c_order, t, t->dtype->size);
+            free(c_order);
+        }
+    } else if (nbytes) {
+        memcpy(p + 10 + head_len, raw, (size_t)nbytes);
+    }
+    member *mb = &c->members[c->n_members++];
+    snprintf(mb->name, sizeof mb->name, "%zu.npy", c->n_members);
+    mb->data = p;
+    mb->len = len;
+    return mb->name;
+}
+
+static json_t *array_node(sk_ctx *c, const char *cls, const char *file)
+{
+    json_t *n = node(cls, "numpy", "NdArrayNode");
+    if (n && (json_object_set_new(n, "type", json_string("numpy")) ||
+              json_object_set_new(n, "file", json_string(file)))) {
+        json_decref(n);
+        return NULL;
+    }
+    if (!n)
+        ERR_NOMEM(c->err);
+    return n;
+}
+
+/* 1 when t is laid out in Fortran order and not also in C order: numpy computes with the
+ * layout it loads (a matrix product of a Fortran-ordered components_ differs in the last bit
+ * from the C-ordered copy), so the archive keeps it. */
+static int fortran(const ld_tensor *t)
+{
+    if (t->ndim < 2)
+        return 0;
+    int64_t expect_f = 1, expect_c = 1;
+    int is_f = 1, is_c = 1;
+    for (uint32_t i = 0; i < t->ndim; i++) {
+        if (t->shape[i] != 1 && t->strides[i] != expect_f)
+            is_f = 0;
+        expect_f *= t->shape[i];
+    }
+    for (uint32_t i = t->ndim; i-- > 0;) {
+        if (t->shape[i] != 1 && t->strides[i] != expect_c)
+            is_c = 0;
+        expect_c *= t->shape[i];
+    }
+    return is_f && !is_c;
+}
+
+/* dst (n elements of size bytes in C order) rewritten in Fortran order. */
+static void to_fortran(uint8_t *dst, const uint8_t *c_order, const ld_tensor *t, uint32_t size)
+{
+    int64_t idx[LD_MAX_DIMS] = {0};
+    for (uint64_t k = 0; k < t->numel; k++) {
+        uint64_t off = 0;
+        for (uint32_t i = 0; i < t->ndim; i++)
+            off = off * (uint64_t)t->shape[i] + (uint64_t)idx[i];
+        memcpy(dst + k * size, c_order + off * size, size);
+        for (uint32_t i = 0; i < t->ndim; i++) { /* first index fastest */
+            if (++idx[i] < t->shape[i])
+                break;
+            idx[i] = 0;
+        }
+    }
+}
+
+static json_t *conv_ndarray(sk_ctx *c, json_t *v)
+{
+    const char *name = json_string_value(json_object_get(v, "name"));
+    json_t *bo = json_object_get(v, "byteorder");
+    if (!name) {
+        refuse(c, "an ndarray without a name");
+        return NULL;
+    }
+    if (bo && json_is_string(bo) && strcmp(json_string_value(bo), ">") == 0) {
+        refuse(c, "a big-endian ndarray");
+        return NULL;
+    }
+    const ld_tensor *t = NULL;
+    for (size_t i = 0; i < c->m->set.n_tensors && !t; i++)
+        if (strcmp(c->m->set.tensors[i].name, name) == 0)
+            t = &c->m->set.tensors[i];
+    const np_type *nt = t ? np_by_st(t->dtype->st_name) : NULL;
+    if (!nt) {
+        refuse(c, t ? "an ndarray of a dtype skops stores otherwise" : "an unknown ndarray");
+        return NULL;
+    }
+    uint64_t nbytes;
+    if (__builtin_mul_overflow(t->numel, (uint64_t)t->dtype->size, &nbytes)) {
+        refuse(c, "an ndarray too large");
+        return NULL;
+    }
+    const char *file = add_npy(c, nt->descr, t->ndim, t->shape, t, NULL, nbytes, fortran(t));
+    return file ? array_node(c, "ndarray", file) : NULL;
+}
+
+/* numpy.dtype(code, False, True) with BUILD state (3, byteorder, ...): the numeric type, or
+ * NULL when it is another dtype (object, structured, big-endian). */
+static const np_type *pickled_dtype(json_t *v)
+{
+    if (json_is_object(v) && json_is_string(json_object_get(v, "__type__")) &&
+        strcmp(json_string_value(json_object_get(v, "__type__")), "ref") == 0)
+        v = json_object_get(v, "value");
+    const char *callee = json_string_value(json_object_get(v, "callee"));
+    json_t *args = json_object_get(v, "args");
+    if (!callee || strcmp(callee, "numpy.dtype") != 0 || !json_is_array(args) ||
+        !json_is_string(json_array_get(args, 0)))
+        return NULL;
+    json_t *st = json_object_get(json_object_get(v, "state"), "items");
+    const char *order = json_string_value(json_array_get(st, 1));
+    if (!order || strcmp(order, ">") == 0)
+        return NULL;
+    const np_type *nt = np_by_code(json_string_value(json_array_get(args, 0)));
+    if (!nt)
+        return NULL;
+    /* a structured dtype carries field names and descriptions in its state */
+    if (!json_is_null(json_array_get(st, 2)) || !json_is_null(json_array_get(st, 3)) ||
+        !json_is_null(json_array_get(st, 4)))
+        return NULL;
+    return nt;
+}
+
+static int hex_digit(char ch)
+{
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
+/* numpy.core.multiarray.scalar(dtype, bytes): a 0-d .npy of that type. */
+static json_t *conv_scalar(sk_ctx *c, json_t *args)
+{
+    const np_type *nt = pickled_dtype(json_array_get(args, 0));
+    json_t *b = json_array_get(args, 1);
+    const char *hex = json_string_value(json_object_get(b, "hex"));
+    if (!nt || !hex || json_array_size(args) != 2) {
+        refuse(c, "a numpy scalar of a dtype brine does not map");
+        return NULL;
+    }
+    size_t n = strlen(hex) / 2;
+    uint8_t raw[16];
+    if (strlen(hex) % 2 || n > sizeof raw) {
+        refuse(c, "a numpy scalar of unexpected size");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            refuse(c, "a numpy scalar with bad bytes");
+            return NULL;
+        }
+        raw[i] = (uint8_t)(hi << 4 | lo);
+    }
+    const ld_dtype *dt = ld_dtype_by_st(nt->st);
+    if (!dt || dt->size != n) {
+        refuse(c, "a numpy scalar whose bytes do not match its dtype");
+        return NULL;
+    }
+    const char *file = add_npy(c, nt->descr, 0, NULL, NULL, raw, n, 0);
+    return file ? array_node(c, nt->cls, file) : NULL;
+}
+
+/* ------------------------------------------------------------------ the value tree */
+
+static json_t *conv(sk_ctx *c, json_t *v, unsigned depth);
+
+static brine_status push_where(sk_ctx *c, size_t *mark, const char *key, size_t index)
+{
+    *mark = strlen(c->where);
+    size_t left = sizeof c->where - *mark;
+    if (key)
+        snprintf(c->where + *mark, left, "%s%.100s", *mark ? "." : "", key);
+    else
+        snprintf(c->where + *mark, left, "%s%zu", *mark ? "." : "", index);
+    return BRINE_OK;
+}
+
+static json_t *conv_seq(sk_ctx *c, json_t *items, const char *cls, const char *loader,
+                        unsigned depth)
+{
+    json_t *n = node(cls, "builtins", loader), *content = json_array();
+    if (!n || !content || json_object_set_new(n, "content", content)) {
+        json_decref(n);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
+    size_t i, mark;
+    json_t *x;
+    json_array_foreach(items, i, x)
+    {
+        push_where(c, &mark, NULL, i);
+        json_t *child = conv(c, x, depth + 1);
+        if (!child || json_array_append_new(content, child)) {
+            json_decref(n);
+            return NULL;
+        }
+        c->where[mark] = 0;
+    }
+    return n;
+}
+
+static json_t *conv_dict(sk_ctx *c, json_t *obj, unsigned depth)
+{
+    json_t *n = node("dict", "builtins", "DictNode"), *content = json_object(),
+           *types = node("list", "builtins", "ListNode"), *tlist = json_array();
+    if (!n || !content || !types || !tlist || json_object_set_new(n, "content", content) ||
+        json_object_set_new(types, "content", tlist) ||
+        json_object_set_new(n, "key_types", types)) {
+        json_decref(n);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
+    const char *k;
+    json_t *x;
+    size_t mark;
+    json_object_foreach(obj, k, x)
+    {
+        push_where(c, &mark, k, 0);
+        json_t *child = conv(c, x, depth + 1);
+        json_t *type = child ? node("str", "builtins", "TypeNode") : NULL;
+        if (!child || !type || json_object_set_new(content, k, child) ||
+            json_array_append_new(tlist, type)) {
+            json_decref(type);
+            json_decref(n);
+            if (child && !type)
+                ERR_NOMEM(c->err);
+            return NULL;
+        }
+        c->where[mark] = 0;
+    }
+    return n;
+}
+
+/* module.qualname → a node of class qualname in module (split at the last dot). */
+static json_t *named_node(sk_ctx *c, const char *full, const char *loader)
+{
+    const char *dot = strrchr(full, '.');
+    if (!dot || dot == full || !dot[1]) {
+        refuse(c, "a global without a module");
+        return NULL;
+    }
+    char module[256];
+    size_t ml = (size_t)(dot - full);
+    if (ml >= sizeof module) {
+        refuse(c, "a global with a long module name");
+        return NULL;
+    }
+    memcpy(module, full, ml);
+    module[ml] = 0;
+    json_t *n = node(dot + 1, module, loader);
+    if (!n)
+        ERR_NOMEM(c->err);
+    return n;
+}
+
+/* A class passed as a value (dtype=numpy.float64): skops' TypeNode imports it by name, which
+ * is only right for classes. brine cannot tell a class from a function by its name, so it
+ * takes CamelCase names and numpy's scalar types, and refuses the rest. */
+static json_t *conv_global(sk_ctx *c, const char *full)
+{
+    const char *dot = strrchr(full, '.');
+    const char *last = dot ? dot + 1 : full;
+    int numpy_type = strncmp(full, "numpy.", 6) == 0 && strchr(full + 6, '.') == NULL;
+    int ok = (last[0] >= 'A' && last[0] <= 'Z') ||
+             (numpy_type && (strcmp(last, "bool_") == 0 || np_scalar_class(last))) ||
+             strcmp(full, "builtins.int") == 0 || strcmp(full, "builtins.float") == 0 ||
+             strcmp(full, "builtins.str") == 0 || strcmp(full, "builtins.bool") == 0;
+    if (!ok) {
+        char what[512];
+        snprintf(what, sizeof what,
+                 "the global %.250s (a function, or a name brine does not "
+                 "know to be a class)",
+                 full);
+        refuse(c, what);
+        return NULL;
+    }
+    return named_node(c, full, "TypeNode");
+}
+
+static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
+{
+    json_t *callee = json_object_get(v, "callee");
+    const char *fn = json_string_value(callee);
+    const char *how = json_string_value(json_object_get(v, "how"));
+    json_t *args = json_object_get(v, "args"), *state = json_object_get(v, "state");
+    char what[512];
+    if (!fn) {
+        refuse(c, "an object made by a callable that is not a plain name");
+        return NULL;
+    }
+    if (strcmp(fn, "numpy.core.multiarray.scalar") == 0 ||
+        strcmp(fn, "numpy._core.multiarray.scalar") == 0)
+        return conv_scalar(c, args);
+    if (strcmp(fn, "numpy.dtype") == 0) {
+        const np_type *nt = pickled_dtype(v);
+        if (!nt) {
+            refuse(c, "a numpy dtype brine does not map (object, structured or big-endian)");
+            return NULL;
+        }
+        int64_t zero = 0;
+        const char *file = add_npy(c, nt->descr, 1, &zero, NULL, NULL, 0, 0);
+        json_t *arr = file ? array_node(c, "ndarray", file) : NULL;
+        json_t *n = arr ? node("dtype", "numpy", "DTypeNode") : NULL;
+        if (arr && (!n || json_object_set_new(n, "content", arr))) {
+            json_decref(n);
+            ERR_NOMEM(c->err);
+            return NULL;
+        }
+        return n;
+    }
+    if (strcmp(fn, "builtins.slice") == 0 && how && strcmp(how, "reduce") == 0 &&
+        json_array_size(args) == 3 && !state) {
+        json_t *n = node("slice", "builtins", "SliceNode"), *content = json_object();
+        static const char *const part[] = {"start", "stop", "step"};
+        int bad = !n || !content || json_object_set_new(n, "content", content);
+        for (size_t i = 0; i < 3 && !bad; i++) {
+            json_t *a = json_array_get(args, i);
+            if (!json_is_integer(a) && !json_is_null(a)) {
+                json_decref(n);
+                refuse(c, "a slice whose bounds are not integers");
+                return NULL;
+            }
+            bad = json_object_set(content, part[i], a);
+        }
+        if (bad) {
+            json_decref(n);
+            ERR_NOMEM(c->err);
+            return NULL;
+        }
+        return n;
+    }
+    /* cls.__new__(cls) then __setstate__(state): what skops' ObjectNode does */
+    const char *cls = NULL;
+    if (how && strcmp(how, "newobj") == 0 && json_array_size(args) == 0 &&
+        !json_object_get(v, "kwargs"))
+        cls = fn;
+    else if (strcmp(fn, "copyreg._reconstructor") == 0 && json_array_size(args) == 3 &&
+             json_is_null(json_array_get(args, 2))) {
+        json_t *c0 = json_array_get(args, 0), *c1 = json_array_get(args, 1);
+        const char *base = json_string_value(json_object_get(c1, "name"));
+        if (base && strcmp(base, "builtins.object") == 0)
+            cls = json_string_value(json_object_get(c0, "name"));
+    }
+    if (!cls || json_object_get(v, "items") ||
+        (state && (!json_is_object(state) || json_object_get(state, "__type__")))) {
+        snprintf(what, sizeof what,
+                 "the object %.200s (built by a call with arguments, or with a state that is "
+                 "not a dict of attributes)",
+                 fn);
+        refuse(c, what);
+        return NULL;
+    }
+    json_t *n = named_node(c, cls, "ObjectNode");
+    if (n && state) {
+        json_t *content = conv_dict(c, state, depth + 1);
+        if (!content || json_object_set_new(n, "content", content)) {
+            json_decref(n);
+            return NULL;
+        }
+    }
+    return n;
+}
+
+static json_t *conv(sk_ctx *c, json_t *v, unsigned depth)
+{
+    if (depth > SK_MAX_DEPTH) {
+        refuse(c, "a value nested too deep");
+        return NULL;
+    }
+    json_t *n = NULL;
+    if (json_is_null(v) || json_is_boolean(v) || json_is_integer(v) || json_is_real(v) ||
+        json_is_string(v)) {
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+        n = text ? json_node(text) : NULL;
+        free(text);
+    } else if (json_is_array(v)) {
+        return conv_seq(c, v, "list", "ListNode", depth);
+    } else if (json_is_object(v) && !json_object_get(v, "__type__")) {
+        return conv_dict(c, v, depth);
+    } else {
+        const char *type = json_string_value(json_object_get(v, "__type__"));
+        if (!type)
+            type = "?";
+        if (strcmp(type, "tuple") == 0)
+            return conv_seq(c, json_object_get(v, "items"), "tuple", "TupleNode", depth);
+        if (strcmp(type, "list") == 0 && !json_object_get(v, "state"))
+            return conv_seq(c, json_object_get(v, "items"), "list", "ListNode", depth);
+        if (strcmp(type, "ndarray") == 0)
+            return conv_ndarray(c, v);
+        if (strcmp(type, "object") == 0)
+            return conv_object(c, v, depth);
+        if (strcmp(type, "global") == 0 && json_is_string(json_object_get(v, "name")))
+            return conv_global(c, json_string_value(json_object_get(v, "name")));
+        if (strcmp(type, "ref") == 0 && json_object_get(v, "value"))
+            return conv(c, json_object_get(v, "value"), depth + 1);
+        if (strcmp(type, "float") == 0) {
+            const char *f = json_string_value(json_object_get(v, "value"));
+            const char *py = !f                       ? NULL
+                             : strcmp(f, "nan") == 0  ? "NaN"
+                             : strcmp(f, "inf") == 0  ? "Infinity"
+                             : strcmp(f, "-inf") == 0 ? "-Infinity"
+                                                      : NULL;
+            if (py)
+                n = json_node(py);
+            else {
+                refuse(c, "a float");
+                return NULL;
+            }
+        } else {
+            char what[120];
+            snprintf(what, sizeof what, "a value of kind %.60s", type);
+            refuse(c, what);
+            return NULL;
+        }
+    }
+    if (!n)
+        ERR_NOMEM(c->err);
+    return n;
+}
+
+/* ------------------------------------------------------------------ the zip */
+
+typedef struct zip_out {
+    const sk_ctx *c;
+    const char *schema;
+} zip_out;
+
+static void le16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+    le16(p, v & 0xFFFF);
+    le16(p + 2, v >> 16);
+}
+
+static brine_status write_all(int fd, const void *buf, size_t len, brine_error *err)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return err_set(err, BRINE_ERR_IO, __LINE__, "cannot write: %s", strerror(errno));
+        p += w;
+        len -= (size_t)w;
+    }
+    return BRINE_OK;
+}
+
+/* One stored entry's fixed fields, shared by the local and the central header. */
+static void entry_fields(uint8_t *p, uint32_t crc, uint32_t size, uint16_t name_len)
+{
+    le16(p, 20);       /* version needed */
+    le16(p + 2, 0);    /* flags */
+    le16(p + 4, 0);    /* stored */
+    le16(p + 6, 0);    /* time */
+    le16(p + 8, 0x21); /* date: 1980-01-01 */
+    le32(p + 10, crc);
+    le32(p + 14, size);
+    le32(p + 18, size);
+    le16(p + 22, name_len);
+    le16(p + 24, 0); /* extra */
+}
+
+static brine_status write_zip(void *ctx, int fd, brine_error *err)
+{
+    const zip_out *z = ctx;
+    size_t n = z->c->n_members + 1;
+    uint32_t *offsets = calloc(n, sizeof *offsets), *crcs = calloc(n, sizeof *crcs);
+    brine_status st = offsets && crcs ? BRINE_OK : ERR_NOMEM(err);
+    uint64_t at = 0;
+    for (size_t i = 0; i < n && !st; i++) {
+        const char *name = i ? z->c->members[i - 1].name : "schema.json";
+        const uint8_t *data = i ? z->c->members[i - 1].data : (const uint8_t *)z->schema;
+        size_t len = i ? z->c->members[i - 1].len : strlen(z->schema);
+        if (at + 30 + strlen(name) + len >= UINT32_MAX) {
+            st = err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                         "the skops archive would pass 4 GiB (brine writes no zip64)");
+            break;
+        }
+        uint8_t h[30];
+        crcs[i] = (uint32_t)crc32(0L, Z_NULL, 0);
+        for (size_t o = 0; o < len; o += 1u << 30)
+            crcs[i] = (uint32_t)crc32(crcs[i], data + o,
+                                      (uInt)(len - o < (1u << 30) ? len - o : 1u << 30));
+        le32(h, 0x04034b50);
+        entry_fields(h + 4, crcs[i], (uint32_t)len, (uint16_t)strlen(name));
+        offsets[i] = (uint32_t)at;
+        if (!(st = write_all(fd, h, sizeof h, err)) &&
+            !(st = write_all(fd, name, strlen(name), err)))
+            st = write_all(fd, data, len, err);
+        at += 30 + strlen(name) + len;
+    }
+    uint64_t cd_start = at;
+    for (size_t i = 0; i < n && !st; i++) {
+        const char *name = i ? z->c->members[i - 1].name : "schema.json";
+        size_t len = i ? z->c->members[i - 1].len : strlen(z->schema);
+        uint8_t h[46];
+        le32(h, 0x02014b50);
+        le16(h + 4, 20); /* version made by */
+        entry_fields(h + 6, crcs[i], (uint32_t)len, (uint16_t)strlen(name));
+        memset(h + 32, 0, 10); /* comment length, disk, attributes */
+        le32(h + 42, offsets[i]);
+        if (!(st = write_all(fd, h, sizeof h, err)))
+            st = write_all(fd, name, strlen(name), err);
+        at += 46 + strlen(name);
+    }
+    if (!st) {
+        uint8_t e[22] = {0};
+        le32(e, 0x06054b50);
+        le16(e + 8, (uint32_t)n);
+        le16(e + 10, (uint32_t)n);
+        le32(e + 12, (uint32_t)(at - cd_start));
+        le32(e + 16, (uint32_t)cd_start);
+        st = write_all(fd, e, sizeof e, err);
+    }
+    free(offsets);
+    free(crcs);
+    return st;
+}
+
+/* ------------------------------------------------------------------ entry point */
+
+brine_status brine_model_write_skops(const brine_model *m, const char *path,
+                                     const brine_convert_options *opts, brine_error *err)
+{
+    if (!m || !path)
+        return err_set(err, BRINE_ERR_USAGE, __LINE__, "brine_model_write_skops: NULL");
+    if (!m->set.g || !m->config_json)
+        return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                       "%s files hold no pickled scikit-learn estimator", m->format);
+    sk_ctx c = {.m = m, .err = err};
+    json_t *doc = json_loads(m->config_json, JSON_DECODE_ANY, NULL);
+    /* brine's walk keeps no config when it meets a value it does not read (a structured
+     * array such as a tree's nodes): the file is then not converted at all */
+    if (json_is_object(doc) && json_object_size(doc) == 0) {
+        json_decref(doc);
+        return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
+                       "brine's loader does not decode every value of this file (an array of a "
+                       "kind it does not read, such as a tree's structured node array), so it "
+                       "has no exact skops representation: not converted");
+    }
+    json_t *schema = doc ? conv(&c, doc, 0) : NULL;
+    char *text = NULL;
+    brine_status st = BRINE_OK;
+    if (!doc)
+        st = ERR_NOMEM(err);
+    else if (!schema)
+        st = err->code ? err->code : ERR_NOMEM(err);
+    else if (json_object_set_new(schema, "protocol", json_integer(2)) ||
+             json_object_set_new(schema, "_skops_version", json_string("0.16.0")) ||
+             !(text = ld_json_dump(schema, JSON_COMPACT | JSON_REAL_PRECISION(17))))
+        st = ERR_NOMEM(err);
+    if (!st) {
+        unsigned flags = (opts && opts->no_sync ? ATOMIC_NO_SYNC : 0) |
+                         (opts && opts->force ? ATOMIC_REPLACE : 0);
+        zip_out z = {.c = &c, .schema = text};
+        st = atomic_write(path, write_zip, &z, flags, NULL, err);
+    }
+    for (size_t i = 0; i < c.n_members; i++)
+        free(c.members[i].data);
+    free(c.members);
+    free(text);
+    json_decref(schema);
+    json_decref(doc);
+    return st;
+}
