@@ -2,6 +2,11 @@
 # venv's torch 2.x, safetensors, numpy and distributed; the state-dict differential also under
 # Debian's torch 1.13. pkg_install builds the wheel with scikit-build-core and installs it into
 # a fresh venv (slow the first time: the CMake build is cached in the build tree).
+# Not in sanitizer builds: an instrumented libbrine.so cannot be loaded into an uninstrumented
+# Python (the C library itself is exercised there by every other test).
+if(BRINE_SANITIZER)
+  return()
+endif()
 set(BRINE_PKG_ENV "BRINE_LIBRARY=$<TARGET_FILE:brine_shared>;BRINE_CLI=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1;KERAS_BACKEND=torch")
 foreach(t api state_dict dask)
   add_test(NAME py_pkg_${t}
