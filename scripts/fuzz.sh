@@ -55,7 +55,7 @@ fuzz_one() {
         echo "no fuzzer binary $bin" >"build-fuzz/logs/$t.log"
         return 1
     }
-    local args=(-max_total_time="$seconds" -timeout=60 -rss_limit_mb=2560 -max_len=65536
+    local args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -max_len=65536
         -use_value_profile=1 -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$t/")
     [ -z "${dict_of[$t]:-}" ] || args+=(-dict="${dict_of[$t]}")
     mkdir -p "fuzz/corpus-work/$t" "build-fuzz/artifacts/$t"

@@ -652,6 +652,54 @@ static int plausible_name(const uint8_t *s, size_t n)
     return n && !start;
 }
 
+/* Names and the literals STACK_GLOBAL pairs are at most this long (longer ones are skipped
+ * unjudged by plausible_name's callers); a longer argument is stepped over whole. */
+#define NAME_ARG_MAX 256
+
+/* The recovery read below steps one byte at a time over what does not decode, so an opcode
+ * whose argument it would read and validate in full (a text line, a counted UTF-8 string)
+ * costs its length at every byte it starts at: quadratic on a megabyte of "iiii…" (F14).
+ * Such an argument longer than any name is stepped over whole instead, unvalidated: returns
+ * where the opcode at p ends, or NULL to decode it. *nl caches the next newline at or after
+ * p (end when none), so looking for line ends stays linear. */
+static const uint8_t *long_argument_end(const uint8_t *p, const uint8_t *end,
+                                        const uint8_t **nl)
+{
+    switch (pk_opcodes[*p].arg) {
+    case ARG_DECIMALNL_SHORT:
+    case ARG_DECIMALNL_LONG:
+    case ARG_STRINGNL:
+    case ARG_STRINGNL_NOESCAPE:
+    case ARG_STRINGNL_NOESCAPE_PAIR:
+    case ARG_UNICODESTRINGNL:
+    case ARG_FLOATNL:
+        if (*nl <= p) {
+            const uint8_t *q = memchr(p + 1, '\n', (size_t)(end - p - 1));
+            *nl = q ? q : end;
+        }
+        if (*nl - p > NAME_ARG_MAX)
+            return *nl < end ? *nl + 1 : end;
+        /* the second line of a pair, looked for no further than a name can reach */
+        if (pk_opcodes[*p].arg == ARG_STRINGNL_NOESCAPE_PAIR && *nl + 1 < end) {
+            size_t room = (size_t)(end - *nl - 1);
+            if (room > NAME_ARG_MAX && !memchr(*nl + 1, '\n', NAME_ARG_MAX))
+                return *nl + 1;
+        }
+        return NULL;
+    case ARG_UNICODESTRING4:
+    case ARG_UNICODESTRING8: {
+        size_t width = pk_opcodes[*p].arg == ARG_UNICODESTRING4 ? 4 : 8;
+        if ((size_t)(end - p - 1) < width)
+            return NULL;
+        uint64_t n = width == 4 ? ld_le32(p + 1) : ld_le64(p + 1);
+        if (n <= NAME_ARG_MAX || n > (uint64_t)(end - p - 1 - (ptrdiff_t)width))
+            return NULL; /* short, or past the end: decoding fails at once */
+        return p + 1 + width + n;
+    }
+    default: return NULL;
+    }
+}
+
 /* After the machine stops on an error or a limit, the real C unpickler stops too — but the
  * other unpickler, a more lenient loader or a "fixed" copy of the file may not. The names that
  * follow are collected and judged (issue: a decoding error or a limit hit before the payload
@@ -676,8 +724,23 @@ static brine_status names_after_error(scan_ctx *sc, const uint8_t *data, size_t 
     size_t litlen[2] = {0, 0};
     brine_status st = BRINE_OK;
     int first = 1;
+    const uint8_t *nl = data + at;
     for (uint64_t n = 0; n < sc->limits.max_opcodes && cur_left(&c) && !st; n++) {
         const uint8_t *at_op = c.p;
+        const uint8_t *skip = first ? NULL : long_argument_end(c.p, c.end, &nl);
+        if (skip) {
+            /* too long to be a name; as a text literal it still takes a stack slot */
+            uint8_t code = *at_op;
+            if (code == OPC_STRING || code == OPC_UNICODE || code == OPC_BINUNICODE ||
+                code == OPC_BINUNICODE8) {
+                lit[0] = lit[1];
+                litlen[0] = litlen[1];
+                lit[1] = at_op;
+                litlen[1] = (size_t)(skip - at_op);
+            }
+            c.p = skip;
+            continue;
+        }
         if (pk_decode(&c, &op, &pool, &sc->limits, &err) != BRINE_OK) {
             if (err.code == BRINE_ERR_NOMEM) {
                 st = BRINE_ERR_NOMEM;
