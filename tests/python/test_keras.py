@@ -127,3 +127,14 @@ def test_keras_own_load_agrees(corpus):
             assert hashlib.sha256(a.tobytes()).hexdigest() in brine, (f["file"], w.path)
             checked += 1
     assert checked >= 20
+
+
+def test_libhdf5_crash_is_contained():
+    """A file on which Debian's libhdf5 1.10.8 segfaults (fuzz finding K2): brine reads HDF5
+    in a forked child first, so the scan survives and the file is invalid."""
+    f = REPO / "fuzz/regressions/fuzz_keras_h5/libhdf5-accum-read-segv.h5"
+    r = run("scan", "--format", "json", f)
+    assert r.returncode == 1, r
+    s = json.loads(r.stdout)["files"][0]
+    assert s["verdict"] == "invalid"
+    assert any("libhdf5 crashes (signal" in x["message"] for x in s["findings"]), s["findings"]
