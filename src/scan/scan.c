@@ -44,7 +44,6 @@ brine_status scan_add_global(scan_ctx *sc, const char *full)
     return res_add_global(sc->result, full);
 }
 
-
 /* ------------------------------------------------------------------ judging one graph */
 
 typedef struct judge {
@@ -662,8 +661,7 @@ static int plausible_name(const uint8_t *s, size_t n)
  * Such an argument longer than any name is stepped over whole instead, unvalidated: returns
  * where the opcode at p ends, or NULL to decode it. *nl caches the next newline at or after
  * p (end when none), so looking for line ends stays linear. */
-static const uint8_t *long_argument_end(const uint8_t *p, const uint8_t *end,
-                                        const uint8_t **nl)
+static const uint8_t *long_argument_end(const uint8_t *p, const uint8_t *end, const uint8_t **nl)
 {
     switch (pk_opcodes[*p].arg) {
     case ARG_DECIMALNL_SHORT:

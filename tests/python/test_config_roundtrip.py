@@ -17,6 +17,7 @@ import importlib.util
 import json
 import math
 import os
+import pickle
 import shutil
 import struct
 import subprocess
@@ -340,3 +341,24 @@ def test_rebuild_matches_weights_only_on_the_corpus(tmp_path):
         assert len(compared) >= 40, (len(compared), skipped)
     finally:
         shutil.rmtree(root, True)
+
+
+@needs_brine
+def test_shared_lists_within_lists_stay_bounded(tmp_path):
+    """177 bytes of lists holding the previous list twice expand to 2**21 paths: the config
+    repeats shared contents only up to a budget, then writes bare references (F15, it was 2 GB
+    of JSON), and the rebuilt object is still the original, sharing included."""
+    obj = []
+    for _ in range(21):
+        obj = [obj, obj]
+    src = tmp_path / "dag.pkl"
+    src.write_bytes(pickle.dumps(obj, protocol=2))
+    out = convert(src, tmp_path, [])
+    cfg = out.with_name(out.name[:-len(".safetensors")] + ".config.json")
+    assert cfg.stat().st_size < 8 << 20, cfg.stat().st_size
+    rebuilt = checkpoint.load_checkpoint(out)
+    node = rebuilt
+    for _ in range(21):
+        assert isinstance(node, list) and len(node) == 2 and node[0] is node[1]
+        node = node[0]
+    assert node == []
