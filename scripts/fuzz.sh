@@ -75,9 +75,16 @@ report_one() {
         printf '  %-22s ok      %10s execs  %s\n' "$t" "${runs:-?}" "${cov:-}"
     else
         printf '  %-22s FAILED  rc=%s  %s execs  %s\n' "$t" "$rc" "${runs:-?}" "${cov:-}"
-        grep -E 'ERROR: |SUMMARY: |^artifact_prefix|Test unit written|==[0-9]+==' "$logf" |
-            head -8 | sed 's/^/      /'
+        grep -E 'ERROR: |SUMMARY: |^artifact_prefix|Test unit written|==[0-9]+==|fuzz check failed|runtime error|Assertion' "$logf" |
+            head -10 | sed 's/^/      /'
         printf '      log: %s\n' "$logf"
+        # a CI clone is gone afterwards: a small input is printed so that it can be rebuilt
+        local unit
+        unit=$(sed -n "s/.*Test unit written to //p" "$logf" | tail -1)
+        if [ -n "$unit" ] && [ -f "$unit" ] && [ "$(stat -c %s "$unit")" -le 8192 ]; then
+            printf '      input (base64, decode with base64 -d):\n'
+            base64 -w 96 "$unit" | sed 's/^/        /'
+        fi
     fi
 }
 
