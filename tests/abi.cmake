@@ -12,6 +12,13 @@ if(NOT BRINE_SANITIZER)
   set_tests_properties(abi_install PROPERTIES TIMEOUT 300)
 endif()
 
+# The tool and the shared library load their dependencies from the system only: no RPATH or
+# RUNPATH (an empty or relative entry searches the current directory: a model folder's
+# libz.so.1 would run inside brine).
+add_test(NAME abi_no_run_path
+         COMMAND sh -c "readelf -d \"$1\" \"$2\" | grep -E 'R(UN)?PATH' && exit 1; ldd \"$1\" >/dev/null"
+                 sh $<TARGET_FILE:brine> $<TARGET_FILE:brine_shared>)
+
 find_package(Threads REQUIRED)
 add_executable(test_threads ${CMAKE_CURRENT_SOURCE_DIR}/c/test_threads.c)
 target_link_libraries(test_threads PRIVATE brine_archive Threads::Threads)

@@ -69,6 +69,10 @@ REVIEWED = {
     "sklearn.cluster._kmeans._kmeans_single_lloyd": "BisectingKMeans's k-means step on arrays",
     "sklearn.metrics._scorer._passthrough_scorer":
         "the *SearchCV default scorer: estimator.score on a judged estimator",
+    "sklearn.metrics._classification.balanced_accuracy_score":
+        "the metric a make_scorer scorer stores: arithmetic on label arrays",
+    "scipy._lib.array_api_compat.numpy._aliases.asarray":
+        "the array namespace's asarray scikit-learn stores: numpy.asarray on judged values",
 }
 
 
