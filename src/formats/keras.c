@@ -46,6 +46,7 @@
 
 #include "core/error.h"
 #include "formats/format.h"
+#include "formats/json_load.h"
 #include "policy/policy.h"
 
 /* ------------------------------------------------------------------ Keras's names */
@@ -307,74 +308,16 @@ static brine_status walk_value(kwalk *k, const json_t *v, unsigned depth, const 
     return BRINE_OK;
 }
 
-json_t *keras_json_parse(const uint8_t *text, size_t len, json_error_t *je, int *nomem)
-{
-    /* jansson 2.14 ignores a failed append to its string buffer (lex_save): under memory
-     * pressure a string can come out shortened ("Lambda" as "Lambd") with no error. A
-     * document is therefore used only when two parses agree. */
-    *nomem = 0;
-    json_error_t je2;
-    json_t *a = json_loadb((const char *)text, len, JSON_DECODE_ANY, je);
-    json_t *b = json_loadb((const char *)text, len, JSON_DECODE_ANY, &je2);
-    if (!a && !b) {
-        *nomem = json_error_code(je) == json_error_out_of_memory ||
-                 json_error_code(&je2) == json_error_out_of_memory || je->position != je2.position;
-        return NULL;
-    }
-    if (!a || !b) { /* one parse failed for memory: a third one confirms the other */
-        json_t *ok = a ? a : b;
-        json_t *c = json_loadb((const char *)text, len, JSON_DECODE_ANY, &je2);
-        int same = c && json_equal(ok, c);
-        json_decref(c);
-        if (same)
-            return ok;
-        json_decref(ok);
-        *nomem = 1;
-        return NULL;
-    }
-    if (json_equal(a, b)) {
-        json_decref(b);
-        return a;
-    }
-    json_decref(a);
-    json_decref(b);
-    *nomem = 1;
-    return NULL;
-}
-
-/* jansson allocates with its own malloc: the document is charged to the budget while it
- * exists (two of them while the parses are compared), at most this many bytes per input byte
- * (an object per two bytes, "{}", costs about 100 bytes with its hash table). */
-enum { KERAS_JSON_COST_PER_BYTE = 128 };
-
 brine_status keras_check_config(const char *what, const uint8_t *json, size_t len, unsigned flags,
                                 mem_budget *mem, keras_report_fn report, void *ctx,
                                 brine_error *err)
 {
+    json_t *root;
     uint64_t cost;
-    if (__builtin_mul_overflow((uint64_t)len, (uint64_t)KERAS_JSON_COST_PER_BYTE, &cost) ||
-        mem->used > mem->limit || cost > mem->limit - mem->used)
-        return err_limit(err, "max_memory", mem->limit, cost, 0, 0, __LINE__);
-    mem->used += cost;
-    if (mem->used > mem->peak)
-        mem->peak = mem->used;
-    json_error_t je;
-    /* json.loads: any value at the top (Keras then fails on a non-dict), the last of
-     * repeated keys wins (jansson's default too); NaN and Infinity, which Python accepts,
-     * are refused here — the file is then invalid, never safe */
-    int nomem;
-    json_t *root = keras_json_parse(json, len, &je, &nomem);
-    brine_status st = BRINE_OK;
-    if (!root && nomem) {
-        st = err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
-    } else if (!root) {
-        st = err_at(err, BRINE_ERR_MALFORMED, (uint64_t)je.position, __LINE__,
-                    "%s is not JSON as Keras reads it: %.200s", what, je.text);
-    } else if (!json_is_object(root)) {
-        st = err_set(err, BRINE_ERR_MALFORMED, __LINE__, "%s is not a JSON object: Keras fails",
-                     what);
-    } else if ((flags & KERAS_CONFIG_MODEL) &&
-               !json_is_string(json_object_get(root, "class_name"))) {
+    brine_status st = jdoc_load(what, "Keras", json, len, mem, &root, &cost, err);
+    if (st)
+        return st;
+    if ((flags & KERAS_CONFIG_MODEL) && !json_is_string(json_object_get(root, "class_name"))) {
         /* deserialize_keras_object returns such a dict as it is: no model, Keras fails */
         st = err_set(err, BRINE_ERR_MALFORMED, __LINE__,
                      "%s names no class_name at its top: Keras builds no model from it", what);
@@ -384,39 +327,21 @@ brine_status keras_check_config(const char *what, const uint8_t *json, size_t le
         if (!st && k.stop && k.reports <= KERAS_MAX_REPORTS + 1)
             st = err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
     }
-    json_decref(root);
-    mem->used -= cost;
+    jdoc_free(root, cost, mem);
     return st;
 }
 
 /* ------------------------------------------------------------------ reporting into env */
 
-typedef struct env_report {
-    fmt_env *env;
-    const char *member;
-    brine_status st;
-} env_report;
-
-static int report_env(void *ctx, brine_verdict sev, const char *rule, const char *msg)
-{
-    env_report *r = ctx;
-    r->st = fmt_finding(r->env, sev, rule, r->member, -1, "%s", msg);
-    return r->st != BRINE_OK;
-}
-
 static brine_status check_config(fmt_env *env, const char *member, const char *what,
                                  const uint8_t *json, size_t len, unsigned flags)
 {
-    env_report r = {env, member, BRINE_OK};
+    jdoc_sink sink = {env, member, BRINE_OK};
     brine_error err;
     memset(&err, 0, sizeof err);
     brine_status st =
-        keras_check_config(what, json, len, flags, fmt_mem(env), report_env, &r, &err);
-    if (r.st)
-        return r.st;
-    if (st)
-        return fmt_error_finding(env, member, &err, NULL);
-    return BRINE_OK;
+        keras_check_config(what, json, len, flags, fmt_mem(env), jdoc_report, &sink, &err);
+    return jdoc_sink_done(&sink, st, &err);
 }
 
 brine_status keras_walk_config_json(fmt_env *env, const char *member, const uint8_t *json,

@@ -27,6 +27,7 @@
 
 #include "core/error.h"
 #include "formats/format.h"
+#include "formats/json_load.h"
 #include "policy/policy.h"
 
 /* Trust sets: a bit each (scripts/gen_skops_trusted.py). */
@@ -562,85 +563,49 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         untrusted(w, module, cls);
 }
 
-/* jansson's memory is charged to the budget while the document exists (as in keras.c). */
-enum { SKOPS_JSON_COST_PER_BYTE = 128 };
-
 brine_status skops_check_schema(const uint8_t *json, size_t len, mem_budget *mem,
                                 skops_member_fn has_member, void *member_ctx,
                                 keras_report_fn report, void *ctx, brine_error *err)
 {
+    json_t *root;
     uint64_t cost;
-    if (__builtin_mul_overflow((uint64_t)len, (uint64_t)SKOPS_JSON_COST_PER_BYTE, &cost) ||
-        mem->used > mem->limit || cost > mem->limit - mem->used)
-        return err_limit(err, "max_memory", mem->limit, cost, 0, 0, __LINE__);
-    mem->used += cost;
-    if (mem->used > mem->peak)
-        mem->peak = mem->used;
-    json_error_t je;
-    int nomem;
-    json_t *root = keras_json_parse(json, len, &je, &nomem);
-    brine_status st = BRINE_OK;
-    if (!root && nomem) {
-        st = err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
-    } else if (!root) {
-        st = err_at(err, BRINE_ERR_MALFORMED, (uint64_t)je.position, __LINE__,
-                    "schema.json is not JSON as skops reads it: %.200s", je.text);
-    } else if (!json_is_object(root)) {
-        st = err_set(err, BRINE_ERR_MALFORMED, __LINE__, "schema.json is not a JSON object");
+    brine_status st = jdoc_load("schema.json", "skops", json, len, mem, &root, &cost, err);
+    if (st)
+        return st;
+    /* read_schema: protocol an int (not a bool) in 0..PROTOCOL */
+    const json_t *p = json_object_get(root, "protocol");
+    if (!json_is_integer(p) || json_integer_value(p) < 0 ||
+        json_integer_value(p) > current_protocol) {
+        st = err_set(err, BRINE_ERR_MALFORMED, __LINE__,
+                     "schema.json protocol is not an integer in 0..%d: skops refuses it",
+                     current_protocol);
     } else {
-        /* read_schema: protocol an int (not a bool) in 0..PROTOCOL */
-        const json_t *p = json_object_get(root, "protocol");
-        if (!json_is_integer(p) || json_integer_value(p) < 0 ||
-            json_integer_value(p) > current_protocol) {
-            st = err_set(err, BRINE_ERR_MALFORMED, __LINE__,
-                         "schema.json protocol is not an integer in 0..%d: skops refuses it",
-                         current_protocol);
-        } else {
-            skwalk w = {.mem = mem,
-                        .protocol = (int)json_integer_value(p),
-                        .has_member = has_member,
-                        .member_ctx = member_ctx,
-                        .report = report,
-                        .ctx = ctx};
-            node(&w, root, 0, 0);
-            st = w.st;
-            if (st == BRINE_ERR_NOMEM)
-                err_set(err, st, __LINE__, "out of memory");
-            free_list(&w, w.seen_names, w.n_seen, w.cap_seen);
-            free_list(&w, w.ids, w.n_ids, w.cap_ids);
-        }
+        skwalk w = {.mem = mem,
+                    .protocol = (int)json_integer_value(p),
+                    .has_member = has_member,
+                    .member_ctx = member_ctx,
+                    .report = report,
+                    .ctx = ctx};
+        node(&w, root, 0, 0);
+        st = w.st;
+        if (st == BRINE_ERR_NOMEM)
+            err_set(err, st, __LINE__, "out of memory");
+        free_list(&w, w.seen_names, w.n_seen, w.cap_seen);
+        free_list(&w, w.ids, w.n_ids, w.cap_ids);
     }
-    json_decref(root);
-    mem->used -= cost;
+    jdoc_free(root, cost, mem);
     return st;
 }
 
 /* ------------------------------------------------------------------ into env */
 
-typedef struct sk_env {
-    fmt_env *env;
-    const char *member;
-    brine_status st;
-} sk_env;
-
-static int report_env(void *ctx, brine_verdict sev, const char *rule, const char *msg)
-{
-    sk_env *r = ctx;
-    r->st = fmt_finding(r->env, sev, rule, r->member, -1, "%s", msg);
-    return r->st != BRINE_OK;
-}
-
 brine_status skops_walk_schema(struct fmt_env *env, const char *member, const uint8_t *json,
                                size_t len, skops_member_fn has_member, void *member_ctx)
 {
-    sk_env r = {env, member, BRINE_OK};
+    jdoc_sink sink = {env, member, BRINE_OK};
     brine_error err;
     memset(&err, 0, sizeof err);
-    brine_status st =
-        skops_check_schema(json, len, fmt_mem(env), has_member, member_ctx, report_env, &r, &err);
-    if (r.st)
-        return r.st;
-    if (st)
-        return fmt_error_finding(env, member, &err, NULL);
-    return BRINE_OK;
+    brine_status st = skops_check_schema(json, len, fmt_mem(env), has_member, member_ctx,
+                                         jdoc_report, &sink, &err);
+    return jdoc_sink_done(&sink, st, &err);
 }
