@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "formats/protobuf.h"
+#include "formats/why.h"
 
 /* Ops that run Python, touch files or the network, or load native code. */
 static const char *const danger_ops[] = {
@@ -81,8 +82,7 @@ static const char *const checkpoint_ops[] = {
 
 typedef struct tf {
     fmt_env *env;
-    const char *why;
-    uint64_t why_at;
+    fmt_why why; /* what went wrong */
     uint64_t n_nodes;
     char checkpoint[160]; /* checkpoint ops seen, for the summary */
     char seen_danger[8][64];
@@ -99,10 +99,7 @@ static int in_list(const char *const *list, size_t n, const char *op)
 
 static void pb_bad(tf *t, const pb_msg *m)
 {
-    if (!t->why) {
-        t->why = m->why;
-        t->why_at = m->why_at;
-    }
+    fmt_why_set(&t->why, m->why_at, "%s", m->why);
 }
 
 /* PrintV2's output_stream attr: "file://..." writes a file (saved_model_cli denies PrintV2). */
@@ -273,10 +270,7 @@ static int keras_metadata_bid(const uint8_t *data, size_t len)
 
 static brine_status finish(tf *t, const char *what)
 {
-    if (t->why)
-        return fmt_finding(t->env, BRINE_INVALID, "malformed", NULL, (int64_t)t->why_at, "%s: %s",
-                           what, t->why);
-    return BRINE_OK;
+    return fmt_why_finding(t->env, &t->why, what);
 }
 
 static brine_status saved_model_walk(fmt_env *env, const uint8_t *data, size_t len)
