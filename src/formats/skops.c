@@ -350,6 +350,83 @@ static void member(skwalk *w, const json_t *state, const char *cls, const char *
         bad(w, "a \"file\" that is not in the archive", cls, module);
 }
 
+/* The children a node's content dict names (keys ends with NULL): skops builds each, and a
+ * content that is not a dict or a missing key raises. */
+static void keyed_children(skwalk *w, const json_t *content, const char *const *keys,
+                           unsigned extra, unsigned depth, const char *cls, const char *module)
+{
+    if (!json_is_object(content)) {
+        bad(w, "no content", cls, module);
+        return;
+    }
+    for (; *keys; keys++)
+        child(w, content, *keys, extra, depth, cls, module);
+}
+
+/* Every node of a JSON list (a ListNode's content, an object array's items); 0 when it is
+ * not a list. */
+static int list_children(skwalk *w, const json_t *list, unsigned extra, unsigned depth)
+{
+    if (!json_is_array(list))
+        return 0;
+    for (size_t i = 0; i < json_array_size(list); i++)
+        node(w, json_array_get(list, i), extra, depth + 1);
+    return 1;
+}
+
+/* MethodNode: obj, a node of the method's own type, and func, the method's name. */
+static void method_node(skwalk *w, const json_t *content, unsigned down, unsigned depth,
+                        const char *cls, const char *module)
+{
+    const json_t *obj = json_is_object(content) ? json_object_get(content, "obj") : NULL;
+    const json_t *func = json_is_object(content) ? json_object_get(content, "func") : NULL;
+    if (!obj || !func) {
+        bad(w, "a method without obj and func", cls, module);
+        return;
+    }
+    node(w, obj, down, depth + 1);
+    const char *ocls = json_is_object(obj) ? str_at(obj, "__class__") : NULL;
+    const char *omod = json_is_object(obj) ? str_at(obj, "__module__") : NULL;
+    if (!ocls || !omod || strcmp(ocls, cls) != 0 || strcmp(omod, module) != 0) {
+        bad(w, "a method whose object is of another type", cls, module);
+        return;
+    }
+    /* MethodNode.get_unsafe_set always adds module.Class.func */
+    char dotted[300];
+    snprintf(dotted, sizeof dotted, "%s.%s", ocls,
+             json_is_string(func) ? json_string_value(func) : "?");
+    untrusted(w, omod, dotted);
+}
+
+/* ReduceNode (TreeNode, LossNode, QuantileForestNode): attrs (content), then
+ * __reduce__.args, then the constructor, a TypeNode judged with the trust this node hands
+ * down. */
+static void reduce_node(skwalk *w, const json_t *state, node_kind kind, unsigned down,
+                        unsigned depth, const char *cls, const char *module)
+{
+    if (kind == N_LOSS)
+        down |= T_LOSS;
+    child(w, state, "content", down, depth, cls, module);
+    const json_t *reduce = json_object_get(state, "__reduce__");
+    if (!json_is_object(reduce)) {
+        bad(w, "no __reduce__", cls, module);
+        return;
+    }
+    child(w, reduce, "args", down, depth, cls, module);
+    char ctor[512];
+    if (kind == N_TREE)
+        snprintf(ctor, sizeof ctor, "%s", tree_type[0]);
+    else if (kind == N_LOSS)
+        snprintf(ctor, sizeof ctor, "%s.%s", module, cls);
+    else
+        return; /* QuantileForest: the node's own type is untrusted anyway */
+    if (!((trust_sets(ctor) & (T_PRIM | T_CONT | T_NPDTYPE)) || (trust_sets(ctor) & down))) {
+        char *dot = strrchr(ctor, '.');
+        *dot = '\0';
+        untrusted(w, ctor, dot + 1);
+    }
+}
+
 static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
 {
     if (w->stop)
@@ -403,12 +480,8 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         return; /* always safe */
     case N_DEFAULTDICT:
         extra = 0; /* self.trusted = ["collections.defaultdict"]: the user's list is ignored */
-        if (!json_is_object(content)) {
-            bad(w, "no content", cls, module);
-            break;
-        }
-        child(w, content, "main", down, depth, cls, module);
-        child(w, content, "default_factory", down, depth, cls, module);
+        keyed_children(w, content, (const char *const[]){"main", "default_factory", NULL}, down,
+                       depth, cls, module);
         break;
     case N_DICT: {
         child(w, state, "key_types", down, depth, cls, module);
@@ -424,24 +497,14 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
     case N_LIST:
     case N_SET:
     case N_TUPLE:
-        if (!json_is_array(content)) {
+        if (!list_children(w, content, down, depth))
             bad(w, "content is not a list", cls, module);
-            break;
-        }
-        for (size_t i = 0; i < json_array_size(content); i++)
-            node(w, json_array_get(content, i), down, depth + 1);
         break;
     case N_FUNCTION:
     case N_TYPE: break;
     case N_PARTIAL:
-        if (!json_is_object(content)) {
-            bad(w, "no content", cls, module);
-            break;
-        }
-        child(w, content, "func", down, depth, cls, module);
-        child(w, content, "args", down, depth, cls, module);
-        child(w, content, "kwds", down, depth, cls, module);
-        child(w, content, "namespace", down, depth, cls, module);
+        keyed_children(w, content, (const char *const[]){"func", "args", "kwds", "namespace", NULL},
+                       down, depth, cls, module);
         break;
     case N_SLICE:
         if (!json_is_object(content) || !json_object_get(content, "start") ||
@@ -455,27 +518,7 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         if (content && !json_is_null(content))
             node(w, content, down, depth + 1);
         break;
-    case N_METHOD: {
-        const json_t *obj = json_is_object(content) ? json_object_get(content, "obj") : NULL;
-        const json_t *func = json_is_object(content) ? json_object_get(content, "func") : NULL;
-        if (!obj || !func) {
-            bad(w, "a method without obj and func", cls, module);
-            break;
-        }
-        node(w, obj, down, depth + 1);
-        const char *ocls = json_is_object(obj) ? str_at(obj, "__class__") : NULL;
-        const char *omod = json_is_object(obj) ? str_at(obj, "__module__") : NULL;
-        if (!ocls || !omod || strcmp(ocls, cls) != 0 || strcmp(omod, module) != 0) {
-            bad(w, "a method whose object is of another type", cls, module);
-            break;
-        }
-        /* MethodNode.get_unsafe_set always adds module.Class.func */
-        char dotted[300];
-        snprintf(dotted, sizeof dotted, "%s.%s", ocls,
-                 json_is_string(func) ? json_string_value(func) : "?");
-        untrusted(w, omod, dotted);
-        break;
-    }
+    case N_METHOD: method_node(w, content, down, depth, cls, module); break;
     case N_BYTES:
     case N_BYTEARRAY:
     case N_SPARSE:
@@ -496,12 +539,10 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         if (type && strcmp(type, "numpy") == 0) {
             member(w, state, cls, module);
         } else if (type && strcmp(type, "json") == 0) {
-            if (!json_is_array(content)) {
+            if (!list_children(w, content, down, depth)) {
                 bad(w, "an object array without a content list", cls, module);
                 break;
             }
-            for (size_t i = 0; i < json_array_size(content); i++)
-                node(w, json_array_get(content, i), down, depth + 1);
             child(w, state, "shape", down, depth, cls, module);
         } else {
             bad(w, "an array of unknown type", cls, module);
@@ -509,49 +550,16 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         break;
     }
     case N_MASKED:
-        if (!json_is_object(content)) {
-            bad(w, "no content", cls, module);
-            break;
-        }
-        child(w, content, "data", down, depth, cls, module);
-        child(w, content, "mask", down, depth, cls, module);
+        keyed_children(w, content, (const char *const[]){"data", "mask", NULL}, down, depth, cls,
+                       module);
         break;
     case N_RANDGEN:
-        if (!json_is_object(content)) {
-            bad(w, "no content", cls, module);
-            break;
-        }
-        child(w, content, "bit_generator", down, depth, cls, module);
-        child(w, content, "seed_seq", down, depth, cls, module);
+        keyed_children(w, content, (const char *const[]){"bit_generator", "seed_seq", NULL}, down,
+                       depth, cls, module);
         break;
     case N_TREE:
     case N_LOSS:
-    case N_QUANTILE: {
-        /* ReduceNode: attrs (content), then __reduce__.args, then the constructor, a
-         * TypeNode judged with the trust this node hands down */
-        if (kind == N_LOSS)
-            down |= T_LOSS;
-        child(w, state, "content", down, depth, cls, module);
-        const json_t *reduce = json_object_get(state, "__reduce__");
-        if (!json_is_object(reduce)) {
-            bad(w, "no __reduce__", cls, module);
-            break;
-        }
-        child(w, reduce, "args", down, depth, cls, module);
-        char ctor[512];
-        if (kind == N_TREE)
-            snprintf(ctor, sizeof ctor, "%s", tree_type[0]);
-        else if (kind == N_LOSS)
-            snprintf(ctor, sizeof ctor, "%s.%s", module, cls);
-        else
-            break; /* QuantileForest: the node's own type is untrusted anyway */
-        if (!((trust_sets(ctor) & (T_PRIM | T_CONT | T_NPDTYPE)) || (trust_sets(ctor) & down))) {
-            char *dot = strrchr(ctor, '.');
-            *dot = '\0';
-            untrusted(w, ctor, dot + 1);
-        }
-        break;
-    }
+    case N_QUANTILE: reduce_node(w, state, kind, down, depth, cls, module); break;
     case N_CACHED:
     case N_UNKNOWN: break;
     }
