@@ -9,7 +9,6 @@
 
 #include "fuzz.h"
 
-
 /* Scans data (claims: the format must be want_format), then loads it. */
 static inline void fuzz_model_format(const uint8_t *data, size_t size, const char *want_format,
                                      int claims)
