@@ -284,17 +284,10 @@ static int keras_metadata_bid(const uint8_t *data, size_t len)
     return 0;
 }
 
-static brine_status finish(tf *t, const char *what)
-{
-    return fmt_why_finding(t->env, &t->why, what);
-}
-
 static brine_status saved_model_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     fmt_set_format(env, "tf-savedmodel");
-    tf t;
-    memset(&t, 0, sizeof t);
-    t.env = env;
+    tf t = {.env = env};
     pb_msg m;
     pb_init(&m, data, len, 0);
     int metas = 0;
@@ -308,7 +301,7 @@ static brine_status saved_model_walk(fmt_env *env, const uint8_t *data, size_t l
                          t.checkpoint[0] ? " read and write the files the loader "
                                            "names)"
                                          : "");
-    return st ? st : finish(&t, "SavedModel");
+    return st ? st : fmt_why_finding(env, &t.why, "SavedModel");
 }
 
 static int hexval(uint8_t c)
@@ -370,9 +363,7 @@ static brine_status lambda_layer(tf *t, const pb_field *mf)
 static brine_status keras_metadata_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     fmt_set_format(env, "keras-metadata");
-    tf t;
-    memset(&t, 0, sizeof t);
-    t.env = env;
+    tf t = {.env = env};
     pb_msg m;
     pb_init(&m, data, len, 0);
     /* nodes (1) → SavedObject.metadata (5) */
@@ -381,7 +372,7 @@ static brine_status keras_metadata_walk(fmt_env *env, const uint8_t *data, size_
         st = fmt_finding(env, BRINE_UNVERIFIED, "graph-program", NULL, -1,
                          "Keras SavedModel metadata: the model's layers are restored from the "
                          "SavedModel graph next to it, which runs when it is loaded");
-    return st ? st : finish(&t, "keras_metadata.pb");
+    return st ? st : fmt_why_finding(env, &t.why, "keras_metadata.pb");
 }
 
 const fmt_ops fmt_tf_savedmodel = {"tf-savedmodel", saved_model_bid, saved_model_walk, NULL};
