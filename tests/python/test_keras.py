@@ -5,6 +5,7 @@ written by the real keras 3.15 (torch backend) and edited with h5py/zipfile into
 must round-trip through safetensors. Hostile files are never loaded: the Lambda payload would
 create MARKER, which must not exist at the end.
 """
+import functools
 import json
 import os
 import sys
@@ -26,12 +27,8 @@ def corpus():
     assert not marker.exists(), "a Lambda payload ran"
 
 
-def run(*args):
-    return brinetest.run_brine(*args, timeout=300)
-
-
-def scan(path):
-    return brinetest.scan_one(path, timeout=300)
+run = functools.partial(brinetest.run_brine, timeout=300)
+scan = functools.partial(brinetest.scan_one, timeout=300)
 
 
 def test_verdicts_rules_and_names(corpus):

@@ -4,6 +4,7 @@ skops.io.get_untrusted_types returns for the same file (nothing when skops would
 nothing, invalid when skops cannot read the schema); benign .npy members must hash as np.load
 reads them. Hostile files are never loaded: MARKER must not exist at the end.
 """
+import functools
 import json
 import os
 import re
@@ -25,12 +26,8 @@ def corpus():
     assert not marker.exists()
 
 
-def run(*args):
-    return brinetest.run_brine(*args, timeout=300)
-
-
-def scan(path):
-    return brinetest.scan_one(path, timeout=300)
+run = functools.partial(brinetest.run_brine, timeout=300)
+scan = functools.partial(brinetest.scan_one, timeout=300)
 
 
 def test_untrusted_types_equal_skops(corpus):
