@@ -346,7 +346,7 @@ static int by_offset(const void *pa, const void *pb)
     return (a->offset > b->offset) - (a->offset < b->offset);
 }
 
-/* Duplicate names: gguf-py and llama.cpp both refuse them (a second one would shadow). */
+/* The first name that appears twice (sorts names). */
 static const gg_str *duplicate(gg_str *names, size_t n)
 {
     qsort(names, n, sizeof *names, by_str);
@@ -384,6 +384,118 @@ static brine_status serve(gg *g, const gg_tensor *t, const uint8_t *data)
     for (uint32_t k = 0; k < t->ndim; k++)
         shape[k] = t->ne[t->ndim - 1 - k];
     return fmt_tensor(g->env, name, dt, t->ndim, shape, data, t->nbytes);
+}
+
+/* The metadata entries: each key into names[i]; general.alignment, when present, into
+ * *alignment. Stops at the first failure (g->why) or error status. */
+static brine_status read_metadata(gg *g, gg_str *names, uint64_t n_kv, uint64_t *alignment)
+{
+    brine_status st = BRINE_OK;
+    for (uint64_t i = 0; i < n_kv && !g->why.msg && !st; i++) {
+        gg_str key;
+        uint32_t type;
+        if (rd_str(g, &key, "key") || rd_u32(g, &type, "value type"))
+            break;
+        names[i] = key;
+        if (str_is(&key, "general.alignment")) {
+            const uint8_t *p = NULL;
+            if (type != GV_UINT32) {
+                fmt_why_set(&g->why, key.at, "general.alignment has type %" PRIu32 ", not uint32",
+                            type);
+                break;
+            }
+            if (rd(g, 4, &p, "general.alignment"))
+                break;
+            *alignment = ld_le32(p);
+            if (*alignment == 0 || (*alignment & (*alignment - 1)))
+                fmt_why_set(&g->why, key.at, "general.alignment %" PRIu64 " is not a power of two",
+                            *alignment);
+            continue;
+        }
+        st = value(g, &key, type, 0);
+    }
+    return st;
+}
+
+/* Duplicate names: gguf-py and llama.cpp both refuse them (a second one would shadow). what:
+ * "metadata key", "tensor". */
+static void unique_names(gg *g, gg_str *names, uint64_t n, const char *what)
+{
+    const gg_str *dup = duplicate(names, (size_t)n);
+    if (dup)
+        fmt_why_set(&g->why, dup->at, "%s %.*s appears twice", what,
+                    (int)(dup->len < 200 ? dup->len : 200), (const char *)dup->p);
+}
+
+/* One tensor info: name, dimensions (ne[0] innermost), ggml type and offset into the data
+ * section. -1 when it cannot be read whole (g->why says why). */
+static int read_tensor_info(gg *g, gg_tensor *t, uint64_t alignment)
+{
+    uint64_t at = cur_pos(&g->c);
+    if (rd_str(g, &t->name, "tensor name") || rd_u32(g, &t->ndim, "n_dims"))
+        return -1;
+    if (t->name.len > GGUF_MAX_NAME || memchr(t->name.p, 0, (size_t)t->name.len)) {
+        fmt_why_set(&g->why, at, "tensor name of %" PRIu64 " bytes (at most %d, no NUL)",
+                    t->name.len, GGUF_MAX_NAME);
+        return -1;
+    }
+    if (t->ndim > GGUF_MAX_DIMS) {
+        fmt_why_set(&g->why, at, "tensor %.*s has %" PRIu32 " dimensions (ggml has at most %d)",
+                    (int)t->name.len, (const char *)t->name.p, t->ndim, GGUF_MAX_DIMS);
+        return -1;
+    }
+    uint64_t numel = 1;
+    for (uint32_t k = 0; k < t->ndim && !g->why.msg; k++) {
+        if (rd_len(g, &t->ne[k], "dimension"))
+            break;
+        if (t->ne[k] > INT64_MAX || __builtin_mul_overflow(numel, t->ne[k], &numel) ||
+            numel > INT64_MAX)
+            fmt_why_set(&g->why, at, "tensor %.*s: its element count overflows", (int)t->name.len,
+                        (const char *)t->name.p);
+    }
+    if (g->why.msg || rd_u32(g, &t->type, "tensor type") || rd_u64(g, &t->offset, "offset"))
+        return -1;
+    const gguf_type *ty =
+        t->type < sizeof ggml_types / sizeof *ggml_types ? &ggml_types[t->type] : NULL;
+    if (!ty || !ty->name) {
+        fmt_why_set(&g->why, at, "tensor %.*s: ggml type %" PRIu32 " is not a known type",
+                    (int)t->name.len, (const char *)t->name.p, t->type);
+        return -1;
+    }
+    if (t->ndim > 0 && t->ne[0] % ty->block) {
+        fmt_why_set(&g->why, at,
+                    "tensor %.*s: %" PRIu64 " elements per row, not a multiple of %s's "
+                    "block of %" PRIu32,
+                    (int)t->name.len, (const char *)t->name.p, t->ne[0], ty->name, ty->block);
+        return -1;
+    }
+    if (__builtin_mul_overflow(numel / ty->block, (uint64_t)ty->size, &t->nbytes))
+        fmt_why_set(&g->why, at, "tensor %.*s: its byte size overflows", (int)t->name.len,
+                    (const char *)t->name.p);
+    else if (t->offset % alignment)
+        fmt_why_set(&g->why, at,
+                    "tensor %.*s: offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
+                    (int)t->name.len, (const char *)t->name.p, t->offset, alignment);
+    return 0;
+}
+
+/* In offset order: every tensor inside the data section, none overlapping the one before. */
+static void check_extents(gg *g, const gg_tensor *by_off, uint64_t n_tensors, uint64_t data_len)
+{
+    uint64_t end_prev = 0;
+    for (uint64_t i = 0; i < n_tensors && !g->why.msg; i++) {
+        const gg_tensor *t = &by_off[i];
+        if (t->offset > data_len || t->nbytes > data_len - t->offset)
+            fmt_why_set(&g->why, t->name.at,
+                        "tensor %.*s: %" PRIu64 " bytes at offset %" PRIu64
+                        " pass the end of the data section (%" PRIu64 " bytes)",
+                        (int)t->name.len, (const char *)t->name.p, t->nbytes, t->offset, data_len);
+        else if (i > 0 && t->offset < end_prev)
+            fmt_why_set(&g->why, t->name.at,
+                        "tensor %.*s at offset %" PRIu64 " overlaps the one before",
+                        (int)t->name.len, (const char *)t->name.p, t->offset);
+        end_prev = t->offset + t->nbytes;
+    }
 }
 
 static brine_status gguf_walk(fmt_env *env, const uint8_t *data, size_t len)
@@ -430,93 +542,16 @@ static brine_status gguf_walk(fmt_env *env, const uint8_t *data, size_t len)
     }
 
     uint64_t alignment = GGUF_DEFAULT_ALIGN;
-    for (uint64_t i = 0; i < n_kv && !g.why.msg && !st; i++) {
-        gg_str key;
-        uint32_t type;
-        if (rd_str(&g, &key, "key") || rd_u32(&g, &type, "value type"))
-            break;
-        names[i] = key;
-        if (str_is(&key, "general.alignment")) {
-            const uint8_t *p = NULL;
-            if (type != GV_UINT32) {
-                fmt_why_set(&g.why, key.at, "general.alignment has type %" PRIu32 ", not uint32",
-                            type);
-                break;
-            }
-            if (rd(&g, 4, &p, "general.alignment"))
-                break;
-            alignment = ld_le32(p);
-            if (alignment == 0 || (alignment & (alignment - 1)))
-                fmt_why_set(&g.why, key.at, "general.alignment %" PRIu64 " is not a power of two",
-                            alignment);
-            continue;
-        }
-        st = value(&g, &key, type, 0);
-    }
-    if (!g.why.msg && !st) {
-        const gg_str *dup = duplicate(names, (size_t)n_kv);
-        if (dup)
-            fmt_why_set(&g.why, dup->at, "metadata key %.*s appears twice",
-                        (int)(dup->len < 200 ? dup->len : 200), (const char *)dup->p);
-    }
-
+    st = read_metadata(&g, names, n_kv, &alignment);
+    if (!g.why.msg && !st)
+        unique_names(&g, names, n_kv, "metadata key");
     for (uint64_t i = 0; i < n_tensors && !g.why.msg && !st; i++) {
-        gg_tensor *t = &ts[i];
-        uint64_t at = cur_pos(&g.c);
-        if (rd_str(&g, &t->name, "tensor name") || rd_u32(&g, &t->ndim, "n_dims"))
+        if (read_tensor_info(&g, &ts[i], alignment))
             break;
-        if (t->name.len > GGUF_MAX_NAME || memchr(t->name.p, 0, (size_t)t->name.len)) {
-            fmt_why_set(&g.why, at, "tensor name of %" PRIu64 " bytes (at most %d, no NUL)",
-                        t->name.len, GGUF_MAX_NAME);
-            break;
-        }
-        if (t->ndim > GGUF_MAX_DIMS) {
-            fmt_why_set(&g.why, at, "tensor %.*s has %" PRIu32 " dimensions (ggml has at most %d)",
-                        (int)t->name.len, (const char *)t->name.p, t->ndim, GGUF_MAX_DIMS);
-            break;
-        }
-        uint64_t numel = 1;
-        for (uint32_t k = 0; k < t->ndim && !g.why.msg; k++) {
-            if (rd_len(&g, &t->ne[k], "dimension"))
-                break;
-            if (t->ne[k] > INT64_MAX || __builtin_mul_overflow(numel, t->ne[k], &numel) ||
-                numel > INT64_MAX)
-                fmt_why_set(&g.why, at, "tensor %.*s: its element count overflows",
-                            (int)t->name.len, (const char *)t->name.p);
-        }
-        if (g.why.msg || rd_u32(&g, &t->type, "tensor type") || rd_u64(&g, &t->offset, "offset"))
-            break;
-        const gguf_type *ty =
-            t->type < sizeof ggml_types / sizeof *ggml_types ? &ggml_types[t->type] : NULL;
-        if (!ty || !ty->name) {
-            fmt_why_set(&g.why, at, "tensor %.*s: ggml type %" PRIu32 " is not a known type",
-                        (int)t->name.len, (const char *)t->name.p, t->type);
-            break;
-        }
-        if (t->ndim > 0 && t->ne[0] % ty->block) {
-            fmt_why_set(&g.why, at,
-                        "tensor %.*s: %" PRIu64 " elements per row, not a multiple of %s's "
-                        "block of %" PRIu32,
-                        (int)t->name.len, (const char *)t->name.p, t->ne[0], ty->name, ty->block);
-            break;
-        }
-        t->nbytes = numel / ty->block * ty->size;
-        if (numel / ty->block > UINT64_MAX / ty->size)
-            fmt_why_set(&g.why, at, "tensor %.*s: its byte size overflows", (int)t->name.len,
-                        (const char *)t->name.p);
-        else if (t->offset % alignment)
-            fmt_why_set(&g.why, at,
-                        "tensor %.*s: offset %" PRIu64
-                        " is not a multiple of the alignment %" PRIu64,
-                        (int)t->name.len, (const char *)t->name.p, t->offset, alignment);
-        names[i] = t->name;
+        names[i] = ts[i].name;
     }
-    if (!g.why.msg && !st) {
-        const gg_str *dup = duplicate(names, (size_t)n_tensors);
-        if (dup)
-            fmt_why_set(&g.why, dup->at, "tensor %.*s appears twice",
-                        (int)(dup->len < 200 ? dup->len : 200), (const char *)dup->p);
-    }
+    if (!g.why.msg && !st)
+        unique_names(&g, names, n_tensors, "tensor");
     if (g.why.msg || st)
         goto out;
 
@@ -538,20 +573,7 @@ static brine_status gguf_walk(fmt_env *env, const uint8_t *data, size_t len)
     if (n_tensors)
         memcpy(by_off, ts, (size_t)n_tensors * sizeof *ts);
     qsort(by_off, (size_t)n_tensors, sizeof *by_off, by_offset);
-    uint64_t end_prev = 0;
-    for (uint64_t i = 0; i < n_tensors && !g.why.msg; i++) {
-        const gg_tensor *t = &by_off[i];
-        if (t->offset > data_len || t->nbytes > data_len - t->offset)
-            fmt_why_set(&g.why, t->name.at,
-                        "tensor %.*s: %" PRIu64 " bytes at offset %" PRIu64
-                        " pass the end of the data section (%" PRIu64 " bytes)",
-                        (int)t->name.len, (const char *)t->name.p, t->nbytes, t->offset, data_len);
-        else if (i > 0 && t->offset < end_prev)
-            fmt_why_set(&g.why, t->name.at,
-                        "tensor %.*s at offset %" PRIu64 " overlaps the one before",
-                        (int)t->name.len, (const char *)t->name.p, t->offset);
-        end_prev = t->offset + t->nbytes;
-    }
+    check_extents(&g, by_off, n_tensors, data_len);
     for (uint64_t i = 0; i < n_tensors && !g.why.msg && !st; i++)
         st = serve(&g, &ts[i], data + data_start + ts[i].offset);
 out:
