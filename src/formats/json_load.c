@@ -5,6 +5,8 @@
  */
 #include "formats/json_load.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -95,6 +97,25 @@ void jdoc_free(json_t *root, uint64_t cost, mem_budget *mem)
 {
     json_decref(root);
     mem->used -= cost;
+}
+
+void jdoc_say(jdoc_says *s, brine_verdict severity, const char *rule, const char *fmt, ...)
+{
+    if (s->stop)
+        return;
+    if (++s->count > s->max) {
+        if (s->count == s->max + 1 &&
+            s->report(s->ctx, BRINE_UNVERIFIED, s->more_rule, s->more_msg))
+            s->stop = 1;
+        return;
+    }
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (s->report(s->ctx, severity, rule, msg))
+        s->stop = 1;
 }
 
 int jdoc_report(void *sink, brine_verdict severity, const char *rule, const char *msg)

@@ -25,6 +25,25 @@ brine_status jdoc_load(const char *what, const char *reader, const uint8_t *text
 /* Frees a document from jdoc_load (NULL is allowed) and returns its charge to mem. */
 void jdoc_free(json_t *root, uint64_t cost, mem_budget *mem);
 
+/* What a judged document reports through (keras_report_fn): nonzero to stop (out of memory). */
+typedef int (*jdoc_report_fn)(void *ctx, brine_verdict severity, const char *rule, const char *msg);
+
+/* A judgement's findings, at most max: past that one finding (more_rule, more_msg) says the
+ * list is cut — a document naming thousands of objects has its verdict from the first ones,
+ * the rest would flood the report. stop is set once report asks to stop. */
+typedef struct jdoc_says {
+    jdoc_report_fn report;
+    void *ctx;
+    unsigned max;
+    const char *more_rule, *more_msg;
+    unsigned count;
+    int stop;
+} jdoc_says;
+
+/* Reports one finding (printf-style sentence) unless stopped or past the cap. */
+void jdoc_say(jdoc_says *s, brine_verdict severity, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 struct fmt_env;
 /* Reports a judgement's findings into env as the member's (a keras_report_fn's context). */
 typedef struct jdoc_sink {

@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,36 +109,8 @@ static int is_short_name(const char *name)
 
 typedef struct kwalk {
     const char *what;
-    keras_report_fn report;
-    void *ctx;
-    unsigned reports;
-    int stop;
+    jdoc_says says;
 } kwalk;
-
-static void kreport(kwalk *k, brine_verdict sev, const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void kreport(kwalk *k, brine_verdict sev, const char *rule, const char *fmt, ...)
-{
-    if (k->stop)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (++k->reports > KERAS_MAX_REPORTS) {
-        /* a config naming thousands of custom objects: the verdict is already set by the
-         * first reports, the rest would only flood the report */
-        if (k->reports == KERAS_MAX_REPORTS + 1 &&
-            k->report(k->ctx, BRINE_UNVERIFIED, "keras-custom-object",
-                      "more objects to report than brine lists; the first ones are above"))
-            k->stop = 1;
-        return;
-    }
-    if (k->report(k->ctx, sev, rule, msg))
-        k->stop = 1;
-}
 
 /* A string value of obj, with no NUL inside (jansson refuses \u0000 without JSON_ALLOW_NUL). */
 static const char *str_at(const json_t *obj, const char *key)
@@ -190,21 +161,21 @@ static void judge(kwalk *k, const json_t *obj, const char *cls, const char *laye
     const char *shown = own ? own : layer ? layer : "?";
     if (strcmp(cls, "Lambda") == 0) {
         const json_t *fn = json_is_object(config) ? json_object_get(config, "function") : NULL;
-        kreport(k, BRINE_UNSAFE, "keras-lambda",
-                "%s: Lambda layer '%.100s' carries Python code (%s) that runs when the model is "
-                "built; safe_mode refuses it in Keras 3, tf.keras 2 runs it (CVE-2024-3660)",
-                k->what, shown,
-                json_is_array(fn) || json_is_string(fn) ? "marshalled bytecode or a function name"
-                : json_is_object(fn)                    ? "a serialized function"
-                                                        : "a function");
+        jdoc_say(&k->says, BRINE_UNSAFE, "keras-lambda",
+                 "%s: Lambda layer '%.100s' carries Python code (%s) that runs when the model is "
+                 "built; safe_mode refuses it in Keras 3, tf.keras 2 runs it (CVE-2024-3660)",
+                 k->what, shown,
+                 json_is_array(fn) || json_is_string(fn) ? "marshalled bytecode or a function name"
+                 : json_is_object(fn)                    ? "a serialized function"
+                                                         : "a function");
         return;
     }
     if (strcmp(cls, "__lambda__") == 0) {
         if (!in_lambda)
-            kreport(k, BRINE_UNSAFE, "keras-lambda",
-                    "%s: a __lambda__ (marshalled Python bytecode) in '%.100s' runs when the "
-                    "model is built; safe_mode refuses it, unsafe deserialization runs it",
-                    k->what, shown);
+            jdoc_say(&k->says, BRINE_UNSAFE, "keras-lambda",
+                     "%s: a __lambda__ (marshalled Python bytecode) in '%.100s' runs when the "
+                     "model is built; safe_mode refuses it, unsafe deserialization runs it",
+                     k->what, shown);
         return;
     }
     if (is_plain_type(cls))
@@ -213,19 +184,19 @@ static void judge(kwalk *k, const json_t *obj, const char *cls, const char *laye
     if (strcmp(cls, "function") == 0) {
         name = json_is_string(config) ? json_string_value(config) : NULL;
         if (!name) {
-            kreport(k, BRINE_INVALID, "malformed",
-                    "%s: a function object in '%.100s' without a function name: Keras fails",
-                    k->what, shown);
+            jdoc_say(&k->says, BRINE_INVALID, "malformed",
+                     "%s: a function object in '%.100s' without a function name: Keras fails",
+                     k->what, shown);
             return;
         }
     }
     if (registered && strchr(registered, '>')) {
         /* register_keras_serializable("package")'s name: only the user's code resolves it,
          * and it takes precedence over any module */
-        kreport(k, BRINE_UNVERIFIED, "keras-custom-object",
-                "%s: '%.100s' in '%.100s' is a custom object (registered as '%.100s'): loading "
-                "needs and runs its code",
-                k->what, cls, shown, registered);
+        jdoc_say(&k->says, BRINE_UNVERIFIED, "keras-custom-object",
+                 "%s: '%.100s' in '%.100s' is a custom object (registered as '%.100s'): loading "
+                 "needs and runs its code",
+                 k->what, cls, shown, registered);
         return;
     }
     if (module && (strcmp(module, "keras") == 0 || starts_with(module, "keras."))) {
@@ -234,14 +205,14 @@ static void judge(kwalk *k, const json_t *obj, const char *cls, const char *laye
         if (n < 0 || (size_t)n >= sizeof api)
             api[0] = '\0';
         if (is_non_modeling(api)) {
-            kreport(k, BRINE_UNSAFE, "keras-dangerous-object",
-                    "%s: '%.200s' in '%.100s' is a Keras non-modeling API (downloads, loads "
-                    "other files or disables safe_mode: CVE-2025-8747, CVE-2025-9906)",
-                    k->what, api, shown);
+            jdoc_say(&k->says, BRINE_UNSAFE, "keras-dangerous-object",
+                     "%s: '%.200s' in '%.100s' is a Keras non-modeling API (downloads, loads "
+                     "other files or disables safe_mode: CVE-2025-8747, CVE-2025-9906)",
+                     k->what, api, shown);
         } else if (!keras_is_api_name(api)) {
-            kreport(k, BRINE_UNVERIFIED, "keras-custom-object",
-                    "%s: '%.200s' in '%.100s' is not an object of Keras 3.15's own", k->what, api,
-                    shown);
+            jdoc_say(&k->says, BRINE_UNVERIFIED, "keras-custom-object",
+                     "%s: '%.200s' in '%.100s' is not an object of Keras 3.15's own", k->what, api,
+                     shown);
         }
         return;
     }
@@ -252,30 +223,30 @@ static void judge(kwalk *k, const json_t *obj, const char *cls, const char *laye
         const char *why = NULL;
         pol_class pc = pol_classify(pol_default(), module, name, &why);
         if (pc == POL_DANGEROUS || pc == POL_FORBIDDEN)
-            kreport(k, BRINE_UNSAFE, "keras-dangerous-object",
-                    "%s: '%.100s.%.100s' in '%.100s' is imported from outside Keras (%s; Keras "
-                    "<= 3.8 imports it despite safe_mode, CVE-2025-1550)",
-                    k->what, module, name, shown, why ? why : "dangerous");
+            jdoc_say(&k->says, BRINE_UNSAFE, "keras-dangerous-object",
+                     "%s: '%.100s.%.100s' in '%.100s' is imported from outside Keras (%s; Keras "
+                     "<= 3.8 imports it despite safe_mode, CVE-2025-1550)",
+                     k->what, module, name, shown, why ? why : "dangerous");
         else
-            kreport(k, BRINE_UNVERIFIED, "keras-custom-object",
-                    "%s: '%.100s.%.100s' in '%.100s' comes from outside Keras: loading needs and "
-                    "runs its code",
-                    k->what, module, name, shown);
+            jdoc_say(&k->says, BRINE_UNVERIFIED, "keras-custom-object",
+                     "%s: '%.100s.%.100s' in '%.100s' comes from outside Keras: loading needs and "
+                     "runs its code",
+                     k->what, module, name, shown);
         return;
     }
     /* a legacy config (tf.keras 2, Keras 3 .h5): the class name alone, resolved among
      * Keras's layers, losses, metrics, optimizers… or the user's custom_objects */
     if (!is_short_name(name))
-        kreport(k, BRINE_UNVERIFIED, "keras-custom-object",
-                "%s: class '%.100s' in '%.100s' is not one of Keras's own: loading needs and "
-                "runs the user's code",
-                k->what, name, shown);
+        jdoc_say(&k->says, BRINE_UNVERIFIED, "keras-custom-object",
+                 "%s: class '%.100s' in '%.100s' is not one of Keras's own: loading needs and "
+                 "runs the user's code",
+                 k->what, name, shown);
 }
 
 static brine_status walk_value(kwalk *k, const json_t *v, unsigned depth, const char *layer,
                                int in_lambda, brine_error *err)
 {
-    if (k->stop)
+    if (k->says.stop)
         return BRINE_OK;
     if (depth > KERAS_MAX_DEPTH)
         return err_limit(err, "max_depth", KERAS_MAX_DEPTH, depth, 0, 0, __LINE__);
@@ -322,9 +293,15 @@ brine_status keras_check_config(const char *what, const uint8_t *json, size_t le
         st = err_set(err, BRINE_ERR_MALFORMED, __LINE__,
                      "%s names no class_name at its top: Keras builds no model from it", what);
     } else {
-        kwalk k = {what, report, ctx, 0, 0};
+        kwalk k = {
+            what,
+            {.report = report,
+             .ctx = ctx,
+             .max = KERAS_MAX_REPORTS,
+             .more_rule = "keras-custom-object",
+             .more_msg = "more objects to report than brine lists; the first ones are above"}};
         st = walk_value(&k, root, 0, NULL, 0, err);
-        if (!st && k.stop && k.reports <= KERAS_MAX_REPORTS + 1)
+        if (!st && k.says.stop && k.says.count <= KERAS_MAX_REPORTS + 1)
             st = err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
     }
     jdoc_free(root, cost, mem);

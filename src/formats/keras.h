@@ -13,11 +13,11 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
+#include "formats/json_load.h"
 
 /* One judgement about the config: severity, rule (a rules.def id) and a sentence. Returns
  * nonzero to stop the walk (out of memory). */
-typedef int (*keras_report_fn)(void *ctx, brine_verdict severity, const char *rule,
-                               const char *msg);
+typedef jdoc_report_fn keras_report_fn;
 
 /* Deepest nesting of a config brine walks (Keras's own configs nest a few levels per model). */
 enum { KERAS_MAX_DEPTH = 256, KERAS_MAX_REPORTS = 64 };

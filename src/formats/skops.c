@@ -18,7 +18,6 @@
 #include "formats/skops.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,39 +214,13 @@ typedef struct skwalk {
     int protocol;
     skops_member_fn has_member;
     void *member_ctx;
-    keras_report_fn report;
-    void *ctx;
-    int stop;
-    unsigned reports;
+    jdoc_says says;
     char **seen_names; /* untrusted names reported so far (get_unsafe_set is a set) */
     size_t n_seen, cap_seen;
     char **ids; /* __id__ values memoised so far, as text */
     size_t n_ids, cap_ids;
     brine_status st;
 } skwalk;
-
-static void say(skwalk *w, brine_verdict sev, const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void say(skwalk *w, brine_verdict sev, const char *rule, const char *fmt, ...)
-{
-    if (w->stop)
-        return;
-    if (++w->reports > SKOPS_MAX_REPORTS) {
-        if (w->reports == SKOPS_MAX_REPORTS + 1 &&
-            w->report(w->ctx, BRINE_UNVERIFIED, "skops-untrusted-type",
-                      "schema.json: more to report than brine lists; the first ones are above"))
-            w->stop = 1;
-        return;
-    }
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (w->report(w->ctx, sev, rule, msg))
-        w->stop = 1;
-}
 
 /* Adds s to a list of strings unless it is there; 1 when added, 0 when present, -1 NOMEM. */
 static int add_once(skwalk *w, char ***list, size_t *n, size_t *cap, const char *s)
@@ -279,7 +252,7 @@ static void untrusted(skwalk *w, const char *module, const char *name)
     int added = add_once(w, &w->seen_names, &w->n_seen, &w->cap_seen, full);
     if (added < 0) {
         w->st = BRINE_ERR_NOMEM;
-        w->stop = 1;
+        w->says.stop = 1;
         return;
     }
     if (!added)
@@ -287,20 +260,21 @@ static void untrusted(skwalk *w, const char *module, const char *name)
     const char *why = NULL;
     pol_class pc = pol_classify(pol_default(), module, name, &why);
     if (pc == POL_DANGEROUS || pc == POL_FORBIDDEN)
-        say(w, BRINE_UNSAFE, "skops-dangerous-type",
-            "schema.json names '%.300s' (%s): skops.io.load runs it once the type is trusted", full,
-            why ? why : "dangerous");
+        jdoc_say(&w->says, BRINE_UNSAFE, "skops-dangerous-type",
+                 "schema.json names '%.300s' (%s): skops.io.load runs it once the type is trusted",
+                 full, why ? why : "dangerous");
     else
-        say(w, BRINE_UNVERIFIED, "skops-untrusted-type",
-            "schema.json names '%.300s', outside skops' default trusted types "
-            "(get_untrusted_types lists it; loading needs trusted=)",
-            full);
+        jdoc_say(&w->says, BRINE_UNVERIFIED, "skops-untrusted-type",
+                 "schema.json names '%.300s', outside skops' default trusted types "
+                 "(get_untrusted_types lists it; loading needs trusted=)",
+                 full);
 }
 
 static void bad(skwalk *w, const char *what, const char *cls, const char *module)
 {
-    say(w, BRINE_INVALID, "malformed", "schema.json: %s (node %.100s.%.100s): skops cannot load it",
-        what, module ? module : "?", cls ? cls : "?");
+    jdoc_say(&w->says, BRINE_INVALID, "malformed",
+             "schema.json: %s (node %.100s.%.100s): skops cannot load it", what,
+             module ? module : "?", cls ? cls : "?");
 }
 
 static const char *str_at(const json_t *o, const char *key)
@@ -429,12 +403,12 @@ static void reduce_node(skwalk *w, const json_t *state, node_kind kind, unsigned
 
 static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
 {
-    if (w->stop)
+    if (w->says.stop)
         return;
     if (depth > SKOPS_MAX_DEPTH) {
-        say(w, BRINE_INVALID, "limit", "schema.json nests nodes deeper than %d levels",
-            SKOPS_MAX_DEPTH);
-        w->stop = 1;
+        jdoc_say(&w->says, BRINE_INVALID, "limit", "schema.json nests nodes deeper than %d levels",
+                 SKOPS_MAX_DEPTH);
+        w->says.stop = 1;
         return;
     }
     if (!json_is_object(state)) {
@@ -468,7 +442,7 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
      * __id__ is the ancestor */
     if (id && add_once(w, &w->ids, &w->n_ids, &w->cap_ids, id) < 0) {
         w->st = BRINE_ERR_NOMEM;
-        w->stop = 1;
+        w->says.stop = 1;
         return;
     }
     const json_t *content = json_object_get(state, "content");
@@ -592,8 +566,12 @@ brine_status skops_check_schema(const uint8_t *json, size_t len, mem_budget *mem
                     .protocol = (int)json_integer_value(p),
                     .has_member = has_member,
                     .member_ctx = member_ctx,
-                    .report = report,
-                    .ctx = ctx};
+                    .says = {.report = report,
+                             .ctx = ctx,
+                             .max = SKOPS_MAX_REPORTS,
+                             .more_rule = "skops-untrusted-type",
+                             .more_msg = "schema.json: more to report than brine lists; the "
+                                         "first ones are above"}};
         node(&w, root, 0, 0);
         st = w.st;
         if (st == BRINE_ERR_NOMEM)
