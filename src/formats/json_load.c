@@ -1,7 +1,8 @@
 /*
  * json_load.c — JSON documents read as Python's json.loads reads them (Keras configs, skops
- * schema.json), for the formats that judge them. jansson does the parsing (a standard job);
- * brine checks that two parses agree, because jansson can lose memory failures silently.
+ * schema.json), for the formats that judge them, and the capped reporting of what they find.
+ * jansson does the parsing (a standard job); brine checks that two parses agree, because
+ * jansson can lose memory failures silently.
  */
 #include "formats/json_load.h"
 
