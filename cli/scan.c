@@ -305,6 +305,19 @@ static long cores_available(void)
     return n > 0 ? n : 1;
 }
 
+/* Frees run->pool, whose threads have ended (or never started). */
+static void pool_free(scan_run *run)
+{
+    scan_pool *p = run->pool;
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->lock);
+    free(p->ring);
+    free(p->threads);
+    free(p);
+    run->pool = NULL;
+}
+
 /* Starts run->jobs workers. On failure (memory, threads) the scan goes on serially. */
 static void pool_start(scan_run *run)
 {
@@ -331,13 +344,7 @@ static void pool_start(scan_run *run)
     }
     if (p->n_threads == 0) {
         cli_warn("cannot start threads: scanning with one");
-        pthread_cond_destroy(&p->work);
-        pthread_cond_destroy(&p->done);
-        pthread_mutex_destroy(&p->lock);
-        free(p->ring);
-        free(p->threads);
-        free(p);
-        run->pool = NULL;
+        pool_free(run);
         run->jobs = 1;
     }
 }
@@ -403,13 +410,7 @@ static void pool_stop(scan_run *run)
     pthread_mutex_unlock(&p->lock);
     for (size_t i = 0; i < p->n_threads; i++)
         pthread_join(p->threads[i], NULL);
-    pthread_cond_destroy(&p->work);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->lock);
-    free(p->ring);
-    free(p->threads);
-    free(p);
-    run->pool = NULL;
+    pool_free(run);
 }
 
 /* Takes the job (its strings included): reports it in order, scanning it first when it is a

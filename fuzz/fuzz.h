@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -43,6 +45,21 @@ static inline void fuzz_limits(brine_limits *lim)
     lim->zip_max_entry_bytes = UINT64_C(64) << 20;
     lim->zip_max_total_bytes = UINT64_C(128) << 20;
     lim->st_max_header = UINT64_C(16) << 20;
+}
+
+/* The input as a file at path (/proc/self/fd/N of a memfd, cap bytes for it): what a target
+ * hands brine_model_open, which takes a path. Returns the fd; the caller closes it. */
+static inline int fuzz_memfd(const uint8_t *data, size_t size, char *path, size_t cap)
+{
+    int fd = memfd_create("fuzz-input", MFD_CLOEXEC);
+    FUZZ_CHECK(fd >= 0, "memfd_create failed");
+    for (size_t done = 0; done < size;) {
+        ssize_t w = write(fd, data + done, size - done);
+        FUZZ_CHECK(w > 0, "write to memfd failed");
+        done += (size_t)w;
+    }
+    snprintf(path, cap, "/proc/self/fd/%d", fd);
+    return fd;
 }
 
 /* Output sink. keep: collect up to FUZZ_KEEP_MAX bytes into buf for a check afterwards. */

@@ -13,8 +13,6 @@
 #include "fuzz.h"
 
 #include <dirent.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/limits.h"
@@ -114,15 +112,8 @@ static void check_converted(const brine_model *m, const char *path, uint8_t **by
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz-load", MFD_CLOEXEC);
-    FUZZ_CHECK(fd >= 0, "memfd_create failed");
-    for (size_t done = 0; done < size;) {
-        ssize_t w = write(fd, data + done, size - done);
-        FUZZ_CHECK(w > 0, "write to memfd failed");
-        done += (size_t)w;
-    }
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int fd = fuzz_memfd(data, size, path, sizeof path);
 
     brine_limits lim;
     fuzz_limits(&lim);

@@ -9,9 +9,6 @@
 
 #include "fuzz.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 /* Scans data (claims: the format must be want_format), then loads it. */
 static inline void fuzz_model_format(const uint8_t *data, size_t size, const char *want_format,
                                      int claims)
@@ -41,15 +38,8 @@ static inline void fuzz_model_format(const uint8_t *data, size_t size, const cha
                    "format %s, the input opens like %s", brine_result_format(res), want_format);
     brine_result_free(res);
 
-    int fd = memfd_create("fuzz-model", MFD_CLOEXEC);
-    FUZZ_CHECK(fd >= 0, "memfd_create failed");
-    for (size_t done = 0; done < size;) {
-        ssize_t w = write(fd, data + done, size - done);
-        FUZZ_CHECK(w > 0, "write to memfd failed");
-        done += (size_t)w;
-    }
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int fd = fuzz_memfd(data, size, path, sizeof path);
     brine_load_options lopts;
     memset(&lopts, 0, sizeof lopts);
     lopts.limits = &lim;

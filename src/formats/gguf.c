@@ -16,9 +16,9 @@
  * two read as uint32, offsets multiples of the alignment, ne[0] a multiple of the block size).
  */
 #include "formats/format.h"
+#include "formats/why.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,9 +82,7 @@ typedef struct gg {
     fmt_env *env;
     cursor c;
     uint32_t version; /* 1: 32-bit counts and lengths */
-    const char *why;  /* what went wrong, NULL while the file reads */
-    uint64_t why_at;
-    char why_buf[256];
+    fmt_why why;      /* what went wrong */
 } gg;
 
 typedef struct gg_str {
@@ -100,25 +98,11 @@ typedef struct gg_tensor {
     uint64_t offset, nbytes;
 } gg_tensor;
 
-static int fail(gg *g, uint64_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(gg *g, uint64_t at, const char *fmt, ...)
-{
-    if (g->why)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g->why_buf, sizeof g->why_buf, fmt, ap);
-    va_end(ap);
-    g->why = g->why_buf;
-    g->why_at = at;
-    return -1;
-}
-
 static int rd(gg *g, size_t n, const uint8_t **p, const char *what)
 {
     uint64_t at = cur_pos(&g->c);
     if (cur_take(&g->c, n, p))
-        return fail(g, at, "%s needs %zu bytes, %zu remain", what, n, cur_left(&g->c));
+        return fmt_why_set(&g->why, at, "%s needs %zu bytes, %zu remain", what, n, cur_left(&g->c));
     return 0;
 }
 
@@ -161,7 +145,8 @@ static int rd_str(gg *g, gg_str *s, const char *what)
         return -1;
     s->at = cur_pos(&g->c);
     if (s->len > cur_left(&g->c))
-        return fail(g, at, "%s of %" PRIu64 " bytes, %zu remain", what, s->len, cur_left(&g->c));
+        return fmt_why_set(&g->why, at, "%s of %" PRIu64 " bytes, %zu remain", what, s->len,
+                           cur_left(&g->c));
     return rd(g, (size_t)s->len, &s->p, what);
 }
 
@@ -295,8 +280,8 @@ static brine_status value(gg *g, const gg_str *key, uint32_t t, unsigned depth)
 {
     uint64_t at = cur_pos(&g->c);
     if (t >= GV_COUNT)
-        return (void)fail(g, at, "key %.*s: value type %" PRIu32 " is not a GGUF type",
-                          (int)(key->len < 100 ? key->len : 100), (const char *)key->p, t),
+        return (void)fmt_why_set(&g->why, at, "key %.*s: value type %" PRIu32 " is not a GGUF type",
+                                 (int)(key->len < 100 ? key->len : 100), (const char *)key->p, t),
                BRINE_OK;
     if (t == GV_STRING) {
         gg_str s;
@@ -312,30 +297,33 @@ static brine_status value(gg *g, const gg_str *key, uint32_t t, unsigned depth)
         return BRINE_OK;
     }
     if (depth >= GGUF_MAX_ARRAY_DEPTH)
-        return (void)fail(g, at, "arrays nested deeper than %d", GGUF_MAX_ARRAY_DEPTH), BRINE_OK;
+        return (void)fmt_why_set(&g->why, at, "arrays nested deeper than %d", GGUF_MAX_ARRAY_DEPTH),
+               BRINE_OK;
     uint32_t et;
     uint64_t count;
     if (rd_u32(g, &et, "array type") || rd_len(g, &count, "array count"))
         return BRINE_OK;
     if (et >= GV_COUNT)
-        return (void)fail(g, at, "array element type %" PRIu32 " is not a GGUF type", et), BRINE_OK;
+        return (void)fmt_why_set(&g->why, at, "array element type %" PRIu32 " is not a GGUF type",
+                                 et),
+               BRINE_OK;
     /* every element takes at least one byte (fixed ones their size, strings their length
      * field, arrays their type and count): a count the bytes cannot hold is refused first */
     uint64_t min = gv_size[et] ? gv_size[et] : (g->version == 1 ? 4 : 8);
     if (et == GV_ARRAY)
         min += 4;
     if (count > cur_left(&g->c) / min)
-        return (void)fail(g, at,
-                          "array of %" PRIu64 " elements of at least %" PRIu64
-                          " bytes, %zu bytes remain",
-                          count, min, cur_left(&g->c)),
+        return (void)fmt_why_set(&g->why, at,
+                                 "array of %" PRIu64 " elements of at least %" PRIu64
+                                 " bytes, %zu bytes remain",
+                                 count, min, cur_left(&g->c)),
                BRINE_OK;
     if (gv_size[et]) {
         const uint8_t *p = NULL;
         rd(g, (size_t)(count * gv_size[et]), &p, "array");
         return BRINE_OK;
     }
-    for (uint64_t i = 0; i < count && !g->why; i++) {
+    for (uint64_t i = 0; i < count && !g->why.msg; i++) {
         brine_status st = value(g, key, et, depth + 1);
         if (st)
             return st;
@@ -358,7 +346,7 @@ static int by_offset(const void *pa, const void *pb)
     return (a->offset > b->offset) - (a->offset < b->offset);
 }
 
-/* Duplicate names: gguf-py and llama.cpp both refuse them (a second one would shadow). */
+/* The first name that appears twice (sorts names). */
 static const gg_str *duplicate(gg_str *names, size_t n)
 {
     qsort(names, n, sizeof *names, by_str);
@@ -370,13 +358,7 @@ static const gg_str *duplicate(gg_str *names, size_t n)
 
 /* ------------------------------------------------------------------ walk */
 
-static brine_status report(gg *g)
-{
-    if (!g->why)
-        return BRINE_OK;
-    return fmt_finding(g->env, BRINE_INVALID, "malformed", NULL, (int64_t)g->why_at, "GGUF: %s",
-                       g->why);
-}
+static brine_status report(gg *g) { return fmt_why_finding(g->env, &g->why, "GGUF"); }
 
 static int gguf_bid(const uint8_t *data, size_t len)
 {
@@ -404,6 +386,118 @@ static brine_status serve(gg *g, const gg_tensor *t, const uint8_t *data)
     return fmt_tensor(g->env, name, dt, t->ndim, shape, data, t->nbytes);
 }
 
+/* The metadata entries: each key into names[i]; general.alignment, when present, into
+ * *alignment. Stops at the first failure (g->why) or error status. */
+static brine_status read_metadata(gg *g, gg_str *names, uint64_t n_kv, uint64_t *alignment)
+{
+    brine_status st = BRINE_OK;
+    for (uint64_t i = 0; i < n_kv && !g->why.msg && !st; i++) {
+        gg_str key;
+        uint32_t type;
+        if (rd_str(g, &key, "key") || rd_u32(g, &type, "value type"))
+            break;
+        names[i] = key;
+        if (str_is(&key, "general.alignment")) {
+            const uint8_t *p = NULL;
+            if (type != GV_UINT32) {
+                fmt_why_set(&g->why, key.at, "general.alignment has type %" PRIu32 ", not uint32",
+                            type);
+                break;
+            }
+            if (rd(g, 4, &p, "general.alignment"))
+                break;
+            *alignment = ld_le32(p);
+            if (*alignment == 0 || (*alignment & (*alignment - 1)))
+                fmt_why_set(&g->why, key.at, "general.alignment %" PRIu64 " is not a power of two",
+                            *alignment);
+            continue;
+        }
+        st = value(g, &key, type, 0);
+    }
+    return st;
+}
+
+/* Duplicate names: gguf-py and llama.cpp both refuse them (a second one would shadow). what:
+ * "metadata key", "tensor". */
+static void unique_names(gg *g, gg_str *names, uint64_t n, const char *what)
+{
+    const gg_str *dup = duplicate(names, (size_t)n);
+    if (dup)
+        fmt_why_set(&g->why, dup->at, "%s %.*s appears twice", what,
+                    (int)(dup->len < 200 ? dup->len : 200), (const char *)dup->p);
+}
+
+/* One tensor info: name, dimensions (ne[0] innermost), ggml type and offset into the data
+ * section. -1 when it cannot be read whole (g->why says why). */
+static int read_tensor_info(gg *g, gg_tensor *t, uint64_t alignment)
+{
+    uint64_t at = cur_pos(&g->c);
+    if (rd_str(g, &t->name, "tensor name") || rd_u32(g, &t->ndim, "n_dims"))
+        return -1;
+    if (t->name.len > GGUF_MAX_NAME || memchr(t->name.p, 0, (size_t)t->name.len)) {
+        fmt_why_set(&g->why, at, "tensor name of %" PRIu64 " bytes (at most %d, no NUL)",
+                    t->name.len, GGUF_MAX_NAME);
+        return -1;
+    }
+    if (t->ndim > GGUF_MAX_DIMS) {
+        fmt_why_set(&g->why, at, "tensor %.*s has %" PRIu32 " dimensions (ggml has at most %d)",
+                    (int)t->name.len, (const char *)t->name.p, t->ndim, GGUF_MAX_DIMS);
+        return -1;
+    }
+    uint64_t numel = 1;
+    for (uint32_t k = 0; k < t->ndim && !g->why.msg; k++) {
+        if (rd_len(g, &t->ne[k], "dimension"))
+            break;
+        if (t->ne[k] > INT64_MAX || __builtin_mul_overflow(numel, t->ne[k], &numel) ||
+            numel > INT64_MAX)
+            fmt_why_set(&g->why, at, "tensor %.*s: its element count overflows", (int)t->name.len,
+                        (const char *)t->name.p);
+    }
+    if (g->why.msg || rd_u32(g, &t->type, "tensor type") || rd_u64(g, &t->offset, "offset"))
+        return -1;
+    const gguf_type *ty =
+        t->type < sizeof ggml_types / sizeof *ggml_types ? &ggml_types[t->type] : NULL;
+    if (!ty || !ty->name) {
+        fmt_why_set(&g->why, at, "tensor %.*s: ggml type %" PRIu32 " is not a known type",
+                    (int)t->name.len, (const char *)t->name.p, t->type);
+        return -1;
+    }
+    if (t->ndim > 0 && t->ne[0] % ty->block) {
+        fmt_why_set(&g->why, at,
+                    "tensor %.*s: %" PRIu64 " elements per row, not a multiple of %s's "
+                    "block of %" PRIu32,
+                    (int)t->name.len, (const char *)t->name.p, t->ne[0], ty->name, ty->block);
+        return -1;
+    }
+    if (__builtin_mul_overflow(numel / ty->block, (uint64_t)ty->size, &t->nbytes))
+        fmt_why_set(&g->why, at, "tensor %.*s: its byte size overflows", (int)t->name.len,
+                    (const char *)t->name.p);
+    else if (t->offset % alignment)
+        fmt_why_set(&g->why, at,
+                    "tensor %.*s: offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
+                    (int)t->name.len, (const char *)t->name.p, t->offset, alignment);
+    return 0;
+}
+
+/* In offset order: every tensor inside the data section, none overlapping the one before. */
+static void check_extents(gg *g, const gg_tensor *by_off, uint64_t n_tensors, uint64_t data_len)
+{
+    uint64_t end_prev = 0;
+    for (uint64_t i = 0; i < n_tensors && !g->why.msg; i++) {
+        const gg_tensor *t = &by_off[i];
+        if (t->offset > data_len || t->nbytes > data_len - t->offset)
+            fmt_why_set(&g->why, t->name.at,
+                        "tensor %.*s: %" PRIu64 " bytes at offset %" PRIu64
+                        " pass the end of the data section (%" PRIu64 " bytes)",
+                        (int)t->name.len, (const char *)t->name.p, t->nbytes, t->offset, data_len);
+        else if (i > 0 && t->offset < end_prev)
+            fmt_why_set(&g->why, t->name.at,
+                        "tensor %.*s at offset %" PRIu64 " overlaps the one before",
+                        (int)t->name.len, (const char *)t->name.p, t->offset);
+        end_prev = t->offset + t->nbytes;
+    }
+}
+
 static brine_status gguf_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     fmt_set_format(env, "gguf");
@@ -416,7 +510,8 @@ static brine_status gguf_walk(fmt_env *env, const uint8_t *data, size_t len)
     if (rd(&g, 4, &magic, "magic") || rd_u32(&g, &g.version, "version"))
         return report(&g);
     if (g.version < 1 || g.version > 3)
-        return (void)fail(&g, 4, "version %" PRIu32 " (GGUF has 1 to 3)", g.version), report(&g);
+        return (void)fmt_why_set(&g.why, 4, "version %" PRIu32 " (GGUF has 1 to 3)", g.version),
+               report(&g);
     uint64_t at_counts = cur_pos(&g.c);
     if (rd_len(&g, &n_tensors, "tensor count") || rd_len(&g, &n_kv, "metadata count"))
         return report(&g);
@@ -424,12 +519,12 @@ static brine_status gguf_walk(fmt_env *env, const uint8_t *data, size_t len)
      * length, n_dims, a type and an offset */
     uint64_t len_size = g.version == 1 ? 4 : 8;
     if (n_kv > cur_left(&g.c) / (len_size + 5))
-        fail(&g, at_counts, "%" PRIu64 " metadata entries cannot fit in %zu bytes", n_kv,
-             cur_left(&g.c));
+        fmt_why_set(&g.why, at_counts, "%" PRIu64 " metadata entries cannot fit in %zu bytes", n_kv,
+                    cur_left(&g.c));
     else if (n_tensors > cur_left(&g.c) / (len_size + 16))
-        fail(&g, at_counts, "%" PRIu64 " tensors cannot fit in %zu bytes", n_tensors,
-             cur_left(&g.c));
-    if (g.why)
+        fmt_why_set(&g.why, at_counts, "%" PRIu64 " tensors cannot fit in %zu bytes", n_tensors,
+                    cur_left(&g.c));
+    if (g.why.msg)
         return report(&g);
     if (n_tensors > fmt_limits(env)->max_tensors)
         return fmt_finding(env, BRINE_INVALID, "limit", NULL, 8,
@@ -447,99 +542,25 @@ static brine_status gguf_walk(fmt_env *env, const uint8_t *data, size_t len)
     }
 
     uint64_t alignment = GGUF_DEFAULT_ALIGN;
-    for (uint64_t i = 0; i < n_kv && !g.why && !st; i++) {
-        gg_str key;
-        uint32_t type;
-        if (rd_str(&g, &key, "key") || rd_u32(&g, &type, "value type"))
+    st = read_metadata(&g, names, n_kv, &alignment);
+    if (!g.why.msg && !st)
+        unique_names(&g, names, n_kv, "metadata key");
+    for (uint64_t i = 0; i < n_tensors && !g.why.msg && !st; i++) {
+        if (read_tensor_info(&g, &ts[i], alignment))
             break;
-        names[i] = key;
-        if (str_is(&key, "general.alignment")) {
-            const uint8_t *p = NULL;
-            if (type != GV_UINT32) {
-                fail(&g, key.at, "general.alignment has type %" PRIu32 ", not uint32", type);
-                break;
-            }
-            if (rd(&g, 4, &p, "general.alignment"))
-                break;
-            alignment = ld_le32(p);
-            if (alignment == 0 || (alignment & (alignment - 1)))
-                fail(&g, key.at, "general.alignment %" PRIu64 " is not a power of two", alignment);
-            continue;
-        }
-        st = value(&g, &key, type, 0);
+        names[i] = ts[i].name;
     }
-    if (!g.why && !st) {
-        const gg_str *dup = duplicate(names, (size_t)n_kv);
-        if (dup)
-            fail(&g, dup->at, "metadata key %.*s appears twice",
-                 (int)(dup->len < 200 ? dup->len : 200), (const char *)dup->p);
-    }
-
-    for (uint64_t i = 0; i < n_tensors && !g.why && !st; i++) {
-        gg_tensor *t = &ts[i];
-        uint64_t at = cur_pos(&g.c);
-        if (rd_str(&g, &t->name, "tensor name") || rd_u32(&g, &t->ndim, "n_dims"))
-            break;
-        if (t->name.len > GGUF_MAX_NAME || memchr(t->name.p, 0, (size_t)t->name.len)) {
-            fail(&g, at, "tensor name of %" PRIu64 " bytes (at most %d, no NUL)", t->name.len,
-                 GGUF_MAX_NAME);
-            break;
-        }
-        if (t->ndim > GGUF_MAX_DIMS) {
-            fail(&g, at, "tensor %.*s has %" PRIu32 " dimensions (ggml has at most %d)",
-                 (int)t->name.len, (const char *)t->name.p, t->ndim, GGUF_MAX_DIMS);
-            break;
-        }
-        uint64_t numel = 1;
-        for (uint32_t k = 0; k < t->ndim && !g.why; k++) {
-            if (rd_len(&g, &t->ne[k], "dimension"))
-                break;
-            if (t->ne[k] > INT64_MAX || __builtin_mul_overflow(numel, t->ne[k], &numel) ||
-                numel > INT64_MAX)
-                fail(&g, at, "tensor %.*s: its element count overflows", (int)t->name.len,
-                     (const char *)t->name.p);
-        }
-        if (g.why || rd_u32(&g, &t->type, "tensor type") || rd_u64(&g, &t->offset, "offset"))
-            break;
-        const gguf_type *ty =
-            t->type < sizeof ggml_types / sizeof *ggml_types ? &ggml_types[t->type] : NULL;
-        if (!ty || !ty->name) {
-            fail(&g, at, "tensor %.*s: ggml type %" PRIu32 " is not a known type", (int)t->name.len,
-                 (const char *)t->name.p, t->type);
-            break;
-        }
-        if (t->ndim > 0 && t->ne[0] % ty->block) {
-            fail(&g, at,
-                 "tensor %.*s: %" PRIu64 " elements per row, not a multiple of %s's "
-                 "block of %" PRIu32,
-                 (int)t->name.len, (const char *)t->name.p, t->ne[0], ty->name, ty->block);
-            break;
-        }
-        t->nbytes = numel / ty->block * ty->size;
-        if (numel / ty->block > UINT64_MAX / ty->size)
-            fail(&g, at, "tensor %.*s: its byte size overflows", (int)t->name.len,
-                 (const char *)t->name.p);
-        else if (t->offset % alignment)
-            fail(&g, at,
-                 "tensor %.*s: offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
-                 (int)t->name.len, (const char *)t->name.p, t->offset, alignment);
-        names[i] = t->name;
-    }
-    if (!g.why && !st) {
-        const gg_str *dup = duplicate(names, (size_t)n_tensors);
-        if (dup)
-            fail(&g, dup->at, "tensor %.*s appears twice", (int)(dup->len < 200 ? dup->len : 200),
-                 (const char *)dup->p);
-    }
-    if (g.why || st)
+    if (!g.why.msg && !st)
+        unique_names(&g, names, n_tensors, "tensor");
+    if (g.why.msg || st)
         goto out;
 
     /* the data section starts at the next multiple of the alignment */
     uint64_t pos = cur_pos(&g.c), pad = (alignment - pos % alignment) % alignment;
     uint64_t data_start = pos + pad;
     if (n_tensors && data_start > len) {
-        fail(&g, pos, "the data section starts at %" PRIu64 ", past the end (%zu bytes)",
-             data_start, len);
+        fmt_why_set(&g.why, pos, "the data section starts at %" PRIu64 ", past the end (%zu bytes)",
+                    data_start, len);
         goto out;
     }
     uint64_t data_len = data_start <= len ? len - data_start : 0;
@@ -552,20 +573,8 @@ static brine_status gguf_walk(fmt_env *env, const uint8_t *data, size_t len)
     if (n_tensors)
         memcpy(by_off, ts, (size_t)n_tensors * sizeof *ts);
     qsort(by_off, (size_t)n_tensors, sizeof *by_off, by_offset);
-    uint64_t end_prev = 0;
-    for (uint64_t i = 0; i < n_tensors && !g.why; i++) {
-        const gg_tensor *t = &by_off[i];
-        if (t->offset > data_len || t->nbytes > data_len - t->offset)
-            fail(&g, t->name.at,
-                 "tensor %.*s: %" PRIu64 " bytes at offset %" PRIu64
-                 " pass the end of the data section (%" PRIu64 " bytes)",
-                 (int)t->name.len, (const char *)t->name.p, t->nbytes, t->offset, data_len);
-        else if (i > 0 && t->offset < end_prev)
-            fail(&g, t->name.at, "tensor %.*s at offset %" PRIu64 " overlaps the one before",
-                 (int)t->name.len, (const char *)t->name.p, t->offset);
-        end_prev = t->offset + t->nbytes;
-    }
-    for (uint64_t i = 0; i < n_tensors && !g.why && !st; i++)
+    check_extents(&g, by_off, n_tensors, data_len);
+    for (uint64_t i = 0; i < n_tensors && !g.why.msg && !st; i++)
         st = serve(&g, &ts[i], data + data_start + ts[i].offset);
 out:
     if (names)

@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +47,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "formats/format.h"
+#include "formats/json_load.h"
 #include "policy/policy.h"
 
 /* ------------------------------------------------------------------ Keras's names */
@@ -111,36 +111,8 @@ static int is_short_name(const char *name)
 
 typedef struct kwalk {
     const char *what;
-    keras_report_fn report;
-    void *ctx;
-    unsigned reports;
-    int stop;
+    jdoc_says says;
 } kwalk;
-
-static void kreport(kwalk *k, brine_verdict sev, const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void kreport(kwalk *k, brine_verdict sev, const char *rule, const char *fmt, ...)
-{
-    if (k->stop)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (++k->reports > KERAS_MAX_REPORTS) {
-        /* a config naming thousands of custom objects: the verdict is already set by the
-         * first reports, the rest would only flood the report */
-        if (k->reports == KERAS_MAX_REPORTS + 1 &&
-            k->report(k->ctx, BRINE_UNVERIFIED, "keras-custom-object",
-                      "more objects to report than brine lists; the first ones are above"))
-            k->stop = 1;
-        return;
-    }
-    if (k->report(k->ctx, sev, rule, msg))
-        k->stop = 1;
-}
 
 /* A string value of obj, with no NUL inside (jansson refuses \u0000 without JSON_ALLOW_NUL). */
 static const char *str_at(const json_t *obj, const char *key)
@@ -191,21 +163,21 @@ static void judge(kwalk *k, const json_t *obj, const char *cls, const char *laye
     const char *shown = own ? own : layer ? layer : "?";
     if (strcmp(cls, "Lambda") == 0) {
         const json_t *fn = json_is_object(config) ? json_object_get(config, "function") : NULL;
-        kreport(k, BRINE_UNSAFE, "keras-lambda",
-                "%s: Lambda layer '%.100s' carries Python code (%s) that runs when the model is "
-                "built; safe_mode refuses it in Keras 3, tf.keras 2 runs it (CVE-2024-3660)",
-                k->what, shown,
-                json_is_array(fn) || json_is_string(fn) ? "marshalled bytecode or a function name"
-                : json_is_object(fn)                    ? "a serialized function"
-                                                        : "a function");
+        jdoc_say(&k->says, BRINE_UNSAFE, "keras-lambda",
+                 "%s: Lambda layer '%.100s' carries Python code (%s) that runs when the model is "
+                 "built; safe_mode refuses it in Keras 3, tf.keras 2 runs it (CVE-2024-3660)",
+                 k->what, shown,
+                 json_is_array(fn) || json_is_string(fn) ? "marshalled bytecode or a function name"
+                 : json_is_object(fn)                    ? "a serialized function"
+                                                         : "a function");
         return;
     }
     if (strcmp(cls, "__lambda__") == 0) {
         if (!in_lambda)
-            kreport(k, BRINE_UNSAFE, "keras-lambda",
-                    "%s: a __lambda__ (marshalled Python bytecode) in '%.100s' runs when the "
-                    "model is built; safe_mode refuses it, unsafe deserialization runs it",
-                    k->what, shown);
+            jdoc_say(&k->says, BRINE_UNSAFE, "keras-lambda",
+                     "%s: a __lambda__ (marshalled Python bytecode) in '%.100s' runs when the "
+                     "model is built; safe_mode refuses it, unsafe deserialization runs it",
+                     k->what, shown);
         return;
     }
     if (is_plain_type(cls))
@@ -214,19 +186,19 @@ static void judge(kwalk *k, const json_t *obj, const char *cls, const char *laye
     if (strcmp(cls, "function") == 0) {
         name = json_is_string(config) ? json_string_value(config) : NULL;
         if (!name) {
-            kreport(k, BRINE_INVALID, "malformed",
-                    "%s: a function object in '%.100s' without a function name: Keras fails",
-                    k->what, shown);
+            jdoc_say(&k->says, BRINE_INVALID, "malformed",
+                     "%s: a function object in '%.100s' without a function name: Keras fails",
+                     k->what, shown);
             return;
         }
     }
     if (registered && strchr(registered, '>')) {
         /* register_keras_serializable("package")'s name: only the user's code resolves it,
          * and it takes precedence over any module */
-        kreport(k, BRINE_UNVERIFIED, "keras-custom-object",
-                "%s: '%.100s' in '%.100s' is a custom object (registered as '%.100s'): loading "
-                "needs and runs its code",
-                k->what, cls, shown, registered);
+        jdoc_say(&k->says, BRINE_UNVERIFIED, "keras-custom-object",
+                 "%s: '%.100s' in '%.100s' is a custom object (registered as '%.100s'): loading "
+                 "needs and runs its code",
+                 k->what, cls, shown, registered);
         return;
     }
     if (module && (strcmp(module, "keras") == 0 || starts_with(module, "keras."))) {
@@ -235,14 +207,14 @@ static void judge(kwalk *k, const json_t *obj, const char *cls, const char *laye
         if (n < 0 || (size_t)n >= sizeof api)
             api[0] = '\0';
         if (is_non_modeling(api)) {
-            kreport(k, BRINE_UNSAFE, "keras-dangerous-object",
-                    "%s: '%.200s' in '%.100s' is a Keras non-modeling API (downloads, loads "
-                    "other files or disables safe_mode: CVE-2025-8747, CVE-2025-9906)",
-                    k->what, api, shown);
+            jdoc_say(&k->says, BRINE_UNSAFE, "keras-dangerous-object",
+                     "%s: '%.200s' in '%.100s' is a Keras non-modeling API (downloads, loads "
+                     "other files or disables safe_mode: CVE-2025-8747, CVE-2025-9906)",
+                     k->what, api, shown);
         } else if (!keras_is_api_name(api)) {
-            kreport(k, BRINE_UNVERIFIED, "keras-custom-object",
-                    "%s: '%.200s' in '%.100s' is not an object of Keras 3.15's own", k->what, api,
-                    shown);
+            jdoc_say(&k->says, BRINE_UNVERIFIED, "keras-custom-object",
+                     "%s: '%.200s' in '%.100s' is not an object of Keras 3.15's own", k->what, api,
+                     shown);
         }
         return;
     }
@@ -253,30 +225,30 @@ static void judge(kwalk *k, const json_t *obj, const char *cls, const char *laye
         const char *why = NULL;
         pol_class pc = pol_classify(pol_default(), module, name, &why);
         if (pc == POL_DANGEROUS || pc == POL_FORBIDDEN)
-            kreport(k, BRINE_UNSAFE, "keras-dangerous-object",
-                    "%s: '%.100s.%.100s' in '%.100s' is imported from outside Keras (%s; Keras "
-                    "<= 3.8 imports it despite safe_mode, CVE-2025-1550)",
-                    k->what, module, name, shown, why ? why : "dangerous");
+            jdoc_say(&k->says, BRINE_UNSAFE, "keras-dangerous-object",
+                     "%s: '%.100s.%.100s' in '%.100s' is imported from outside Keras (%s; Keras "
+                     "<= 3.8 imports it despite safe_mode, CVE-2025-1550)",
+                     k->what, module, name, shown, why ? why : "dangerous");
         else
-            kreport(k, BRINE_UNVERIFIED, "keras-custom-object",
-                    "%s: '%.100s.%.100s' in '%.100s' comes from outside Keras: loading needs and "
-                    "runs its code",
-                    k->what, module, name, shown);
+            jdoc_say(&k->says, BRINE_UNVERIFIED, "keras-custom-object",
+                     "%s: '%.100s.%.100s' in '%.100s' comes from outside Keras: loading needs and "
+                     "runs its code",
+                     k->what, module, name, shown);
         return;
     }
     /* a legacy config (tf.keras 2, Keras 3 .h5): the class name alone, resolved among
      * Keras's layers, losses, metrics, optimizers… or the user's custom_objects */
     if (!is_short_name(name))
-        kreport(k, BRINE_UNVERIFIED, "keras-custom-object",
-                "%s: class '%.100s' in '%.100s' is not one of Keras's own: loading needs and "
-                "runs the user's code",
-                k->what, name, shown);
+        jdoc_say(&k->says, BRINE_UNVERIFIED, "keras-custom-object",
+                 "%s: class '%.100s' in '%.100s' is not one of Keras's own: loading needs and "
+                 "runs the user's code",
+                 k->what, name, shown);
 }
 
 static brine_status walk_value(kwalk *k, const json_t *v, unsigned depth, const char *layer,
                                int in_lambda, brine_error *err)
 {
-    if (k->stop)
+    if (k->says.stop)
         return BRINE_OK;
     if (depth > KERAS_MAX_DEPTH)
         return err_limit(err, "max_depth", KERAS_MAX_DEPTH, depth, 0, 0, __LINE__);
@@ -309,116 +281,46 @@ static brine_status walk_value(kwalk *k, const json_t *v, unsigned depth, const 
     return BRINE_OK;
 }
 
-json_t *keras_json_parse(const uint8_t *text, size_t len, json_error_t *je, int *nomem)
-{
-    /* jansson 2.14 ignores a failed append to its string buffer (lex_save): under memory
-     * pressure a string can come out shortened ("Lambda" as "Lambd") with no error. A
-     * document is therefore used only when two parses agree. */
-    *nomem = 0;
-    json_error_t je2;
-    json_t *a = json_loadb((const char *)text, len, JSON_DECODE_ANY, je);
-    json_t *b = json_loadb((const char *)text, len, JSON_DECODE_ANY, &je2);
-    if (!a && !b) {
-        *nomem = json_error_code(je) == json_error_out_of_memory ||
-                 json_error_code(&je2) == json_error_out_of_memory || je->position != je2.position;
-        return NULL;
-    }
-    if (!a || !b) { /* one parse failed for memory: a third one confirms the other */
-        json_t *ok = a ? a : b;
-        json_t *c = json_loadb((const char *)text, len, JSON_DECODE_ANY, &je2);
-        int same = c && json_equal(ok, c);
-        json_decref(c);
-        if (same)
-            return ok;
-        json_decref(ok);
-        *nomem = 1;
-        return NULL;
-    }
-    if (json_equal(a, b)) {
-        json_decref(b);
-        return a;
-    }
-    json_decref(a);
-    json_decref(b);
-    *nomem = 1;
-    return NULL;
-}
-
-/* jansson allocates with its own malloc: the document is charged to the budget while it
- * exists (two of them while the parses are compared), at most this many bytes per input byte
- * (an object per two bytes, "{}", costs about 100 bytes with its hash table). */
-enum { KERAS_JSON_COST_PER_BYTE = 128 };
-
 brine_status keras_check_config(const char *what, const uint8_t *json, size_t len, unsigned flags,
                                 mem_budget *mem, keras_report_fn report, void *ctx,
                                 brine_error *err)
 {
+    json_t *root;
     uint64_t cost;
-    if (__builtin_mul_overflow((uint64_t)len, (uint64_t)KERAS_JSON_COST_PER_BYTE, &cost) ||
-        mem->used > mem->limit || cost > mem->limit - mem->used)
-        return err_limit(err, "max_memory", mem->limit, cost, 0, 0, __LINE__);
-    mem->used += cost;
-    if (mem->used > mem->peak)
-        mem->peak = mem->used;
-    json_error_t je;
-    /* json.loads: any value at the top (Keras then fails on a non-dict), the last of
-     * repeated keys wins (jansson's default too); NaN and Infinity, which Python accepts,
-     * are refused here — the file is then invalid, never safe */
-    int nomem;
-    json_t *root = keras_json_parse(json, len, &je, &nomem);
-    brine_status st = BRINE_OK;
-    if (!root && nomem) {
-        st = err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
-    } else if (!root) {
-        st = err_at(err, BRINE_ERR_MALFORMED, (uint64_t)je.position, __LINE__,
-                    "%s is not JSON as Keras reads it: %.200s", what, je.text);
-    } else if (!json_is_object(root)) {
-        st = err_set(err, BRINE_ERR_MALFORMED, __LINE__, "%s is not a JSON object: Keras fails",
-                     what);
-    } else if ((flags & KERAS_CONFIG_MODEL) &&
-               !json_is_string(json_object_get(root, "class_name"))) {
+    brine_status st = jdoc_load(what, "Keras", json, len, mem, &root, &cost, err);
+    if (st)
+        return st;
+    if ((flags & KERAS_CONFIG_MODEL) && !json_is_string(json_object_get(root, "class_name"))) {
         /* deserialize_keras_object returns such a dict as it is: no model, Keras fails */
         st = err_set(err, BRINE_ERR_MALFORMED, __LINE__,
                      "%s names no class_name at its top: Keras builds no model from it", what);
     } else {
-        kwalk k = {what, report, ctx, 0, 0};
+        kwalk k = {
+            what,
+            {.report = report,
+             .ctx = ctx,
+             .max = KERAS_MAX_REPORTS,
+             .more_rule = "keras-custom-object",
+             .more_msg = "more objects to report than brine lists; the first ones are above"}};
         st = walk_value(&k, root, 0, NULL, 0, err);
-        if (!st && k.stop && k.reports <= KERAS_MAX_REPORTS + 1)
+        if (!st && k.says.stop && k.says.count <= KERAS_MAX_REPORTS + 1)
             st = err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
     }
-    json_decref(root);
-    mem->used -= cost;
+    jdoc_free(root, cost, mem);
     return st;
 }
 
 /* ------------------------------------------------------------------ reporting into env */
 
-typedef struct env_report {
-    fmt_env *env;
-    const char *member;
-    brine_status st;
-} env_report;
-
-static int report_env(void *ctx, brine_verdict sev, const char *rule, const char *msg)
-{
-    env_report *r = ctx;
-    r->st = fmt_finding(r->env, sev, rule, r->member, -1, "%s", msg);
-    return r->st != BRINE_OK;
-}
-
 static brine_status check_config(fmt_env *env, const char *member, const char *what,
                                  const uint8_t *json, size_t len, unsigned flags)
 {
-    env_report r = {env, member, BRINE_OK};
+    jdoc_sink sink = {env, member, BRINE_OK};
     brine_error err;
     memset(&err, 0, sizeof err);
     brine_status st =
-        keras_check_config(what, json, len, flags, fmt_mem(env), report_env, &r, &err);
-    if (r.st)
-        return r.st;
-    if (st)
-        return fmt_error_finding(env, member, &err, NULL);
-    return BRINE_OK;
+        keras_check_config(what, json, len, flags, fmt_mem(env), jdoc_report, &sink, &err);
+    return jdoc_sink_done(&sink, st, &err);
 }
 
 brine_status keras_walk_config_json(fmt_env *env, const char *member, const uint8_t *json,

@@ -13,11 +13,11 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
+#include "formats/json_load.h"
 
 /* One judgement about the config: severity, rule (a rules.def id) and a sentence. Returns
  * nonzero to stop the walk (out of memory). */
-typedef int (*keras_report_fn)(void *ctx, brine_verdict severity, const char *rule,
-                               const char *msg);
+typedef jdoc_report_fn keras_report_fn;
 
 /* Deepest nesting of a config brine walks (Keras's own configs nest a few levels per model). */
 enum { KERAS_MAX_DEPTH = 256, KERAS_MAX_REPORTS = 64 };
@@ -33,13 +33,6 @@ brine_status keras_check_config(const char *what, const uint8_t *json, size_t le
                                 brine_error *err);
 /* keras_check_config flags: the text is a model's config (a class_name at its top) */
 enum { KERAS_CONFIG_MODEL = 1 };
-
-/* json.loads of text as jansson parses it (any value at the top; the last of repeated keys
- * wins). jansson neither tells an allocation failure from a syntax error reliably nor always
- * notices one (a string can come out shortened), so a document is used only when two parses
- * agree: NULL with *nomem set when they do not, or jansson says memory ran out; NULL with
- * *nomem clear for text that is not JSON. */
-json_t *keras_json_parse(const uint8_t *text, size_t len, json_error_t *je, int *nomem);
 
 struct fmt_env;
 /* A .keras archive's config.json, judged into env as a member of the archive (torch_zip.c). */

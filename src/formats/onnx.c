@@ -16,10 +16,10 @@
  * exactly what onnx.numpy_helper.to_array returns.
  */
 #include "formats/format.h"
+#include "formats/why.h"
 
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,9 +79,7 @@ enum {
 
 typedef struct ox {
     fmt_env *env;
-    const char *why;
-    uint64_t why_at;
-    char why_buf[320];
+    fmt_why why; /* what went wrong */
     char domains[OX_MAX_DOMAINS][128];
     size_t n_domains;
     /* model-local functions (domain, name): a node calling one runs a graph in the model,
@@ -91,23 +89,9 @@ typedef struct ox {
     uint64_t n_tensors;
 } ox;
 
-static int fail(ox *o, uint64_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(ox *o, uint64_t at, const char *fmt, ...)
-{
-    if (o->why)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(o->why_buf, sizeof o->why_buf, fmt, ap);
-    va_end(ap);
-    o->why = o->why_buf;
-    o->why_at = at;
-    return -1;
-}
-
 static int pb_fail(ox *o, const pb_msg *m, const char *what)
 {
-    return fail(o, m->why_at, "%s: %s", what, m->why);
+    return fmt_why_set(&o->why, m->why_at, "%s: %s", what, m->why);
 }
 
 /* A string field as a C string (truncated to cap-1; NUL bytes make it unusable as a name). */
@@ -288,10 +272,10 @@ static brine_status external(ox *o, const char *tname, const pb_field *tf, const
         } else if (strcmp(key, "offset") == 0 || strcmp(key, "length") == 0) {
             uint64_t v;
             if (parse_u64(value, &v))
-                return fail(o, f.at,
-                            "initializer %.200s: external data %s \"%.100s\" is not a "
-                            "non-negative integer",
-                            tname, key, value),
+                return fmt_why_set(&o->why, f.at,
+                                   "initializer %.200s: external data %s \"%.100s\" is not a "
+                                   "non-negative integer",
+                                   tname, key, value),
                        BRINE_OK;
             if (key[0] == 'o')
                 offset = v;
@@ -299,34 +283,36 @@ static brine_status external(ox *o, const char *tname, const pb_field *tf, const
                 length = v, have_len = 1;
         } else if (strcmp(key, "checksum") != 0 && strcmp(key, "basepath") != 0) {
             /* onnx ≥ 1.21 refuses other keys (CVE-2026-34445: they were setattr'd) */
-            return fail(o, f.at,
-                        "initializer %.200s: external data key \"%.60s\" is not one "
-                        "onnx accepts",
-                        tname, key),
+            return fmt_why_set(&o->why, f.at,
+                               "initializer %.200s: external data key \"%.60s\" is not one "
+                               "onnx accepts",
+                               tname, key),
                    BRINE_OK;
         }
     }
     if (r < 0)
         return pb_fail(o, &m, "tensor"), BRINE_OK;
     if (!have_loc)
-        return fail(o, tf->at, "initializer %.200s: external data without a location", tname),
+        return fmt_why_set(&o->why, tf->at, "initializer %.200s: external data without a location",
+                           tname),
                BRINE_OK;
     const char *dir = fmt_dir(o->env);
     if (!dir)
-        return fail(o, tf->at,
-                    "initializer %.200s: external data file %.300s cannot be read: "
-                    "only bytes were given",
-                    tname, location),
+        return fmt_why_set(&o->why, tf->at,
+                           "initializer %.200s: external data file %.300s cannot be read: "
+                           "only bytes were given",
+                           tname, location),
                BRINE_OK;
     char path[PATH_MAX], real_dir[PATH_MAX], real[PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s", dir, location);
     if (n < 0 || (size_t)n >= sizeof path || !realpath(dir, real_dir))
-        return fail(o, tf->at, "initializer %.200s: the path of %.300s is too long", tname,
-                    location),
+        return fmt_why_set(&o->why, tf->at, "initializer %.200s: the path of %.300s is too long",
+                           tname, location),
                BRINE_OK;
     if (!realpath(path, real))
-        return fail(o, tf->at, "initializer %.200s: external data file %.300s does not exist",
-                    tname, location),
+        return fmt_why_set(&o->why, tf->at,
+                           "initializer %.200s: external data file %.300s does not exist", tname,
+                           location),
                BRINE_OK;
     size_t dl = strlen(real_dir);
     /* a symlink (or a link on the way) that resolves outside the folder (CVE-2026-27489) */
@@ -344,8 +330,8 @@ static brine_status external(ox *o, const char *tname, const pb_field *tf, const
     brine_status st = brine_map_file(real, &mp->data, &mp->len, &err);
     if (st) {
         mem_free(mp->mem, mp, sizeof *mp);
-        return fail(o, tf->at, "initializer %.200s: external data file %.300s: %s", tname, location,
-                    err.msg),
+        return fmt_why_set(&o->why, tf->at, "initializer %.200s: external data file %.300s: %s",
+                           tname, location, err.msg),
                BRINE_OK;
     }
     if ((st = fmt_hold(o->env, mp, release_map)))
@@ -353,16 +339,16 @@ static brine_status external(ox *o, const char *tname, const pb_field *tf, const
     if (!have_len)
         length = offset <= mp->len ? mp->len - offset : 0;
     if (offset > mp->len || length > mp->len - offset)
-        return fail(o, tf->at,
-                    "initializer %.200s: external data offset %" PRIu64 " length %" PRIu64
-                    " passes the end of %.300s (%zu bytes)",
-                    tname, offset, length, location, mp->len),
+        return fmt_why_set(&o->why, tf->at,
+                           "initializer %.200s: external data offset %" PRIu64 " length %" PRIu64
+                           " passes the end of %.300s (%zu bytes)",
+                           tname, offset, length, location, mp->len),
                BRINE_OK;
     if (have_nbytes && length != nbytes)
-        return fail(o, tf->at,
-                    "initializer %.200s: external data of %" PRIu64
-                    " bytes, its dims need %" PRIu64,
-                    tname, length, nbytes),
+        return fmt_why_set(&o->why, tf->at,
+                           "initializer %.200s: external data of %" PRIu64
+                           " bytes, its dims need %" PRIu64,
+                           tname, length, nbytes),
                BRINE_OK;
     *data = mp->data + offset;
     return BRINE_OK;
@@ -386,22 +372,24 @@ static int typed_pass(ox *o, const pb_field *tf, int field, uint32_t size, uint8
             continue;
         int packed = f.wire == PB_LEN;
         if (!packed && f.wire != single)
-            return fail(o, f.at, "initializer %.200s: field %d has wire type %" PRIu32, tname,
-                        field, f.wire);
+            return fmt_why_set(&o->why, f.at, "initializer %.200s: field %d has wire type %" PRIu32,
+                               tname, field, f.wire);
         const uint8_t *p = f.data, *end = p ? p + f.len : p;
         for (int once = 1; packed ? p < end : once; once = 0) {
             uint64_t v = f.v;
             if (packed && fixed) {
                 if ((size_t)(end - p) < fixed)
-                    return fail(o, f.at, "initializer %.200s: a packed field ends mid-element",
-                                tname);
+                    return fmt_why_set(&o->why, f.at,
+                                       "initializer %.200s: a packed field ends mid-element",
+                                       tname);
                 v = 0;
                 for (uint32_t k = 0; k < fixed; k++)
                     v |= (uint64_t)p[k] << (8 * k);
                 p += fixed;
             } else if (packed && pb_varint(&p, end, &v)) {
-                return fail(o, f.at, "initializer %.200s: a packed varint runs past its field",
-                            tname);
+                return fmt_why_set(&o->why, f.at,
+                                   "initializer %.200s: a packed varint runs past its field",
+                                   tname);
             }
             if (buf) {
                 if (*count == cap)
@@ -428,8 +416,9 @@ static brine_status typed(ox *o, const pb_field *tf, int field, uint32_t size, u
     if (typed_pass(o, tf, field, size, NULL, 0, &count, tname))
         return BRINE_OK;
     if (count != numel)
-        return fail(o, tf->at, "initializer %.200s: %" PRIu64 " values, its dims hold %" PRIu64,
-                    tname, count, numel),
+        return fmt_why_set(&o->why, tf->at,
+                           "initializer %.200s: %" PRIu64 " values, its dims hold %" PRIu64, tname,
+                           count, numel),
                BRINE_OK;
     uint64_t nbytes = numel * size; /* numel values are in the file: no overflow */
     mem_budget *mem = fmt_mem(o->env);
@@ -476,10 +465,12 @@ static brine_status tensor(ox *o, const pb_field *tf, int serve)
             for (int once = 1; packed ? p < end : once; once = 0) {
                 uint64_t v = f.v;
                 if (packed && pb_varint(&p, end, &v))
-                    return fail(o, f.at, "tensor dims: a varint runs past its field"), BRINE_OK;
+                    return fmt_why_set(&o->why, f.at, "tensor dims: a varint runs past its field"),
+                           BRINE_OK;
                 if (ndim == LD_MAX_DIMS || (int64_t)v < 0)
-                    return fail(o, f.at, "tensor %.200s: more than %d dims, or a negative one",
-                                name, LD_MAX_DIMS),
+                    return fmt_why_set(&o->why, f.at,
+                                       "tensor %.200s: more than %d dims, or a negative one", name,
+                                       LD_MAX_DIMS),
                            BRINE_OK;
                 dims[ndim++] = (int64_t)v;
             }
@@ -495,14 +486,15 @@ static brine_status tensor(ox *o, const pb_field *tf, int serve)
     o->n_tensors++;
     const ox_type *ty = dtype < sizeof ox_types / sizeof *ox_types ? &ox_types[dtype] : NULL;
     if (!ty || !ty->field)
-        return fail(o, tf->at, "tensor %.200s: data_type %" PRIu64 " is not an ONNX type", name,
-                    dtype),
+        return fmt_why_set(&o->why, tf->at,
+                           "tensor %.200s: data_type %" PRIu64 " is not an ONNX type", name, dtype),
                BRINE_OK;
     const ld_dtype *dt = ty->st ? ld_dtype_by_st(ty->st) : NULL;
     uint64_t numel = 1, nbytes = 0;
     for (uint32_t k = 0; k < ndim; k++)
         if (__builtin_mul_overflow(numel, (uint64_t)dims[k], &numel))
-            return fail(o, tf->at, "tensor %.200s: its element count overflows", name), BRINE_OK;
+            return fmt_why_set(&o->why, tf->at, "tensor %.200s: its element count overflows", name),
+                   BRINE_OK;
     int sized = dt && !__builtin_mul_overflow(numel, dt->size, &nbytes);
     const uint8_t *data = NULL;
     brine_status st = BRINE_OK;
@@ -513,13 +505,15 @@ static brine_status tensor(ox *o, const pb_field *tf, int serve)
         /* nothing to read: the scan of a non-initializer tensor is its external data */
     } else if (have_raw) {
         if (!sized || raw_len != nbytes)
-            return fail(o, tf->at,
-                        "initializer %.200s: raw_data of %zu bytes, its dims need %" PRIu64, name,
-                        raw_len, nbytes),
+            return fmt_why_set(&o->why, tf->at,
+                               "initializer %.200s: raw_data of %zu bytes, its dims need %" PRIu64,
+                               name, raw_len, nbytes),
                    BRINE_OK;
         data = raw;
     } else if (dtype == 14 && numel > UINT64_MAX / 2) {
-        return fail(o, tf->at, "initializer %.200s: its element count overflows", name), BRINE_OK;
+        return fmt_why_set(&o->why, tf->at, "initializer %.200s: its element count overflows",
+                           name),
+               BRINE_OK;
     } else if ((st = dtype == 14 /* complex64: two floats per element in float_data */
                          ? typed(o, tf, ty->field, 4, numel * 2, name, &data)
                          : typed(o, tf, ty->field, dt->size, numel, name, &data)) ||
@@ -536,7 +530,8 @@ static brine_status tensor(ox *o, const pb_field *tf, int serve)
         return BRINE_OK;
     }
     if (!sized)
-        return fail(o, tf->at, "initializer %.200s: its byte size overflows", name), BRINE_OK;
+        return fmt_why_set(&o->why, tf->at, "initializer %.200s: its byte size overflows", name),
+               BRINE_OK;
     uint64_t shape[LD_MAX_DIMS];
     for (uint32_t k = 0; k < ndim; k++)
         shape[k] = (uint64_t)dims[k];
@@ -554,7 +549,7 @@ static brine_status sparse(ox *o, const pb_field *sf)
     pb_sub(&m, sf);
     int r = 0;
     brine_status st = BRINE_OK;
-    while (!st && !o->why && (r = pb_next(&m, &f)) > 0)
+    while (!st && !o->why.msg && (r = pb_next(&m, &f)) > 0)
         if ((f.num == SPARSE_VALUES || f.num == SPARSE_INDICES) && f.wire == PB_LEN)
             st = tensor(o, &f, 0);
     if (!st && r < 0)
@@ -569,7 +564,7 @@ static brine_status attribute(ox *o, const pb_field *af, unsigned depth)
     pb_sub(&m, af);
     int r = 0;
     brine_status st = BRINE_OK;
-    while (!st && !o->why && (r = pb_next(&m, &f)) > 0) {
+    while (!st && !o->why.msg && (r = pb_next(&m, &f)) > 0) {
         if (f.wire != PB_LEN)
             continue;
         if (f.num == ATTR_T || f.num == ATTR_TENSORS)
@@ -592,7 +587,7 @@ static brine_status node(ox *o, const pb_field *nf, unsigned depth)
     char op[128] = "", domain[128] = "", name[128] = "";
     int r = 0;
     brine_status st = BRINE_OK;
-    while (!st && !o->why && (r = pb_next(&m, &f)) > 0) {
+    while (!st && !o->why.msg && (r = pb_next(&m, &f)) > 0) {
         if (f.wire != PB_LEN)
             continue;
         if (f.num == NODE_OP_TYPE)
@@ -606,7 +601,7 @@ static brine_status node(ox *o, const pb_field *nf, unsigned depth)
     }
     if (!st && r < 0)
         pb_fail(o, &m, "node");
-    if (st || o->why)
+    if (st || o->why.msg)
         return st;
     return domain_used(o, domain, op, name, nf->at);
 }
@@ -622,7 +617,7 @@ static brine_status graph(ox *o, const pb_field *gf, unsigned depth, int top)
     pb_sub(&m, gf);
     int r = 0;
     brine_status st = BRINE_OK;
-    while (!st && !o->why && (r = pb_next(&m, &f)) > 0) {
+    while (!st && !o->why.msg && (r = pb_next(&m, &f)) > 0) {
         if (f.wire != PB_LEN)
             continue;
         if (f.num == GRAPH_NODE)
@@ -644,7 +639,7 @@ static brine_status function(ox *o, const pb_field *ff)
     pb_sub(&m, ff);
     int r = 0;
     brine_status st = BRINE_OK;
-    while (!st && !o->why && (r = pb_next(&m, &f)) > 0) {
+    while (!st && !o->why.msg && (r = pb_next(&m, &f)) > 0) {
         if (f.wire != PB_LEN)
             continue;
         if (f.num == FUNC_NODE)
@@ -715,7 +710,7 @@ static brine_status onnx_walk(fmt_env *env, const uint8_t *data, size_t len)
     pb_init(&m, data, len, 0);
     int r = 0, graphs = 0;
     brine_status st = BRINE_OK;
-    while (!st && !o.why && (r = pb_next(&m, &f)) > 0) {
+    while (!st && !o.why.msg && (r = pb_next(&m, &f)) > 0) {
         if (f.wire != PB_LEN)
             continue;
         if (f.num == MODEL_GRAPH)
@@ -729,7 +724,7 @@ static brine_status onnx_walk(fmt_env *env, const uint8_t *data, size_t len)
             pb_field g;
             pb_sub(&t, &f);
             int rt = 0;
-            while (!st && !o.why && (rt = pb_next(&t, &g)) > 0)
+            while (!st && !o.why.msg && (rt = pb_next(&t, &g)) > 0)
                 if ((g.num == TRAIN_INIT || g.num == TRAIN_ALGO) && g.wire == PB_LEN)
                     st = graph(&o, &g, 1, 0);
             if (!st && rt < 0)
@@ -738,16 +733,14 @@ static brine_status onnx_walk(fmt_env *env, const uint8_t *data, size_t len)
     }
     if (!st && r < 0)
         pb_fail(&o, &m, "model");
-    if (!st && !o.why && graphs > 1)
+    if (!st && !o.why.msg && graphs > 1)
         /* protobuf merges repeated occurrences of a singular message; brine served the
          * first graph's initializers only */
-        fail(&o, 0, "the model holds %d graph fields (protobuf would merge them)", graphs);
+        fmt_why_set(&o.why, 0, "the model holds %d graph fields (protobuf would merge them)",
+                    graphs);
     if (st)
         return st;
-    if (o.why)
-        return fmt_finding(env, BRINE_INVALID, "malformed", NULL, (int64_t)o.why_at, "ONNX: %s",
-                           o.why);
-    return BRINE_OK;
+    return fmt_why_finding(env, &o.why, "ONNX");
 }
 
 const fmt_ops fmt_onnx = {"onnx", onnx_bid, onnx_walk, NULL};

@@ -18,7 +18,6 @@
 #include "formats/skops.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 
 #include "core/error.h"
 #include "formats/format.h"
+#include "formats/json_load.h"
 #include "policy/policy.h"
 
 /* Trust sets: a bit each (scripts/gen_skops_trusted.py). */
@@ -214,39 +214,13 @@ typedef struct skwalk {
     int protocol;
     skops_member_fn has_member;
     void *member_ctx;
-    keras_report_fn report;
-    void *ctx;
-    int stop;
-    unsigned reports;
+    jdoc_says says;
     char **seen_names; /* untrusted names reported so far (get_unsafe_set is a set) */
     size_t n_seen, cap_seen;
     char **ids; /* __id__ values memoised so far, as text */
     size_t n_ids, cap_ids;
     brine_status st;
 } skwalk;
-
-static void say(skwalk *w, brine_verdict sev, const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void say(skwalk *w, brine_verdict sev, const char *rule, const char *fmt, ...)
-{
-    if (w->stop)
-        return;
-    if (++w->reports > SKOPS_MAX_REPORTS) {
-        if (w->reports == SKOPS_MAX_REPORTS + 1 &&
-            w->report(w->ctx, BRINE_UNVERIFIED, "skops-untrusted-type",
-                      "schema.json: more to report than brine lists; the first ones are above"))
-            w->stop = 1;
-        return;
-    }
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (w->report(w->ctx, sev, rule, msg))
-        w->stop = 1;
-}
 
 /* Adds s to a list of strings unless it is there; 1 when added, 0 when present, -1 NOMEM. */
 static int add_once(skwalk *w, char ***list, size_t *n, size_t *cap, const char *s)
@@ -278,7 +252,7 @@ static void untrusted(skwalk *w, const char *module, const char *name)
     int added = add_once(w, &w->seen_names, &w->n_seen, &w->cap_seen, full);
     if (added < 0) {
         w->st = BRINE_ERR_NOMEM;
-        w->stop = 1;
+        w->says.stop = 1;
         return;
     }
     if (!added)
@@ -286,20 +260,21 @@ static void untrusted(skwalk *w, const char *module, const char *name)
     const char *why = NULL;
     pol_class pc = pol_classify(pol_default(), module, name, &why);
     if (pc == POL_DANGEROUS || pc == POL_FORBIDDEN)
-        say(w, BRINE_UNSAFE, "skops-dangerous-type",
-            "schema.json names '%.300s' (%s): skops.io.load runs it once the type is trusted", full,
-            why ? why : "dangerous");
+        jdoc_say(&w->says, BRINE_UNSAFE, "skops-dangerous-type",
+                 "schema.json names '%.300s' (%s): skops.io.load runs it once the type is trusted",
+                 full, why ? why : "dangerous");
     else
-        say(w, BRINE_UNVERIFIED, "skops-untrusted-type",
-            "schema.json names '%.300s', outside skops' default trusted types "
-            "(get_untrusted_types lists it; loading needs trusted=)",
-            full);
+        jdoc_say(&w->says, BRINE_UNVERIFIED, "skops-untrusted-type",
+                 "schema.json names '%.300s', outside skops' default trusted types "
+                 "(get_untrusted_types lists it; loading needs trusted=)",
+                 full);
 }
 
 static void bad(skwalk *w, const char *what, const char *cls, const char *module)
 {
-    say(w, BRINE_INVALID, "malformed", "schema.json: %s (node %.100s.%.100s): skops cannot load it",
-        what, module ? module : "?", cls ? cls : "?");
+    jdoc_say(&w->says, BRINE_INVALID, "malformed",
+             "schema.json: %s (node %.100s.%.100s): skops cannot load it", what,
+             module ? module : "?", cls ? cls : "?");
 }
 
 static const char *str_at(const json_t *o, const char *key)
@@ -349,14 +324,91 @@ static void member(skwalk *w, const json_t *state, const char *cls, const char *
         bad(w, "a \"file\" that is not in the archive", cls, module);
 }
 
+/* The children a node's content dict names (keys ends with NULL): skops builds each, and a
+ * content that is not a dict or a missing key raises. */
+static void keyed_children(skwalk *w, const json_t *content, const char *const *keys,
+                           unsigned extra, unsigned depth, const char *cls, const char *module)
+{
+    if (!json_is_object(content)) {
+        bad(w, "no content", cls, module);
+        return;
+    }
+    for (; *keys; keys++)
+        child(w, content, *keys, extra, depth, cls, module);
+}
+
+/* Every node of a JSON list (a ListNode's content, an object array's items); 0 when it is
+ * not a list. */
+static int list_children(skwalk *w, const json_t *list, unsigned extra, unsigned depth)
+{
+    if (!json_is_array(list))
+        return 0;
+    for (size_t i = 0; i < json_array_size(list); i++)
+        node(w, json_array_get(list, i), extra, depth + 1);
+    return 1;
+}
+
+/* MethodNode: obj, a node of the method's own type, and func, the method's name. */
+static void method_node(skwalk *w, const json_t *content, unsigned down, unsigned depth,
+                        const char *cls, const char *module)
+{
+    const json_t *obj = json_is_object(content) ? json_object_get(content, "obj") : NULL;
+    const json_t *func = json_is_object(content) ? json_object_get(content, "func") : NULL;
+    if (!obj || !func) {
+        bad(w, "a method without obj and func", cls, module);
+        return;
+    }
+    node(w, obj, down, depth + 1);
+    const char *ocls = json_is_object(obj) ? str_at(obj, "__class__") : NULL;
+    const char *omod = json_is_object(obj) ? str_at(obj, "__module__") : NULL;
+    if (!ocls || !omod || strcmp(ocls, cls) != 0 || strcmp(omod, module) != 0) {
+        bad(w, "a method whose object is of another type", cls, module);
+        return;
+    }
+    /* MethodNode.get_unsafe_set always adds module.Class.func */
+    char dotted[300];
+    snprintf(dotted, sizeof dotted, "%s.%s", ocls,
+             json_is_string(func) ? json_string_value(func) : "?");
+    untrusted(w, omod, dotted);
+}
+
+/* ReduceNode (TreeNode, LossNode, QuantileForestNode): attrs (content), then
+ * __reduce__.args, then the constructor, a TypeNode judged with the trust this node hands
+ * down. */
+static void reduce_node(skwalk *w, const json_t *state, node_kind kind, unsigned down,
+                        unsigned depth, const char *cls, const char *module)
+{
+    if (kind == N_LOSS)
+        down |= T_LOSS;
+    child(w, state, "content", down, depth, cls, module);
+    const json_t *reduce = json_object_get(state, "__reduce__");
+    if (!json_is_object(reduce)) {
+        bad(w, "no __reduce__", cls, module);
+        return;
+    }
+    child(w, reduce, "args", down, depth, cls, module);
+    char ctor[512];
+    if (kind == N_TREE)
+        snprintf(ctor, sizeof ctor, "%s", tree_type[0]);
+    else if (kind == N_LOSS)
+        snprintf(ctor, sizeof ctor, "%s.%s", module, cls);
+    else
+        return; /* QuantileForest: the node's own type is untrusted anyway */
+    if (!((trust_sets(ctor) & (T_PRIM | T_CONT | T_NPDTYPE)) || (trust_sets(ctor) & down))) {
+        char *dot = strrchr(ctor, '.');
+        *dot = '\0';
+        untrusted(w, ctor, dot + 1);
+    }
+}
+
 static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
 {
-    if (w->stop)
+    if (w->says.stop)
         return;
     if (depth > SKOPS_MAX_DEPTH) {
-        say(w, BRINE_INVALID, "limit", "schema.json nests nodes deeper than %d levels",
-            SKOPS_MAX_DEPTH);
-        w->stop = 1;
+        jdoc_say(&w->says, BRINE_INVALID, "limit", "schema.json nests nodes deeper than %d levels",
+                 SKOPS_MAX_DEPTH);
+        w->says.stop = 1;
         return;
     }
     if (!json_is_object(state)) {
@@ -390,7 +442,7 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
      * __id__ is the ancestor */
     if (id && add_once(w, &w->ids, &w->n_ids, &w->cap_ids, id) < 0) {
         w->st = BRINE_ERR_NOMEM;
-        w->stop = 1;
+        w->says.stop = 1;
         return;
     }
     const json_t *content = json_object_get(state, "content");
@@ -402,12 +454,8 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         return; /* always safe */
     case N_DEFAULTDICT:
         extra = 0; /* self.trusted = ["collections.defaultdict"]: the user's list is ignored */
-        if (!json_is_object(content)) {
-            bad(w, "no content", cls, module);
-            break;
-        }
-        child(w, content, "main", down, depth, cls, module);
-        child(w, content, "default_factory", down, depth, cls, module);
+        keyed_children(w, content, (const char *const[]){"main", "default_factory", NULL}, down,
+                       depth, cls, module);
         break;
     case N_DICT: {
         child(w, state, "key_types", down, depth, cls, module);
@@ -423,24 +471,14 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
     case N_LIST:
     case N_SET:
     case N_TUPLE:
-        if (!json_is_array(content)) {
+        if (!list_children(w, content, down, depth))
             bad(w, "content is not a list", cls, module);
-            break;
-        }
-        for (size_t i = 0; i < json_array_size(content); i++)
-            node(w, json_array_get(content, i), down, depth + 1);
         break;
     case N_FUNCTION:
     case N_TYPE: break;
     case N_PARTIAL:
-        if (!json_is_object(content)) {
-            bad(w, "no content", cls, module);
-            break;
-        }
-        child(w, content, "func", down, depth, cls, module);
-        child(w, content, "args", down, depth, cls, module);
-        child(w, content, "kwds", down, depth, cls, module);
-        child(w, content, "namespace", down, depth, cls, module);
+        keyed_children(w, content, (const char *const[]){"func", "args", "kwds", "namespace", NULL},
+                       down, depth, cls, module);
         break;
     case N_SLICE:
         if (!json_is_object(content) || !json_object_get(content, "start") ||
@@ -454,27 +492,7 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         if (content && !json_is_null(content))
             node(w, content, down, depth + 1);
         break;
-    case N_METHOD: {
-        const json_t *obj = json_is_object(content) ? json_object_get(content, "obj") : NULL;
-        const json_t *func = json_is_object(content) ? json_object_get(content, "func") : NULL;
-        if (!obj || !func) {
-            bad(w, "a method without obj and func", cls, module);
-            break;
-        }
-        node(w, obj, down, depth + 1);
-        const char *ocls = json_is_object(obj) ? str_at(obj, "__class__") : NULL;
-        const char *omod = json_is_object(obj) ? str_at(obj, "__module__") : NULL;
-        if (!ocls || !omod || strcmp(ocls, cls) != 0 || strcmp(omod, module) != 0) {
-            bad(w, "a method whose object is of another type", cls, module);
-            break;
-        }
-        /* MethodNode.get_unsafe_set always adds module.Class.func */
-        char dotted[300];
-        snprintf(dotted, sizeof dotted, "%s.%s", ocls,
-                 json_is_string(func) ? json_string_value(func) : "?");
-        untrusted(w, omod, dotted);
-        break;
-    }
+    case N_METHOD: method_node(w, content, down, depth, cls, module); break;
     case N_BYTES:
     case N_BYTEARRAY:
     case N_SPARSE:
@@ -495,12 +513,10 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         if (type && strcmp(type, "numpy") == 0) {
             member(w, state, cls, module);
         } else if (type && strcmp(type, "json") == 0) {
-            if (!json_is_array(content)) {
+            if (!list_children(w, content, down, depth)) {
                 bad(w, "an object array without a content list", cls, module);
                 break;
             }
-            for (size_t i = 0; i < json_array_size(content); i++)
-                node(w, json_array_get(content, i), down, depth + 1);
             child(w, state, "shape", down, depth, cls, module);
         } else {
             bad(w, "an array of unknown type", cls, module);
@@ -508,49 +524,16 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         break;
     }
     case N_MASKED:
-        if (!json_is_object(content)) {
-            bad(w, "no content", cls, module);
-            break;
-        }
-        child(w, content, "data", down, depth, cls, module);
-        child(w, content, "mask", down, depth, cls, module);
+        keyed_children(w, content, (const char *const[]){"data", "mask", NULL}, down, depth, cls,
+                       module);
         break;
     case N_RANDGEN:
-        if (!json_is_object(content)) {
-            bad(w, "no content", cls, module);
-            break;
-        }
-        child(w, content, "bit_generator", down, depth, cls, module);
-        child(w, content, "seed_seq", down, depth, cls, module);
+        keyed_children(w, content, (const char *const[]){"bit_generator", "seed_seq", NULL}, down,
+                       depth, cls, module);
         break;
     case N_TREE:
     case N_LOSS:
-    case N_QUANTILE: {
-        /* ReduceNode: attrs (content), then __reduce__.args, then the constructor, a
-         * TypeNode judged with the trust this node hands down */
-        if (kind == N_LOSS)
-            down |= T_LOSS;
-        child(w, state, "content", down, depth, cls, module);
-        const json_t *reduce = json_object_get(state, "__reduce__");
-        if (!json_is_object(reduce)) {
-            bad(w, "no __reduce__", cls, module);
-            break;
-        }
-        child(w, reduce, "args", down, depth, cls, module);
-        char ctor[512];
-        if (kind == N_TREE)
-            snprintf(ctor, sizeof ctor, "%s", tree_type[0]);
-        else if (kind == N_LOSS)
-            snprintf(ctor, sizeof ctor, "%s.%s", module, cls);
-        else
-            break; /* QuantileForest: the node's own type is untrusted anyway */
-        if (!((trust_sets(ctor) & (T_PRIM | T_CONT | T_NPDTYPE)) || (trust_sets(ctor) & down))) {
-            char *dot = strrchr(ctor, '.');
-            *dot = '\0';
-            untrusted(w, ctor, dot + 1);
-        }
-        break;
-    }
+    case N_QUANTILE: reduce_node(w, state, kind, down, depth, cls, module); break;
     case N_CACHED:
     case N_UNKNOWN: break;
     }
@@ -562,85 +545,53 @@ static void node(skwalk *w, const json_t *state, unsigned extra, unsigned depth)
         untrusted(w, module, cls);
 }
 
-/* jansson's memory is charged to the budget while the document exists (as in keras.c). */
-enum { SKOPS_JSON_COST_PER_BYTE = 128 };
-
 brine_status skops_check_schema(const uint8_t *json, size_t len, mem_budget *mem,
                                 skops_member_fn has_member, void *member_ctx,
                                 keras_report_fn report, void *ctx, brine_error *err)
 {
+    json_t *root;
     uint64_t cost;
-    if (__builtin_mul_overflow((uint64_t)len, (uint64_t)SKOPS_JSON_COST_PER_BYTE, &cost) ||
-        mem->used > mem->limit || cost > mem->limit - mem->used)
-        return err_limit(err, "max_memory", mem->limit, cost, 0, 0, __LINE__);
-    mem->used += cost;
-    if (mem->used > mem->peak)
-        mem->peak = mem->used;
-    json_error_t je;
-    int nomem;
-    json_t *root = keras_json_parse(json, len, &je, &nomem);
-    brine_status st = BRINE_OK;
-    if (!root && nomem) {
-        st = err_set(err, BRINE_ERR_NOMEM, __LINE__, "out of memory");
-    } else if (!root) {
-        st = err_at(err, BRINE_ERR_MALFORMED, (uint64_t)je.position, __LINE__,
-                    "schema.json is not JSON as skops reads it: %.200s", je.text);
-    } else if (!json_is_object(root)) {
-        st = err_set(err, BRINE_ERR_MALFORMED, __LINE__, "schema.json is not a JSON object");
+    brine_status st = jdoc_load("schema.json", "skops", json, len, mem, &root, &cost, err);
+    if (st)
+        return st;
+    /* read_schema: protocol an int (not a bool) in 0..PROTOCOL */
+    const json_t *p = json_object_get(root, "protocol");
+    if (!json_is_integer(p) || json_integer_value(p) < 0 ||
+        json_integer_value(p) > current_protocol) {
+        st = err_set(err, BRINE_ERR_MALFORMED, __LINE__,
+                     "schema.json protocol is not an integer in 0..%d: skops refuses it",
+                     current_protocol);
     } else {
-        /* read_schema: protocol an int (not a bool) in 0..PROTOCOL */
-        const json_t *p = json_object_get(root, "protocol");
-        if (!json_is_integer(p) || json_integer_value(p) < 0 ||
-            json_integer_value(p) > current_protocol) {
-            st = err_set(err, BRINE_ERR_MALFORMED, __LINE__,
-                         "schema.json protocol is not an integer in 0..%d: skops refuses it",
-                         current_protocol);
-        } else {
-            skwalk w = {.mem = mem,
-                        .protocol = (int)json_integer_value(p),
-                        .has_member = has_member,
-                        .member_ctx = member_ctx,
-                        .report = report,
-                        .ctx = ctx};
-            node(&w, root, 0, 0);
-            st = w.st;
-            if (st == BRINE_ERR_NOMEM)
-                err_set(err, st, __LINE__, "out of memory");
-            free_list(&w, w.seen_names, w.n_seen, w.cap_seen);
-            free_list(&w, w.ids, w.n_ids, w.cap_ids);
-        }
+        skwalk w = {.mem = mem,
+                    .protocol = (int)json_integer_value(p),
+                    .has_member = has_member,
+                    .member_ctx = member_ctx,
+                    .says = {.report = report,
+                             .ctx = ctx,
+                             .max = SKOPS_MAX_REPORTS,
+                             .more_rule = "skops-untrusted-type",
+                             .more_msg = "schema.json: more to report than brine lists; the "
+                                         "first ones are above"}};
+        node(&w, root, 0, 0);
+        st = w.st;
+        if (st == BRINE_ERR_NOMEM)
+            err_set(err, st, __LINE__, "out of memory");
+        free_list(&w, w.seen_names, w.n_seen, w.cap_seen);
+        free_list(&w, w.ids, w.n_ids, w.cap_ids);
     }
-    json_decref(root);
-    mem->used -= cost;
+    jdoc_free(root, cost, mem);
     return st;
 }
 
 /* ------------------------------------------------------------------ into env */
 
-typedef struct sk_env {
-    fmt_env *env;
-    const char *member;
-    brine_status st;
-} sk_env;
-
-static int report_env(void *ctx, brine_verdict sev, const char *rule, const char *msg)
-{
-    sk_env *r = ctx;
-    r->st = fmt_finding(r->env, sev, rule, r->member, -1, "%s", msg);
-    return r->st != BRINE_OK;
-}
-
 brine_status skops_walk_schema(struct fmt_env *env, const char *member, const uint8_t *json,
                                size_t len, skops_member_fn has_member, void *member_ctx)
 {
-    sk_env r = {env, member, BRINE_OK};
+    jdoc_sink sink = {env, member, BRINE_OK};
     brine_error err;
     memset(&err, 0, sizeof err);
-    brine_status st =
-        skops_check_schema(json, len, fmt_mem(env), has_member, member_ctx, report_env, &r, &err);
-    if (r.st)
-        return r.st;
-    if (st)
-        return fmt_error_finding(env, member, &err, NULL);
-    return BRINE_OK;
+    brine_status st = skops_check_schema(json, len, fmt_mem(env), has_member, member_ctx,
+                                         jdoc_report, &sink, &err);
+    return jdoc_sink_done(&sink, st, &err);
 }

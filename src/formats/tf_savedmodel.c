@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "formats/protobuf.h"
+#include "formats/why.h"
 
 /* Ops that run Python, touch files or the network, or load native code. */
 static const char *const danger_ops[] = {
@@ -81,8 +82,7 @@ static const char *const checkpoint_ops[] = {
 
 typedef struct tf {
     fmt_env *env;
-    const char *why;
-    uint64_t why_at;
+    fmt_why why; /* what went wrong */
     uint64_t n_nodes;
     char checkpoint[160]; /* checkpoint ops seen, for the summary */
     char seen_danger[8][64];
@@ -97,13 +97,7 @@ static int in_list(const char *const *list, size_t n, const char *op)
     return 0;
 }
 
-static void pb_bad(tf *t, const pb_msg *m)
-{
-    if (!t->why) {
-        t->why = m->why;
-        t->why_at = m->why_at;
-    }
-}
+static void pb_bad(tf *t, const pb_msg *m) { fmt_why_set(&t->why, m->why_at, "%s", m->why); }
 
 /* PrintV2's output_stream attr: "file://..." writes a file (saved_model_cli denies PrintV2). */
 static int prints_to_file(const pb_field *nf)
@@ -172,28 +166,47 @@ static brine_status node_def(tf *t, const pb_field *nf, const char *where)
     return BRINE_OK;
 }
 
+typedef brine_status (*field_fn)(tf *t, const pb_field *f);
+
+/* fn for every length-delimited field inner of every field outer of m: a repeated message's
+ * repeated field. *n_outer (NULL: not counted) counts the outer fields. A malformed message
+ * is recorded (pb_bad); what was read before it still counts. */
+static brine_status each_inner(tf *t, pb_msg *m, uint32_t outer, uint32_t inner, field_fn fn,
+                               int *n_outer)
+{
+    pb_msg sub;
+    pb_field f, g;
+    int r = 0;
+    brine_status st = BRINE_OK;
+    while (!st && (r = pb_next(m, &f)) > 0) {
+        if (f.num != outer || f.wire != PB_LEN)
+            continue;
+        if (n_outer)
+            (*n_outer)++;
+        pb_sub(&sub, &f);
+        int ri = 0;
+        while (!st && (ri = pb_next(&sub, &g)) > 0)
+            if (g.num == inner && g.wire == PB_LEN)
+                st = fn(t, &g);
+        if (ri < 0)
+            pb_bad(t, &sub);
+    }
+    if (r < 0)
+        pb_bad(t, m);
+    return st;
+}
+
+static brine_status library_node(tf *t, const pb_field *nf)
+{
+    return node_def(t, nf, "function library");
+}
+
 /* FunctionDefLibrary: function (1) → FunctionDef.node_def (3). */
 static brine_status library(tf *t, const pb_field *lf)
 {
-    pb_msg m, fm;
-    pb_field f, g;
+    pb_msg m;
     pb_sub(&m, lf);
-    int r = 0;
-    brine_status st = BRINE_OK;
-    while (!st && (r = pb_next(&m, &f)) > 0) {
-        if (f.num != 1 || f.wire != PB_LEN)
-            continue;
-        pb_sub(&fm, &f);
-        int rf = 0;
-        while (!st && (rf = pb_next(&fm, &g)) > 0)
-            if (g.num == 3 && g.wire == PB_LEN)
-                st = node_def(t, &g, "function library");
-        if (rf < 0)
-            pb_bad(t, &fm);
-    }
-    if (r < 0)
-        pb_bad(t, &m);
-    return st;
+    return each_inner(t, &m, 1, 3, library_node, NULL);
 }
 
 static brine_status graph_def(tf *t, const pb_field *gf)
@@ -271,39 +284,15 @@ static int keras_metadata_bid(const uint8_t *data, size_t len)
     return 0;
 }
 
-static brine_status finish(tf *t, const char *what)
-{
-    if (t->why)
-        return fmt_finding(t->env, BRINE_INVALID, "malformed", NULL, (int64_t)t->why_at, "%s: %s",
-                           what, t->why);
-    return BRINE_OK;
-}
-
 static brine_status saved_model_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     fmt_set_format(env, "tf-savedmodel");
-    tf t;
-    memset(&t, 0, sizeof t);
-    t.env = env;
-    pb_msg m, mg;
-    pb_field f, g;
+    tf t = {.env = env};
+    pb_msg m;
     pb_init(&m, data, len, 0);
-    int r = 0, metas = 0;
-    brine_status st = BRINE_OK;
-    while (!st && (r = pb_next(&m, &f)) > 0) {
-        if (f.num != 2 || f.wire != PB_LEN)
-            continue;
-        metas++;
-        pb_sub(&mg, &f);
-        int rm = 0;
-        while (!st && (rm = pb_next(&mg, &g)) > 0)
-            if (g.num == 2 && g.wire == PB_LEN)
-                st = graph_def(&t, &g);
-        if (rm < 0)
-            pb_bad(&t, &mg);
-    }
-    if (r < 0)
-        pb_bad(&t, &m);
+    int metas = 0;
+    /* meta_graphs (2) → MetaGraphDef.graph_def (2) */
+    brine_status st = each_inner(&t, &m, 2, 2, graph_def, &metas);
     if (!st)
         st = fmt_finding(env, BRINE_UNVERIFIED, "graph-program", NULL, -1,
                          "a TensorFlow SavedModel: %d meta graph(s), %" PRIu64
@@ -312,7 +301,7 @@ static brine_status saved_model_walk(fmt_env *env, const uint8_t *data, size_t l
                          t.checkpoint[0] ? " read and write the files the loader "
                                            "names)"
                                          : "");
-    return st ? st : finish(&t, "SavedModel");
+    return st ? st : fmt_why_finding(env, &t.why, "SavedModel");
 }
 
 static int hexval(uint8_t c)
@@ -359,42 +348,31 @@ static int json_has_string(const uint8_t *s, size_t n, const char *want)
     return 0;
 }
 
+/* A SavedObject's metadata, the layer's JSON config: a Lambda's holds marshalled bytecode. */
+static brine_status lambda_layer(tf *t, const pb_field *mf)
+{
+    if (!json_has_string(mf->data, mf->len, "Lambda"))
+        return BRINE_OK;
+    return fmt_finding(t->env, BRINE_UNSAFE, "graph-op", NULL, (int64_t)mf->at,
+                       "keras_metadata.pb: a Lambda layer (its function is Python bytecode keras "
+                       "runs when the model loads)");
+}
+
 /* Keras 2 SavedModel metadata: each SavedObject's metadata (5) is the layer's JSON config;
  * a Lambda layer's holds marshalled bytecode that keras deserialises and runs. */
 static brine_status keras_metadata_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     fmt_set_format(env, "keras-metadata");
-    tf t;
-    memset(&t, 0, sizeof t);
-    t.env = env;
-    pb_msg m, n;
-    pb_field f, g;
+    tf t = {.env = env};
+    pb_msg m;
     pb_init(&m, data, len, 0);
-    int r = 0;
-    brine_status st = BRINE_OK;
-    while (!st && (r = pb_next(&m, &f)) > 0) {
-        if (f.num != 1 || f.wire != PB_LEN)
-            continue;
-        pb_sub(&n, &f);
-        int rn = 0;
-        while (!st && (rn = pb_next(&n, &g)) > 0) {
-            if (g.num != 5 || g.wire != PB_LEN)
-                continue;
-            if (json_has_string(g.data, g.len, "Lambda"))
-                st = fmt_finding(env, BRINE_UNSAFE, "graph-op", NULL, (int64_t)g.at,
-                                 "keras_metadata.pb: a Lambda layer (its function is Python "
-                                 "bytecode keras runs when the model loads)");
-        }
-        if (rn < 0)
-            pb_bad(&t, &n);
-    }
-    if (r < 0)
-        pb_bad(&t, &m);
+    /* nodes (1) → SavedObject.metadata (5) */
+    brine_status st = each_inner(&t, &m, 1, 5, lambda_layer, NULL);
     if (!st)
         st = fmt_finding(env, BRINE_UNVERIFIED, "graph-program", NULL, -1,
                          "Keras SavedModel metadata: the model's layers are restored from the "
                          "SavedModel graph next to it, which runs when it is loaded");
-    return st ? st : finish(&t, "keras_metadata.pb");
+    return st ? st : fmt_why_finding(env, &t.why, "keras_metadata.pb");
 }
 
 const fmt_ops fmt_tf_savedmodel = {"tf-savedmodel", saved_model_bid, saved_model_walk, NULL};

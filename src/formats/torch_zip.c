@@ -273,24 +273,6 @@ static int all_named(const torch_zip *tz, const char *suffix)
     return 1;
 }
 
-/* A Keras v3 archive: keras.saving.load_model reads config.json (formats/keras.c judges it);
- * model.weights.h5 is walked below as a file of its own. */
-static brine_status walk_keras_config(torch_zip *tz)
-{
-    long i = zip_find(tz->za, "config.json", 11);
-    char name[256];
-    member_name(zip_entry_at(tz->za, (size_t)i), name, sizeof name);
-    const uint8_t *d;
-    size_t l;
-    int owned;
-    brine_status st = read_member(tz, (size_t)i, name, &d, &l, &owned);
-    if (st || !d)
-        return st;
-    st = keras_walk_config_json(tz->env, name, d, l);
-    zip_release(tz->za, d, l, owned);
-    return st;
-}
-
 /* skops reads members with zipfile: exact names */
 static int skops_has_member(void *ctx, const char *name)
 {
@@ -304,11 +286,13 @@ static int skops_has_member(void *ctx, const char *name)
     return 0;
 }
 
-/* A skops archive: skops.io.load audits schema.json (formats/skops.c judges it); its .npy
- * members are walked below as files of their own. */
-static brine_status walk_skops_schema(torch_zip *tz)
+/* The JSON member a framework judges before it builds anything: a Keras v3 archive's
+ * config.json (keras.saving.load_model, formats/keras.c), a skops archive's schema.json
+ * (skops.io.load's audit, formats/skops.c). Their weights (model.weights.h5, .npy members)
+ * are walked below as files of their own. */
+static brine_status walk_json_member(torch_zip *tz, const char *member, int skops)
 {
-    long i = zip_find(tz->za, "schema.json", 11);
+    long i = zip_find(tz->za, member, strlen(member));
     char name[256];
     member_name(zip_entry_at(tz->za, (size_t)i), name, sizeof name);
     const uint8_t *d;
@@ -317,7 +301,8 @@ static brine_status walk_skops_schema(torch_zip *tz)
     brine_status st = read_member(tz, (size_t)i, name, &d, &l, &owned);
     if (st || !d)
         return st;
-    st = skops_walk_schema(tz->env, name, d, l, skops_has_member, tz);
+    st = skops ? skops_walk_schema(tz->env, name, d, l, skops_has_member, tz)
+               : keras_walk_config_json(tz->env, name, d, l);
     zip_release(tz->za, d, l, owned);
     return st;
 }
@@ -380,10 +365,10 @@ static brine_status zip_walk(fmt_env *env, const uint8_t *data, size_t len)
         fmt_set_format(env, "npz"); /* np.load's NpzFile: each .npy member is read below */
     } else if (!st && has_member(tz, "config.json") && has_member(tz, "metadata.json")) {
         fmt_set_format(env, "keras");
-        st = walk_keras_config(tz);
+        st = walk_json_member(tz, "config.json", 0);
     } else if (!st && has_member(tz, "schema.json")) {
         fmt_set_format(env, "skops");
-        st = walk_skops_schema(tz);
+        st = walk_json_member(tz, "schema.json", 1);
     }
     if (!st && data_pkl >= 0 && !torchscript && !(st = check_byteorder(tz)))
         st = walk_data_pkl(tz, (size_t)data_pkl);

@@ -5,7 +5,8 @@ Three things live here:
   - two *safe* oracles for what a pickle references: a static walk over pickletools.genops
     with a tiny stack/memo model, and a C-unpickler subclass whose find_class records the
     first name and raises before anything is imported. Neither ever calls a global;
-  - runners for the brine binary (path from $BRINE) and for the generators.
+  - runners for the brine binary (path from $BRINE) and for the generators, and the fixture
+    corpora of the format tests (gen_corpus).
 
 Never call pickle.load/loads, joblib.load, torch.load or np.load(allow_pickle=True) on a
 hostile sample, not even to check it: the recorder below is the only loader allowed there.
@@ -23,6 +24,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -451,6 +453,27 @@ def describe(r):
     out = r.stdout.decode("utf-8", "replace")
     err = r.stderr.decode("utf-8", "replace")
     return "exit %d\nstdout: %s\nstderr: %s" % (r.returncode, out[:3000], err[:2000])
+
+
+def scan_one(path, timeout=120):
+    """brine's JSON report of one file (`scan --format json`, which must exit 0 or 1)."""
+    r = run_brine("scan", "--format", "json", path, timeout=timeout)
+    assert r.returncode in (0, 1), describe(r)
+    return json.loads(r.stdout)["files"][0]
+
+
+def gen_corpus(script, prefix, marker=False, timeout=600, env=None):
+    """Runs the fixture generator tests/gen/<script> with this interpreter (the venv's, which
+    has the format's library) into a fresh temporary directory. Returns (out, files, marker):
+    the directory of the fixtures, its manifest's "files" and, with marker=True, the file a
+    hostile payload would create (handed to the generator after out; it must never exist),
+    else None."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    out, mark = (root / "f", root / "MARKER") if marker else (root, None)
+    args = [str(out)] + ([str(mark)] if marker else [])
+    subprocess.run([sys.executable, str(GEN_DIR / script), *args], check=True,
+                   capture_output=True, timeout=timeout, env=env)
+    return out, json.loads((out / "manifest.json").read_text())["files"], mark
 
 
 # ------------------------------------------------------------------ fixtures

@@ -9,9 +9,7 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,26 +17,19 @@ import pytest
 
 gguf = pytest.importorskip("gguf")
 
-REPO = Path(__file__).resolve().parents[2]
-BRINE = os.environ.get("BRINE", str(REPO / "build" / "brine"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import brinetest  # noqa: E402
+from brinetest import REPO  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    d = Path(tempfile.mkdtemp(prefix="brine-gguf-"))
-    subprocess.run([sys.executable, str(REPO / "tests/gen/gen_gguf.py"), str(d)], check=True,
-                   capture_output=True, timeout=600)
-    return d, json.loads((d / "manifest.json").read_text())["files"]
+    d, files, _ = brinetest.gen_corpus("gen_gguf.py", "brine-gguf-")
+    return d, files
 
 
-def run(*args):
-    return subprocess.run([BRINE, *map(str, args)], capture_output=True, timeout=120)
-
-
-def scan(path):
-    r = run("scan", "--format", "json", path)
-    assert r.returncode in (0, 1), r
-    return json.loads(r.stdout)["files"][0]
+run = brinetest.run_brine
+scan = brinetest.scan_one
 
 
 def test_verdicts(corpus):

@@ -5,37 +5,30 @@ written by the real keras 3.15 (torch backend) and edited with h5py/zipfile into
 must round-trip through safetensors. Hostile files are never loaded: the Lambda payload would
 create MARKER, which must not exist at the end.
 """
+import functools
 import json
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BRINE = os.environ.get("BRINE", str(REPO / "build" / "brine"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import brinetest  # noqa: E402
+from brinetest import REPO  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    d = Path(tempfile.mkdtemp(prefix="brine-keras-"))
-    env = dict(os.environ, KERAS_BACKEND="torch")
-    subprocess.run([sys.executable, str(REPO / "tests/gen/gen_keras.py"), str(d / "f"),
-                    str(d / "MARKER")], check=True, capture_output=True, timeout=900, env=env)
-    yield d, json.loads((d / "f" / "manifest.json").read_text())["files"]
-    assert not (d / "MARKER").exists(), "a Lambda payload ran"
+    out, files, marker = brinetest.gen_corpus("gen_keras.py", "brine-keras-", marker=True,
+                                              timeout=900,
+                                              env=dict(os.environ, KERAS_BACKEND="torch"))
+    yield out.parent, files
+    assert not marker.exists(), "a Lambda payload ran"
 
 
-def run(*args):
-    return subprocess.run([BRINE, *map(str, args)], capture_output=True, timeout=300)
-
-
-def scan(path):
-    r = run("scan", "--format", "json", path)
-    assert r.returncode in (0, 1), r
-    return json.loads(r.stdout)["files"][0]
+run = functools.partial(brinetest.run_brine, timeout=300)
+scan = functools.partial(brinetest.scan_one, timeout=300)
 
 
 def test_verdicts_rules_and_names(corpus):

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +19,20 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import numpy_helper  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import brinetest  # noqa: E402
+from brinetest import REPO  # noqa: E402
+
 BRINE = os.environ.get("BRINE", str(REPO / "build" / "brine"))
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    d = Path(tempfile.mkdtemp(prefix="brine-onnx-"))
-    subprocess.run([sys.executable, str(REPO / "tests/gen/gen_onnx.py"), str(d)], check=True,
-                   capture_output=True, timeout=600)
-    return d, json.loads((d / "manifest.json").read_text())["files"]
+    d, files, _ = brinetest.gen_corpus("gen_onnx.py", "brine-onnx-")
+    return d, files
 
 
-def run(*args):
-    return subprocess.run([BRINE, *map(str, args)], capture_output=True, timeout=120)
+run = brinetest.run_brine
 
 
 def test_verdicts(corpus):
@@ -41,9 +40,7 @@ def test_verdicts(corpus):
     assert len(files) >= 20
     bad = []
     for f in files:
-        r = run("scan", "--format", "json", d / f["file"])
-        assert r.returncode in (0, 1), r
-        s = json.loads(r.stdout)["files"][0]
+        s = brinetest.scan_one(d / f["file"])
         rules = [x["rule"] for x in s["findings"]]
         if s["verdict"] != f["expect"] or s["format"] != "onnx" or \
                 (f["rule"] and f["rule"] not in rules):

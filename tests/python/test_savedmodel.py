@@ -9,22 +9,22 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import brinetest  # noqa: E402
+from brinetest import REPO  # noqa: E402
+
 BRINE = os.environ.get("BRINE", str(REPO / "build" / "brine"))
 
 
 @pytest.fixture(scope="module")
 def corpus():
     pytest.importorskip("google.protobuf")
-    d = Path(tempfile.mkdtemp(prefix="brine-savedmodel-"))
-    subprocess.run([sys.executable, str(REPO / "tests/gen/gen_savedmodel.py"), str(d)],
-                   check=True, capture_output=True, timeout=600)
-    return d, json.loads((d / "manifest.json").read_text())["files"]
+    d, files, _ = brinetest.gen_corpus("gen_savedmodel.py", "brine-savedmodel-")
+    return d, files
 
 
 def test_verdicts(corpus):

@@ -4,37 +4,30 @@ skops.io.get_untrusted_types returns for the same file (nothing when skops would
 nothing, invalid when skops cannot read the schema); benign .npy members must hash as np.load
 reads them. Hostile files are never loaded: MARKER must not exist at the end.
 """
+import functools
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BRINE = os.environ.get("BRINE", str(REPO / "build" / "brine"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import brinetest  # noqa: E402
+from brinetest import REPO  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    d = Path(tempfile.mkdtemp(prefix="brine-skops-"))
-    subprocess.run([sys.executable, str(REPO / "tests/gen/gen_skops.py"), str(d / "f"),
-                    str(d / "MARKER")], check=True, capture_output=True, timeout=900)
-    yield d / "f", json.loads((d / "f" / "manifest.json").read_text())["files"]
-    assert not (d / "MARKER").exists()
+    out, files, marker = brinetest.gen_corpus("gen_skops.py", "brine-skops-", marker=True,
+                                              timeout=900)
+    yield out, files
+    assert not marker.exists()
 
 
-def run(*args):
-    return subprocess.run([BRINE, *map(str, args)], capture_output=True, timeout=300)
-
-
-def scan(path):
-    r = run("scan", "--format", "json", path)
-    assert r.returncode in (0, 1), r
-    return json.loads(r.stdout)["files"][0]
+run = functools.partial(brinetest.run_brine, timeout=300)
+scan = functools.partial(brinetest.scan_one, timeout=300)
 
 
 def test_untrusted_types_equal_skops(corpus):
