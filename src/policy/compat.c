@@ -8,8 +8,8 @@
  * is reported — as "moved" when scikit-learn's own list of the modules 0.22 made private
  * names it (sklearn-0.2x.def), as "absent" otherwise. The versions come from the file: the
  * `_sklearn_version` scikit-learn writes into every estimator's state, XGBoost's model
- * "version" and LightGBM's "version=" line, the pickle protocol, numpy.core vs numpy._core,
- * Python 2 names.
+ * "version" and LightGBM's "version=" line, the torch archive's format version, the pickle
+ * protocol, numpy.core vs numpy._core, Python 2 names.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@
 
 #include "brine.h"
 #include "core/error.h"
+#include "formats/zip.h"
 #include "load/model.h"
 
 typedef struct release_table {
@@ -311,6 +312,75 @@ static void xgboost_versions(const pk_graph *g, json_t *out)
     }
 }
 
+/* The torch archive's format version. A torch zip records it in `<root>/.data/version`, read
+ * first as torch's PyTorchStreamReader does, or `<root>/version` ("3\n" from torch.save); a
+ * legacy file in its second pickle (the protocol version, 1001). Measured with torch 1.13 and
+ * 2.13 (tests/python/test_compat_torch.py): both read zip versions 1 to 10
+ * (kMaxSupportedFileFormatVersion 0xA) and refuse 0 and 11 on; the legacy reader accepts 1001
+ * only. */
+enum { TORCH_ZIP_MIN = 1, TORCH_ZIP_MAX = 10, TORCH_LEGACY_PROTOCOL = 1001 };
+
+/* 1 when name is "<one path component>/<rec>" */
+static int is_root_record(const zip_entry *e, const char *rec)
+{
+    size_t n = strlen(rec);
+    if (e->name_len <= n + 1 || memcmp(e->name + e->name_len - n, rec, n) != 0 ||
+        e->name[e->name_len - n - 1] != '/')
+        return 0;
+    for (size_t i = 0; i + n + 1 < e->name_len; i++)
+        if (e->name[i] == '/')
+            return 0;
+    return 1;
+}
+
+/* {"record", "version"} of a torch zip, {"record": "legacy protocol", "version"} of a legacy
+ * file, or NULL. *version is -1 when the record holds no number. */
+static json_t *torch_archive(const brine_model *m, long long *version)
+{
+    *version = -1;
+    const pk_graph *g = m->set.g;
+    if (strcmp(m->format, "pytorch-legacy") == 0 && g && g->n_pickles >= 2) {
+        const pk_node *v = pk_at(g, g->pickles[1].root);
+        if (g->pickles[1].root && v->kind == K_INT)
+            *version = v->v.i;
+        return json_pack("{s:s,s:o}", "record", "legacy protocol", "version",
+                         *version >= 0 ? json_integer(*version) : json_null());
+    }
+    if (strcmp(m->format, "pytorch-zip") != 0 || !m->map)
+        return NULL;
+    mem_budget mem;
+    mem_budget_init(&mem, UINT64_C(64) << 20);
+    zip_archive *za = NULL;
+    brine_error err;
+    json_t *out = NULL;
+    if (zip_open(m->map, m->map_len, &m->lim, &mem, &za, &err) != BRINE_OK)
+        return NULL;
+    long at = -1;
+    for (int pass = 0; pass < 2 && at < 0; pass++)
+        for (size_t i = 0; i < zip_count(za) && at < 0; i++)
+            if (is_root_record(zip_entry_at(za, i), pass ? "version" : ".data/version"))
+                at = (long)i;
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    int owned = 0;
+    if (at >= 0 && zip_entry_at(za, (size_t)at)->usize <= 64 &&
+        zip_read(za, (size_t)at, 0, &data, &len, &owned, &err) == BRINE_OK) {
+        long long v = 0;
+        size_t i = 0;
+        while (i < len && data[i] >= '0' && data[i] <= '9' && v < 1000000000)
+            v = v * 10 + (data[i++] - '0');
+        while (i < len && (data[i] == '\n' || data[i] == '\r' || data[i] == ' '))
+            i++;
+        *version = i && i == len ? v : -1;
+        const zip_entry *e = zip_entry_at(za, (size_t)at);
+        out = json_pack("{s:s%,s:o}", "record", (const char *)e->name, e->name_len, "version",
+                        *version >= 0 ? json_integer(*version) : json_null());
+        zip_release(za, data, len, owned);
+    }
+    zip_close(za);
+    return out;
+}
+
 /* ------------------------------------------------------------------ the report */
 
 static const char *first_sklearn_version(const pk_graph *g, char *buf, size_t cap)
@@ -379,9 +449,10 @@ static void sklearn_state_checks(const pk_graph *g, const release_table *t, json
     }
 }
 
-static json_t *check_target(const pk_graph *g, const char *lib, const char *release,
+static json_t *check_target(const brine_model *m, const char *lib, const char *release,
                             brine_error *err, brine_status *st)
 {
+    const pk_graph *g = m->set.g;
     json_t *o = json_object(), *problems = json_array();
     json_object_set_new(o, "target", json_sprintf("%s==%s", lib, release));
     int numpy_major = strcmp(lib, "numpy") == 0 ? version_key(release) / 1000 : 0;
@@ -435,6 +506,18 @@ static json_t *check_target(const pk_graph *g, const char *lib, const char *rele
     }
     if (t && strcmp(lib, "sklearn") == 0)
         sklearn_state_checks(g, t, problems);
+    long long tv;
+    json_t *arch = strcmp(lib, "torch") == 0 ? torch_archive(m, &tv) : NULL;
+    if (arch) {
+        int legacy = strcmp(m->format, "pytorch-legacy") == 0;
+        if (legacy ? tv != TORCH_LEGACY_PROTOCOL : tv < TORCH_ZIP_MIN || tv > TORCH_ZIP_MAX)
+            json_array_append_new(
+                problems,
+                json_pack("{s:s,s:O,s:s}", "status", "archive-version", "archive", arch, "why",
+                          legacy ? "torch's legacy reader accepts protocol version 1001 only"
+                                 : "torch reads archive versions 1 to 10"));
+        json_decref(arch);
+    }
     json_object_set_new(o, "loads", json_boolean(json_array_size(problems) == 0));
     json_object_set_new(o, "problems", problems);
     return o;
@@ -466,6 +549,9 @@ char *brine_model_compat_json(const brine_model *m, const char *target, brine_er
     json_object_set_new(doc, "sklearn_version", sk);
     json_object_set_new(doc, "xgboost_version", xgb);
     json_object_set_new(doc, "lightgbm_version", lgb);
+    long long torch_version;
+    json_t *arch = torch_archive(m, &torch_version);
+    json_object_set_new(doc, "torch_archive", arch ? arch : json_null());
     json_object_set_new(doc, "numpy_names",
                         json_string(np_core && np_core2 ? "both"
                                     : np_core2          ? "numpy._core (numpy >= 2)"
@@ -484,7 +570,7 @@ char *brine_model_compat_json(const brine_model *m, const char *target, brine_er
         }
         memcpy(lib, target, (size_t)(eq - target));
         lib[eq - target] = 0;
-        json_t *c = check_target(g, lib, eq + 2, err, &st);
+        json_t *c = check_target(m, lib, eq + 2, err, &st);
         if (!c) {
             json_decref(doc);
             return NULL;

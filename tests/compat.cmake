@@ -1,0 +1,8 @@
+# brine inspect --compat against the real releases (issue 13 item 4, second part): the torch
+# archive version under torch 1.13 and 2.13.
+add_test(NAME py_compat_torch
+         COMMAND ${BRINE_PYTHON} -m pytest -q -s -p no:cacheprovider
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_compat_torch.py)
+set_tests_properties(py_compat_torch PROPERTIES
+                     ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
+                     TIMEOUT 900)
