@@ -6,3 +6,10 @@ add_test(NAME py_compat_torch
 set_tests_properties(py_compat_torch PROPERTIES
                      ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
                      TIMEOUT 900)
+# the compat prediction on estimators the layout rules were not first written from
+add_test(NAME py_compat_independent
+         COMMAND ${BRINE_PYTHON} -m pytest -q -s -p no:cacheprovider
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_compat_independent.py)
+set_tests_properties(py_compat_independent PROPERTIES
+                     ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
+                     TIMEOUT 1200)

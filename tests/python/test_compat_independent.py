@@ -32,8 +32,8 @@ ENVS = {"1.1": CACHE + "/sk-1.1/bin/python", "1.2": "/usr/bin/python3",
         "1.3": CACHE + "/sk-1.3/bin/python", "1.5": CACHE + "/sk-1.5/bin/python",
         "1.9": CACHE + "/venv/bin/python"}
 needs_brine = pytest.mark.skipif(bt.brine_path() is None, reason="no brine binary (set BRINE)")
-MAX_FALSE_ALARMS = None  # set from the measured run below
-MAX_MISSES = None
+MAX_FALSE_ALARMS = 1  # measured 2026-12-05 after the rules below; before them: 3
+MAX_MISSES = 0  # before the rules added from the first run: 14
 
 WRITE = r"""
 import pickle, sys, warnings; warnings.simplefilter("ignore")
