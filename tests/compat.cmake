@@ -13,3 +13,10 @@ add_test(NAME py_compat_independent
 set_tests_properties(py_compat_independent PROPERTIES
                      ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
                      TIMEOUT 1200)
+# --target python: Python 2 names against CPython's own find_class, the protocol per release
+add_test(NAME py_compat_python
+         COMMAND ${BRINE_PYTHON} -m pytest -q -p no:cacheprovider
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_compat_python.py)
+set_tests_properties(py_compat_python PROPERTIES
+                     ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
+                     TIMEOUT 300)

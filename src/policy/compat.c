@@ -472,6 +472,93 @@ static void sklearn_state_checks(const pk_graph *g, const release_table *t, json
     }
 }
 
+/* Python 2 and 3 name the standard library differently. CPython 3's unpickler maps Python 2
+ * names (_compat_pickle) only below protocol 3; brine's graph holds the names after that
+ * mapping (pk_global.mapped). What is left that a Python 3 cannot import: a module only
+ * Python 2 has (any protocol >= 3 spelling, or one _compat_pickle does not map), or a
+ * Python 2 builtin that _compat_pickle does not map (`__builtin__.file` becomes
+ * `builtins.file`). Python 2 cannot import Python 3 module names (a Python 3 pickler writes
+ * Python 2 spellings below protocol 3 only). From CPython 3.11's Lib/_compat_pickle.py;
+ * checked against its find_class in tests/python/test_compat_python.py. */
+static const char *const py2_only_modules[] = {
+    "__builtin__",
+    "copy_reg",
+    "exceptions",
+    "cPickle",
+    "cStringIO",
+    "StringIO",
+    "UserDict",
+    "UserList",
+    "UserString",
+    "sets",
+    "new",
+    "md5",
+    "sha",
+    "commands",
+    "popen2",
+    "urllib2",
+    "urlparse",
+    "Queue",
+    "ConfigParser",
+    "HTMLParser",
+    "httplib",
+    "cookielib",
+    "Cookie",
+    "Tkinter",
+    "thread",
+    "dummy_thread",
+    "repr",
+    "anydbm",
+    "whichdb",
+    "dbhash",
+    "dumbdbm",
+    "gdbm",
+    "xmlrpclib",
+    "SocketServer",
+    "SimpleHTTPServer",
+    "BaseHTTPServer",
+    "htmlentitydefs",
+    "markupbase",
+    "mimetools",
+    "rfc822",
+    "robotparser",
+};
+static const char *const py2_only_builtins[] = {
+    "file",       "execfile", "apply",  "buffer",    "cmp",    "coerce", "unicode", "long",
+    "basestring", "xrange",   "unichr", "raw_input", "reduce", "intern", "reload",  "StandardError",
+};
+static const char *const py3_only_modules[] = {
+    "builtins",      "copyreg",         "queue", "socketserver", "configparser", "reprlib",
+    "_thread",       "tkinter",         "http",  "xmlrpc",       "html",         "dbm",
+    "_dummy_thread", "collections.abc",
+};
+
+static int in_module(const char *full, const char *module)
+{
+    size_t n = strlen(module);
+    return strncmp(full, module, n) == 0 && full[n] == '.';
+}
+
+static void python_name_check(const pk_global *gl, int v, json_t *problems)
+{
+    const char *why = NULL;
+    if (v >= 3000) {
+        for (size_t k = 0; !why && k < sizeof py2_only_modules / sizeof py2_only_modules[0]; k++)
+            if (in_module(gl->full, py2_only_modules[k]))
+                why = "a Python 2 module: Python 3 maps it only below protocol 3, if at all";
+        for (size_t k = 0; !why && k < sizeof py2_only_builtins / sizeof py2_only_builtins[0]; k++)
+            if (in_module(gl->full, "builtins") && strcmp(gl->name, py2_only_builtins[k]) == 0)
+                why = "a Python 2 builtin Python 3 does not have";
+    } else if (!gl->mapped) {
+        for (size_t k = 0; !why && k < sizeof py3_only_modules / sizeof py3_only_modules[0]; k++)
+            if (in_module(gl->full, py3_only_modules[k]))
+                why = "a Python 3 module: Python 2 cannot import it";
+    }
+    if (why)
+        json_array_append_new(problems, json_pack("{s:s,s:s,s:s}", "global", gl->full, "status",
+                                                  "absent", "why", why));
+}
+
 static json_t *check_target(const brine_model *m, const char *lib, const char *release,
                             brine_error *err, brine_status *st)
 {
@@ -499,14 +586,7 @@ static json_t *check_target(const brine_model *m, const char *lib, const char *r
                                                       "numpy._core exists from numpy 2.0 on: "
                                                       "numpy 1.x cannot import it"));
         if (strcmp(lib, "python") == 0) {
-            int v = version_key(release);
-            int proto = 0;
-            for (size_t k = 0; k < g->n_pickles; k++)
-                proto = g->pickles[k].proto > proto ? g->pickles[k].proto : proto;
-            if (i == 0 &&
-                ((proto >= 5 && v < 3008) || (proto >= 4 && v < 3004) || (proto >= 3 && v < 3000)))
-                json_array_append_new(
-                    problems, json_pack("{s:s,s:i}", "status", "protocol", "protocol", proto));
+            python_name_check(&g->globals[i], version_key(release), problems);
             continue;
         }
         if (!t || !owner || strcmp(owner, lib) != 0 || table_has(t, full))
@@ -526,6 +606,16 @@ static json_t *check_target(const brine_model *m, const char *lib, const char *r
             json_array_append_new(problems,
                                   json_pack("{s:s,s:s}", "global", full, "status", "absent"));
         }
+    }
+    if (strcmp(lib, "python") == 0) {
+        int v = version_key(release), proto = 0;
+        for (size_t k = 0; k < g->n_pickles; k++)
+            proto = g->pickles[k].proto > proto ? g->pickles[k].proto : proto;
+        /* pickle.py's Unpickler refuses a PROTO above its HIGHEST_PROTOCOL */
+        int highest = v >= 3008 ? 5 : v >= 3004 ? 4 : v >= 3000 ? 3 : 2;
+        if (proto > highest)
+            json_array_append_new(problems, json_pack("{s:s,s:i,s:i}", "status", "protocol",
+                                                      "protocol", proto, "highest", highest));
     }
     if (t && strcmp(lib, "sklearn") == 0)
         sklearn_state_checks(g, t, problems);
