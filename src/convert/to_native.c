@@ -76,8 +76,9 @@ static pk_id dict_get(const pk_graph *g, pk_id id, const char *key)
 }
 
 /* Bytes spelled in the pickle: a bytes or bytearray literal, bytearray(x) of one, or
- * _codecs.encode(text, 'latin1') (protocol 2). Latin-1 text is decoded into *owned (free()
- * it). Returns 1, 0 when the value is not bytes, -1 when memory ran out. */
+ * _codecs.encode(text, 'latin1') (protocol 2). Latin-1 text is decoded into *owned, charged
+ * to mem (mem_free it with *owned_len). Returns 1, 0 when the value is not bytes, -1 when
+ * memory ran out. */
 static int pickled_bytes(mem_budget *mem, const pk_graph *g, pk_id id, const uint8_t **p,
                          uint64_t *len, uint8_t **owned, size_t *owned_len, unsigned depth)
 {
