@@ -76,10 +76,11 @@ static pk_id dict_get(const pk_graph *g, pk_id id, const char *key)
 }
 
 /* Bytes spelled in the pickle: a bytes or bytearray literal, bytearray(x) of one, or
- * _codecs.encode(text, 'latin1') (protocol 2). Latin-1 text is decoded into *owned (free()
- * it). Returns 1, 0 when the value is not bytes, -1 when memory ran out. */
-static int pickled_bytes(const pk_graph *g, pk_id id, const uint8_t **p, uint64_t *len,
-                         uint8_t **owned, unsigned depth)
+ * _codecs.encode(text, 'latin1') (protocol 2). Latin-1 text is decoded into *owned, charged
+ * to mem (mem_free it with *owned_len). Returns 1, 0 when the value is not bytes, -1 when
+ * memory ran out. */
+static int pickled_bytes(mem_budget *mem, const pk_graph *g, pk_id id, const uint8_t **p,
+                         uint64_t *len, uint8_t **owned, size_t *owned_len, unsigned depth)
 {
     const pk_node *n = pk_at(g, id);
     *owned = NULL;
@@ -93,12 +94,15 @@ static int pickled_bytes(const pk_graph *g, pk_id id, const uint8_t **p, uint64_
     if (!args || args->kind != K_TUPLE || depth > 2)
         return 0;
     if (strcmp(fn, "builtins.bytearray") == 0 && args->count == 1)
-        return pickled_bytes(g, args->items[0], p, len, owned, depth + 1);
+        return pickled_bytes(mem, g, args->items[0], p, len, owned, owned_len, depth + 1);
     if (strcmp(fn, "_codecs.encode") != 0 || args->count != 2 ||
         pk_at(g, args->items[0])->kind != K_STR || !text_is(pk_at(g, args->items[1]), "latin1"))
         return 0;
     const pk_node *t = pk_at(g, args->items[0]);
-    uint8_t *out = malloc(t->v.s.len ? (size_t)t->v.s.len : 1);
+    if (t->v.s.len > SIZE_MAX)
+        return -1;
+    size_t cap = (size_t)t->v.s.len;
+    uint8_t *out = mem_alloc(mem, cap);
     if (!out)
         return -1;
     uint64_t o = 0;
@@ -109,13 +113,14 @@ static int pickled_bytes(const pk_graph *g, pk_id id, const uint8_t **p, uint64_
         } else if ((ch == 0xC2 || ch == 0xC3) && i + 1 < t->v.s.len) {
             out[o++] = (uint8_t)(((ch & 0x1F) << 6) | (t->v.s.p[++i] & 0x3F));
         } else {
-            free(out);
+            mem_free(mem, out, cap);
             return 0;
         }
     }
     *p = out;
     *len = o;
     *owned = out;
+    *owned_len = cap;
     return 1;
 }
 
@@ -141,7 +146,9 @@ static pk_id find_state_holder(const pk_graph *g, const char *cls, const char *k
 
 /* ------------------------------------------------------------------ UBJSON */
 
+/* The JSON transcoding, charged to the model's budget (it grows with the snapshot). */
 typedef struct text_buf {
+    mem_budget *mem;
     char *p;
     size_t len, cap;
 } text_buf;
@@ -164,7 +171,7 @@ static brine_status put(ubj *u, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n + 1)
             cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
-        char *grown = realloc(b->p, cap);
+        char *grown = mem_realloc(b->mem, b->p, b->cap, cap);
         if (!grown)
             return ERR_NOMEM(u->err);
         b->p = grown;
@@ -572,8 +579,10 @@ static brine_status write_xgboost(const brine_model *m, const pk_graph *g, const
     pk_id h = dict_get(g, pk_at(g, b)->state, "handle");
     const uint8_t *snap;
     uint64_t len = 0, at = 0, n = 0;
+    mem_budget *mem = (mem_budget *)&m->mem; /* the writers charge the model's budget */
     uint8_t *owned;
-    int got = pickled_bytes(g, h, &snap, &len, &owned, 0);
+    size_t owned_len = 0;
+    int got = pickled_bytes(mem, g, h, &snap, &len, &owned, &owned_len, 0);
     if (got < 0)
         return ERR_NOMEM(err);
     if (!got)
@@ -582,7 +591,7 @@ static brine_status write_xgboost(const brine_model *m, const pk_graph *g, const
                       "foreign Booster): not converted");
     uint64_t base = pk_at(g, h)->offset;
     brine_status st = xgb_model_span(snap, len, base, &at, &n, err);
-    text_buf json = {NULL, 0, 0};
+    text_buf json = {mem, NULL, 0, 0};
     span body = {snap + (st ? 0 : at), (size_t)n};
     if (!st && ends_with(path, ".json")) {
         ubj u = {.base = base + at, .out = &json, .err = err};
@@ -596,8 +605,8 @@ static brine_status write_xgboost(const brine_model *m, const pk_graph *g, const
     if (!st)
         st = write_pair(path, body, config, opts, err);
     free(config);
-    free(json.p);
-    free(owned);
+    mem_free(mem, json.p, json.cap);
+    mem_free(mem, owned, owned_len);
     return st;
 }
 

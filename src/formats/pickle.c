@@ -26,49 +26,55 @@ static int pickle_bid(const uint8_t *data, size_t len)
     return len && pk_opcodes[data[0]].name ? 5 : 0;
 }
 
-/* Inputs up to this size are searched whole (cheaper than decoding their opcodes), and so
- * are larger ones whose first this many bytes are opcodes. */
+/* A run of this many bytes of opcodes marks a big pickle, searched whole. */
 #define SKIM_MIN (1u << 20)
+
+/* Opcodes whose argument is text a reader may take as a class name: GLOBAL and INST lines,
+ * and the strings STACK_GLOBAL pops (joblib's unpickler decodes protocol-0-2 STRINGs too). */
+static int names_text(uint8_t code) { return code && strchr("ciXVSTU\x8c\x8d", code) != NULL; }
 
 /* joblib's wrappers are named in the stream as text (GLOBAL lines or STACK_GLOBAL operands),
  * and joblib.load reads one pickle: the names can only be among the opcodes from the start to
  * the first STOP or the first bytes that are not an opcode (where the first array's raw bytes
  * begin, or where a file of another format stops reading as a pickle). Only those bytes are
- * searched: a search of the whole input would read every tensor of a 1 GiB zip, tar or legacy
- * checkpoint from disk (each of them starts with a byte that is an opcode). */
+ * searched, whatever the input's size: a whole-input search read every tensor of a 1 GiB zip,
+ * tar or legacy checkpoint from disk, and called a small zip (a skops archive, a torch
+ * checkpoint) whose member merely holds the text "ArrayWrapper" a joblib pickle, then invalid
+ * (fuzz/FINDINGS.md, S1). */
 static int names_joblib_wrapper(fmt_env *env, const uint8_t *data, size_t len)
 {
-    size_t reach = len;
-    if (len > SKIM_MIN) {
-        cursor c;
-        cur_init(&c, data, len);
-        pk_pool pool;
-        pk_pool_init(&pool, fmt_mem(env));
-        pk_op op;
-        brine_error err;
-        reach = 0;
-        for (unsigned n = 1; cur_left(&c); n++) {
-            if (pk_decode(&c, &op, &pool, fmt_limits(env), &err))
-                break;
-            reach = (size_t)cur_pos(&c);
-            if (op.code == OPC_STOP)
-                break;
-            if (reach >= SKIM_MIN) {
-                /* a MiB of opcodes: a big pickle, whose bytes the machine reads anyway (the
-                 * inputs that must not be read whole stop being pickles within bytes) */
-                reach = len;
-                break;
-            }
-            if (n % 4096 == 0) { /* decoded escapes are not kept */
-                pk_pool_free(&pool);
-                pk_pool_init(&pool, fmt_mem(env));
-            }
+    size_t reach = 0;
+    cursor c;
+    cur_init(&c, data, len);
+    pk_pool pool;
+    pk_pool_init(&pool, fmt_mem(env));
+    pk_op op;
+    brine_error err;
+    int failed = 0;
+    for (unsigned n = 1; cur_left(&c); n++) {
+        if (pk_decode(&c, &op, &pool, fmt_limits(env), &err)) {
+            failed = 1;
+            break;
         }
-        pk_pool_free(&pool);
-        /* a name cut by the op that failed to decode is still text a reader may see */
-        if (reach < len)
-            reach = len - reach > 4096 ? reach + 4096 : len;
+        reach = (size_t)cur_pos(&c);
+        if (op.code == OPC_STOP)
+            break;
+        if (reach >= SKIM_MIN) {
+            /* a MiB of opcodes: a big pickle, whose bytes the machine reads anyway (the
+             * inputs that must not be read whole stop being pickles within bytes) */
+            reach = len;
+            break;
+        }
+        if (n % 4096 == 0) { /* decoded escapes are not kept */
+            pk_pool_free(&pool);
+            pk_pool_init(&pool, fmt_mem(env));
+        }
     }
+    pk_pool_free(&pool);
+    /* a name cut by a text op that failed to decode (a limit, a missing newline) is still
+     * text a reader may see */
+    if (failed && reach < len && names_text(data[reach]))
+        reach = len - reach > 4096 ? reach + 4096 : len;
     return memmem(data, reach, "ArrayWrapper", 12) != NULL;
 }
 
