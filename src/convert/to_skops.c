@@ -123,16 +123,17 @@ static const np_type *np_by_code(const char *code)
     return NULL;
 }
 
-/* Adds a member: the .npy header (format 1.0, C order) for descr and shape, then nbytes of
- * data taken from fill (a tensor) or from raw. Returns its name or NULL (err set). */
+/* Adds a member: the .npy header (format 1.0) for descr (its Python repr, as numpy's
+ * header holds it) and shape, then nbytes of data taken from t (a tensor, in C order or
+ * rewritten in Fortran order) or from raw. Returns its name or NULL (err set). */
 static void to_fortran(uint8_t *dst, const uint8_t *c_order, const ld_tensor *t, uint32_t size);
 
 static const char *add_npy(sk_ctx *c, const char *descr, uint32_t ndim, const int64_t *shape,
                            const ld_tensor *t, const uint8_t *raw, uint64_t nbytes, int fortran)
 {
     char header[4096];
-    int h = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': %s, 'shape': (",
-                     descr, fortran ? "True" : "False");
+    int h = snprintf(header, sizeof header, "{'descr': %s, 'fortran_order': %s, 'shape': (", descr,
+                     fortran ? "True" : "False");
     for (uint32_t i = 0; i < ndim && h > 0 && (size_t)h < sizeof header - 64; i++)
         h += snprintf(header + h, sizeof header - (size_t)h, "%s%" PRId64 "%s", i ? " " : "",
                       shape[i], ndim == 1 || i + 1 < ndim ? "," : "");
@@ -249,6 +250,46 @@ static void to_fortran(uint8_t *dst, const uint8_t *c_order, const ld_tensor *t,
     }
 }
 
+/* A structured array (a tree's nodes): brine's loader holds its records as a uint8 tensor of
+ * shape + (itemsize,) and numpy's descr in the config; the member is the .npy numpy writes for
+ * it — the descr as Python's repr of the list of (name, type) pairs, the records byte for
+ * byte. */
+static json_t *conv_structured(sk_ctx *c, const ld_tensor *t, json_t *descr)
+{
+    char repr[2048];
+    size_t at = 0;
+    uint64_t itemsize = 0;
+    int ok = t && t->ndim >= 1 && strcmp(t->dtype->st_name, "U8") == 0 && json_is_array(descr) &&
+             json_array_size(descr) > 0;
+    repr[at++] = '[';
+    for (size_t i = 0; ok && i < json_array_size(descr); i++) {
+        json_t *pair = json_array_get(descr, i);
+        const char *name = json_string_value(json_array_get(pair, 0));
+        const char *type = json_string_value(json_array_get(pair, 1));
+        const char *digits = type ? type + strspn(type, "<|") + 1 : NULL;
+        /* the loader wrote the names and types; they must still be what it writes */
+        ok = name && type && json_array_size(pair) == 2 && strlen(type) >= 3 &&
+             strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ "
+                          "-.:()[]") == strlen(name) &&
+             strspn(digits, "0123456789") == strlen(digits) && strlen(digits) <= 8;
+        if (!ok)
+            break;
+        itemsize += strtoull(digits, NULL, 10);
+        int w = snprintf(repr + at, sizeof repr - at, "%s('%s', '%s')", i ? ", " : "", name, type);
+        ok = w > 0 && (size_t)w < sizeof repr - at - 2;
+        at += ok ? (size_t)w : 0;
+    }
+    if (!ok || itemsize != (uint64_t)t->shape[t->ndim - 1] ||
+        !ld_tensor_contiguous(&c->m->set, t)) {
+        refuse(c, "a structured ndarray brine does not map");
+        return NULL;
+    }
+    repr[at++] = ']';
+    repr[at] = 0;
+    const char *file = add_npy(c, repr, t->ndim - 1, t->shape, t, NULL, t->numel, 0);
+    return file ? array_node(c, "ndarray", file) : NULL;
+}
+
 static json_t *conv_ndarray(sk_ctx *c, json_t *v)
 {
     const char *name = json_string_value(json_object_get(v, "name"));
@@ -265,6 +306,9 @@ static json_t *conv_ndarray(sk_ctx *c, json_t *v)
     for (size_t i = 0; i < c->m->set.n_tensors && !t; i++)
         if (strcmp(c->m->set.tensors[i].name, name) == 0)
             t = &c->m->set.tensors[i];
+    json_t *descr = json_object_get(v, "descr");
+    if (descr)
+        return conv_structured(c, t, descr);
     const np_type *nt = t ? np_by_st(t->dtype->st_name) : NULL;
     if (!nt) {
         refuse(c, t ? "an ndarray of a dtype skops stores otherwise" : "an unknown ndarray");
@@ -275,7 +319,9 @@ static json_t *conv_ndarray(sk_ctx *c, json_t *v)
         refuse(c, "an ndarray too large");
         return NULL;
     }
-    const char *file = add_npy(c, nt->descr, t->ndim, t->shape, t, NULL, nbytes, fortran(t));
+    char quoted[16];
+    snprintf(quoted, sizeof quoted, "'%s'", nt->descr);
+    const char *file = add_npy(c, quoted, t->ndim, t->shape, t, NULL, nbytes, fortran(t));
     return file ? array_node(c, "ndarray", file) : NULL;
 }
 
@@ -342,7 +388,9 @@ static json_t *conv_scalar(sk_ctx *c, json_t *args)
         refuse(c, "a numpy scalar whose bytes do not match its dtype");
         return NULL;
     }
-    const char *file = add_npy(c, nt->descr, 0, NULL, NULL, raw, n, 0);
+    char quoted[16];
+    snprintf(quoted, sizeof quoted, "'%s'", nt->descr);
+    const char *file = add_npy(c, quoted, 0, NULL, NULL, raw, n, 0);
     return file ? array_node(c, nt->cls, file) : NULL;
 }
 
@@ -463,6 +511,32 @@ static json_t *conv_global(sk_ctx *c, const char *full)
     return named_node(c, full, "TypeNode");
 }
 
+/* skops' ReduceNode family (TreeNode, LossNode): constructor(*args), then
+ * __setstate__(state) — exactly what the pickle's REDUCE + BUILD does. */
+static json_t *reduce_node(sk_ctx *c, const char *module, const char *cls, const char *loader,
+                           json_t *args, json_t *state, unsigned depth)
+{
+    json_t *n = node(cls, module, loader), *reduce = json_object();
+    if (!n || !reduce || json_object_set_new(n, "__reduce__", reduce)) {
+        json_decref(n);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
+    size_t mark;
+    push_where(c, &mark, "__reduce__", 0);
+    json_t *a = conv_seq(c, args, "tuple", "TupleNode", depth + 1);
+    c->where[mark] = 0;
+    json_t *content = a ? conv_dict(c, state, depth + 1) : NULL;
+    if (!a || json_object_set_new(reduce, "args", a) || !content ||
+        json_object_set_new(n, "content", content)) {
+        if (a && content)
+            ERR_NOMEM(c->err);
+        json_decref(n);
+        return NULL;
+    }
+    return n;
+}
+
 static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
 {
     json_t *callee = json_object_get(v, "callee");
@@ -484,7 +558,9 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
             return NULL;
         }
         int64_t zero = 0;
-        const char *file = add_npy(c, nt->descr, 1, &zero, NULL, NULL, 0, 0);
+        char quoted[16];
+        snprintf(quoted, sizeof quoted, "'%s'", nt->descr);
+        const char *file = add_npy(c, quoted, 1, &zero, NULL, NULL, 0, 0);
         json_t *arr = file ? array_node(c, "ndarray", file) : NULL;
         json_t *n = arr ? node("dtype", "numpy", "DTypeNode") : NULL;
         if (arr && (!n || json_object_set_new(n, "content", arr))) {
@@ -515,6 +591,11 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         }
         return n;
     }
+    /* Tree(n_features, n_classes, n_outputs) then __setstate__(state): skops' TreeNode */
+    if (strcmp(fn, "sklearn.tree._tree.Tree") == 0 && how && strcmp(how, "reduce") == 0 &&
+        json_is_array(args) && json_is_object(state) && !json_object_get(state, "__type__") &&
+        !json_object_get(v, "items"))
+        return reduce_node(c, "sklearn.tree._tree", "Tree", "TreeNode", args, state, depth);
     /* cls.__new__(cls) then __setstate__(state): what skops' ObjectNode does */
     const char *cls = NULL;
     if (how && strcmp(how, "newobj") == 0 && json_array_size(args) == 0 &&
