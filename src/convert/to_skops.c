@@ -537,6 +537,21 @@ static json_t *reduce_node(sk_ctx *c, const char *module, const char *cls, const
     return n;
 }
 
+/* scikit-learn's Cython helper newObj(cls), defined as `return cls.__new__(cls)` in the
+ * binary trees (KDTree, BallTree) and distance metrics, which pickle themselves as
+ * (newObj, (cls,), state tuple): the same as skops' ObjectNode. Only these modules' own. */
+static int sklearn_new_obj(const char *fn)
+{
+    static const char *const known[] = {
+        "sklearn.neighbors._kd_tree.newObj", "sklearn.neighbors._ball_tree.newObj",
+        "sklearn.neighbors._binary_tree.newObj", "sklearn.metrics._dist_metrics.newObj",
+        "sklearn.neighbors._dist_metrics.newObj"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(fn, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
 {
     json_t *callee = json_object_get(v, "callee");
@@ -601,6 +616,8 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
     if (how && strcmp(how, "newobj") == 0 && json_array_size(args) == 0 &&
         !json_object_get(v, "kwargs"))
         cls = fn;
+    else if (sklearn_new_obj(fn) && how && strcmp(how, "reduce") == 0 && json_array_size(args) == 1)
+        cls = json_string_value(json_object_get(json_array_get(args, 0), "name"));
     else if (strcmp(fn, "copyreg._reconstructor") == 0 && json_array_size(args) == 3 &&
              json_is_null(json_array_get(args, 2))) {
         json_t *c0 = json_array_get(args, 0), *c1 = json_array_get(args, 1);
@@ -608,8 +625,9 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         if (base && strcmp(base, "builtins.object") == 0)
             cls = json_string_value(json_object_get(c0, "name"));
     }
+    const char *stype = json_string_value(json_object_get(state, "__type__"));
     if (!cls || json_object_get(v, "items") ||
-        (state && (!json_is_object(state) || json_object_get(state, "__type__")))) {
+        (state && (!json_is_object(state) || (stype && strcmp(stype, "tuple") != 0)))) {
         snprintf(what, sizeof what,
                  "the object %.200s (built by a call with arguments, or with a state that is "
                  "not a dict of attributes)",
@@ -619,7 +637,7 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
     }
     json_t *n = named_node(c, cls, "ObjectNode");
     if (n && state) {
-        json_t *content = conv_dict(c, state, depth + 1);
+        json_t *content = stype ? conv(c, state, depth + 1) : conv_dict(c, state, depth + 1);
         if (!content || json_object_set_new(n, "content", content)) {
             json_decref(n);
             return NULL;
