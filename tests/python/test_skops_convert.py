@@ -33,11 +33,18 @@ WRITE = r"""
 import json, pickle, sys, joblib, numpy as np
 from sklearn.linear_model import LogisticRegression, LinearRegression, Ridge
 from sklearn.svm import SVC
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.ensemble import (RandomForestClassifier, GradientBoostingClassifier,
-                              HistGradientBoostingClassifier)
+                              HistGradientBoostingClassifier, RandomForestRegressor,
+                              ExtraTreesClassifier, ExtraTreesRegressor,
+                              GradientBoostingRegressor)
+try:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+except ImportError:  # 1.1 and older: still experimental
+    from sklearn.experimental import enable_hist_gradient_boosting
+    from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.cluster import KMeans
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.naive_bayes import GaussianNB
 from sklearn.preprocessing import StandardScaler, OneHotEncoder, MinMaxScaler
 from sklearn.impute import SimpleImputer
@@ -65,6 +72,14 @@ models = {
   "HistGradientBoosting": (HistGradientBoostingClassifier(max_iter=3).fit(X, y), "X", "predict_proba"),
   "KMeans": (KMeans(n_clusters=2, n_init=2, random_state=0).fit(X), "X", "predict"),
   "KNeighbors": (KNeighborsClassifier(n_neighbors=3).fit(X, y), "X", "predict_proba"),
+  "DecisionTreeRegressor": (DecisionTreeRegressor(max_depth=4, random_state=0).fit(X, yr), "X", "predict"),
+  "RandomForestRegressor": (RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0).fit(X, yr), "X", "predict"),
+  "ExtraTrees": (ExtraTreesClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y), "X", "predict_proba"),
+  "ExtraTreesRegressor": (ExtraTreesRegressor(n_estimators=3, max_depth=3, random_state=0).fit(X, yr), "X", "predict"),
+  "GradientBoostingRegressor": (GradientBoostingRegressor(n_estimators=3, random_state=0).fit(X, yr), "X", "predict"),
+  "HistGradientBoostingRegressor": (HistGradientBoostingRegressor(max_iter=3).fit(X, yr), "X", "predict"),
+  "KNeighborsRegressor": (KNeighborsRegressor(n_neighbors=3).fit(X, yr), "X", "predict"),
+  "KNeighborsBallTree": (KNeighborsClassifier(n_neighbors=3, algorithm="ball_tree").fit(X, y), "X", "predict_proba"),
   "GaussianNB": (GaussianNB().fit(X, y), "X", "predict_proba"),
   "StandardScaler": (StandardScaler().fit(X), "X", "transform"),
   "PCA": (PCA(n_components=2).fit(X), "X", "transform"),
@@ -146,7 +161,7 @@ def test_skops_matrix(tmp_path, release):
                                         check=True, capture_output=True, text=True,
                                         env=env).stdout.strip().splitlines()[-1])
     failures = []
-    print("\nscikit-learn %s\nestimator             input          result" % release)
+    print("\nscikit-learn %s\n%-29s %-33s result" % (release, "estimator", "input"))
     for name, src, rc, msg, out in rows:
         if rc == 0:
             verdict, untrusted = checked[out]
@@ -161,7 +176,7 @@ def test_skops_matrix(tmp_path, release):
                 failures.append((name, src, line))
             if name in CONVERTS and not src.endswith("_p2.pkl"):
                 failures.append((name, src, "expected to convert: " + line))
-        print("%-21s %-14s %s" % (name, src, line))
+        print("%-29s %-33s %s" % (name, src, line))
     assert not failures, failures
     assert any(rc == 0 for _, _, rc, _, _ in rows)
 
