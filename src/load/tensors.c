@@ -721,6 +721,17 @@ static brine_status numpy_frombuffer(walker *w, pk_id id)
     return add_tensor(w, id, dt, storage, 0, shape, strides, nd);
 }
 
+/* The dtype joblib's NumpyArrayWrapper pickled in its state ({'dtype': ..., ...}), or 0. */
+static pk_id wrapper_dtype(walker *w, pk_id wrapper)
+{
+    const pk_node *state = N(w, wrapper)->state ? N(w, N(w, wrapper)->state) : NULL;
+    pk_id found = 0;
+    for (uint32_t k = 0; state && state->kind == K_DICT && k + 1 < state->count; k += 2)
+        if (text_eq(N(w, state->items[k]), "dtype"))
+            found = state->items[k + 1];
+    return found;
+}
+
 /* An array joblib read from the stream after its wrapper's BUILD (formats/joblib.c): the
  * bytes are in the file in the wrapper's order, in the dtype's byte order. */
 static brine_status joblib_array(walker *w, pk_id id, const jl_array *ja)
@@ -742,25 +753,33 @@ static brine_status joblib_array(walker *w, pk_id id, const jl_array *ja)
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (map[i].type == ja->type && map[i].size == ja->itemsize)
             dt = ld_dtype_by_torch(map[i].torch);
-    if (!dt || dt->size != ja->itemsize || ja->ndim > LD_MAX_DIMS)
+    int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
+    uint32_t nd = ja->ndim;
+    for (uint32_t i = 0; i < ja->ndim && i < LD_MAX_DIMS; i++)
+        shape[i] = (int64_t)ja->shape[i]; /* the hook kept count <= INT64_MAX */
+    pk_id dtype = ja->type == 'V' ? wrapper_dtype(w, id) : 0;
+    uint64_t count = ja->count;
+    if (!dt && dtype && ja->ndim < LD_MAX_DIMS &&
+        (dt = structured(w, dtype, shape, &nd, ja->fortran)) &&
+        __builtin_mul_overflow(ja->count, (uint64_t)shape[nd - 1], &count))
+        return BAD(w, id, "array %.200s: size overflows", w->path);
+    if (!dt && w->descr_oom)
+        return ERR_NOMEM(w->err);
+    if (!dt || (nd == ja->ndim && dt->size != ja->itemsize) || ja->ndim > LD_MAX_DIMS)
         return UNSUPPORTED(w, id, "array %.200s: joblib array of numpy kind '%c' size %u", w->path,
                            ja->type, ja->itemsize);
-    int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
-    for (uint32_t i = 0; i < ja->ndim; i++)
-        shape[i] = (int64_t)ja->shape[i]; /* the hook kept count <= INT64_MAX */
     const pk_node *n = N(w, id);
     if (!(n->flags & PKF_SPLICED) || n->v.s.len != ja->data_len)
         return BAD(w, id, "array %.200s: joblib data span lost", w->path);
     char key[48];
     int kl = snprintf(key, sizeof key, "joblib@%" PRIu64, ja->data_offset);
     size_t storage;
-    brine_status st =
-        add_storage(w, key, (size_t)kl, dt, ja->count, n->v.s.p, n->v.s.len, 0, &storage);
+    brine_status st = add_storage(w, key, (size_t)kl, dt, count, n->v.s.p, n->v.s.len, 0, &storage);
     if (st)
         return st;
     w->s->storages[storage].big_endian = ja->big_endian;
-    c_strides(shape, ja->ndim, ja->fortran, strides);
-    return add_tensor(w, id, dt, storage, 0, shape, strides, ja->ndim);
+    c_strides(shape, nd, ja->fortran, strides);
+    return add_tensor(w, id, dt, storage, 0, shape, strides, nd);
 }
 
 /* If id rebuilds a tensor or array, collects it and returns 1 (or an error). */
