@@ -235,6 +235,12 @@ static int pickled_bytes(walker *w, pk_id id, const uint8_t **p, uint64_t *len, 
         return 1;
     }
     const char *c = callee(w, id);
+    if (c && (strcmp(c, "builtins.bytes") == 0 || strcmp(c, "__builtin__.bytes") == 0) &&
+        args_of(w, id, 0, 0) && !n->state) { /* protocol 2's b'': bytes() */
+        *p = (const uint8_t *)"";
+        *len = 0;
+        return 1;
+    }
     const pk_node *a = c && strcmp(c, "_codecs.encode") == 0 ? args_of(w, id, 2, 2) : NULL;
     if (!a || N(w, a->items[0])->kind != K_STR)
         return 0;
