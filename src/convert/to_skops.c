@@ -250,6 +250,92 @@ static void to_fortran(uint8_t *dst, const uint8_t *c_order, const ld_tensor *t,
     }
 }
 
+static json_t *conv(sk_ctx *c, json_t *v, unsigned depth);
+static json_t *conv_seq(sk_ctx *c, json_t *items, const char *cls, const char *loader,
+                        unsigned depth);
+static brine_status push_where(sk_ctx *c, size_t *mark, const char *key, size_t index);
+
+/* The items of dimensions dim.. of an object array, from *next on: skops keeps
+ * ndarray.tolist(), a list of lists for each dimension but the last. */
+static json_t *object_rows(sk_ctx *c, json_t *items, json_t *shape, size_t dim, size_t *next,
+                           unsigned depth)
+{
+    size_t n = (size_t)json_integer_value(json_array_get(shape, dim));
+    json_t *content = json_array();
+    for (size_t i = 0; content && i < n; i++) {
+        json_t *child;
+        if (dim + 1 < json_array_size(shape)) {
+            json_t *rows = object_rows(c, items, shape, dim + 1, next, depth + 1);
+            child = rows ? node("list", "builtins", "ListNode") : NULL;
+            if (child && json_object_set_new(child, "content", rows)) {
+                json_decref(child);
+                child = NULL;
+            } else if (!child)
+                json_decref(rows);
+        } else {
+            size_t mark;
+            push_where(c, &mark, NULL, *next);
+            child = conv(c, json_array_get(items, (*next)++), depth + 1);
+            c->where[mark] = 0;
+        }
+        if (!child || json_array_append_new(content, child)) {
+            json_decref(content);
+            if (!c->err->code)
+                ERR_NOMEM(c->err);
+            return NULL;
+        }
+    }
+    if (!content && !c->err->code)
+        ERR_NOMEM(c->err);
+    return content;
+}
+
+/* An object array (a gradient boosting's estimators_): skops' NdArrayNode of type "json",
+ * which rebuilds a 1-d array item by item and a deeper one with np.array(rows, dtype=object)
+ * — which would descend into items that are sequences, so those are refused. */
+static json_t *conv_object_array(sk_ctx *c, json_t *v, unsigned depth)
+{
+    json_t *shape = json_object_get(v, "shape"), *items = json_object_get(v, "items");
+    size_t nd = json_array_size(shape), numel = 1;
+    int ok = strcmp(json_string_value(json_object_get(v, "dtype")), "object") == 0 &&
+             json_is_array(items) && nd >= 1 && nd <= 32;
+    for (size_t i = 0; ok && i < nd; i++) {
+        json_t *d = json_array_get(shape, i);
+        ok = json_is_integer(d) && json_integer_value(d) >= (nd > 1 ? 1 : 0) &&
+             !__builtin_mul_overflow(numel, (size_t)json_integer_value(d), &numel);
+    }
+    ok = ok && numel == json_array_size(items);
+    for (size_t i = 0; ok && nd > 1 && i < numel; i++) {
+        json_t *x = json_array_get(items, i);
+        const char *t = json_string_value(json_object_get(x, "__type__"));
+        if (t && strcmp(t, "ref") == 0)
+            t = json_string_value(json_object_get(json_object_get(x, "value"), "__type__"));
+        ok = !json_is_array(x) && !(t && (strcmp(t, "tuple") == 0 || strcmp(t, "list") == 0 ||
+                                          strcmp(t, "ndarray") == 0));
+    }
+    if (!ok) {
+        refuse(c, "an object ndarray skops would not rebuild the same");
+        return NULL;
+    }
+    size_t next = 0;
+    json_t *content = object_rows(c, items, shape, 0, &next, depth);
+    json_t *dims = content ? conv_seq(c, shape, "tuple", "TupleNode", depth + 1) : NULL;
+    json_t *n = dims ? node("ndarray", "numpy", "NdArrayNode") : NULL;
+    if (!n || json_object_set_new(n, "content", content) ||
+        json_object_set_new(n, "type", json_string("json")) ||
+        json_object_set_new(n, "shape", dims)) {
+        if (!n) {
+            json_decref(content);
+            json_decref(dims);
+        }
+        json_decref(n);
+        if (!c->err->code)
+            ERR_NOMEM(c->err);
+        return NULL;
+    }
+    return n;
+}
+
 /* A structured array (a tree's nodes): brine's loader holds its records as a uint8 tensor of
  * shape + (itemsize,) and numpy's descr in the config; the member is the .npy numpy writes for
  * it — the descr as Python's repr of the list of (name, type) pairs, the records byte for
@@ -290,8 +376,10 @@ static json_t *conv_structured(sk_ctx *c, const ld_tensor *t, json_t *descr)
     return file ? array_node(c, "ndarray", file) : NULL;
 }
 
-static json_t *conv_ndarray(sk_ctx *c, json_t *v)
+static json_t *conv_ndarray(sk_ctx *c, json_t *v, unsigned depth)
 {
+    if (json_is_string(json_object_get(v, "dtype")))
+        return conv_object_array(c, v, depth);
     const char *name = json_string_value(json_object_get(v, "name"));
     json_t *bo = json_object_get(v, "byteorder");
     if (!name) {
@@ -537,6 +625,85 @@ static json_t *reduce_node(sk_ctx *c, const char *module, const char *cls, const
     return n;
 }
 
+/* numpy.random.RandomState: __randomstate_ctor('MT19937') (numpy 1) or
+ * __randomstate_ctor(__bit_generator_ctor(MT19937)) (numpy 2), then __setstate__ of
+ * get_state(legacy=False). skops' RandomStateNode does RandomState().set_state(that dict),
+ * the same as long as the bit generator is RandomState's own, MT19937. */
+static json_t *random_state(sk_ctx *c, json_t *v, unsigned depth)
+{
+    json_t *args = json_object_get(v, "args"), *state = json_object_get(v, "state");
+    json_t *a0 = json_array_get(args, 0);
+    if (json_is_object(a0) && json_object_get(a0, "__type__") &&
+        strcmp(json_string_value(json_object_get(a0, "__type__")), "ref") == 0)
+        a0 = json_object_get(a0, "value");
+    const char *ctor = json_string_value(json_object_get(a0, "callee"));
+    json_t *bg = json_array_get(json_object_get(a0, "args"), 0);
+    const char *bg_name = json_string_value(json_object_get(bg, "name"));
+    int mt = (json_is_string(a0) && strcmp(json_string_value(a0), "MT19937") == 0) ||
+             (ctor && strcmp(ctor, "numpy.random._pickle.__bit_generator_ctor") == 0 &&
+              json_array_size(json_object_get(a0, "args")) == 1 && bg_name &&
+              strcmp(bg_name, "numpy.random._mt19937.MT19937") == 0);
+    const char *kind = json_string_value(json_object_get(state, "bit_generator"));
+    if (!mt || json_array_size(args) != 1 || !json_is_object(state) ||
+        json_object_get(state, "__type__") || !kind || strcmp(kind, "MT19937") != 0 ||
+        json_object_get(v, "items")) {
+        refuse(c, "a numpy RandomState not built on MT19937 with a state dict");
+        return NULL;
+    }
+    json_t *n = node("RandomState", "numpy.random.mtrand", "RandomStateNode");
+    json_t *content = n ? conv_dict(c, state, depth + 1) : NULL;
+    if (!content || json_object_set_new(n, "content", content)) {
+        if (!n)
+            ERR_NOMEM(c->err);
+        json_decref(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* scikit-learn's Cython losses (sklearn._loss._loss.CyHalfBinomialLoss, ...): pickled as
+ * CyX() (newer Cython) or __pyx_unpickle_CyX(CyX, checksum, (fields...)), which sets the
+ * fields in order. skops' LossNode calls CyX(*args): for the second form skops itself writes
+ * the fields as the arguments, which __init__ takes in the same order. Fields must be plain
+ * numbers. */
+static json_t *cy_loss(sk_ctx *c, json_t *v, const char *name, unsigned depth)
+{
+    json_t *args = json_object_get(v, "args"), *ctor_args = NULL;
+    const char *how = json_string_value(json_object_get(v, "how"));
+    int plain = how && strcmp(how, "reduce") == 0 && !json_object_get(v, "state") &&
+                !json_object_get(v, "items");
+    char cls[128] = "";
+    if (plain && strncmp(name, "Cy", 2) == 0 && strchr(name, '.') == NULL &&
+        json_array_size(args) == 0) {
+        snprintf(cls, sizeof cls, "%s", name);
+        ctor_args = args;
+    } else if (plain && strncmp(name, "__pyx_unpickle_Cy", 17) == 0 && json_array_size(args) == 3) {
+        const char *type = json_string_value(json_object_get(json_array_get(args, 0), "name"));
+        json_t *fields = json_object_get(json_array_get(args, 2), "items");
+        snprintf(cls, sizeof cls, "%s", name + 15);
+        if (type && strncmp(type, "sklearn._loss._loss.", 20) == 0 && strcmp(type + 20, cls) == 0 &&
+            json_is_array(fields))
+            ctor_args = fields;
+        for (size_t i = 0; ctor_args && i < json_array_size(fields); i++)
+            if (!json_is_number(json_array_get(fields, i)))
+                ctor_args = NULL;
+    }
+    if (!ctor_args) {
+        char what[256];
+        snprintf(what, sizeof what, "the Cython loss object sklearn._loss._loss.%.100s", name);
+        refuse(c, what);
+        return NULL;
+    }
+    json_t *empty = json_object();
+    json_t *n =
+        empty ? reduce_node(c, "sklearn._loss._loss", cls, "LossNode", ctor_args, empty, depth)
+              : NULL;
+    json_decref(empty);
+    if (!empty)
+        ERR_NOMEM(c->err);
+    return n;
+}
+
 /* scikit-learn's Cython helper newObj(cls), defined as `return cls.__new__(cls)` in the
  * binary trees (KDTree, BallTree) and distance metrics, which pickle themselves as
  * (newObj, (cls,), state tuple): the same as skops' ObjectNode. Only these modules' own. */
@@ -606,6 +773,10 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         }
         return n;
     }
+    if (strcmp(fn, "numpy.random._pickle.__randomstate_ctor") == 0)
+        return random_state(c, v, depth);
+    if (strncmp(fn, "sklearn._loss._loss.", 20) == 0)
+        return cy_loss(c, v, fn + 20, depth);
     /* Tree(n_features, n_classes, n_outputs) then __setstate__(state): skops' TreeNode */
     if (strcmp(fn, "sklearn.tree._tree.Tree") == 0 && how && strcmp(how, "reduce") == 0 &&
         json_is_array(args) && json_is_object(state) && !json_object_get(state, "__type__") &&
@@ -671,7 +842,7 @@ static json_t *conv(sk_ctx *c, json_t *v, unsigned depth)
         if (strcmp(type, "list") == 0 && !json_object_get(v, "state"))
             return conv_seq(c, json_object_get(v, "items"), "list", "ListNode", depth);
         if (strcmp(type, "ndarray") == 0)
-            return conv_ndarray(c, v);
+            return conv_ndarray(c, v, depth);
         if (strcmp(type, "object") == 0)
             return conv_object(c, v, depth);
         if (strcmp(type, "global") == 0 && json_is_string(json_object_get(v, "name")))

@@ -1250,6 +1250,49 @@ static brine_status tensor_value(walker *w, pk_id id, json_t **out)
     return st;
 }
 
+/* An object array — numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') + BUILD (1, shape,
+ * dtype('O8'), fortran, [items in C order]) — in a load: {"__type__": "ndarray", "dtype":
+ * "object", "shape": [...], "items": [...]}, each item walked as any value (a gradient
+ * boosting's estimators_ holds its trees so). 1 when id is one (st set), else 0. */
+static int object_array(walker *w, pk_id id, brine_status *st, json_t **out)
+{
+    const char *fn = callee(w, id);
+    if (!w->s->want_config || !fn ||
+        (strcmp(fn, "numpy.core.multiarray._reconstruct") != 0 &&
+         strcmp(fn, "numpy._core.multiarray._reconstruct") != 0))
+        return 0;
+    const pk_node *state = N(w, id)->state ? N(w, N(w, id)->state) : NULL;
+    if (!state || state->kind != K_TUPLE || state->count != 5)
+        return 0;
+    const char *dc = callee(w, state->items[2]);
+    const pk_node *da =
+        dc && strcmp(dc, "numpy.dtype") == 0 ? args_of(w, state->items[2], 1, 3) : NULL;
+    const pk_node *list = N(w, state->items[4]);
+    int64_t shape[LD_MAX_DIMS];
+    uint32_t nd;
+    uint64_t numel;
+    if (!da || (!text_eq(N(w, da->items[0]), "O8") && !text_eq(N(w, da->items[0]), "O4")) ||
+        list->kind != K_LIST || list->state || !int_tuple(w, state->items[1], shape, &nd) ||
+        shape_numel(shape, nd, &numel) || numel != list->count)
+        return 0;
+    json_t *dims = NULL, *items = NULL;
+    *st = (*out = typed(w, "ndarray")) ? jset(w, *out, "dtype", json_string("object"))
+                                       : ERR_NOMEM(w->err);
+    if (!*st)
+        *st = (dims = json_array()) ? jset(w, *out, "shape", dims) : ERR_NOMEM(w->err);
+    for (uint32_t i = 0; i < nd && !*st; i++)
+        *st = jappend(w, dims, json_integer((json_int_t)shape[i]));
+    w->on_path[w->depth++] = id;
+    if (!*st && !(*st = walk_items(w, list, &items)))
+        *st = jset(w, *out, "items", items);
+    w->depth--;
+    if (*st) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return 1;
+}
+
 static brine_status walk_value(walker *w, pk_id id, json_t **out)
 {
     const pk_node *n = N(w, id);
@@ -1259,6 +1302,8 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
                          __LINE__);
     brine_status st = BRINE_OK;
     size_t before = w->s->n_tensors;
+    if (object_array(w, id, &st, out))
+        return st;
     if (tensor_call(w, id, &st)) {
         if (!st && w->s->n_tensors > before)
             st = tensor_value(w, id, out);
