@@ -639,14 +639,18 @@ static json_t *random_state(sk_ctx *c, json_t *v, unsigned depth)
     const char *ctor = json_string_value(json_object_get(a0, "callee"));
     json_t *bg = json_array_get(json_object_get(a0, "args"), 0);
     const char *bg_name = json_string_value(json_object_get(bg, "name"));
+    /* numpy 1.26 adds the bit generator's constructor: ('MT19937', __bit_generator_ctor) */
+    const char *a1 = json_string_value(json_object_get(json_array_get(args, 1), "name"));
+    int ctor_args = json_array_size(args) == 1 ||
+                    (json_array_size(args) == 2 && a1 &&
+                     strcmp(a1, "numpy.random._pickle.__bit_generator_ctor") == 0);
     int mt = (json_is_string(a0) && strcmp(json_string_value(a0), "MT19937") == 0) ||
              (ctor && strcmp(ctor, "numpy.random._pickle.__bit_generator_ctor") == 0 &&
               json_array_size(json_object_get(a0, "args")) == 1 && bg_name &&
               strcmp(bg_name, "numpy.random._mt19937.MT19937") == 0);
     const char *kind = json_string_value(json_object_get(state, "bit_generator"));
-    if (!mt || json_array_size(args) != 1 || !json_is_object(state) ||
-        json_object_get(state, "__type__") || !kind || strcmp(kind, "MT19937") != 0 ||
-        json_object_get(v, "items")) {
+    if (!mt || !ctor_args || !json_is_object(state) || json_object_get(state, "__type__") ||
+        !kind || strcmp(kind, "MT19937") != 0 || json_object_get(v, "items")) {
         refuse(c, "a numpy RandomState not built on MT19937 with a state dict");
         return NULL;
     }
@@ -661,28 +665,29 @@ static json_t *random_state(sk_ctx *c, json_t *v, unsigned depth)
     return n;
 }
 
-/* scikit-learn's Cython losses (sklearn._loss._loss.CyHalfBinomialLoss, ...): pickled as
- * CyX() (newer Cython) or __pyx_unpickle_CyX(CyX, checksum, (fields...)), which sets the
- * fields in order. skops' LossNode calls CyX(*args): for the second form skops itself writes
- * the fields as the arguments, which __init__ takes in the same order. Fields must be plain
- * numbers. */
-static json_t *cy_loss(sk_ctx *c, json_t *v, const char *name, unsigned depth)
+/* scikit-learn's Cython losses (sklearn._loss._loss.CyHalfBinomialLoss, ...; the module is
+ * plain `_loss` in the 1.5 wheels, and skops keeps that name too): pickled as CyX() (newer
+ * Cython) or __pyx_unpickle_CyX(CyX, checksum, (fields...)), which sets the fields in order.
+ * skops' LossNode calls CyX(*args): for the second form skops itself writes the fields as
+ * the arguments, which __init__ takes in the same order. Fields must be plain numbers. */
+static json_t *cy_loss(sk_ctx *c, json_t *v, const char *fn, unsigned depth)
 {
+    const char *dot = strrchr(fn, '.'), *name = dot + 1;
+    char module[32], cls[128] = "", type_want[192];
+    snprintf(module, sizeof module, "%.*s", (int)(dot - fn), fn);
     json_t *args = json_object_get(v, "args"), *ctor_args = NULL;
     const char *how = json_string_value(json_object_get(v, "how"));
     int plain = how && strcmp(how, "reduce") == 0 && !json_object_get(v, "state") &&
-                !json_object_get(v, "items");
-    char cls[128] = "";
-    if (plain && strncmp(name, "Cy", 2) == 0 && strchr(name, '.') == NULL &&
-        json_array_size(args) == 0) {
+                !json_object_get(v, "items") && strlen(name) < 100;
+    if (plain && strncmp(name, "Cy", 2) == 0 && json_array_size(args) == 0) {
         snprintf(cls, sizeof cls, "%s", name);
         ctor_args = args;
     } else if (plain && strncmp(name, "__pyx_unpickle_Cy", 17) == 0 && json_array_size(args) == 3) {
         const char *type = json_string_value(json_object_get(json_array_get(args, 0), "name"));
         json_t *fields = json_object_get(json_array_get(args, 2), "items");
         snprintf(cls, sizeof cls, "%s", name + 15);
-        if (type && strncmp(type, "sklearn._loss._loss.", 20) == 0 && strcmp(type + 20, cls) == 0 &&
-            json_is_array(fields))
+        snprintf(type_want, sizeof type_want, "%s.%s", module, cls);
+        if (type && strcmp(type, type_want) == 0 && json_is_array(fields))
             ctor_args = fields;
         for (size_t i = 0; ctor_args && i < json_array_size(fields); i++)
             if (!json_is_number(json_array_get(fields, i)))
@@ -690,14 +695,12 @@ static json_t *cy_loss(sk_ctx *c, json_t *v, const char *name, unsigned depth)
     }
     if (!ctor_args) {
         char what[256];
-        snprintf(what, sizeof what, "the Cython loss object sklearn._loss._loss.%.100s", name);
+        snprintf(what, sizeof what, "the Cython loss object %.150s", fn);
         refuse(c, what);
         return NULL;
     }
     json_t *empty = json_object();
-    json_t *n =
-        empty ? reduce_node(c, "sklearn._loss._loss", cls, "LossNode", ctor_args, empty, depth)
-              : NULL;
+    json_t *n = empty ? reduce_node(c, module, cls, "LossNode", ctor_args, empty, depth) : NULL;
     json_decref(empty);
     if (!empty)
         ERR_NOMEM(c->err);
@@ -775,8 +778,8 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
     }
     if (strcmp(fn, "numpy.random._pickle.__randomstate_ctor") == 0)
         return random_state(c, v, depth);
-    if (strncmp(fn, "sklearn._loss._loss.", 20) == 0)
-        return cy_loss(c, v, fn + 20, depth);
+    if (strncmp(fn, "sklearn._loss._loss.", 20) == 0 || strncmp(fn, "_loss.", 6) == 0)
+        return cy_loss(c, v, fn, depth);
     /* Tree(n_features, n_classes, n_outputs) then __setstate__(state): skops' TreeNode */
     if (strcmp(fn, "sklearn.tree._tree.Tree") == 0 && how && strcmp(how, "reduce") == 0 &&
         json_is_array(args) && json_is_object(state) && !json_object_get(state, "__type__") &&
