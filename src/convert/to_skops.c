@@ -665,6 +665,76 @@ static json_t *random_state(sk_ctx *c, json_t *v, unsigned depth)
     return n;
 }
 
+static json_t *deref(json_t *v)
+{
+    const char *t = json_string_value(json_object_get(v, "__type__"));
+    return t && strcmp(t, "ref") == 0 ? json_object_get(v, "value") : v;
+}
+
+/* numpy.random.Generator: __generator_ctor(__bit_generator_ctor(PCG64) + BUILD (state,
+ * seed_seq)), the SeedSequence a Cython pickle __pyx_unpickle_SeedSequence(SeedSequence,
+ * checksum, None) + BUILD with its fields in Cython's (sorted) order: entropy,
+ * n_children_spawned, pool, pool_size, spawn_key. skops' RandomGeneratorNode rebuilds
+ * SeedSequence(**seed_seq.state) — entropy, spawn_key, pool_size, n_children_spawned: the
+ * pool is recomputed from them — then the bit generator on it and its state set. */
+static json_t *random_generator(sk_ctx *c, json_t *v, unsigned depth)
+{
+    json_t *args = json_object_get(v, "args");
+    json_t *bg = deref(json_array_get(args, 0));
+    const char *bg_ctor = json_string_value(json_object_get(bg, "callee"));
+    const char *bg_cls =
+        json_string_value(json_object_get(json_array_get(json_object_get(bg, "args"), 0), "name"));
+    json_t *bg_state = json_object_get(json_object_get(bg, "state"), "items");
+    json_t *state = json_array_get(bg_state, 0), *ss = deref(json_array_get(bg_state, 1));
+    const char *ss_fn = json_string_value(json_object_get(ss, "callee"));
+    json_t *ss_args = json_object_get(ss, "args");
+    json_t *fields = json_object_get(json_object_get(ss, "state"), "items");
+    const char *ss_cls = json_string_value(json_object_get(json_array_get(ss_args, 0), "name"));
+    const char *kind = json_string_value(json_object_get(state, "bit_generator"));
+    json_t *entropy = json_array_get(fields, 0);
+    int ok = json_array_size(args) == 1 && !json_object_get(v, "state") && bg_ctor &&
+             strcmp(bg_ctor, "numpy.random._pickle.__bit_generator_ctor") == 0 && bg_cls &&
+             strncmp(bg_cls, "numpy.random._", 14) == 0 && kind &&
+             strcmp(strrchr(bg_cls, '.') + 1, kind) == 0 && json_array_size(bg_state) == 2 &&
+             json_is_object(state) && !json_object_get(state, "__type__") && ss_fn &&
+             strcmp(ss_fn, "numpy.random.bit_generator.__pyx_unpickle_SeedSequence") == 0 &&
+             ss_cls && strcmp(ss_cls, "numpy.random.bit_generator.SeedSequence") == 0 &&
+             json_array_size(ss_args) == 3 && json_is_null(json_array_get(ss_args, 2)) &&
+             json_array_size(fields) == 5 && !json_is_null(entropy) &&
+             json_is_integer(json_array_get(fields, 1)) &&
+             json_is_integer(json_array_get(fields, 3));
+    if (!ok) {
+        refuse(c, "a numpy Generator not pickled as numpy 2 does (bit generator state and "
+                  "SeedSequence)");
+        return NULL;
+    }
+    json_t *seed = json_pack("{s:O,s:O,s:O,s:O}", "entropy", entropy, "spawn_key",
+                             json_array_get(fields, 4), "pool_size", json_array_get(fields, 3),
+                             "n_children_spawned", json_array_get(fields, 1));
+    json_t *n = seed ? node("Generator", "numpy.random._generator", "RandomGeneratorNode") : NULL;
+    json_t *content = n ? json_object() : NULL;
+    if (!content || json_object_set_new(n, "content", content)) {
+        json_decref(seed);
+        json_decref(n);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
+    size_t mark;
+    push_where(c, &mark, "bit_generator", 0);
+    json_t *a = conv_dict(c, state, depth + 1);
+    c->where[mark] = 0;
+    json_t *b = a ? conv_dict(c, seed, depth + 1) : NULL;
+    json_decref(seed);
+    if (!a || json_object_set_new(content, "bit_generator", a) || !b ||
+        json_object_set_new(content, "seed_seq", b)) {
+        if (a && b)
+            ERR_NOMEM(c->err);
+        json_decref(n);
+        return NULL;
+    }
+    return n;
+}
+
 /* scikit-learn's Cython losses (sklearn._loss._loss.CyHalfBinomialLoss, ...; the module is
  * plain `_loss` in the 1.5 wheels, and skops keeps that name too): pickled as CyX() (newer
  * Cython) or __pyx_unpickle_CyX(CyX, checksum, (fields...)), which sets the fields in order.
@@ -778,6 +848,8 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
     }
     if (strcmp(fn, "numpy.random._pickle.__randomstate_ctor") == 0)
         return random_state(c, v, depth);
+    if (strcmp(fn, "numpy.random._pickle.__generator_ctor") == 0)
+        return random_generator(c, v, depth);
     if (strncmp(fn, "sklearn._loss._loss.", 20) == 0 || strncmp(fn, "_loss.", 6) == 0)
         return cy_loss(c, v, fn, depth);
     /* Tree(n_features, n_classes, n_outputs) then __setstate__(state): skops' TreeNode */
@@ -852,7 +924,15 @@ static json_t *conv(sk_ctx *c, json_t *v, unsigned depth)
             return conv_global(c, json_string_value(json_object_get(v, "name")));
         if (strcmp(type, "ref") == 0 && json_object_get(v, "value"))
             return conv(c, json_object_get(v, "value"), depth + 1);
-        if (strcmp(type, "float") == 0) {
+        if (strcmp(type, "int") == 0) { /* past int64: json.dumps writes its digits */
+            const char *d = json_string_value(json_object_get(v, "value"));
+            if (!d || !d[d[0] == '-'] ||
+                strspn(d + (d[0] == '-'), "0123456789") != strlen(d + (d[0] == '-'))) {
+                refuse(c, "an int too large to write as JSON digits");
+                return NULL;
+            }
+            n = json_node(d);
+        } else if (strcmp(type, "float") == 0) {
             const char *f = json_string_value(json_object_get(v, "value"));
             const char *py = !f                       ? NULL
                              : strcmp(f, "nan") == 0  ? "NaN"
