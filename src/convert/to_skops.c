@@ -882,6 +882,13 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         return NULL;
     }
     json_t *n = named_node(c, cls, "ObjectNode");
+    /* no BUILD: __getstate__() is None (Python 3.11 for an empty __dict__), which skops
+     * writes as a JSON null and skips on load */
+    if (n && !state && json_object_set_new(n, "content", json_node("null"))) {
+        json_decref(n);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
     if (n && state) {
         json_t *content = stype ? conv(c, state, depth + 1) : conv_dict(c, state, depth + 1);
         if (!content || json_object_set_new(n, "content", content)) {
