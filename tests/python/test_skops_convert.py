@@ -25,7 +25,7 @@ VENV = CACHE + "/venv/bin/python"
 # scikit-learn 1.9.1 (project venv, skops 0.16 installed) and the release venvs of
 # requirements-sklearn-*.txt, which have no skops: skops 0.16 (pure Python) is imported there
 # from the project venv's site-packages, so each release loads what its own pickles hold
-RELEASES = {"1.9.1": VENV, "1.1": CACHE + "/sk-1.1/bin/python",
+RELEASES = {"1.9.1": VENV, "1.1": CACHE + "/sk-1.1/bin/python", "1.2": "/usr/bin/python3",
             "1.3": CACHE + "/sk-1.3/bin/python", "1.5": CACHE + "/sk-1.5/bin/python"}
 needs_brine = pytest.mark.skipif(bt.brine_path() is None, reason="no brine binary (set BRINE)")
 
