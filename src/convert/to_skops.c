@@ -36,6 +36,7 @@ typedef struct member {
 
 typedef struct sk_ctx {
     const brine_model *m;
+    mem_budget *mem;
     member *members;
     size_t n_members, cap_members;
     char where[512]; /* the config path of the value being converted, for messages */
@@ -150,17 +151,14 @@ static const char *add_npy(sk_ctx *c, const char *descr, uint32_t ndim, const in
         return NULL;
     }
     if (c->n_members == c->cap_members) {
-        size_t cap = c->cap_members ? c->cap_members * 2 : 16;
-        member *grown = realloc(c->members, cap * sizeof *grown);
-        if (!grown) {
+        if (mem_grow(c->mem, (void **)&c->members, &c->cap_members, c->n_members + 1,
+                     sizeof *c->members)) {
             ERR_NOMEM(c->err);
             return NULL;
         }
-        c->members = grown;
-        c->cap_members = cap;
     }
     size_t len = 10 + head_len + (size_t)nbytes;
-    uint8_t *p = malloc(len);
+    uint8_t *p = mem_alloc(c->mem, len);
     if (!p) {
         ERR_NOMEM(c->err);
         return NULL;
@@ -172,21 +170,21 @@ static const char *add_npy(sk_ctx *c, const char *descr, uint32_t ndim, const in
     memset(p + 10 + h, ' ', pad);
     p[10 + head_len - 1] = '\n';
     if (t) {
-        uint8_t *c_order = fortran ? malloc(nbytes ? (size_t)nbytes : 1) : p + 10 + head_len;
+        uint8_t *c_order = fortran ? mem_alloc(c->mem, (size_t)nbytes) : p + 10 + head_len;
         if (!c_order) {
-            free(p);
+            mem_free(c->mem, p, len);
             ERR_NOMEM(c->err);
             return NULL;
         }
         if (ld_tensor_read(&c->m->set, t, c_order, nbytes, c->err)) {
             if (fortran)
-                free(c_order);
-            free(p);
+                mem_free(c->mem, c_order, (size_t)nbytes);
+            mem_free(c->mem, p, len);
             return NULL;
         }
         if (fortran) {
             to_fortran(p + 10 + head_len, c_order, t, t->dtype->size);
-            free(c_order);
+            mem_free(c->mem, c_order, (size_t)nbytes);
         }
     } else if (nbytes) {
         memcpy(p + 10 + head_len, raw, (size_t)nbytes);
@@ -1017,7 +1015,9 @@ static brine_status write_zip(void *ctx, int fd, brine_error *err)
 {
     const zip_out *z = ctx;
     size_t n = z->c->n_members + 1;
-    uint32_t *offsets = calloc(n, sizeof *offsets), *crcs = calloc(n, sizeof *crcs);
+    mem_budget *mem = z->c->mem;
+    uint32_t *offsets = mem_calloc(mem, n, sizeof *offsets),
+             *crcs = mem_calloc(mem, n, sizeof *crcs);
     brine_status st = offsets && crcs ? BRINE_OK : ERR_NOMEM(err);
     uint64_t at = 0;
     for (size_t i = 0; i < n && !st; i++) {
@@ -1065,8 +1065,8 @@ static brine_status write_zip(void *ctx, int fd, brine_error *err)
         le32(e + 16, (uint32_t)cd_start);
         st = write_all(fd, e, sizeof e, err);
     }
-    free(offsets);
-    free(crcs);
+    mem_free(mem, offsets, offsets ? n * sizeof *offsets : 0);
+    mem_free(mem, crcs, crcs ? n * sizeof *crcs : 0);
     return st;
 }
 
@@ -1080,7 +1080,8 @@ brine_status brine_model_write_skops(const brine_model *m, const char *path,
     if (!m->set.g || !m->config_json)
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "%s files hold no pickled scikit-learn estimator", m->format);
-    sk_ctx c = {.m = m, .err = err};
+    /* the model's budget: what the archive's members take counts with the tensors' */
+    sk_ctx c = {.m = m, .mem = (mem_budget *)&m->mem, .err = err};
     json_t *doc = json_loads(m->config_json, JSON_DECODE_ANY, NULL);
     /* brine's walk keeps no config when it meets a value it does not read (a structured
      * array such as a tree's nodes): the file is then not converted at all */
@@ -1109,8 +1110,8 @@ brine_status brine_model_write_skops(const brine_model *m, const char *path,
         st = atomic_write(path, write_zip, &z, flags, NULL, err);
     }
     for (size_t i = 0; i < c.n_members; i++)
-        free(c.members[i].data);
-    free(c.members);
+        mem_free(c.mem, c.members[i].data, c.members[i].len);
+    mem_free(c.mem, c.members, c.cap_members * sizeof *c.members);
     free(text);
     json_decref(schema);
     json_decref(doc);
