@@ -319,13 +319,17 @@ static json_t *conv_object_array(sk_ctx *c, json_t *v, unsigned depth)
     json_t *content = object_rows(c, items, shape, 0, &next, depth);
     json_t *dims = content ? conv_seq(c, shape, "tuple", "TupleNode", depth + 1) : NULL;
     json_t *n = dims ? node("ndarray", "numpy", "NdArrayNode") : NULL;
-    if (!n || json_object_set_new(n, "content", content) ||
-        json_object_set_new(n, "type", json_string("json")) ||
+    if (!n) {
+        json_decref(content);
+        json_decref(dims);
+        if (!c->err->code)
+            ERR_NOMEM(c->err);
+        return NULL;
+    }
+    /* each set_new takes its value even when it fails: all three run */
+    if (json_object_set_new(n, "content", content) |
+        json_object_set_new(n, "type", json_string("json")) |
         json_object_set_new(n, "shape", dims)) {
-        if (!n) {
-            json_decref(content);
-            json_decref(dims);
-        }
         json_decref(n);
         if (!c->err->code)
             ERR_NOMEM(c->err);
@@ -499,7 +503,9 @@ static json_t *conv_seq(sk_ctx *c, json_t *items, const char *cls, const char *l
                         unsigned depth)
 {
     json_t *n = node(cls, "builtins", loader), *content = json_array();
-    if (!n || !content || json_object_set_new(n, "content", content)) {
+    if (!n || !content || json_object_set_new(n, "content", content)) { /* set_new takes it */
+        if (!n)
+            json_decref(content);
         json_decref(n);
         ERR_NOMEM(c->err);
         return NULL;
@@ -512,6 +518,8 @@ static json_t *conv_seq(sk_ctx *c, json_t *items, const char *cls, const char *l
         json_t *child = conv(c, x, depth + 1);
         if (!child || json_array_append_new(content, child)) {
             json_decref(n);
+            if (child)
+                ERR_NOMEM(c->err);
             return NULL;
         }
         c->where[mark] = 0;
@@ -523,8 +531,16 @@ static json_t *conv_dict(sk_ctx *c, json_t *obj, unsigned depth)
 {
     json_t *n = node("dict", "builtins", "DictNode"), *content = json_object(),
            *types = node("list", "builtins", "ListNode"), *tlist = json_array();
-    if (!n || !content || !types || !tlist || json_object_set_new(n, "content", content) ||
-        json_object_set_new(types, "content", tlist) ||
+    if (!n || !content || !types || !tlist) {
+        json_decref(n);
+        json_decref(content);
+        json_decref(types);
+        json_decref(tlist);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
+    /* each set_new takes its value even when it fails: all three run */
+    if (json_object_set_new(n, "content", content) | json_object_set_new(types, "content", tlist) |
         json_object_set_new(n, "key_types", types)) {
         json_decref(n);
         ERR_NOMEM(c->err);
@@ -538,12 +554,21 @@ static json_t *conv_dict(sk_ctx *c, json_t *obj, unsigned depth)
         push_where(c, &mark, k, 0);
         json_t *child = conv(c, x, depth + 1);
         json_t *type = child ? node("str", "builtins", "TypeNode") : NULL;
-        if (!child || !type || json_object_set_new(content, k, child) ||
-            json_array_append_new(tlist, type)) {
+        if (!child) {
+            json_decref(n);
+            return NULL;
+        }
+        if (!type) /* set_new and append_new take their value even when they fail */
+            json_decref(child);
+        if (!type || json_object_set_new(content, k, child)) {
             json_decref(type);
             json_decref(n);
-            if (child && !type)
-                ERR_NOMEM(c->err);
+            ERR_NOMEM(c->err);
+            return NULL;
+        }
+        if (json_array_append_new(tlist, type)) {
+            json_decref(n);
+            ERR_NOMEM(c->err);
             return NULL;
         }
         c->where[mark] = 0;
@@ -603,7 +628,9 @@ static json_t *reduce_node(sk_ctx *c, const char *module, const char *cls, const
                            json_t *args, json_t *state, unsigned depth)
 {
     json_t *n = node(cls, module, loader), *reduce = json_object();
-    if (!n || !reduce || json_object_set_new(n, "__reduce__", reduce)) {
+    if (!n || !reduce || json_object_set_new(n, "__reduce__", reduce)) { /* takes reduce */
+        if (!n)
+            json_decref(reduce);
         json_decref(n);
         ERR_NOMEM(c->err);
         return NULL;
@@ -612,10 +639,15 @@ static json_t *reduce_node(sk_ctx *c, const char *module, const char *cls, const
     push_where(c, &mark, "__reduce__", 0);
     json_t *a = conv_seq(c, args, "tuple", "TupleNode", depth + 1);
     c->where[mark] = 0;
-    json_t *content = a ? conv_dict(c, state, depth + 1) : NULL;
-    if (!a || json_object_set_new(reduce, "args", a) || !content ||
-        json_object_set_new(n, "content", content)) {
-        if (a && content)
+    if (!a || json_object_set_new(reduce, "args", a)) {
+        if (a)
+            ERR_NOMEM(c->err);
+        json_decref(n);
+        return NULL;
+    }
+    json_t *content = conv_dict(c, state, depth + 1);
+    if (!content || json_object_set_new(n, "content", content)) {
+        if (content)
             ERR_NOMEM(c->err);
         json_decref(n);
         return NULL;
@@ -655,7 +687,7 @@ static json_t *random_state(sk_ctx *c, json_t *v, unsigned depth)
     json_t *n = node("RandomState", "numpy.random.mtrand", "RandomStateNode");
     json_t *content = n ? conv_dict(c, state, depth + 1) : NULL;
     if (!content || json_object_set_new(n, "content", content)) {
-        if (!n)
+        if (!n || content)
             ERR_NOMEM(c->err);
         json_decref(n);
         return NULL;
@@ -721,11 +753,17 @@ static json_t *random_generator(sk_ctx *c, json_t *v, unsigned depth)
     push_where(c, &mark, "bit_generator", 0);
     json_t *a = conv_dict(c, state, depth + 1);
     c->where[mark] = 0;
-    json_t *b = a ? conv_dict(c, seed, depth + 1) : NULL;
+    if (!a || json_object_set_new(content, "bit_generator", a)) {
+        if (a)
+            ERR_NOMEM(c->err);
+        json_decref(seed);
+        json_decref(n);
+        return NULL;
+    }
+    json_t *b = conv_dict(c, seed, depth + 1);
     json_decref(seed);
-    if (!a || json_object_set_new(content, "bit_generator", a) || !b ||
-        json_object_set_new(content, "seed_seq", b)) {
-        if (a && b)
+    if (!b || json_object_set_new(content, "seed_seq", b)) {
+        if (b)
             ERR_NOMEM(c->err);
         json_decref(n);
         return NULL;
@@ -817,6 +855,8 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         json_t *arr = file ? array_node(c, "ndarray", file) : NULL;
         json_t *n = arr ? node("dtype", "numpy", "DTypeNode") : NULL;
         if (arr && (!n || json_object_set_new(n, "content", arr))) {
+            if (!n)
+                json_decref(arr);
             json_decref(n);
             ERR_NOMEM(c->err);
             return NULL;
@@ -828,6 +868,8 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         json_t *n = node("slice", "builtins", "SliceNode"), *content = json_object();
         static const char *const part[] = {"start", "stop", "step"};
         int bad = !n || !content || json_object_set_new(n, "content", content);
+        if (!n)
+            json_decref(content);
         for (size_t i = 0; i < 3 && !bad; i++) {
             json_t *a = json_array_get(args, i);
             if (!json_is_integer(a) && !json_is_null(a)) {
@@ -890,6 +932,8 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
     if (n && state) {
         json_t *content = stype ? conv(c, state, depth + 1) : conv_dict(c, state, depth + 1);
         if (!content || json_object_set_new(n, "content", content)) {
+            if (content)
+                ERR_NOMEM(c->err);
             json_decref(n);
             return NULL;
         }
@@ -1082,17 +1126,18 @@ brine_status brine_model_write_skops(const brine_model *m, const char *path,
                        "%s files hold no pickled scikit-learn estimator", m->format);
     /* the model's budget: what the archive's members take counts with the tensors' */
     sk_ctx c = {.m = m, .mem = (mem_budget *)&m->mem, .err = err};
-    json_t *doc = json_loads(m->config_json, JSON_DECODE_ANY, NULL);
+    /* the loader's config document itself: parsing config_json again could lose a key to a
+     * failed allocation inside jansson without saying so */
+    const json_t *doc = m->set.config;
     /* brine's walk keeps no config when it meets a value it does not read (a structured
      * array such as a tree's nodes): the file is then not converted at all */
     if (json_is_object(doc) && json_object_size(doc) == 0) {
-        json_decref(doc);
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "brine's loader does not decode every value of this file (an array of a "
                        "kind it does not read, such as a tree's structured node array), so it "
                        "has no exact skops representation: not converted");
     }
-    json_t *schema = doc ? conv(&c, doc, 0) : NULL;
+    json_t *schema = doc ? conv(&c, (json_t *)doc, 0) : NULL;
     char *text = NULL;
     brine_status st = BRINE_OK;
     if (!doc)
@@ -1114,6 +1159,5 @@ brine_status brine_model_write_skops(const brine_model *m, const char *path,
     mem_free(c.mem, c.members, c.cap_members * sizeof *c.members);
     free(text);
     json_decref(schema);
-    json_decref(doc);
     return st;
 }
