@@ -3,15 +3,20 @@
  *
  * The input is the model's typed config (docs/config.md) and its tensors: skops' schema.json
  * (protocol 2, the node kinds of skops 0.16: JsonNode, ListNode, TupleNode, DictNode,
- * ObjectNode, NdArrayNode, DTypeNode, TypeNode) is built from the config, and each array
- * becomes a .npy member. An object becomes an ObjectNode only when the pickle builds it the way
- * skops rebuilds one — cls.__new__(cls) then __setstate__(state) (NEWOBJ with no arguments, or
- * copyreg._reconstructor(cls, object, None)) — so the archive loads into the same value. Every
- * other value (reduce calls with arguments, functions, non-str dict keys, object or structured
- * arrays, big-endian data) is refused with its place in the file: never approximated.
+ * ObjectNode, NdArrayNode, DTypeNode, TypeNode, TreeNode, LossNode, RandomStateNode,
+ * RandomGeneratorNode) is built from the config, and each array becomes a .npy member. An
+ * object becomes an ObjectNode only when the pickle builds it the way skops rebuilds one —
+ * cls.__new__(cls) then __setstate__(state) (NEWOBJ with no arguments,
+ * copyreg._reconstructor(cls, object, None), or sklearn's newObj(cls)) — and the few reduce
+ * calls skops has its own node for are matched exactly (sklearn's Tree, its Cython losses,
+ * numpy's RandomState and Generator), so the archive loads into the same value: the schema is
+ * the one skops.io.dump writes for the same estimator (tests/python/test_skops_convert.py
+ * compares them). Structured arrays keep numpy's descr and their bytes; object arrays become
+ * skops' JSON arrays. Every other value (other reduce calls with arguments, functions, non-str
+ * dict keys, big-endian data) is refused with its place in the file: never approximated.
  *
  * The zip is written stored (no compression) by hand: a few fixed headers, every size checked
- * to fit the 32-bit fields.
+ * to fit the 32-bit fields. Buffers come from the model's memory budget.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1129,13 +1134,13 @@ brine_status brine_model_write_skops(const brine_model *m, const char *path,
     /* the loader's config document itself: parsing config_json again could lose a key to a
      * failed allocation inside jansson without saying so */
     const json_t *doc = m->set.config;
-    /* brine's walk keeps no config when it meets a value it does not read (a structured
-     * array such as a tree's nodes): the file is then not converted at all */
+    /* brine's walk keeps no config when it meets a value it does not read (an array of a
+     * dtype it does not map): the file is then not converted at all */
     if (json_is_object(doc) && json_object_size(doc) == 0) {
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "brine's loader does not decode every value of this file (an array of a "
-                       "kind it does not read, such as a tree's structured node array), so it "
-                       "has no exact skops representation: not converted");
+                       "kind it does not read), so it has no exact skops representation: not "
+                       "converted");
     }
     json_t *schema = doc ? conv(&c, (json_t *)doc, 0) : NULL;
     char *text = NULL;

@@ -377,7 +377,6 @@ brine_status fmt_model_root(fmt_env *env, const char *member, const pk_graph *g,
     }
     if (!loading)
         ld_set_free(set);
-    if (getenv("BRINE_DEBUG_LD") && st) fprintf(stderr, "DEBUG ld: %s\n", err.msg);
     if (st == BRINE_ERR_NOMEM || st == BRINE_OK || st == BRINE_ERR_UNSUPPORTED)
         return st == BRINE_ERR_NOMEM ? st : BRINE_OK;
     return scan_add_finding(sc, BRINE_INVALID, st == BRINE_ERR_LIMIT ? "limit" : "bad-tensor", NULL,

@@ -1,13 +1,19 @@
 """`brine convert model.pkl model.skops` (issue 13 item 2): a pickled scikit-learn estimator
 written as a skops archive from the pickle's graph, nothing unpickled by brine.
 
-The project venv (scikit-learn 1.9.1, skops 0.16) fits a matrix of estimators on small data,
-pickles them (protocols 2 and 5, and joblib) and saves the original's predictions. brine
-converts each; the same venv loads brine's archive with
+Each scikit-learn release available (the project venv's 1.9.1, Debian's 1.2 and the release
+venvs 1.1, 1.3, 1.5) fits a matrix of estimators on small data — linear models, SVC, trees,
+forests, extra trees, gradient boosting, HistGradientBoosting, k-NN on a KD and a ball tree,
+k-means, naive Bayes, PCA, scalers, encoders, imputers, Pipeline, ColumnTransformer,
+FeatureUnion — pickles them (protocols 2 and 5, and joblib), saves the original's predictions
+and skops.io.dump's archive of the same live estimator (benign fixtures made here). brine
+converts each; the writing release loads brine's archive with
 skops.io.load(f, trusted=skops.io.get_untrusted_types(file=f)) — never the pickle — and
-predicts. Every estimator must either convert and predict exactly the same (np.array_equal),
-or be refused with exit 1 and a message naming what skops cannot represent. The estimators
-expected to convert are listed: a regression there fails the test. The matrix is printed.
+predicts. Every estimator must either convert, predict exactly the same (np.array_equal) and
+have skops.io.dump's schema (node kinds, classes, modules, JSON values, every .npy member's
+descr, shape, order and bytes), or be refused with exit 1 and a message naming what skops
+cannot represent. The estimators expected to convert are listed: a regression there fails the
+test. The matrix is printed.
 
 Run: BRINE=build/brine /usr/bin/python3 -m pytest -q -s tests/python/test_skops_convert.py
 """
