@@ -3,15 +3,20 @@
  *
  * The input is the model's typed config (docs/config.md) and its tensors: skops' schema.json
  * (protocol 2, the node kinds of skops 0.16: JsonNode, ListNode, TupleNode, DictNode,
- * ObjectNode, NdArrayNode, DTypeNode, TypeNode) is built from the config, and each array
- * becomes a .npy member. An object becomes an ObjectNode only when the pickle builds it the way
- * skops rebuilds one — cls.__new__(cls) then __setstate__(state) (NEWOBJ with no arguments, or
- * copyreg._reconstructor(cls, object, None)) — so the archive loads into the same value. Every
- * other value (reduce calls with arguments, functions, non-str dict keys, object or structured
- * arrays, big-endian data) is refused with its place in the file: never approximated.
+ * ObjectNode, NdArrayNode, DTypeNode, TypeNode, TreeNode, LossNode, RandomStateNode,
+ * RandomGeneratorNode) is built from the config, and each array becomes a .npy member. An
+ * object becomes an ObjectNode only when the pickle builds it the way skops rebuilds one —
+ * cls.__new__(cls) then __setstate__(state) (NEWOBJ with no arguments,
+ * copyreg._reconstructor(cls, object, None), or sklearn's newObj(cls)) — and the few reduce
+ * calls skops has its own node for are matched exactly (sklearn's Tree, its Cython losses,
+ * numpy's RandomState and Generator), so the archive loads into the same value: the schema is
+ * the one skops.io.dump writes for the same estimator (tests/python/test_skops_convert.py
+ * compares them). Structured arrays keep numpy's descr and their bytes; object arrays become
+ * skops' JSON arrays. Every other value (other reduce calls with arguments, functions, non-str
+ * dict keys, big-endian data) is refused with its place in the file: never approximated.
  *
  * The zip is written stored (no compression) by hand: a few fixed headers, every size checked
- * to fit the 32-bit fields.
+ * to fit the 32-bit fields. Buffers come from the model's memory budget.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +41,7 @@ typedef struct member {
 
 typedef struct sk_ctx {
     const brine_model *m;
+    mem_budget *mem;
     member *members;
     size_t n_members, cap_members;
     char where[512]; /* the config path of the value being converted, for messages */
@@ -123,16 +129,17 @@ static const np_type *np_by_code(const char *code)
     return NULL;
 }
 
-/* Adds a member: the .npy header (format 1.0, C order) for descr and shape, then nbytes of
- * data taken from fill (a tensor) or from raw. Returns its name or NULL (err set). */
+/* Adds a member: the .npy header (format 1.0) for descr (its Python repr, as numpy's
+ * header holds it) and shape, then nbytes of data taken from t (a tensor, in C order or
+ * rewritten in Fortran order) or from raw. Returns its name or NULL (err set). */
 static void to_fortran(uint8_t *dst, const uint8_t *c_order, const ld_tensor *t, uint32_t size);
 
 static const char *add_npy(sk_ctx *c, const char *descr, uint32_t ndim, const int64_t *shape,
                            const ld_tensor *t, const uint8_t *raw, uint64_t nbytes, int fortran)
 {
     char header[4096];
-    int h = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': %s, 'shape': (",
-                     descr, fortran ? "True" : "False");
+    int h = snprintf(header, sizeof header, "{'descr': %s, 'fortran_order': %s, 'shape': (", descr,
+                     fortran ? "True" : "False");
     for (uint32_t i = 0; i < ndim && h > 0 && (size_t)h < sizeof header - 64; i++)
         h += snprintf(header + h, sizeof header - (size_t)h, "%s%" PRId64 "%s", i ? " " : "",
                       shape[i], ndim == 1 || i + 1 < ndim ? "," : "");
@@ -149,17 +156,14 @@ static const char *add_npy(sk_ctx *c, const char *descr, uint32_t ndim, const in
         return NULL;
     }
     if (c->n_members == c->cap_members) {
-        size_t cap = c->cap_members ? c->cap_members * 2 : 16;
-        member *grown = realloc(c->members, cap * sizeof *grown);
-        if (!grown) {
+        if (mem_grow(c->mem, (void **)&c->members, &c->cap_members, c->n_members + 1,
+                     sizeof *c->members)) {
             ERR_NOMEM(c->err);
             return NULL;
         }
-        c->members = grown;
-        c->cap_members = cap;
     }
     size_t len = 10 + head_len + (size_t)nbytes;
-    uint8_t *p = malloc(len);
+    uint8_t *p = mem_alloc(c->mem, len);
     if (!p) {
         ERR_NOMEM(c->err);
         return NULL;
@@ -171,21 +175,21 @@ static const char *add_npy(sk_ctx *c, const char *descr, uint32_t ndim, const in
     memset(p + 10 + h, ' ', pad);
     p[10 + head_len - 1] = '\n';
     if (t) {
-        uint8_t *c_order = fortran ? malloc(nbytes ? (size_t)nbytes : 1) : p + 10 + head_len;
+        uint8_t *c_order = fortran ? mem_alloc(c->mem, (size_t)nbytes) : p + 10 + head_len;
         if (!c_order) {
-            free(p);
+            mem_free(c->mem, p, len);
             ERR_NOMEM(c->err);
             return NULL;
         }
         if (ld_tensor_read(&c->m->set, t, c_order, nbytes, c->err)) {
             if (fortran)
-                free(c_order);
-            free(p);
+                mem_free(c->mem, c_order, (size_t)nbytes);
+            mem_free(c->mem, p, len);
             return NULL;
         }
         if (fortran) {
             to_fortran(p + 10 + head_len, c_order, t, t->dtype->size);
-            free(c_order);
+            mem_free(c->mem, c_order, (size_t)nbytes);
         }
     } else if (nbytes) {
         memcpy(p + 10 + head_len, raw, (size_t)nbytes);
@@ -249,8 +253,140 @@ static void to_fortran(uint8_t *dst, const uint8_t *c_order, const ld_tensor *t,
     }
 }
 
-static json_t *conv_ndarray(sk_ctx *c, json_t *v)
+static json_t *conv(sk_ctx *c, json_t *v, unsigned depth);
+static json_t *conv_seq(sk_ctx *c, json_t *items, const char *cls, const char *loader,
+                        unsigned depth);
+static brine_status push_where(sk_ctx *c, size_t *mark, const char *key, size_t index);
+
+/* The items of dimensions dim.. of an object array, from *next on: skops keeps
+ * ndarray.tolist(), a list of lists for each dimension but the last. */
+static json_t *object_rows(sk_ctx *c, json_t *items, json_t *shape, size_t dim, size_t *next,
+                           unsigned depth)
 {
+    size_t n = (size_t)json_integer_value(json_array_get(shape, dim));
+    json_t *content = json_array();
+    for (size_t i = 0; content && i < n; i++) {
+        json_t *child;
+        if (dim + 1 < json_array_size(shape)) {
+            json_t *rows = object_rows(c, items, shape, dim + 1, next, depth + 1);
+            child = rows ? node("list", "builtins", "ListNode") : NULL;
+            if (child && json_object_set_new(child, "content", rows)) {
+                json_decref(child);
+                child = NULL;
+            } else if (!child)
+                json_decref(rows);
+        } else {
+            size_t mark;
+            push_where(c, &mark, NULL, *next);
+            child = conv(c, json_array_get(items, (*next)++), depth + 1);
+            c->where[mark] = 0;
+        }
+        if (!child || json_array_append_new(content, child)) {
+            json_decref(content);
+            if (!c->err->code)
+                ERR_NOMEM(c->err);
+            return NULL;
+        }
+    }
+    if (!content && !c->err->code)
+        ERR_NOMEM(c->err);
+    return content;
+}
+
+/* An object array (a gradient boosting's estimators_): skops' NdArrayNode of type "json",
+ * which rebuilds a 1-d array item by item and a deeper one with np.array(rows, dtype=object)
+ * — which would descend into items that are sequences, so those are refused. */
+static json_t *conv_object_array(sk_ctx *c, json_t *v, unsigned depth)
+{
+    json_t *shape = json_object_get(v, "shape"), *items = json_object_get(v, "items");
+    size_t nd = json_array_size(shape), numel = 1;
+    int ok = strcmp(json_string_value(json_object_get(v, "dtype")), "object") == 0 &&
+             json_is_array(items) && nd >= 1 && nd <= 32;
+    for (size_t i = 0; ok && i < nd; i++) {
+        json_t *d = json_array_get(shape, i);
+        ok = json_is_integer(d) && json_integer_value(d) >= (nd > 1 ? 1 : 0) &&
+             !__builtin_mul_overflow(numel, (size_t)json_integer_value(d), &numel);
+    }
+    ok = ok && numel == json_array_size(items);
+    for (size_t i = 0; ok && nd > 1 && i < numel; i++) {
+        json_t *x = json_array_get(items, i);
+        const char *t = json_string_value(json_object_get(x, "__type__"));
+        if (t && strcmp(t, "ref") == 0)
+            t = json_string_value(json_object_get(json_object_get(x, "value"), "__type__"));
+        ok = !json_is_array(x) && !(t && (strcmp(t, "tuple") == 0 || strcmp(t, "list") == 0 ||
+                                          strcmp(t, "ndarray") == 0));
+    }
+    if (!ok) {
+        refuse(c, "an object ndarray skops would not rebuild the same");
+        return NULL;
+    }
+    size_t next = 0;
+    json_t *content = object_rows(c, items, shape, 0, &next, depth);
+    json_t *dims = content ? conv_seq(c, shape, "tuple", "TupleNode", depth + 1) : NULL;
+    json_t *n = dims ? node("ndarray", "numpy", "NdArrayNode") : NULL;
+    if (!n) {
+        json_decref(content);
+        json_decref(dims);
+        if (!c->err->code)
+            ERR_NOMEM(c->err);
+        return NULL;
+    }
+    /* each set_new takes its value even when it fails: all three run */
+    if (json_object_set_new(n, "content", content) |
+        json_object_set_new(n, "type", json_string("json")) |
+        json_object_set_new(n, "shape", dims)) {
+        json_decref(n);
+        if (!c->err->code)
+            ERR_NOMEM(c->err);
+        return NULL;
+    }
+    return n;
+}
+
+/* A structured array (a tree's nodes): brine's loader holds its records as a uint8 tensor of
+ * shape + (itemsize,) and numpy's descr in the config; the member is the .npy numpy writes for
+ * it — the descr as Python's repr of the list of (name, type) pairs, the records byte for
+ * byte. */
+static json_t *conv_structured(sk_ctx *c, const ld_tensor *t, json_t *descr)
+{
+    char repr[2048];
+    size_t at = 0;
+    uint64_t itemsize = 0;
+    int ok = t && t->ndim >= 1 && strcmp(t->dtype->st_name, "U8") == 0 && json_is_array(descr) &&
+             json_array_size(descr) > 0;
+    repr[at++] = '[';
+    for (size_t i = 0; ok && i < json_array_size(descr); i++) {
+        json_t *pair = json_array_get(descr, i);
+        const char *name = json_string_value(json_array_get(pair, 0));
+        const char *type = json_string_value(json_array_get(pair, 1));
+        const char *digits = type ? type + strspn(type, "<|") + 1 : NULL;
+        /* the loader wrote the names and types; they must still be what it writes */
+        ok = name && type && json_array_size(pair) == 2 && strlen(type) >= 3 &&
+             strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ "
+                          "-.:()[]") == strlen(name) &&
+             strspn(digits, "0123456789") == strlen(digits) && strlen(digits) <= 8;
+        if (!ok)
+            break;
+        itemsize += strtoull(digits, NULL, 10);
+        int w = snprintf(repr + at, sizeof repr - at, "%s('%s', '%s')", i ? ", " : "", name, type);
+        ok = w > 0 && (size_t)w < sizeof repr - at - 2;
+        at += ok ? (size_t)w : 0;
+    }
+    if (!ok || itemsize != (uint64_t)t->shape[t->ndim - 1] ||
+        !ld_tensor_contiguous(&c->m->set, t)) {
+        refuse(c, "a structured ndarray brine does not map");
+        return NULL;
+    }
+    repr[at++] = ']';
+    repr[at] = 0;
+    const char *file = add_npy(c, repr, t->ndim - 1, t->shape, t, NULL, t->numel, 0);
+    return file ? array_node(c, "ndarray", file) : NULL;
+}
+
+static json_t *conv_ndarray(sk_ctx *c, json_t *v, unsigned depth)
+{
+    if (json_is_string(json_object_get(v, "dtype")))
+        return conv_object_array(c, v, depth);
     const char *name = json_string_value(json_object_get(v, "name"));
     json_t *bo = json_object_get(v, "byteorder");
     if (!name) {
@@ -265,6 +401,9 @@ static json_t *conv_ndarray(sk_ctx *c, json_t *v)
     for (size_t i = 0; i < c->m->set.n_tensors && !t; i++)
         if (strcmp(c->m->set.tensors[i].name, name) == 0)
             t = &c->m->set.tensors[i];
+    json_t *descr = json_object_get(v, "descr");
+    if (descr)
+        return conv_structured(c, t, descr);
     const np_type *nt = t ? np_by_st(t->dtype->st_name) : NULL;
     if (!nt) {
         refuse(c, t ? "an ndarray of a dtype skops stores otherwise" : "an unknown ndarray");
@@ -275,7 +414,9 @@ static json_t *conv_ndarray(sk_ctx *c, json_t *v)
         refuse(c, "an ndarray too large");
         return NULL;
     }
-    const char *file = add_npy(c, nt->descr, t->ndim, t->shape, t, NULL, nbytes, fortran(t));
+    char quoted[16];
+    snprintf(quoted, sizeof quoted, "'%s'", nt->descr);
+    const char *file = add_npy(c, quoted, t->ndim, t->shape, t, NULL, nbytes, fortran(t));
     return file ? array_node(c, "ndarray", file) : NULL;
 }
 
@@ -342,7 +483,9 @@ static json_t *conv_scalar(sk_ctx *c, json_t *args)
         refuse(c, "a numpy scalar whose bytes do not match its dtype");
         return NULL;
     }
-    const char *file = add_npy(c, nt->descr, 0, NULL, NULL, raw, n, 0);
+    char quoted[16];
+    snprintf(quoted, sizeof quoted, "'%s'", nt->descr);
+    const char *file = add_npy(c, quoted, 0, NULL, NULL, raw, n, 0);
     return file ? array_node(c, nt->cls, file) : NULL;
 }
 
@@ -365,7 +508,9 @@ static json_t *conv_seq(sk_ctx *c, json_t *items, const char *cls, const char *l
                         unsigned depth)
 {
     json_t *n = node(cls, "builtins", loader), *content = json_array();
-    if (!n || !content || json_object_set_new(n, "content", content)) {
+    if (!n || !content || json_object_set_new(n, "content", content)) { /* set_new takes it */
+        if (!n)
+            json_decref(content);
         json_decref(n);
         ERR_NOMEM(c->err);
         return NULL;
@@ -378,6 +523,8 @@ static json_t *conv_seq(sk_ctx *c, json_t *items, const char *cls, const char *l
         json_t *child = conv(c, x, depth + 1);
         if (!child || json_array_append_new(content, child)) {
             json_decref(n);
+            if (child)
+                ERR_NOMEM(c->err);
             return NULL;
         }
         c->where[mark] = 0;
@@ -389,8 +536,16 @@ static json_t *conv_dict(sk_ctx *c, json_t *obj, unsigned depth)
 {
     json_t *n = node("dict", "builtins", "DictNode"), *content = json_object(),
            *types = node("list", "builtins", "ListNode"), *tlist = json_array();
-    if (!n || !content || !types || !tlist || json_object_set_new(n, "content", content) ||
-        json_object_set_new(types, "content", tlist) ||
+    if (!n || !content || !types || !tlist) {
+        json_decref(n);
+        json_decref(content);
+        json_decref(types);
+        json_decref(tlist);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
+    /* each set_new takes its value even when it fails: all three run */
+    if (json_object_set_new(n, "content", content) | json_object_set_new(types, "content", tlist) |
         json_object_set_new(n, "key_types", types)) {
         json_decref(n);
         ERR_NOMEM(c->err);
@@ -404,12 +559,21 @@ static json_t *conv_dict(sk_ctx *c, json_t *obj, unsigned depth)
         push_where(c, &mark, k, 0);
         json_t *child = conv(c, x, depth + 1);
         json_t *type = child ? node("str", "builtins", "TypeNode") : NULL;
-        if (!child || !type || json_object_set_new(content, k, child) ||
-            json_array_append_new(tlist, type)) {
+        if (!child) {
+            json_decref(n);
+            return NULL;
+        }
+        if (!type) /* set_new and append_new take their value even when they fail */
+            json_decref(child);
+        if (!type || json_object_set_new(content, k, child)) {
             json_decref(type);
             json_decref(n);
-            if (child && !type)
-                ERR_NOMEM(c->err);
+            ERR_NOMEM(c->err);
+            return NULL;
+        }
+        if (json_array_append_new(tlist, type)) {
+            json_decref(n);
+            ERR_NOMEM(c->err);
             return NULL;
         }
         c->where[mark] = 0;
@@ -463,6 +627,212 @@ static json_t *conv_global(sk_ctx *c, const char *full)
     return named_node(c, full, "TypeNode");
 }
 
+/* skops' ReduceNode family (TreeNode, LossNode): constructor(*args), then
+ * __setstate__(state) — exactly what the pickle's REDUCE + BUILD does. */
+static json_t *reduce_node(sk_ctx *c, const char *module, const char *cls, const char *loader,
+                           json_t *args, json_t *state, unsigned depth)
+{
+    json_t *n = node(cls, module, loader), *reduce = json_object();
+    if (!n || !reduce || json_object_set_new(n, "__reduce__", reduce)) { /* takes reduce */
+        if (!n)
+            json_decref(reduce);
+        json_decref(n);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
+    size_t mark;
+    push_where(c, &mark, "__reduce__", 0);
+    json_t *a = conv_seq(c, args, "tuple", "TupleNode", depth + 1);
+    c->where[mark] = 0;
+    if (!a || json_object_set_new(reduce, "args", a)) {
+        if (a)
+            ERR_NOMEM(c->err);
+        json_decref(n);
+        return NULL;
+    }
+    json_t *content = conv_dict(c, state, depth + 1);
+    if (!content || json_object_set_new(n, "content", content)) {
+        if (content)
+            ERR_NOMEM(c->err);
+        json_decref(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* numpy.random.RandomState: __randomstate_ctor('MT19937') (numpy 1) or
+ * __randomstate_ctor(__bit_generator_ctor(MT19937)) (numpy 2), then __setstate__ of
+ * get_state(legacy=False). skops' RandomStateNode does RandomState().set_state(that dict),
+ * the same as long as the bit generator is RandomState's own, MT19937. */
+static json_t *random_state(sk_ctx *c, json_t *v, unsigned depth)
+{
+    json_t *args = json_object_get(v, "args"), *state = json_object_get(v, "state");
+    json_t *a0 = json_array_get(args, 0);
+    if (json_is_object(a0) && json_object_get(a0, "__type__") &&
+        strcmp(json_string_value(json_object_get(a0, "__type__")), "ref") == 0)
+        a0 = json_object_get(a0, "value");
+    const char *ctor = json_string_value(json_object_get(a0, "callee"));
+    json_t *bg = json_array_get(json_object_get(a0, "args"), 0);
+    const char *bg_name = json_string_value(json_object_get(bg, "name"));
+    /* numpy 1.26 adds the bit generator's constructor: ('MT19937', __bit_generator_ctor) */
+    const char *a1 = json_string_value(json_object_get(json_array_get(args, 1), "name"));
+    int ctor_args = json_array_size(args) == 1 ||
+                    (json_array_size(args) == 2 && a1 &&
+                     strcmp(a1, "numpy.random._pickle.__bit_generator_ctor") == 0);
+    int mt = (json_is_string(a0) && strcmp(json_string_value(a0), "MT19937") == 0) ||
+             (ctor && strcmp(ctor, "numpy.random._pickle.__bit_generator_ctor") == 0 &&
+              json_array_size(json_object_get(a0, "args")) == 1 && bg_name &&
+              strcmp(bg_name, "numpy.random._mt19937.MT19937") == 0);
+    const char *kind = json_string_value(json_object_get(state, "bit_generator"));
+    if (!mt || !ctor_args || !json_is_object(state) || json_object_get(state, "__type__") ||
+        !kind || strcmp(kind, "MT19937") != 0 || json_object_get(v, "items")) {
+        refuse(c, "a numpy RandomState not built on MT19937 with a state dict");
+        return NULL;
+    }
+    json_t *n = node("RandomState", "numpy.random.mtrand", "RandomStateNode");
+    json_t *content = n ? conv_dict(c, state, depth + 1) : NULL;
+    if (!content || json_object_set_new(n, "content", content)) {
+        if (!n || content)
+            ERR_NOMEM(c->err);
+        json_decref(n);
+        return NULL;
+    }
+    return n;
+}
+
+static json_t *deref(json_t *v)
+{
+    const char *t = json_string_value(json_object_get(v, "__type__"));
+    return t && strcmp(t, "ref") == 0 ? json_object_get(v, "value") : v;
+}
+
+/* numpy.random.Generator: __generator_ctor(__bit_generator_ctor(PCG64) + BUILD (state,
+ * seed_seq)), the SeedSequence a Cython pickle __pyx_unpickle_SeedSequence(SeedSequence,
+ * checksum, None) + BUILD with its fields in Cython's (sorted) order: entropy,
+ * n_children_spawned, pool, pool_size, spawn_key. skops' RandomGeneratorNode rebuilds
+ * SeedSequence(**seed_seq.state) — entropy, spawn_key, pool_size, n_children_spawned: the
+ * pool is recomputed from them — then the bit generator on it and its state set. */
+static json_t *random_generator(sk_ctx *c, json_t *v, unsigned depth)
+{
+    json_t *args = json_object_get(v, "args");
+    json_t *bg = deref(json_array_get(args, 0));
+    const char *bg_ctor = json_string_value(json_object_get(bg, "callee"));
+    const char *bg_cls =
+        json_string_value(json_object_get(json_array_get(json_object_get(bg, "args"), 0), "name"));
+    json_t *bg_state = json_object_get(json_object_get(bg, "state"), "items");
+    json_t *state = json_array_get(bg_state, 0), *ss = deref(json_array_get(bg_state, 1));
+    const char *ss_fn = json_string_value(json_object_get(ss, "callee"));
+    json_t *ss_args = json_object_get(ss, "args");
+    json_t *fields = json_object_get(json_object_get(ss, "state"), "items");
+    const char *ss_cls = json_string_value(json_object_get(json_array_get(ss_args, 0), "name"));
+    const char *kind = json_string_value(json_object_get(state, "bit_generator"));
+    json_t *entropy = json_array_get(fields, 0);
+    int ok = json_array_size(args) == 1 && !json_object_get(v, "state") && bg_ctor &&
+             strcmp(bg_ctor, "numpy.random._pickle.__bit_generator_ctor") == 0 && bg_cls &&
+             strncmp(bg_cls, "numpy.random._", 14) == 0 && kind &&
+             strcmp(strrchr(bg_cls, '.') + 1, kind) == 0 && json_array_size(bg_state) == 2 &&
+             json_is_object(state) && !json_object_get(state, "__type__") && ss_fn &&
+             strcmp(ss_fn, "numpy.random.bit_generator.__pyx_unpickle_SeedSequence") == 0 &&
+             ss_cls && strcmp(ss_cls, "numpy.random.bit_generator.SeedSequence") == 0 &&
+             json_array_size(ss_args) == 3 && json_is_null(json_array_get(ss_args, 2)) &&
+             json_array_size(fields) == 5 && !json_is_null(entropy) &&
+             json_is_integer(json_array_get(fields, 1)) &&
+             json_is_integer(json_array_get(fields, 3));
+    if (!ok) {
+        refuse(c, "a numpy Generator not pickled as numpy 2 does (bit generator state and "
+                  "SeedSequence)");
+        return NULL;
+    }
+    json_t *seed = json_pack("{s:O,s:O,s:O,s:O}", "entropy", entropy, "spawn_key",
+                             json_array_get(fields, 4), "pool_size", json_array_get(fields, 3),
+                             "n_children_spawned", json_array_get(fields, 1));
+    json_t *n = seed ? node("Generator", "numpy.random._generator", "RandomGeneratorNode") : NULL;
+    json_t *content = n ? json_object() : NULL;
+    if (!content || json_object_set_new(n, "content", content)) {
+        json_decref(seed);
+        json_decref(n);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
+    size_t mark;
+    push_where(c, &mark, "bit_generator", 0);
+    json_t *a = conv_dict(c, state, depth + 1);
+    c->where[mark] = 0;
+    if (!a || json_object_set_new(content, "bit_generator", a)) {
+        if (a)
+            ERR_NOMEM(c->err);
+        json_decref(seed);
+        json_decref(n);
+        return NULL;
+    }
+    json_t *b = conv_dict(c, seed, depth + 1);
+    json_decref(seed);
+    if (!b || json_object_set_new(content, "seed_seq", b)) {
+        if (b)
+            ERR_NOMEM(c->err);
+        json_decref(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* scikit-learn's Cython losses (sklearn._loss._loss.CyHalfBinomialLoss, ...; the module is
+ * plain `_loss` in the 1.5 wheels, and skops keeps that name too): pickled as CyX() (newer
+ * Cython) or __pyx_unpickle_CyX(CyX, checksum, (fields...)), which sets the fields in order.
+ * skops' LossNode calls CyX(*args): for the second form skops itself writes the fields as
+ * the arguments, which __init__ takes in the same order. Fields must be plain numbers. */
+static json_t *cy_loss(sk_ctx *c, json_t *v, const char *fn, unsigned depth)
+{
+    const char *dot = strrchr(fn, '.'), *name = dot + 1;
+    char module[32], cls[128] = "", type_want[192];
+    snprintf(module, sizeof module, "%.*s", (int)(dot - fn), fn);
+    json_t *args = json_object_get(v, "args"), *ctor_args = NULL;
+    const char *how = json_string_value(json_object_get(v, "how"));
+    int plain = how && strcmp(how, "reduce") == 0 && !json_object_get(v, "state") &&
+                !json_object_get(v, "items") && strlen(name) < 100;
+    if (plain && strncmp(name, "Cy", 2) == 0 && json_array_size(args) == 0) {
+        snprintf(cls, sizeof cls, "%s", name);
+        ctor_args = args;
+    } else if (plain && strncmp(name, "__pyx_unpickle_Cy", 17) == 0 && json_array_size(args) == 3) {
+        const char *type = json_string_value(json_object_get(json_array_get(args, 0), "name"));
+        json_t *fields = json_object_get(json_array_get(args, 2), "items");
+        snprintf(cls, sizeof cls, "%s", name + 15);
+        snprintf(type_want, sizeof type_want, "%s.%s", module, cls);
+        if (type && strcmp(type, type_want) == 0 && json_is_array(fields))
+            ctor_args = fields;
+        for (size_t i = 0; ctor_args && i < json_array_size(fields); i++)
+            if (!json_is_number(json_array_get(fields, i)))
+                ctor_args = NULL;
+    }
+    if (!ctor_args) {
+        char what[256];
+        snprintf(what, sizeof what, "the Cython loss object %.150s", fn);
+        refuse(c, what);
+        return NULL;
+    }
+    json_t *empty = json_object();
+    json_t *n = empty ? reduce_node(c, module, cls, "LossNode", ctor_args, empty, depth) : NULL;
+    json_decref(empty);
+    if (!empty)
+        ERR_NOMEM(c->err);
+    return n;
+}
+
+/* scikit-learn's Cython helper newObj(cls), defined as `return cls.__new__(cls)` in the
+ * binary trees (KDTree, BallTree) and distance metrics, which pickle themselves as
+ * (newObj, (cls,), state tuple): the same as skops' ObjectNode. Only these modules' own. */
+static int sklearn_new_obj(const char *fn)
+{
+    static const char *const known[] = {
+        "sklearn.neighbors._kd_tree.newObj", "sklearn.neighbors._ball_tree.newObj",
+        "sklearn.neighbors._binary_tree.newObj", "sklearn.metrics._dist_metrics.newObj",
+        "sklearn.neighbors._dist_metrics.newObj"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(fn, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
 {
     json_t *callee = json_object_get(v, "callee");
@@ -484,10 +854,14 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
             return NULL;
         }
         int64_t zero = 0;
-        const char *file = add_npy(c, nt->descr, 1, &zero, NULL, NULL, 0, 0);
+        char quoted[16];
+        snprintf(quoted, sizeof quoted, "'%s'", nt->descr);
+        const char *file = add_npy(c, quoted, 1, &zero, NULL, NULL, 0, 0);
         json_t *arr = file ? array_node(c, "ndarray", file) : NULL;
         json_t *n = arr ? node("dtype", "numpy", "DTypeNode") : NULL;
         if (arr && (!n || json_object_set_new(n, "content", arr))) {
+            if (!n)
+                json_decref(arr);
             json_decref(n);
             ERR_NOMEM(c->err);
             return NULL;
@@ -499,6 +873,8 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         json_t *n = node("slice", "builtins", "SliceNode"), *content = json_object();
         static const char *const part[] = {"start", "stop", "step"};
         int bad = !n || !content || json_object_set_new(n, "content", content);
+        if (!n)
+            json_decref(content);
         for (size_t i = 0; i < 3 && !bad; i++) {
             json_t *a = json_array_get(args, i);
             if (!json_is_integer(a) && !json_is_null(a)) {
@@ -515,11 +891,24 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         }
         return n;
     }
+    if (strcmp(fn, "numpy.random._pickle.__randomstate_ctor") == 0)
+        return random_state(c, v, depth);
+    if (strcmp(fn, "numpy.random._pickle.__generator_ctor") == 0)
+        return random_generator(c, v, depth);
+    if (strncmp(fn, "sklearn._loss._loss.", 20) == 0 || strncmp(fn, "_loss.", 6) == 0)
+        return cy_loss(c, v, fn, depth);
+    /* Tree(n_features, n_classes, n_outputs) then __setstate__(state): skops' TreeNode */
+    if (strcmp(fn, "sklearn.tree._tree.Tree") == 0 && how && strcmp(how, "reduce") == 0 &&
+        json_is_array(args) && json_is_object(state) && !json_object_get(state, "__type__") &&
+        !json_object_get(v, "items"))
+        return reduce_node(c, "sklearn.tree._tree", "Tree", "TreeNode", args, state, depth);
     /* cls.__new__(cls) then __setstate__(state): what skops' ObjectNode does */
     const char *cls = NULL;
     if (how && strcmp(how, "newobj") == 0 && json_array_size(args) == 0 &&
         !json_object_get(v, "kwargs"))
         cls = fn;
+    else if (sklearn_new_obj(fn) && how && strcmp(how, "reduce") == 0 && json_array_size(args) == 1)
+        cls = json_string_value(json_object_get(json_array_get(args, 0), "name"));
     else if (strcmp(fn, "copyreg._reconstructor") == 0 && json_array_size(args) == 3 &&
              json_is_null(json_array_get(args, 2))) {
         json_t *c0 = json_array_get(args, 0), *c1 = json_array_get(args, 1);
@@ -527,8 +916,9 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         if (base && strcmp(base, "builtins.object") == 0)
             cls = json_string_value(json_object_get(c0, "name"));
     }
+    const char *stype = json_string_value(json_object_get(state, "__type__"));
     if (!cls || json_object_get(v, "items") ||
-        (state && (!json_is_object(state) || json_object_get(state, "__type__")))) {
+        (state && (!json_is_object(state) || (stype && strcmp(stype, "tuple") != 0)))) {
         snprintf(what, sizeof what,
                  "the object %.200s (built by a call with arguments, or with a state that is "
                  "not a dict of attributes)",
@@ -537,9 +927,18 @@ static json_t *conv_object(sk_ctx *c, json_t *v, unsigned depth)
         return NULL;
     }
     json_t *n = named_node(c, cls, "ObjectNode");
+    /* no BUILD: __getstate__() is None (Python 3.11 for an empty __dict__), which skops
+     * writes as a JSON null and skips on load */
+    if (n && !state && json_object_set_new(n, "content", json_node("null"))) {
+        json_decref(n);
+        ERR_NOMEM(c->err);
+        return NULL;
+    }
     if (n && state) {
-        json_t *content = conv_dict(c, state, depth + 1);
+        json_t *content = stype ? conv(c, state, depth + 1) : conv_dict(c, state, depth + 1);
         if (!content || json_object_set_new(n, "content", content)) {
+            if (content)
+                ERR_NOMEM(c->err);
             json_decref(n);
             return NULL;
         }
@@ -572,14 +971,22 @@ static json_t *conv(sk_ctx *c, json_t *v, unsigned depth)
         if (strcmp(type, "list") == 0 && !json_object_get(v, "state"))
             return conv_seq(c, json_object_get(v, "items"), "list", "ListNode", depth);
         if (strcmp(type, "ndarray") == 0)
-            return conv_ndarray(c, v);
+            return conv_ndarray(c, v, depth);
         if (strcmp(type, "object") == 0)
             return conv_object(c, v, depth);
         if (strcmp(type, "global") == 0 && json_is_string(json_object_get(v, "name")))
             return conv_global(c, json_string_value(json_object_get(v, "name")));
         if (strcmp(type, "ref") == 0 && json_object_get(v, "value"))
             return conv(c, json_object_get(v, "value"), depth + 1);
-        if (strcmp(type, "float") == 0) {
+        if (strcmp(type, "int") == 0) { /* past int64: json.dumps writes its digits */
+            const char *d = json_string_value(json_object_get(v, "value"));
+            if (!d || !d[d[0] == '-'] ||
+                strspn(d + (d[0] == '-'), "0123456789") != strlen(d + (d[0] == '-'))) {
+                refuse(c, "an int too large to write as JSON digits");
+                return NULL;
+            }
+            n = json_node(d);
+        } else if (strcmp(type, "float") == 0) {
             const char *f = json_string_value(json_object_get(v, "value"));
             const char *py = !f                       ? NULL
                              : strcmp(f, "nan") == 0  ? "NaN"
@@ -657,7 +1064,9 @@ static brine_status write_zip(void *ctx, int fd, brine_error *err)
 {
     const zip_out *z = ctx;
     size_t n = z->c->n_members + 1;
-    uint32_t *offsets = calloc(n, sizeof *offsets), *crcs = calloc(n, sizeof *crcs);
+    mem_budget *mem = z->c->mem;
+    uint32_t *offsets = mem_calloc(mem, n, sizeof *offsets),
+             *crcs = mem_calloc(mem, n, sizeof *crcs);
     brine_status st = offsets && crcs ? BRINE_OK : ERR_NOMEM(err);
     uint64_t at = 0;
     for (size_t i = 0; i < n && !st; i++) {
@@ -705,8 +1114,8 @@ static brine_status write_zip(void *ctx, int fd, brine_error *err)
         le32(e + 16, (uint32_t)cd_start);
         st = write_all(fd, e, sizeof e, err);
     }
-    free(offsets);
-    free(crcs);
+    mem_free(mem, offsets, offsets ? n * sizeof *offsets : 0);
+    mem_free(mem, crcs, crcs ? n * sizeof *crcs : 0);
     return st;
 }
 
@@ -720,18 +1129,20 @@ brine_status brine_model_write_skops(const brine_model *m, const char *path,
     if (!m->set.g || !m->config_json)
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "%s files hold no pickled scikit-learn estimator", m->format);
-    sk_ctx c = {.m = m, .err = err};
-    json_t *doc = json_loads(m->config_json, JSON_DECODE_ANY, NULL);
-    /* brine's walk keeps no config when it meets a value it does not read (a structured
-     * array such as a tree's nodes): the file is then not converted at all */
+    /* the model's budget: what the archive's members take counts with the tensors' */
+    sk_ctx c = {.m = m, .mem = (mem_budget *)&m->mem, .err = err};
+    /* the loader's config document itself: parsing config_json again could lose a key to a
+     * failed allocation inside jansson without saying so */
+    const json_t *doc = m->set.config;
+    /* brine's walk keeps no config when it meets a value it does not read (an array of a
+     * dtype it does not map): the file is then not converted at all */
     if (json_is_object(doc) && json_object_size(doc) == 0) {
-        json_decref(doc);
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "brine's loader does not decode every value of this file (an array of a "
-                       "kind it does not read, such as a tree's structured node array), so it "
-                       "has no exact skops representation: not converted");
+                       "kind it does not read), so it has no exact skops representation: not "
+                       "converted");
     }
-    json_t *schema = doc ? conv(&c, doc, 0) : NULL;
+    json_t *schema = doc ? conv(&c, (json_t *)doc, 0) : NULL;
     char *text = NULL;
     brine_status st = BRINE_OK;
     if (!doc)
@@ -749,10 +1160,9 @@ brine_status brine_model_write_skops(const brine_model *m, const char *path,
         st = atomic_write(path, write_zip, &z, flags, NULL, err);
     }
     for (size_t i = 0; i < c.n_members; i++)
-        free(c.members[i].data);
-    free(c.members);
+        mem_free(c.mem, c.members[i].data, c.members[i].len);
+    mem_free(c.mem, c.members, c.cap_members * sizeof *c.members);
     free(text);
     json_decref(schema);
-    json_decref(doc);
     return st;
 }

@@ -99,6 +99,8 @@ typedef struct walker {
     uint64_t repeat_budget; /* after which a shared value met again is a bare reference */
     unsigned repeating;     /* depth of such walks */
     uint8_t *marks;         /* per node MK_* */
+    json_t *descr;          /* the structured dtype of the array just collected, for its config */
+    int descr_oom;          /* building a descr ran out of memory */
 } walker;
 
 /* What brine does not rebuild (object arrays, structured dtypes, other tensor subclasses):
@@ -238,6 +240,12 @@ static int pickled_bytes(walker *w, pk_id id, const uint8_t **p, uint64_t *len, 
         return 1;
     }
     const char *c = callee(w, id);
+    if (c && (strcmp(c, "builtins.bytes") == 0 || strcmp(c, "__builtin__.bytes") == 0) &&
+        args_of(w, id, 0, 0) && !n->state) { /* protocol 2's b'': bytes() */
+        *p = (const uint8_t *)"";
+        *len = 0;
+        return 1;
+    }
     const pk_node *a = c && strcmp(c, "_codecs.encode") == 0 ? args_of(w, id, 2, 2) : NULL;
     if (!a || N(w, a->items[0])->kind != K_STR)
         return 0;
@@ -500,6 +508,100 @@ static const ld_dtype *numpy_dtype(walker *w, pk_id id, int *big_endian)
     return dt;
 }
 
+/* The .npy type string of a plain numeric field: numpy's dtype.str ('<i8', '|u1'). */
+static int field_typestr(walker *w, pk_id id, char *out, size_t cap, uint32_t *size)
+{
+    int big = 0;
+    const ld_dtype *dt = numpy_dtype(w, id, &big);
+    const pk_node *a = dt ? args_of(w, id, 1, 3) : NULL;
+    if (!a || big || N(w, a->items[0])->v.s.len > 4)
+        return 0;
+    const pk_node *code = N(w, a->items[0]);
+    *size = dt->size;
+    return snprintf(out, cap, "%c%.*s", dt->size == 1 ? '|' : '<', (int)code->v.s.len,
+                    (const char *)code->v.s.p) > 0;
+}
+
+/* The field names numpy writes unquoted-safe: repr() of them is 'name' (no quote, backslash
+ * or control character to escape), so the .npy header can carry them verbatim. */
+static int plain_name(const pk_node *n)
+{
+    if (!is_text(n) || n->v.s.len == 0 || n->v.s.len > 200)
+        return 0;
+    for (uint64_t i = 0; i < n->v.s.len; i++)
+        if (n->v.s.p[i] < 0x20 || n->v.s.p[i] > 0x7e || n->v.s.p[i] == '\'' || n->v.s.p[i] == '\\')
+            return 0;
+    return 1;
+}
+
+/* A structured dtype — numpy.dtype('V64', False, True) + BUILD (3, '|', None, names,
+ * {name: (dtype, offset)}, itemsize, alignment, flags), every field a plain little-endian
+ * number (sklearn's tree nodes, HistGradientBoosting's predictor records, KDTree's node_data)
+ * — as the descr numpy writes in a .npy header: numpy/_core/_internal.py _array_descr, which
+ * names the gaps ('', '|V<n>') before a field and after the last one. Anything else (sub-arrays,
+ * titles, nested records, overlapping or unordered fields, big-endian fields) gives NULL. */
+static json_t *structured_descr(walker *w, pk_id id, uint32_t *itemsize)
+{
+    const char *c = callee(w, id);
+    const pk_node *a = c && strcmp(c, "numpy.dtype") == 0 ? args_of(w, id, 1, 3) : NULL;
+    const pk_node *state = a && N(w, id)->state ? N(w, N(w, id)->state) : NULL;
+    if (!a || !is_text(N(w, a->items[0])) || N(w, a->items[0])->v.s.len < 2 ||
+        N(w, a->items[0])->v.s.p[0] != 'V' || !state || state->kind != K_TUPLE || state->count != 8)
+        return NULL;
+    const pk_node *version = N(w, state->items[0]), *names = N(w, state->items[3]),
+                  *fields = N(w, state->items[4]), *size = N(w, state->items[5]);
+    if (version->kind != K_INT || version->v.i != 3 || !text_eq(N(w, state->items[1]), "|") ||
+        N(w, state->items[2])->kind != K_NONE || names->kind != K_TUPLE || names->count == 0 ||
+        names->count > 1024 || fields->kind != K_DICT || size->kind != K_INT || size->v.i <= 0 ||
+        size->v.i > (1 << 20))
+        return NULL;
+    json_t *descr = json_array();
+    w->descr_oom = 1; /* until the descr is whole */
+    uint64_t at = 0;
+    char type[16];
+    for (uint32_t i = 0; descr && i < names->count; i++) {
+        const pk_node *name = N(w, names->items[i]), *field = NULL;
+        for (uint32_t k = 0; k + 1 < fields->count; k += 2) /* the last duplicate wins */
+            if (is_text(N(w, fields->items[k])) &&
+                N(w, fields->items[k])->v.s.len == name->v.s.len &&
+                memcmp(N(w, fields->items[k])->v.s.p, name->v.s.p, name->v.s.len) == 0)
+                field = N(w, fields->items[k + 1]);
+        uint32_t fsize = 0;
+        const pk_node *offset =
+            field && field->kind == K_TUPLE && field->count == 2 ? N(w, field->items[1]) : NULL;
+        if (!plain_name(name) || !offset || offset->kind != K_INT || offset->v.i < 0 ||
+            (uint64_t)offset->v.i < at ||
+            !field_typestr(w, field->items[0], type, sizeof type, &fsize) ||
+            (uint64_t)offset->v.i + fsize > (uint64_t)size->v.i) {
+            json_decref(descr);
+            w->descr_oom = 0;
+            return NULL;
+        }
+        char pad[32];
+        if ((uint64_t)offset->v.i > at) {
+            snprintf(pad, sizeof pad, "|V%" PRIu64, (uint64_t)offset->v.i - at);
+            if (json_array_append_new(descr, json_pack("[ss]", "", pad)))
+                break;
+        }
+        if (json_array_append_new(
+                descr, json_pack("[s#s]", (const char *)name->v.s.p, (int)name->v.s.len, type)))
+            break;
+        at = (uint64_t)offset->v.i + fsize;
+        if (i + 1 == names->count && at < (uint64_t)size->v.i) {
+            snprintf(pad, sizeof pad, "|V%" PRIu64, (uint64_t)size->v.i - at);
+            if (json_array_append_new(descr, json_pack("[ss]", "", pad)))
+                break;
+        }
+    }
+    if (descr && json_array_size(descr) < names->count) { /* an append ran out of memory */
+        json_decref(descr);
+        return NULL;
+    }
+    w->descr_oom = !descr;
+    *itemsize = (uint32_t)size->v.i;
+    return descr;
+}
+
 static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_dtype *dt,
                                   uint64_t numel, int big_endian, size_t *index)
 {
@@ -556,6 +658,26 @@ static void c_strides(const int64_t *shape, uint32_t nd, int fortran, int64_t *s
     }
 }
 
+/* A structured array, in a load: its records as bytes — a uint8 tensor of shape + (itemsize,)
+ * — and its descr kept for the config (w->descr). NULL when the dtype is not one
+ * structured_descr reads, or in a scan (which does not rebuild such arrays). */
+static const ld_dtype *structured(walker *w, pk_id dtype, int64_t *shape, uint32_t *nd, int fortran)
+{
+    uint32_t itemsize;
+    w->descr_oom = 0;
+    json_t *descr = w->s->want_config ? structured_descr(w, dtype, &itemsize) : NULL;
+    if (!descr)
+        return NULL;
+    if (*nd + 1 > LD_MAX_DIMS || (fortran && *nd > 1)) { /* records not in C order */
+        json_decref(descr);
+        return NULL;
+    }
+    shape[(*nd)++] = itemsize;
+    json_decref(w->descr);
+    w->descr = descr;
+    return ld_dtype_by_st("U8");
+}
+
 /* numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') + BUILD (1, shape, dtype, fortran, data)
  */
 static brine_status numpy_array(walker *w, pk_id id)
@@ -570,8 +692,11 @@ static brine_status numpy_array(walker *w, pk_id id)
     int big = 0;
     const ld_dtype *dt = numpy_dtype(w, state->items[2], &big);
     const pk_node *fortran = N(w, state->items[3]);
-    if (!int_tuple(w, state->items[1], shape, &nd) || !dt || fortran->kind != K_BOOL)
+    if (!int_tuple(w, state->items[1], shape, &nd) || fortran->kind != K_BOOL)
         return UNSUPPORTED(w, id, "array %.200s: unsupported shape or dtype", w->path);
+    if (!dt && !(dt = structured(w, state->items[2], shape, &nd, (int)fortran->v.i)))
+        return w->descr_oom ? ERR_NOMEM(w->err)
+                            : UNSUPPORTED(w, id, "array %.200s: unsupported dtype", w->path);
     uint64_t numel;
     if (shape_numel(shape, nd, &numel))
         return BAD(w, id, "array %.200s: size overflows", w->path);
@@ -591,8 +716,11 @@ static brine_status numpy_frombuffer(walker *w, pk_id id)
     uint32_t nd;
     int big = 0;
     const ld_dtype *dt = a ? numpy_dtype(w, a->items[1], &big) : NULL;
-    if (!a || !dt || !int_tuple(w, a->items[2], shape, &nd) || !is_text(N(w, a->items[3])))
+    if (!a || !int_tuple(w, a->items[2], shape, &nd) || !is_text(N(w, a->items[3])))
         return UNSUPPORTED(w, id, "array %.200s: unsupported _frombuffer arguments", w->path);
+    if (!dt && !(dt = structured(w, a->items[1], shape, &nd, text_eq(N(w, a->items[3]), "F"))))
+        return w->descr_oom ? ERR_NOMEM(w->err)
+                            : UNSUPPORTED(w, id, "array %.200s: unsupported dtype", w->path);
     uint64_t numel;
     if (shape_numel(shape, nd, &numel))
         return BAD(w, id, "array %.200s: size overflows", w->path);
@@ -602,6 +730,17 @@ static brine_status numpy_frombuffer(walker *w, pk_id id)
         return st;
     c_strides(shape, nd, text_eq(N(w, a->items[3]), "F"), strides);
     return add_tensor(w, id, dt, storage, 0, shape, strides, nd);
+}
+
+/* The dtype joblib's NumpyArrayWrapper pickled in its state ({'dtype': ..., ...}), or 0. */
+static pk_id wrapper_dtype(walker *w, pk_id wrapper)
+{
+    const pk_node *state = N(w, wrapper)->state ? N(w, N(w, wrapper)->state) : NULL;
+    pk_id found = 0;
+    for (uint32_t k = 0; state && state->kind == K_DICT && k + 1 < state->count; k += 2)
+        if (text_eq(N(w, state->items[k]), "dtype"))
+            found = state->items[k + 1];
+    return found;
 }
 
 /* An array joblib read from the stream after its wrapper's BUILD (formats/joblib.c): the
@@ -625,25 +764,33 @@ static brine_status joblib_array(walker *w, pk_id id, const jl_array *ja)
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (map[i].type == ja->type && map[i].size == ja->itemsize)
             dt = ld_dtype_by_torch(map[i].torch);
-    if (!dt || dt->size != ja->itemsize || ja->ndim > LD_MAX_DIMS)
+    int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
+    uint32_t nd = ja->ndim;
+    for (uint32_t i = 0; i < ja->ndim && i < LD_MAX_DIMS; i++)
+        shape[i] = (int64_t)ja->shape[i]; /* the hook kept count <= INT64_MAX */
+    pk_id dtype = ja->type == 'V' ? wrapper_dtype(w, id) : 0;
+    uint64_t count = ja->count;
+    if (!dt && dtype && ja->ndim < LD_MAX_DIMS &&
+        (dt = structured(w, dtype, shape, &nd, ja->fortran)) &&
+        __builtin_mul_overflow(ja->count, (uint64_t)shape[nd - 1], &count))
+        return BAD(w, id, "array %.200s: size overflows", w->path);
+    if (!dt && w->descr_oom)
+        return ERR_NOMEM(w->err);
+    if (!dt || (nd == ja->ndim && dt->size != ja->itemsize) || ja->ndim > LD_MAX_DIMS)
         return UNSUPPORTED(w, id, "array %.200s: joblib array of numpy kind '%c' size %u", w->path,
                            ja->type, ja->itemsize);
-    int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
-    for (uint32_t i = 0; i < ja->ndim; i++)
-        shape[i] = (int64_t)ja->shape[i]; /* the hook kept count <= INT64_MAX */
     const pk_node *n = N(w, id);
     if (!(n->flags & PKF_SPLICED) || n->v.s.len != ja->data_len)
         return BAD(w, id, "array %.200s: joblib data span lost", w->path);
     char key[48];
     int kl = snprintf(key, sizeof key, "joblib@%" PRIu64, ja->data_offset);
     size_t storage;
-    brine_status st =
-        add_storage(w, key, (size_t)kl, dt, ja->count, n->v.s.p, n->v.s.len, 0, &storage);
+    brine_status st = add_storage(w, key, (size_t)kl, dt, count, n->v.s.p, n->v.s.len, 0, &storage);
     if (st)
         return st;
     w->s->storages[storage].big_endian = ja->big_endian;
-    c_strides(shape, ja->ndim, ja->fortran, strides);
-    return add_tensor(w, id, dt, storage, 0, shape, strides, ja->ndim);
+    c_strides(shape, nd, ja->fortran, strides);
+    return add_tensor(w, id, dt, storage, 0, shape, strides, nd);
 }
 
 /* If id rebuilds a tensor or array, collects it and returns 1 (or an error). */
@@ -1096,6 +1243,10 @@ static brine_status tensor_value(walker *w, pk_id id, json_t **out)
     brine_status st = jset(w, *out, "name", JV(w, json_string(t->name)));
     if (!st && numpy && w->s->storages[t->storage].big_endian) /* safetensors holds it swapped */
         st = jset(w, *out, "byteorder", JV(w, json_string(">")));
+    if (!st && numpy && w->descr) { /* a structured array: its records are the last dimension */
+        st = jset(w, *out, "descr", w->descr);
+        w->descr = NULL;
+    }
     if (st || numpy || !fn)
         return st;
     /* requires_grad: _rebuild_parameter(data, requires_grad, hooks), _rebuild_tensor_v2/v3
@@ -1115,6 +1266,49 @@ static brine_status tensor_value(walker *w, pk_id id, json_t **out)
     return st;
 }
 
+/* An object array — numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') + BUILD (1, shape,
+ * dtype('O8'), fortran, [items in C order]) — in a load: {"__type__": "ndarray", "dtype":
+ * "object", "shape": [...], "items": [...]}, each item walked as any value (a gradient
+ * boosting's estimators_ holds its trees so). 1 when id is one (st set), else 0. */
+static int object_array(walker *w, pk_id id, brine_status *st, json_t **out)
+{
+    const char *fn = callee(w, id);
+    if (!w->s->want_config || !fn ||
+        (strcmp(fn, "numpy.core.multiarray._reconstruct") != 0 &&
+         strcmp(fn, "numpy._core.multiarray._reconstruct") != 0))
+        return 0;
+    const pk_node *state = N(w, id)->state ? N(w, N(w, id)->state) : NULL;
+    if (!state || state->kind != K_TUPLE || state->count != 5)
+        return 0;
+    const char *dc = callee(w, state->items[2]);
+    const pk_node *da =
+        dc && strcmp(dc, "numpy.dtype") == 0 ? args_of(w, state->items[2], 1, 3) : NULL;
+    const pk_node *list = N(w, state->items[4]);
+    int64_t shape[LD_MAX_DIMS];
+    uint32_t nd;
+    uint64_t numel;
+    if (!da || (!text_eq(N(w, da->items[0]), "O8") && !text_eq(N(w, da->items[0]), "O4")) ||
+        list->kind != K_LIST || list->state || !int_tuple(w, state->items[1], shape, &nd) ||
+        shape_numel(shape, nd, &numel) || numel != list->count)
+        return 0;
+    json_t *dims = NULL, *items = NULL;
+    *st = (*out = typed(w, "ndarray")) ? jset(w, *out, "dtype", json_string("object"))
+                                       : ERR_NOMEM(w->err);
+    if (!*st)
+        *st = (dims = json_array()) ? jset(w, *out, "shape", dims) : ERR_NOMEM(w->err);
+    for (uint32_t i = 0; i < nd && !*st; i++)
+        *st = jappend(w, dims, json_integer((json_int_t)shape[i]));
+    w->on_path[w->depth++] = id;
+    if (!*st && !(*st = walk_items(w, list, &items)))
+        *st = jset(w, *out, "items", items);
+    w->depth--;
+    if (*st) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return 1;
+}
+
 static brine_status walk_value(walker *w, pk_id id, json_t **out)
 {
     const pk_node *n = N(w, id);
@@ -1124,6 +1318,8 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
                          __LINE__);
     brine_status st = BRINE_OK;
     size_t before = w->s->n_tensors;
+    if (object_array(w, id, &st, out))
+        return st;
     if (tensor_call(w, id, &st)) {
         if (!st && w->s->n_tensors > before)
             st = tensor_value(w, id, out);
@@ -1404,6 +1600,7 @@ brine_status ld_collect(ld_set *s, const pk_graph *g, pk_id root, brine_error *e
     if (!st)
         st = walk(w, root, &config);
     mem_free(s->mem, w->marks, w->marks ? g->n_nodes + 1 : 0);
+    json_decref(w->descr);
     mem_free(s->mem, w, sizeof *w);
     if (st) {
         json_decref(config);
