@@ -47,6 +47,13 @@
  * the arena stays there: at most what it grew to. */
 enum { ITEMS_ARENA_MAX = 256, ITEMS_BLOCK = 16384 };
 
+/* Capacity of n's items: exactly count for a container built whole from the stack (TUPLE,
+ * LIST, DICT…: PKF_EXACT), else pk_items_cap(count). */
+static size_t items_cap(const pk_node *n)
+{
+    return (n->flags & PKF_EXACT) ? n->count : pk_items_cap(n->count);
+}
+
 struct pk_items_blk {
     struct pk_items_blk *next;
     size_t n; /* ids in this block */
@@ -66,7 +73,7 @@ void pk_graph_free(pk_graph *g)
         return;
     for (size_t i = 0; i < g->n_heap_items; i++) {
         const pk_node *n = &g->nodes[g->heap_items[i]];
-        mem_free(g->mem, n->items, pk_items_cap(n->count) * sizeof(pk_id));
+        mem_free(g->mem, n->items, items_cap(n) * sizeof(pk_id));
     }
     mem_free(g->mem, g->heap_items, g->cap_heap_items * sizeof *g->heap_items);
     while (g->item_blocks) {
@@ -124,6 +131,8 @@ typedef struct run {
     size_t fence;              /* stack index of the newest mark (0 when none) */
     pk_id *dense;              /* dense[i]: memo index i, 0 = absent (no node has id 0) */
     size_t dense_cap;          /* entries allocated */
+    size_t dense_init;         /* entries [0, dense_init) are set or zeroed; the rest of the
+                                * array is never written, so its pages are never touched */
     size_t dense_len;          /* filled entries of dense */
     memo_slot *memo;           /* the sparse rest */
     size_t memo_cap;           /* slots, a power of two */
@@ -218,17 +227,19 @@ static pk_id *items_take(pk_graph *g, size_t n)
     return p;
 }
 
-/* Room for need items in a container; on failure it is unchanged. */
-static brine_status items_reserve(run *r, pk_id container, uint64_t need)
+/* Room for need items in a container; on failure it is unchanged. exact: the container is
+ * empty and gets exactly need items, never more (PKF_EXACT). */
+static brine_status items_reserve(run *r, pk_id container, uint64_t need, int exact)
 {
     pk_graph *g = r->g;
     pk_node *n = pk_at(g, container);
-    size_t cap = pk_items_cap(n->count);
+    size_t cap = items_cap(n);
     if (need <= cap)
         return BRINE_OK;
     if (need > UINT32_MAX)
         return err_limit(r->err, "max_nodes", r->lim->max_nodes, need, r->op->offset, 1, __LINE__);
-    size_t ncap = pk_items_cap((uint32_t)need);
+    exact = exact && n->count == 0;
+    size_t ncap = exact ? (size_t)need : pk_items_cap((uint32_t)need);
     pk_id *fresh;
     if (ncap <= ITEMS_ARENA_MAX) {
         if (!(fresh = items_take(g, ncap)))
@@ -248,17 +259,18 @@ static brine_status items_reserve(run *r, pk_id container, uint64_t need)
         g->heap_items[g->n_heap_items++] = container;
     }
     n->items = fresh;
+    n->flags = (uint8_t)(exact ? n->flags | PKF_EXACT : n->flags & ~PKF_EXACT);
     return BRINE_OK;
 }
 
-/* Appends the stack's ids [from, to) to a container. */
-static brine_status add_stack_items(run *r, pk_id container, size_t from, size_t to)
+/* Appends the stack's ids [from, to) to a container; exact: see items_reserve. */
+static brine_status add_stack_items(run *r, pk_id container, size_t from, size_t to, int exact)
 {
     if (from >= to)
         return BRINE_OK; /* an empty stack may have no array yet */
     pk_node *n = pk_at(r->g, container);
     size_t k = to - from;
-    brine_status st = items_reserve(r, container, (uint64_t)n->count + k);
+    brine_status st = items_reserve(r, container, (uint64_t)n->count + k, exact);
     if (st)
         return st;
     memcpy(n->items + n->count, r->stack + from, k * sizeof(pk_id));
@@ -373,7 +385,7 @@ static brine_status pop_into(run *r, size_t start, pk_kind kind, pk_id *out)
     if (start < r->fence || start > r->n_stack)
         return underflow(r);
     brine_status st = new_node(r, kind, out);
-    if (st || (st = add_stack_items(r, *out, start, r->n_stack)))
+    if (st || (st = add_stack_items(r, *out, start, r->n_stack, 1)))
         return st;
     r->n_stack = start;
     return BRINE_OK;
@@ -400,7 +412,7 @@ static memo_slot *memo_find(run *r, uint64_t idx)
 /* The node at memo index idx, 0 when there is none. */
 static pk_id memo_get(run *r, uint64_t idx)
 {
-    if (idx < r->dense_cap && r->dense[idx])
+    if (idx < r->dense_init && r->dense[idx])
         return r->dense[idx];
     if (!r->memo_sparse)
         return 0;
@@ -440,7 +452,7 @@ static brine_status memo_put_sparse(run *r, uint64_t idx, pk_id val)
 
 static brine_status memo_put(run *r, uint64_t idx, pk_id val)
 {
-    if (idx < r->dense_cap && r->dense[idx]) {
+    if (idx < r->dense_init && r->dense[idx]) {
         r->dense[idx] = val; /* overwriting keeps memo_len, as in _Unpickler_MemoPut */
         return BRINE_OK;
     }
@@ -458,11 +470,13 @@ static brine_status memo_put(run *r, uint64_t idx, pk_id val)
         /* grow only while the array stays proportional to what it holds, never to an index */
         if (idx > 2 * (uint64_t)r->dense_len + MEMO_DENSE_SLACK)
             return memo_put_sparse(r, idx, val);
-        size_t old = r->dense_cap;
         if (mem_grow(r->g->mem, (void **)&r->dense, &r->dense_cap, (size_t)idx + 1,
                      sizeof *r->dense))
             return nomem(r);
-        memset(r->dense + old, 0, (r->dense_cap - old) * sizeof *r->dense);
+    }
+    if (idx >= r->dense_init) { /* zero only up to the index put: idx < dense_cap here */
+        memset(r->dense + r->dense_init, 0, ((size_t)idx - r->dense_init) * sizeof *r->dense);
+        r->dense_init = (size_t)idx + 1;
     }
     r->dense[idx] = val;
     r->dense_len++;
@@ -723,7 +737,7 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             pk_id payload;
             if ((st = new_node(r, K_DICT, &payload)))
                 return st;
-            if ((st = add_stack_items(r, payload, from, r->n_stack - 1)))
+            if ((st = add_stack_items(r, payload, from, r->n_stack - 1, 1)))
                 return st;
             pk_at(r->g, target)->flags |= PKF_MUTATED;
             if ((st = log_event(r, EV_MUTATE, target, payload)))
@@ -736,7 +750,7 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             r->n_stack = from;
             return BRINE_OK;
         }
-        if ((st = add_stack_items(r, target, from, r->n_stack)))
+        if ((st = add_stack_items(r, target, from, r->n_stack, 0)))
             return st;
     } else if (is_literal(t)) {
         return FAIL("%s: target cannot take items", pk_opcodes[code].name);
@@ -747,8 +761,8 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             return st;
         /* the target keeps the items too, so passes over the graph see what an
          * OrderedDict or a list subclass was filled with */
-        if ((st = add_stack_items(r, payload, from, r->n_stack)) ||
-            (st = add_stack_items(r, target, from, r->n_stack)))
+        if ((st = add_stack_items(r, payload, from, r->n_stack, 1)) ||
+            (st = add_stack_items(r, target, from, r->n_stack, 0)))
             return st;
         if ((st = log_event(r, EV_MUTATE, target, payload)))
             return st;
@@ -1314,6 +1328,7 @@ static brine_status step(run *r, const pk_op *op, int *stop)
     }
 }
 
+/* Frees the stack, marks and memo; called again (a no-op) when the run ends. */
 static void run_free(run *r)
 {
     mem_budget *mem = r->g->mem;
@@ -1322,6 +1337,13 @@ static void run_free(run *r)
     mem_free(mem, r->memo, r->memo_cap * sizeof(memo_slot));
     mem_free(mem, r->dense, r->dense_cap * sizeof(pk_id));
     mem_free(mem, r->big, r->cap_big * sizeof *r->big);
+    r->stack = NULL;
+    r->marks = NULL;
+    r->memo = NULL;
+    r->dense = NULL;
+    r->big = NULL;
+    r->cap_stack = r->cap_marks = r->memo_cap = r->dense_cap = r->cap_big = 0;
+    r->n_stack = r->n_marks = r->memo_sparse = r->dense_init = r->n_big = 0;
 }
 
 static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, size_t start,
@@ -1426,6 +1448,7 @@ static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, siz
         /* the loader is done; what it returns is too big or too deep for its consumers */
         brine_error amp;
         err_clear(&amp);
+        run_free(&r); /* the memo is done with: the pass's arrays may take its place */
         r.err = &amp;
         st = amplification(&r);
         r.err = err;

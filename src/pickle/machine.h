@@ -48,7 +48,7 @@ typedef enum pk_kind {
 
 /* 56 bytes; a graph holds one per value built, so every field counts. Items live in the
  * graph's item arena (small containers) or in their own array (large ones); their capacity
- * is pk_items_cap(count), never stored. */
+ * is pk_items_cap(count), or count with PKF_EXACT, never stored. */
 typedef struct pk_node {
     uint8_t kind;
     uint8_t flags;   /* PKF_* */
@@ -84,8 +84,10 @@ enum {
     PKF_BUILT = 2,    /* BUILD was applied at least once */
     PKF_MUTATED = 4,  /* a container op was applied to a non-container */
     PKF_READONLY = 8, /* READONLY_BUFFER */
-    PKF_SPLICED = 16  /* a build hook read raw bytes from the stream for this node (joblib's
+    PKF_SPLICED = 16, /* a build hook read raw bytes from the stream for this node (joblib's
                        * arrays): v.s is that span of the input, never decoded as opcodes */
+    PKF_EXACT = 32    /* items hold exactly count ids (built whole from the stack), not
+                       * pk_items_cap(count): the machine's bookkeeping, nothing to judge */
 };
 
 /* A global as find_class would see it, after Python-2 name mapping. */
