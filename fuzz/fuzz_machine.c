@@ -40,9 +40,12 @@ static void check_graph(const pk_graph *g)
                    n->count);
         for (uint32_t k = 0; n->items && k < n->count; k++)
             FUZZ_CHECK(n->items[k] < g->n_nodes, "node %zu item %u out of range", i, k);
-        FUZZ_CHECK(n->a < g->n_nodes && n->b < g->n_nodes && n->c < g->n_nodes &&
-                       n->state < g->n_nodes,
+        /* a scalar's value shares its bytes with items: it must never have any */
+        FUZZ_CHECK(n->count == 0 || n->kind >= K_TUPLE, "node %zu: a scalar with items", i);
+        FUZZ_CHECK(n->a < g->n_nodes && n->b < g->n_nodes && pk_kwargs(n) < g->n_nodes &&
+                       pk_state(g, n) < g->n_nodes,
                    "node %zu operand out of range", i);
+        FUZZ_CHECK(!pk_state(g, n) || (n->flags & PKF_BUILT), "node %zu: state without BUILD", i);
         if (n->kind == K_GLOBAL)
             FUZZ_CHECK(n->v.g.global < g->n_globals, "node %zu: global index out of range", i);
     }

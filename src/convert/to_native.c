@@ -127,10 +127,10 @@ static pk_id find_state_holder(const pk_graph *g, const char *cls, const char *k
     *many = 0;
     for (size_t i = 1; i < g->n_nodes; i++) {
         const pk_node *n = pk_at(g, (pk_id)i);
-        if (!n->state || (n->kind != K_CALL && n->kind != K_NEWOBJ && n->kind != K_INST))
+        if (!pk_state(g, n) || (n->kind != K_CALL && n->kind != K_NEWOBJ && n->kind != K_INST))
             continue;
         const char *c = class_of(g, (pk_id)i);
-        if (!c || strcmp(c, cls) != 0 || !dict_get(g, n->state, key))
+        if (!c || strcmp(c, cls) != 0 || !dict_get(g, pk_state(g, n), key))
             continue;
         if (found)
             *many = 1;
@@ -569,7 +569,7 @@ static brine_status write_xgboost(const brine_model *m, const pk_graph *g, const
     if (many)
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "the file holds several XGBoost Boosters: brine converts one");
-    pk_id h = dict_get(g, pk_at(g, b)->state, "handle");
+    pk_id h = dict_get(g, pk_state(g, pk_at(g, b)), "handle");
     const uint8_t *snap;
     uint64_t len = 0, at = 0, n = 0;
     uint8_t *owned;
@@ -619,7 +619,7 @@ static brine_status write_lightgbm(const brine_model *m, const pk_graph *g, cons
     if (many)
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "the file holds several LightGBM Boosters: brine converts one");
-    const pk_node *t = pk_at(g, dict_get(g, pk_at(g, b)->state, key));
+    const pk_node *t = pk_at(g, dict_get(g, pk_state(g, pk_at(g, b)), key));
     if (t->kind != K_STR || !pk_utf8_valid(t->v.s.p, t->v.s.len, 0) || t->v.s.len < 4 ||
         memcmp(t->v.s.p, "tree", 4) != 0)
         return err_at(err, BRINE_ERR_UNSUPPORTED, t->offset, __LINE__,

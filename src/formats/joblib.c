@@ -303,7 +303,7 @@ static int parse_dtype(const pk_graph *g, pk_id id, dtype_info *out, const char 
         return -1;
     int flexible = type == 'S' || type == 'U' || type == 'V';
 
-    const pk_node *st = n->state ? N(g, n->state) : NULL;
+    const pk_node *st = pk_state(g, n) ? N(g, pk_state(g, n)) : NULL;
     *why = "dtype state is not numpy's (version, byteorder, subarray, names, fields, elsize, "
            "alignment, flags)";
     if (!st || st->kind != K_TUPLE || (st->count != 8 && st->count != 9))
@@ -523,11 +523,9 @@ static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site, 
                        (unsigned long long)left);
         rec.data_offset = pos;
         rec.data_len = need;
+        rec.data = site->data + pos;
         site->pos = pos + need;
-        pk_node *w = pk_at(g, site->target);
-        w->flags |= PKF_SPLICED;
-        w->v.s.p = site->data + pos;
-        w->v.s.len = need;
+        pk_at(g, site->target)->flags |= PKF_SPLICED;
     }
     jl_array *a;
     if ((st = new_record(jl, rec.wrapper, &a, err)))

@@ -484,7 +484,7 @@ static const ld_dtype *numpy_dtype(walker *w, pk_id id, int *big_endian)
             dt = ld_dtype_by_torch(map[i].torch);
     /* BUILD state (3, '<', None, None, None, -1, -1, 0): index 1 is the byte order */
     *big_endian = 0;
-    const pk_node *state = N(w, id)->state ? N(w, N(w, id)->state) : NULL;
+    const pk_node *state = pk_state(w->g, N(w, id)) ? N(w, pk_state(w->g, N(w, id))) : NULL;
     if (state && state->kind == K_TUPLE && state->count >= 2) {
         const pk_node *order = N(w, state->items[1]);
         if (text_eq(order, ">"))
@@ -556,7 +556,7 @@ static void c_strides(const int64_t *shape, uint32_t nd, int fortran, int64_t *s
 static brine_status numpy_array(walker *w, pk_id id)
 {
     const pk_node *n = N(w, id);
-    const pk_node *state = n->state ? N(w, n->state) : NULL;
+    const pk_node *state = pk_state(w->g, n) ? N(w, pk_state(w->g, n)) : NULL;
     if (!state || state->kind != K_TUPLE || state->count != 5)
         return UNSUPPORTED(w, id, "array %.200s: no (version, shape, dtype, fortran, data) state",
                            w->path);
@@ -627,13 +627,13 @@ static brine_status joblib_array(walker *w, pk_id id, const jl_array *ja)
     for (uint32_t i = 0; i < ja->ndim; i++)
         shape[i] = (int64_t)ja->shape[i]; /* the hook kept count <= INT64_MAX */
     const pk_node *n = N(w, id);
-    if (!(n->flags & PKF_SPLICED) || n->v.s.len != ja->data_len)
+    if (!(n->flags & PKF_SPLICED) || !ja->data)
         return BAD(w, id, "array %.200s: joblib data span lost", w->path);
     char key[48];
     int kl = snprintf(key, sizeof key, "joblib@%" PRIu64, ja->data_offset);
     size_t storage;
     brine_status st =
-        add_storage(w, key, (size_t)kl, dt, ja->count, n->v.s.p, n->v.s.len, 0, &storage);
+        add_storage(w, key, (size_t)kl, dt, ja->count, ja->data, ja->data_len, 0, &storage);
     if (st)
         return st;
     w->s->storages[storage].big_endian = ja->big_endian;
@@ -1061,7 +1061,7 @@ static brine_status object_value(walker *w, pk_id id, const char *fn, json_t **o
         }
         st = jset(w, *out, "args", v);
     }
-    if (!st && n->kind == K_NEWOBJ && n->c && !(st = walk(w, n->c, &v)))
+    if (!st && n->kind == K_NEWOBJ && pk_kwargs(n) && !(st = walk(w, pk_kwargs(n), &v)))
         st = jset(w, *out, "kwargs", v);
     if (!st && n->count && !(st = walk_items(w, n, &v)))
         st = jset(w, *out, "items", v);
@@ -1129,7 +1129,7 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
     const uint8_t *bp;
     uint64_t blen;
     size_t bowned;
-    int got, plain = !n->state;
+    int got, plain = !pk_state(w->g, n);
     json_t *pairs, *dict = NULL;
     switch (n->kind) {
     case K_NONE: *out = json_null(); break; /* a static singleton: no allocation */
@@ -1171,7 +1171,7 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
             json_decref(pairs);
         break;
     case K_LIST:
-        if (!n->state)
+        if (!pk_state(w->g, n))
             st = walk_items(w, n, out);
         else
             st = items_value(w, "list", n, out);
@@ -1198,7 +1198,7 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
                 if (bowned)
                     mem_free(w->s->mem, (void *)bp, bowned);
             }
-        } else if (fn && strcmp(fn, "builtins.dict") == 0 && !n->state &&
+        } else if (fn && strcmp(fn, "builtins.dict") == 0 && !pk_state(w->g, n) &&
                    dict_call(w, id, &st, out)) {
             /* dict(…) is a plain dict */
         } else if (fn &&
@@ -1215,14 +1215,14 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
         break;
     }
     /* BUILD state (a state_dict's _metadata, an object's __dict__): kept, not lost */
-    if (!st && n->state && *out && w->s->want_config && json_is_object(*out) &&
+    if (!st && pk_state(w->g, n) && *out && w->s->want_config && json_is_object(*out) &&
         json_object_get(*out, TYPE_KEY) && !json_object_get(*out, "state")) {
         json_t *state = NULL;
-        if (!(st = walk_child(w, "__state__", 9, n->state, &state)))
+        if (!(st = walk_child(w, "__state__", 9, pk_state(w->g, n), &state)))
             st = jset(w, *out, "state", state);
-    } else if (!st && n->state && !w->s->want_config) {
+    } else if (!st && pk_state(w->g, n) && !w->s->want_config) {
         json_t *state = NULL;
-        st = walk_child(w, "__state__", 9, n->state, &state);
+        st = walk_child(w, "__state__", 9, pk_state(w->g, n), &state);
     }
     w->depth--;
     if (!st && !*out)
@@ -1331,12 +1331,12 @@ static brine_status mark_shared(walker *w, pk_id root)
         if (n->kind == K_CALL || n->kind == K_NEWOBJ || n->kind == K_INST || n->kind == K_PERSID) {
             calls[0] = n->a;
             calls[1] = n->b;
-            calls[2] = n->c;
+            calls[2] = pk_kwargs(n);
         }
         for (uint32_t i = 0; i < n->count + 4u; i++) {
             pk_id c = i < n->count       ? (n->items ? n->items[i] : 0)
                       : i - n->count < 3 ? calls[i - n->count]
-                                         : n->state;
+                                         : pk_state(w->g, n);
             if (!c || c >= g->n_nodes)
                 continue;
             if (w->marks[c] & MK_SEEN) {

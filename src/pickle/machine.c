@@ -65,6 +65,7 @@ void pk_graph_init(pk_graph *g, mem_budget *mem)
     memset(g, 0, sizeof *g);
     g->mem = mem;
     pk_pool_init(&g->strings, mem);
+    hmap_init(&g->side_state, mem);
 }
 
 void pk_graph_free(pk_graph *g)
@@ -86,6 +87,8 @@ void pk_graph_free(pk_graph *g)
     mem_free(g->mem, g->events, g->cap_events * sizeof *g->events);
     mem_free(g->mem, g->pickles, g->cap_pickles * sizeof *g->pickles);
     pk_pool_free(&g->strings);
+    hmap_free(&g->side_state);
+    mem_free(g->mem, g->side_states, g->cap_side_states * sizeof *g->side_states);
     memset(g, 0, sizeof *g);
 }
 
@@ -339,6 +342,33 @@ static brine_status diverge(run *r, unsigned raising, const char *why, const bri
                unpickler_name(stopping), unpickler_name(r->live));
     defer(r, &e);
     return log_event(r, EV_DIVERGE, 0, stopping);
+}
+
+/* BUILD state of a node whose value takes the bytes of state_ (scalars, K_EXT): kept in the
+ * graph's side table; BUILD on those is rare (CPython raises unless the state is empty). */
+static brine_status side_state_put(run *r, pk_id id, pk_id state)
+{
+    pk_graph *g = r->g;
+    uint64_t at;
+    if (hmap_get(&g->side_state, &id, sizeof id, &at) && at < g->n_side_states) {
+        g->side_states[at] = state;
+        return BRINE_OK;
+    }
+    if (mem_grow(g->mem, (void **)&g->side_states, &g->cap_side_states, g->n_side_states + 1,
+                 sizeof *g->side_states) ||
+        hmap_put(&g->side_state, &id, sizeof id, g->n_side_states, NULL) < 0)
+        return nomem(r);
+    g->side_states[g->n_side_states++] = state;
+    return BRINE_OK;
+}
+
+pk_id pk_side_state(const pk_graph *g, const pk_node *n)
+{
+    pk_id id = (pk_id)(n - g->nodes);
+    uint64_t at;
+    return hmap_get(&g->side_state, &id, sizeof id, &at) && at < g->n_side_states
+               ? g->side_states[at]
+               : 0;
 }
 
 /* ------------------------------------------------------------------ stack (Pdata) */
@@ -714,7 +744,7 @@ static brine_status make_call(run *r, pk_kind kind, pk_id callable, pk_id args, 
     pk_node *n = pk_at(r->g, out);
     n->a = callable;
     n->b = args;
-    n->c = kwargs;
+    n->kwargs_ = kind == K_NEWOBJ ? kwargs : 0;
     if ((st = log_event(r, EV_CALL, out, 0)))
         return st;
     return push(r, out);
@@ -796,15 +826,15 @@ static brine_status big_put(run *r, const pk_op *op, pk_id val)
 /* ------------------------------------------------------------------ amplification */
 
 /* Child k of a node: its items, then its operands a, b, c and BUILD state. 0 = none. */
-static pk_id child_at(const pk_node *n, uint64_t k)
+static pk_id child_at(const pk_graph *g, const pk_node *n, uint64_t k)
 {
     if (k < n->count)
         return n->items[k];
     switch (k - n->count) {
     case 0: return n->a;
     case 1: return n->b;
-    case 2: return n->c;
-    case 3: return n->state;
+    case 2: return pk_kwargs(n);
+    case 3: return pk_state(g, n);
     default: return 0;
     }
 }
@@ -841,7 +871,10 @@ static uint32_t inner_of(const inner_index *x, size_t i)
 }
 
 /* A node with no children: one leaf, depth 1, nothing to remember about it. */
-static int is_leaf(const pk_node *n) { return !n->count && !n->a && !n->b && !n->c && !n->state; }
+static int is_leaf(const pk_graph *g, const pk_node *n)
+{
+    return !n->count && !n->a && !n->b && !pk_kwargs(n) && !pk_state(g, n);
+}
 
 /* depth[] of the walk: 0 = not reached yet; DEPTH_DONE set once the node's subtree is done. */
 #define DEPTH_DONE UINT32_C(0x80000000)
@@ -886,7 +919,7 @@ static brine_status amplification(run *r)
         goto out;
     }
     for (size_t i = 0; i < n; i++)
-        if (!is_leaf(pk_at(g, (pk_id)(i + first))))
+        if (!is_leaf(g, pk_at(g, (pk_id)(i + first))))
             x.bits[i >> 6] |= UINT64_C(1) << (i & 63);
     for (size_t w = 0; w < x.words; w++) {
         x.rank[w] = (uint32_t)m; /* m <= n < 2^32: node ids are 32 bits */
@@ -932,7 +965,7 @@ static brine_status amplification(run *r)
             const pk_node *node = pk_at(g, f->id);
             size_t fi = f->k;
             if (f->next < (uint64_t)node->count + 4) {
-                pk_id c = child_at(node, f->next++);
+                pk_id c = child_at(g, node, f->next++);
                 if (!c)
                     continue;
                 uint64_t cs = 1, cd = 1; /* other runs' nodes, leaves and back edges: one leaf */
@@ -1278,7 +1311,10 @@ static brine_status step(run *r, const pk_op *op, int *stop)
             return underflow(r);
         a = r->stack[r->n_stack - 1];
         pk_node *t = pk_at(r->g, a);
-        t->state = b;
+        if (pk_state_in_node(t->kind))
+            t->state_ = b;
+        else if ((st = side_state_put(r, a, b)))
+            return st;
         t->flags |= PKF_BUILT;
         if ((st = log_event(r, EV_BUILD, a, b)))
             return st;

@@ -17,6 +17,7 @@
 
 #include "brine.h"
 #include "core/alloc.h"
+#include "core/hashmap.h"
 #include "pickle/decode.h"
 
 /* Node ids index the arena; 0 is never a valid node. */
@@ -39,37 +40,54 @@ typedef enum pk_kind {
     K_FROZENSET,
     K_GLOBAL, /* a name resolved by find_class */
     K_CALL,   /* REDUCE: a = callable, b = args */
-    K_NEWOBJ, /* NEWOBJ / NEWOBJ_EX: a = class, b = args, c = kwargs (or 0) */
+    K_NEWOBJ, /* NEWOBJ / NEWOBJ_EX: a = class, b = args, pk_kwargs() (or 0) */
     K_INST,   /* INST / OBJ: a = class, b = args tuple */
     K_PERSID, /* PERSID / BINPERSID: a = pid */
     K_EXT,    /* EXT1/2/4: i = code */
     K_BUFFER  /* NEXT_BUFFER, READONLY_BUFFER of one */
 } pk_kind;
 
-/* 56 bytes; a graph holds one per value built, so every field counts. Items live in the
- * graph's item arena (small containers) or in their own array (large ones); their capacity
- * is pk_items_cap(count), or count with PKF_EXACT, never stored. */
+/* 40 bytes; a graph holds one per value built, so every field counts. Values (v) and what
+ * only other kinds have (items, kwargs, state) share their bytes: a scalar never has items;
+ * K_GLOBAL's v.g and K_EXT's v.i leave room for items. Read kwargs and state with
+ * pk_kwargs() and pk_state(). Items live in the graph's item arena (small containers) or in
+ * their own array (large ones); their capacity is pk_items_cap(count), or count with
+ * PKF_EXACT, never stored. Only containers and non-literal kinds (K_GLOBAL…K_BUFFER) ever
+ * have items; read them only below count. */
 typedef struct pk_node {
     uint8_t kind;
     uint8_t flags;   /* PKF_* */
     uint8_t opcode;  /* the opcode that made it */
+    uint8_t unused_; /* zero */
     uint32_t count;  /* items (containers; dicts count keys and values) */
     uint64_t offset; /* where it was made */
-    pk_id a, b, c;   /* operands, see pk_kind */
-    pk_id state;     /* last BUILD state applied, or 0 */
+    pk_id a, b;      /* operands, see pk_kind */
     union {
-        int64_t i;
-        double d;
+        union {
+            int64_t i;
+            double d;
+            struct {
+                const uint8_t *p;
+                uint64_t len;
+            } s; /* K_STR, K_PYSTR, K_BYTES, K_BYTEARRAY, K_BIGINT (bytes or text) */
+            struct {
+                uint32_t global; /* index in the machine's global table */
+            } g;
+        } v;
         struct {
-            const uint8_t *p;
-            uint64_t len;
-        } s; /* K_STR, K_PYSTR, K_BYTES, K_BYTEARRAY, K_BIGINT (bytes or text) */
-        struct {
-            uint32_t global; /* index in the machine's global table */
-        } g;
-    } v;
-    pk_id *items;
+            pk_id kwargs_; /* K_NEWOBJ only: NEWOBJ_EX's kwargs, or 0; read pk_kwargs() */
+            pk_id state_;  /* when pk_state_in_node(kind); read pk_state() */
+            pk_id *items;
+        };
+    };
 } pk_node;
+
+/* Kinds whose BUILD state lives in the node; the scalars' and K_EXT's (v takes their bytes,
+ * and BUILD on them is rare) live in a side table of the graph. */
+static inline int pk_state_in_node(uint8_t kind) { return kind >= K_TUPLE && kind != K_EXT; }
+
+/* NEWOBJ_EX's keyword arguments, 0 for every other node. */
+static inline pk_id pk_kwargs(const pk_node *n) { return n->kind == K_NEWOBJ ? n->kwargs_ : 0; }
 
 /* Capacity of a node's items array holding count items: 0, or a power of two >= 4. */
 static inline size_t pk_items_cap(uint32_t count)
@@ -85,7 +103,8 @@ enum {
     PKF_MUTATED = 4,  /* a container op was applied to a non-container */
     PKF_READONLY = 8, /* READONLY_BUFFER */
     PKF_SPLICED = 16, /* a build hook read raw bytes from the stream for this node (joblib's
-                       * arrays): v.s is that span of the input, never decoded as opcodes */
+                       * arrays: its jl_array holds that span of the input), never decoded as
+                       * opcodes */
     PKF_EXACT = 32    /* items hold exactly count ids (built whole from the stack), not
                        * pk_items_cap(count): the machine's bookkeeping, nothing to judge */
 };
@@ -126,6 +145,9 @@ typedef struct pk_event {
 } pk_event;
 
 typedef struct pk_graph pk_graph;
+
+/* The last BUILD state applied to n (a node of g), 0 when none. */
+static inline pk_id pk_state(const pk_graph *g, const pk_node *n);
 
 /* One pickle, from its first opcode to STOP. */
 typedef struct pk_pickle {
@@ -209,6 +231,9 @@ struct pk_graph {
     unsigned unpicklers;  /* set by the caller after pk_graph_init: the PK_UNPICKLER_* the
                            * file is loaded with (joblib: PY); 0 = both, the union */
     size_t n_divergences; /* EV_DIVERGE events so far */
+    hmap side_state;      /* node id -> index in side_states: BUILD state of scalars, K_EXT */
+    pk_id *side_states;
+    size_t n_side_states, cap_side_states;
 };
 
 void pk_graph_init(pk_graph *g, mem_budget *mem);
@@ -240,6 +265,15 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
                         const pk_run_options *opts, brine_error *err);
 
 static inline pk_node *pk_at(const pk_graph *g, pk_id id) { return &g->nodes[id]; }
+
+pk_id pk_side_state(const pk_graph *g, const pk_node *n);
+
+static inline pk_id pk_state(const pk_graph *g, const pk_node *n)
+{
+    if (!(n->flags & PKF_BUILT))
+        return 0;
+    return pk_state_in_node(n->kind) ? n->state_ : pk_side_state(g, n);
+}
 
 /* Renders the object graph of every pickle as pseudo-Python. */
 brine_status pk_render(const pk_graph *g, const brine_limits *lim, brine_write_fn write, void *ctx);

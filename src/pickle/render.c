@@ -224,9 +224,9 @@ static void repr_call(const pk_graph *g, const pk_node *n, sbuf *b)
                 sb_str(b, ", ");
             pk_repr(g, args->items[i], 8, b);
         }
-        if (n->c) {
+        if (pk_kwargs(n)) {
             sb_str(b, ", **");
-            pk_repr(g, n->c, 8, b);
+            pk_repr(g, pk_kwargs(n), 8, b);
         }
         sb_str(b, ")");
     } else {
