@@ -48,8 +48,8 @@ static const char *class_of(const pk_graph *g, pk_id id)
     if (n->kind != K_CALL && n->kind != K_NEWOBJ && n->kind != K_INST)
         return NULL;
     const char *fn = global_of(g, n->a);
-    if (fn && strcmp(fn, "copyreg._reconstructor") == 0 && n->b) {
-        const pk_node *args = pk_at(g, n->b);
+    if (fn && strcmp(fn, "copyreg._reconstructor") == 0 && pk_args(n)) {
+        const pk_node *args = pk_at(g, pk_args(n));
         return args->kind == K_TUPLE && args->count >= 1 ? global_of(g, args->items[0]) : NULL;
     }
     return fn;
@@ -89,7 +89,7 @@ static int pickled_bytes(const pk_graph *g, pk_id id, const uint8_t **p, uint64_
         return 1;
     }
     const char *fn = n->kind == K_CALL ? global_of(g, n->a) : NULL;
-    const pk_node *args = fn && n->b ? pk_at(g, n->b) : NULL;
+    const pk_node *args = fn && pk_args(n) ? pk_at(g, pk_args(n)) : NULL;
     if (!args || args->kind != K_TUPLE || depth > 2)
         return 0;
     if (strcmp(fn, "builtins.bytearray") == 0 && args->count == 1)
@@ -577,10 +577,10 @@ static brine_status write_xgboost(const brine_model *m, const pk_graph *g, const
     if (got < 0)
         return ERR_NOMEM(err);
     if (!got)
-        return err_at(err, BRINE_ERR_UNSUPPORTED, pk_at(g, h)->offset, __LINE__,
+        return err_at(err, BRINE_ERR_UNSUPPORTED, pk_offset(g, pk_at(g, h)), __LINE__,
                       "the XGBoost Booster's handle is not a byte string (an unfitted or "
                       "foreign Booster): not converted");
-    uint64_t base = pk_at(g, h)->offset;
+    uint64_t base = pk_offset(g, pk_at(g, h));
     brine_status st = xgb_model_span(snap, len, base, &at, &n, err);
     text_buf json = {NULL, 0, 0};
     span body = {snap + (st ? 0 : at), (size_t)n};
@@ -622,7 +622,7 @@ static brine_status write_lightgbm(const brine_model *m, const pk_graph *g, cons
     const pk_node *t = pk_at(g, dict_get(g, pk_state(g, pk_at(g, b)), key));
     if (t->kind != K_STR || !pk_utf8_valid(t->v.s.p, t->v.s.len, 0) || t->v.s.len < 4 ||
         memcmp(t->v.s.p, "tree", 4) != 0)
-        return err_at(err, BRINE_ERR_UNSUPPORTED, t->offset, __LINE__,
+        return err_at(err, BRINE_ERR_UNSUPPORTED, pk_offset(g, t), __LINE__,
                       "the LightGBM Booster's %s is not a model string (\"tree\\n…\")", key);
     char *config = native_config(m, "lightgbm", "lightgbm.basic.Booster", key);
     if (!config)

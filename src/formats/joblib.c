@@ -167,7 +167,7 @@ static wrapper_kind class_kind(const pk_global *gl)
 static wrapper_kind target_kind(const pk_graph *g, pk_id target)
 {
     const pk_node *t = N(g, target);
-    const pk_node *args = t->b ? N(g, t->b) : NULL;
+    const pk_node *args = pk_args(t) ? N(g, pk_args(t)) : NULL;
     wrapper_kind k;
     switch (t->kind) {
     case K_NEWOBJ: /* cls.__new__(cls, *args): object.__new__ ignores the arguments */
@@ -263,7 +263,7 @@ static int parse_dtype(const pk_graph *g, pk_id id, dtype_info *out, const char 
 {
     const pk_node *n = N(g, id);
     const pk_global *fn = n->kind == K_CALL ? global_of(g, n->a) : NULL;
-    const pk_node *args = n->b ? N(g, n->b) : NULL;
+    const pk_node *args = pk_args(n) ? N(g, pk_args(n)) : NULL;
     *why = "dtype is not a numpy.dtype(...) call";
     if (!fn || strcmp(fn->full, "numpy.dtype") != 0 || !args || args->kind != K_TUPLE ||
         args->count < 1 || args->count > 3)

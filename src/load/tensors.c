@@ -99,10 +99,12 @@ typedef struct walker {
 /* What brine does not rebuild (object arrays, structured dtypes, other tensor subclasses):
  * the loader may accept it, so a scan does not call the file invalid for it. */
 #define UNSUPPORTED(w, node, ...)                                                                  \
-    err_at((w)->err, BRINE_ERR_UNSUPPORTED, pk_at((w)->g, node)->offset, __LINE__, __VA_ARGS__)
+    err_at((w)->err, BRINE_ERR_UNSUPPORTED, pk_offset((w)->g, pk_at((w)->g, node)), __LINE__,      \
+           __VA_ARGS__)
 
 #define BAD(w, node, ...)                                                                          \
-    err_at((w)->err, BRINE_ERR_MALFORMED, pk_at((w)->g, node)->offset, __LINE__, __VA_ARGS__)
+    err_at((w)->err, BRINE_ERR_MALFORMED, pk_offset((w)->g, pk_at((w)->g, node)), __LINE__,        \
+           __VA_ARGS__)
 
 static const pk_node *N(const walker *w, pk_id id) { return pk_at(w->g, id); }
 
@@ -132,7 +134,7 @@ static int text_eq(const pk_node *n, const char *z)
 static const pk_node *args_of(const walker *w, pk_id call, uint32_t min, uint32_t max)
 {
     const pk_node *c = N(w, call);
-    const pk_node *a = c->b ? N(w, c->b) : NULL;
+    const pk_node *a = pk_args(c) ? N(w, pk_args(c)) : NULL;
     if (!a || a->kind != K_TUPLE || a->count < min || a->count > max)
         return NULL;
     return a;
@@ -267,8 +269,8 @@ static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, 
      * share one literal (through the memo) share its storage, so the nested pickle is run
      * once, not once per reference (issue 7.5: 40,000 references to one 200 kB literal). */
     char key[48];
-    int kl = a ? snprintf(key, sizeof key, "bytes@%" PRIu64 "#%" PRIu32, N(w, a->items[0])->offset,
-                          (uint32_t)a->items[0])
+    int kl = a ? snprintf(key, sizeof key, "bytes@%" PRIu64 "#%" PRIu32,
+                          pk_offset(w->g, N(w, a->items[0])), (uint32_t)a->items[0])
                : 0;
     uint64_t seen;
     if (a && hmap_get(&w->s->storage_index, key, (size_t)kl, &seen)) {
@@ -382,7 +384,7 @@ static brine_status add_tensor(walker *w, pk_id at, const ld_dtype *dt, size_t s
     ld_set *s = w->s;
     if (s->n_tensors >= s->lim->max_tensors)
         return err_limit(w->err, "max_tensors", s->lim->max_tensors, s->n_tensors + 1,
-                         N(w, at)->offset, 1, __LINE__);
+                         pk_offset(w->g, N(w, at)), 1, __LINE__);
     /* view bounds: offset + Σ (size_i − 1)·stride_i must lie inside the storage */
     uint64_t numel = 1, last = (uint64_t)offset;
     int empty = 0;
@@ -516,7 +518,7 @@ static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_
                    w->path, numel, dt->size, len);
     }
     char key[48];
-    int kl = snprintf(key, sizeof key, "array@%" PRIu64, N(w, at)->offset);
+    int kl = snprintf(key, sizeof key, "array@%" PRIu64, pk_offset(w->g, N(w, at)));
     brine_status st = add_storage(w, key, (size_t)kl, dt, numel, p, len, owned, index);
     if (st) {
         if (owned)
@@ -653,7 +655,7 @@ static int tensor_call(walker *w, pk_id id, brine_status *st)
     if (!fn)
         return 0;
     if (is_rebuild_tensor(fn)) {
-        *st = torch_tensor(w, id, fn, N(w, id)->b ? N(w, N(w, id)->b) : NULL);
+        *st = torch_tensor(w, id, fn, pk_args(N(w, id)) ? N(w, pk_args(N(w, id))) : NULL);
         return 1;
     }
     if (strcmp(fn, "torch._tensor._rebuild_from_type_v2") == 0) {
@@ -872,8 +874,8 @@ static brine_status walk(walker *w, pk_id id, json_t **out)
 {
     *out = NULL;
     if (++w->visits > w->max_visits)
-        return err_limit(w->err, "max_nodes", w->max_visits, w->visits, N(w, id)->offset, 1,
-                         __LINE__);
+        return err_limit(w->err, "max_nodes", w->max_visits, w->visits, pk_offset(w->g, N(w, id)),
+                         1, __LINE__);
     brine_status st = walk_node(w, id, out);
     if (st) {
         json_decref(*out);
@@ -1047,13 +1049,13 @@ static brine_status object_value(walker *w, pk_id id, const char *fn, json_t **o
         else if (!(st = walk(w, n->a, &v)))
             st = jset(w, *out, "callee", v);
     }
-    if (!st && n->b && !(st = walk(w, n->b, &v))) {
+    if (!st && pk_args(n) && !(st = walk(w, pk_args(n), &v))) {
         /* an argument tuple is written as its items ([…], not a typed tuple) */
         const char *type = json_string_value(json_object_get(v, TYPE_KEY));
-        json_t *items =
-            w->s->want_config && N(w, n->b)->kind == K_TUPLE && type && strcmp(type, "tuple") == 0
-                ? json_object_get(v, "items")
-                : NULL;
+        json_t *items = w->s->want_config && N(w, pk_args(n))->kind == K_TUPLE && type &&
+                                strcmp(type, "tuple") == 0
+                            ? json_object_get(v, "items")
+                            : NULL;
         if (items) {
             json_incref(items);
             json_decref(v);
@@ -1061,7 +1063,7 @@ static brine_status object_value(walker *w, pk_id id, const char *fn, json_t **o
         }
         st = jset(w, *out, "args", v);
     }
-    if (!st && n->kind == K_NEWOBJ && pk_kwargs(n) && !(st = walk(w, pk_kwargs(n), &v)))
+    if (!st && n->kind == K_NEWOBJ && pk_kwargs(w->g, n) && !(st = walk(w, pk_kwargs(w->g, n), &v)))
         st = jset(w, *out, "kwargs", v);
     if (!st && n->count && !(st = walk_items(w, n, &v)))
         st = jset(w, *out, "items", v);
@@ -1087,7 +1089,7 @@ static brine_status tensor_value(walker *w, pk_id id, json_t **out)
     int param = strcmp(fn, "torch._utils._rebuild_parameter") == 0 ||
                 strcmp(fn, "torch._utils._rebuild_parameter_with_state") == 0 ||
                 strcmp(fn, "torch.nn.parameter.Parameter") == 0;
-    const pk_node *a = N(w, id)->b ? N(w, N(w, id)->b) : NULL;
+    const pk_node *a = pk_args(N(w, id)) ? N(w, pk_args(N(w, id))) : NULL;
     uint32_t at = param ? 1 : 4;
     int grad = param; /* Parameter(data) requires grad */
     if (a && a->kind == K_TUPLE && a->count > at && N(w, a->items[at])->kind == K_BOOL)
@@ -1104,8 +1106,8 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
     const pk_node *n = N(w, id);
     *out = NULL;
     if (w->depth >= w->s->lim->max_depth || w->depth >= sizeof w->on_path / sizeof w->on_path[0])
-        return err_limit(w->err, "max_depth", w->s->lim->max_depth, w->depth + 1, n->offset, 1,
-                         __LINE__);
+        return err_limit(w->err, "max_depth", w->s->lim->max_depth, w->depth + 1,
+                         pk_offset(w->g, n), 1, __LINE__);
     brine_status st = BRINE_OK;
     size_t before = w->s->n_tensors;
     if (tensor_call(w, id, &st)) {
@@ -1330,8 +1332,8 @@ static brine_status mark_shared(walker *w, pk_id root)
         pk_id calls[3] = {0, 0, 0};
         if (n->kind == K_CALL || n->kind == K_NEWOBJ || n->kind == K_INST || n->kind == K_PERSID) {
             calls[0] = n->a;
-            calls[1] = n->b;
-            calls[2] = pk_kwargs(n);
+            calls[1] = pk_args(n);
+            calls[2] = pk_kwargs(w->g, n);
         }
         for (uint32_t i = 0; i < n->count + 4u; i++) {
             pk_id c = i < n->count       ? (n->items ? n->items[i] : 0)

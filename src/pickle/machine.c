@@ -65,7 +65,7 @@ void pk_graph_init(pk_graph *g, mem_budget *mem)
     memset(g, 0, sizeof *g);
     g->mem = mem;
     pk_pool_init(&g->strings, mem);
-    hmap_init(&g->side_state, mem);
+    hmap_init(&g->side, mem);
 }
 
 void pk_graph_free(pk_graph *g)
@@ -87,7 +87,7 @@ void pk_graph_free(pk_graph *g)
     mem_free(g->mem, g->events, g->cap_events * sizeof *g->events);
     mem_free(g->mem, g->pickles, g->cap_pickles * sizeof *g->pickles);
     pk_pool_free(&g->strings);
-    hmap_free(&g->side_state);
+    hmap_free(&g->side);
     mem_free(g->mem, g->side_states, g->cap_side_states * sizeof *g->side_states);
     memset(g, 0, sizeof *g);
 }
@@ -189,6 +189,8 @@ static int nodes_grow(pk_graph *g, size_t need, uint64_t max_nodes)
     return 0;
 }
 
+static brine_status side_put(run *r, pk_id id, uint32_t what, uint64_t v);
+
 static brine_status new_node(run *r, pk_kind kind, pk_id *out)
 {
     pk_graph *g = r->g;
@@ -206,7 +208,17 @@ static brine_status new_node(run *r, pk_kind kind, pk_id *out)
     memset(n, 0, sizeof *n);
     n->kind = (uint8_t)kind;
     n->opcode = r->op->code;
-    n->offset = r->op->offset;
+    uint64_t at = r->op->offset;
+    n->off_lo = (uint32_t)at;
+    n->off_hi = (uint8_t)(at >> 32);
+    if (at >> 32 >= PK_OFF_SIDE) {
+        n->off_hi = PK_OFF_SIDE;
+        brine_status st = side_put(r, id, PK_SIDE_OFFSET, at);
+        if (st) {
+            g->n_nodes--; /* not made: the node stays unused */
+            return st;
+        }
+    }
     *out = id;
     return BRINE_OK;
 }
@@ -344,31 +356,47 @@ static brine_status diverge(run *r, unsigned raising, const char *why, const bri
     return log_event(r, EV_DIVERGE, 0, stopping);
 }
 
-/* BUILD state of a node whose value takes the bytes of state_ (scalars, K_EXT): kept in the
- * graph's side table; BUILD on those is rare (CPython raises unless the state is empty). */
-static brine_status side_state_put(run *r, pk_id id, pk_id state)
+/* The side table: what does not fit in a node, keyed by (id, PK_SIDE_*). All rare: an
+ * offset past the node's 40 bits, NEWOBJ_EX's kwargs, BUILD on a scalar or K_EXT (CPython
+ * raises there unless the state is empty). */
+typedef struct side_key {
+    pk_id id;
+    uint32_t what;
+} side_key;
+
+uint64_t pk_side(const pk_graph *g, const pk_node *n, uint32_t what)
 {
-    pk_graph *g = r->g;
-    uint64_t at;
-    if (hmap_get(&g->side_state, &id, sizeof id, &at) && at < g->n_side_states) {
-        g->side_states[at] = state;
-        return BRINE_OK;
-    }
-    if (mem_grow(g->mem, (void **)&g->side_states, &g->cap_side_states, g->n_side_states + 1,
-                 sizeof *g->side_states) ||
-        hmap_put(&g->side_state, &id, sizeof id, g->n_side_states, NULL) < 0)
-        return nomem(r);
-    g->side_states[g->n_side_states++] = state;
-    return BRINE_OK;
+    side_key k = {(pk_id)(n - g->nodes), what};
+    uint64_t v;
+    if (!hmap_get(&g->side, &k, sizeof k, &v))
+        return 0;
+    if (what != PK_SIDE_STATE)
+        return v;
+    return v < g->n_side_states ? g->side_states[v] : 0;
 }
 
-pk_id pk_side_state(const pk_graph *g, const pk_node *n)
+/* Adds (id, what) -> v; the key must be new, except PK_SIDE_STATE, which BUILD replaces. */
+static brine_status side_put(run *r, pk_id id, uint32_t what, uint64_t v)
 {
-    pk_id id = (pk_id)(n - g->nodes);
+    pk_graph *g = r->g;
+    side_key k = {id, what};
     uint64_t at;
-    return hmap_get(&g->side_state, &id, sizeof id, &at) && at < g->n_side_states
-               ? g->side_states[at]
-               : 0;
+    if (what == PK_SIDE_STATE) {
+        if (hmap_get(&g->side, &k, sizeof k, &at) && at < g->n_side_states) {
+            g->side_states[at] = (pk_id)v;
+            return BRINE_OK;
+        }
+        if (mem_grow(g->mem, (void **)&g->side_states, &g->cap_side_states, g->n_side_states + 1,
+                     sizeof *g->side_states))
+            return nomem(r);
+        g->side_states[g->n_side_states] = (pk_id)v;
+        v = g->n_side_states;
+    }
+    if (hmap_put(&g->side, &k, sizeof k, v, NULL) < 0)
+        return nomem(r);
+    if (what == PK_SIDE_STATE)
+        g->n_side_states++;
+    return BRINE_OK;
 }
 
 /* ------------------------------------------------------------------ stack (Pdata) */
@@ -743,8 +771,9 @@ static brine_status make_call(run *r, pk_kind kind, pk_id callable, pk_id args, 
         return st;
     pk_node *n = pk_at(r->g, out);
     n->a = callable;
-    n->b = args;
-    n->kwargs_ = kind == K_NEWOBJ ? kwargs : 0;
+    n->b_ = args;
+    if (kwargs && (st = side_put(r, out, PK_SIDE_KWARGS, kwargs)))
+        return st;
     if ((st = log_event(r, EV_CALL, out, 0)))
         return st;
     return push(r, out);
@@ -832,8 +861,8 @@ static pk_id child_at(const pk_graph *g, const pk_node *n, uint64_t k)
         return n->items[k];
     switch (k - n->count) {
     case 0: return n->a;
-    case 1: return n->b;
-    case 2: return pk_kwargs(n);
+    case 1: return pk_args(n);
+    case 2: return pk_kwargs(g, n);
     case 3: return pk_state(g, n);
     default: return 0;
     }
@@ -873,7 +902,7 @@ static uint32_t inner_of(const inner_index *x, size_t i)
 /* A node with no children: one leaf, depth 1, nothing to remember about it. */
 static int is_leaf(const pk_graph *g, const pk_node *n)
 {
-    return !n->count && !n->a && !n->b && !pk_kwargs(n) && !pk_state(g, n);
+    return !n->count && !n->a && !pk_args(n) && !pk_kwargs(g, n) && !pk_state(g, n);
 }
 
 /* depth[] of the walk: 0 = not reached yet; DEPTH_DONE set once the node's subtree is done. */
@@ -944,7 +973,7 @@ static brine_status amplification(run *r)
             max_size = max_size ? max_size : 1;
             max_depth = max_depth ? max_depth : 1;
             if (1 > r->lim->max_nesting) {
-                st = nesting_error(r, 1, rn->offset);
+                st = nesting_error(r, 1, pk_offset(g, rn));
                 break;
             }
             continue;
@@ -972,7 +1001,7 @@ static brine_status amplification(run *r)
                 if (c >= first && c < g->n_nodes) {
                     if (!is_inner(&x, c - first)) {
                         if (1 > r->lim->max_nesting) {
-                            st = nesting_error(r, 1, pk_at(g, c)->offset);
+                            st = nesting_error(r, 1, pk_offset(g, pk_at(g, c)));
                             break;
                         }
                     } else {
@@ -1006,12 +1035,12 @@ static brine_status amplification(run *r)
             if (d > max_depth)
                 max_depth = d;
             if (d > r->lim->max_nesting) {
-                st = nesting_error(r, d, node->offset);
+                st = nesting_error(r, d, pk_offset(g, node));
                 break;
             }
             if (size[fi] > allowed) {
                 st = err_limit(r->err, "max_expansion", r->lim->max_expansion, size[fi] / n,
-                               node->offset, 1, __LINE__);
+                               pk_offset(g, node), 1, __LINE__);
                 snprintf(r->err->msg, sizeof r->err->msg,
                          "limit max_expansion is %llu leaves per node; the object made here "
                          "expands to %llu%s leaves from %llu nodes (shared references, "
@@ -1313,7 +1342,7 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         pk_node *t = pk_at(r->g, a);
         if (pk_state_in_node(t->kind))
             t->state_ = b;
-        else if ((st = side_state_put(r, a, b)))
+        else if ((st = side_put(r, a, PK_SIDE_STATE, b)))
             return st;
         t->flags |= PKF_BUILT;
         if ((st = log_event(r, EV_BUILD, a, b)))
