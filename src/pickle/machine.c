@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/hashmap.h"
 #include "core/limits.h"
 #include "pickle/opcodes.h"
@@ -1474,8 +1475,16 @@ static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, siz
     r.pickle->start = start;
     r.pickle->first_event = (uint32_t)g->n_events;
 
+    /* what the machine has read of a mapped file it keeps only as node values pointing into
+     * it: every RELEASE_STEP bytes, the pages behind leave the resident set (file_release) */
+    enum { RELEASE_STEP = 8 << 20 };
+    size_t released = start;
     int stop = 0;
     while (!stop) {
+        if (op.offset >= released + RELEASE_STEP && op.offset <= len) {
+            file_release(r.cur.base + released, (size_t)op.offset - released);
+            released = (size_t)op.offset;
+        }
         if (g->opcodes >= r.lim->max_opcodes) {
             st = err_limit(err, "max_opcodes", r.lim->max_opcodes, g->opcodes + 1, cur_pos(&r.cur),
                            1, __LINE__);
