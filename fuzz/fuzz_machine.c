@@ -32,7 +32,7 @@ static void observe(void *ctx, const pk_op *op, uint32_t stack_depth, uint32_t m
     w->ops++;
 }
 
-static void check_graph(const pk_graph *g)
+static void check_graph(const pk_graph *g, size_t size)
 {
     for (size_t i = 1; i < g->n_nodes; i++) {
         const pk_node *n = &g->nodes[i];
@@ -40,9 +40,14 @@ static void check_graph(const pk_graph *g)
                    n->count);
         for (uint32_t k = 0; n->items && k < n->count; k++)
             FUZZ_CHECK(n->items[k] < g->n_nodes, "node %zu item %u out of range", i, k);
-        FUZZ_CHECK(n->a < g->n_nodes && n->b < g->n_nodes && n->c < g->n_nodes &&
-                       n->state < g->n_nodes,
+        /* a scalar's value shares its bytes with items: it must never have any */
+        FUZZ_CHECK(n->count == 0 || n->kind >= K_TUPLE, "node %zu: a scalar with items", i);
+        FUZZ_CHECK(n->a < g->n_nodes && pk_args(n) < g->n_nodes && pk_kwargs(g, n) < g->n_nodes &&
+                       pk_state(g, n) < g->n_nodes,
                    "node %zu operand out of range", i);
+        FUZZ_CHECK(!pk_state(g, n) || (n->flags & PKF_BUILT), "node %zu: state without BUILD", i);
+        FUZZ_CHECK(pk_offset(g, n) < size, "node %zu: made at %llu of %zu bytes", i,
+                   (unsigned long long)pk_offset(g, n), size);
         if (n->kind == K_GLOBAL)
             FUZZ_CHECK(n->v.g.global < g->n_globals, "node %zu: global index out of range", i);
     }
@@ -89,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == BRINE_ERR_MALFORMED)
         FUZZ_CHECK(err.has_offset && err.offset <= size, "malformed at offset %llu of %zu",
                    (unsigned long long)err.offset, size);
-    check_graph(&g);
+    check_graph(&g, size);
     pk_graph_free(&g);
     FUZZ_CHECK(mem.used == 0, "%llu bytes still charged to the budget after pk_graph_free",
                (unsigned long long)mem.used);

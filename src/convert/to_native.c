@@ -48,8 +48,8 @@ static const char *class_of(const pk_graph *g, pk_id id)
     if (n->kind != K_CALL && n->kind != K_NEWOBJ && n->kind != K_INST)
         return NULL;
     const char *fn = global_of(g, n->a);
-    if (fn && strcmp(fn, "copyreg._reconstructor") == 0 && n->b) {
-        const pk_node *args = pk_at(g, n->b);
+    if (fn && strcmp(fn, "copyreg._reconstructor") == 0 && pk_args(n)) {
+        const pk_node *args = pk_at(g, pk_args(n));
         return args->kind == K_TUPLE && args->count >= 1 ? global_of(g, args->items[0]) : NULL;
     }
     return fn;
@@ -90,7 +90,7 @@ static int pickled_bytes(mem_budget *mem, const pk_graph *g, pk_id id, const uin
         return 1;
     }
     const char *fn = n->kind == K_CALL ? global_of(g, n->a) : NULL;
-    const pk_node *args = fn && n->b ? pk_at(g, n->b) : NULL;
+    const pk_node *args = fn && pk_args(n) ? pk_at(g, pk_args(n)) : NULL;
     if (!args || args->kind != K_TUPLE || depth > 2)
         return 0;
     if (strcmp(fn, "builtins.bytearray") == 0 && args->count == 1)
@@ -132,10 +132,10 @@ static pk_id find_state_holder(const pk_graph *g, const char *cls, const char *k
     *many = 0;
     for (size_t i = 1; i < g->n_nodes; i++) {
         const pk_node *n = pk_at(g, (pk_id)i);
-        if (!n->state || (n->kind != K_CALL && n->kind != K_NEWOBJ && n->kind != K_INST))
+        if (!pk_state(g, n) || (n->kind != K_CALL && n->kind != K_NEWOBJ && n->kind != K_INST))
             continue;
         const char *c = class_of(g, (pk_id)i);
-        if (!c || strcmp(c, cls) != 0 || !dict_get(g, n->state, key))
+        if (!c || strcmp(c, cls) != 0 || !dict_get(g, pk_state(g, n), key))
             continue;
         if (found)
             *many = 1;
@@ -576,7 +576,7 @@ static brine_status write_xgboost(const brine_model *m, const pk_graph *g, const
     if (many)
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "the file holds several XGBoost Boosters: brine converts one");
-    pk_id h = dict_get(g, pk_at(g, b)->state, "handle");
+    pk_id h = dict_get(g, pk_state(g, pk_at(g, b)), "handle");
     const uint8_t *snap;
     uint64_t len = 0, at = 0, n = 0;
     mem_budget *mem = (mem_budget *)&m->mem; /* the writers charge the model's budget */
@@ -586,10 +586,10 @@ static brine_status write_xgboost(const brine_model *m, const pk_graph *g, const
     if (got < 0)
         return ERR_NOMEM(err);
     if (!got)
-        return err_at(err, BRINE_ERR_UNSUPPORTED, pk_at(g, h)->offset, __LINE__,
+        return err_at(err, BRINE_ERR_UNSUPPORTED, pk_offset(g, pk_at(g, h)), __LINE__,
                       "the XGBoost Booster's handle is not a byte string (an unfitted or "
                       "foreign Booster): not converted");
-    uint64_t base = pk_at(g, h)->offset;
+    uint64_t base = pk_offset(g, pk_at(g, h));
     brine_status st = xgb_model_span(snap, len, base, &at, &n, err);
     text_buf json = {mem, NULL, 0, 0};
     span body = {snap + (st ? 0 : at), (size_t)n};
@@ -628,10 +628,10 @@ static brine_status write_lightgbm(const brine_model *m, const pk_graph *g, cons
     if (many)
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__,
                        "the file holds several LightGBM Boosters: brine converts one");
-    const pk_node *t = pk_at(g, dict_get(g, pk_at(g, b)->state, key));
+    const pk_node *t = pk_at(g, dict_get(g, pk_state(g, pk_at(g, b)), key));
     if (t->kind != K_STR || !pk_utf8_valid(t->v.s.p, t->v.s.len, 0) || t->v.s.len < 4 ||
         memcmp(t->v.s.p, "tree", 4) != 0)
-        return err_at(err, BRINE_ERR_UNSUPPORTED, t->offset, __LINE__,
+        return err_at(err, BRINE_ERR_UNSUPPORTED, pk_offset(g, t), __LINE__,
                       "the LightGBM Booster's %s is not a model string (\"tree\\n…\")", key);
     char *config = native_config(m, "lightgbm", "lightgbm.basic.Booster", key);
     if (!config)

@@ -204,6 +204,20 @@ void file_advise_random(const void *p, size_t len) { advise(p, len, MADV_RANDOM)
 void file_advise_willneed(const void *p, size_t len) { advise(p, len, MADV_WILLNEED); }
 void file_advise_normal(const void *p, size_t len) { advise(p, len, MADV_NORMAL); }
 
+void file_release(const void *p, size_t len)
+{
+    int fd;
+    uint64_t offset;
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096, lo, hi;
+    if (!p || len < ADVISE_MIN || !file_source(p, len, &fd, &offset))
+        return;
+    lo = ((uintptr_t)p + page - 1) & ~(page - 1); /* whole pages inside the range only */
+    hi = ((uintptr_t)p + len) & ~(page - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 void file_prefetch_page(const void *p)
 {
     long ps = sysconf(_SC_PAGESIZE);

@@ -19,5 +19,10 @@ void file_advise_willneed(const void *p, size_t len); /* about to be read whole:
 void file_advise_normal(const void *p, size_t len);   /* back to the default read-ahead */
 /* Starts reading the page holding p, without waiting (many such requests run in parallel). */
 void file_prefetch_page(const void *p);
+/* Takes the whole pages of [p, p + len) out of the resident set when they lie in a file
+ * mapping (read once, likely not again: a pickle behind the machine's cursor). They stay in
+ * the page cache; a later read maps them again with the same bytes (the mapping is private
+ * and read-only: no page of it was ever copied). No-op on any other buffer. */
+void file_release(const void *p, size_t len);
 
 #endif

@@ -167,7 +167,7 @@ static wrapper_kind class_kind(const pk_global *gl)
 static wrapper_kind target_kind(const pk_graph *g, pk_id target)
 {
     const pk_node *t = N(g, target);
-    const pk_node *args = t->b ? N(g, t->b) : NULL;
+    const pk_node *args = pk_args(t) ? N(g, pk_args(t)) : NULL;
     wrapper_kind k;
     switch (t->kind) {
     case K_NEWOBJ: /* cls.__new__(cls, *args): object.__new__ ignores the arguments */
@@ -263,7 +263,7 @@ static int parse_dtype(const pk_graph *g, pk_id id, dtype_info *out, const char 
 {
     const pk_node *n = N(g, id);
     const pk_global *fn = n->kind == K_CALL ? global_of(g, n->a) : NULL;
-    const pk_node *args = n->b ? N(g, n->b) : NULL;
+    const pk_node *args = pk_args(n) ? N(g, pk_args(n)) : NULL;
     *why = "dtype is not a numpy.dtype(...) call";
     if (!fn || strcmp(fn->full, "numpy.dtype") != 0 || !args || args->kind != K_TUPLE ||
         args->count < 1 || args->count > 3)
@@ -303,7 +303,7 @@ static int parse_dtype(const pk_graph *g, pk_id id, dtype_info *out, const char 
         return -1;
     int flexible = type == 'S' || type == 'U' || type == 'V';
 
-    const pk_node *st = n->state ? N(g, n->state) : NULL;
+    const pk_node *st = pk_state(g, n) ? N(g, pk_state(g, n)) : NULL;
     *why = "dtype state is not numpy's (version, byteorder, subarray, names, fields, elsize, "
            "alignment, flags)";
     if (!st || st->kind != K_TUPLE || (st->count != 8 && st->count != 9))
@@ -523,11 +523,9 @@ static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site, 
                        (unsigned long long)left);
         rec.data_offset = pos;
         rec.data_len = need;
+        rec.data = site->data + pos;
         site->pos = pos + need;
-        pk_node *w = pk_at(g, site->target);
-        w->flags |= PKF_SPLICED;
-        w->v.s.p = site->data + pos;
-        w->v.s.len = need;
+        pk_at(g, site->target)->flags |= PKF_SPLICED;
     }
     jl_array *a;
     if ((st = new_record(jl, rec.wrapper, &a, err)))

@@ -51,6 +51,7 @@ typedef struct jl_array {
     uint64_t pad_offset;   /* JL_INLINE: the pad-length byte, or data_offset when none */
     uint64_t data_offset;  /* JL_INLINE: first data byte; JL_OBJECT: first nested opcode */
     uint64_t data_len;     /* JL_INLINE: count × itemsize; JL_OBJECT: nested pickle length */
+    const uint8_t *data;   /* JL_INLINE: the data_len bytes at data_offset of the buffer run */
     size_t nested_pickle;  /* JL_OBJECT: index of the nested pickle in g->pickles, read as
                             * joblib <= 1.5 reads it (pickle.load: Python-2 names mapped by
                             * the nested pickle's own protocol); its root replaced the wrapper */

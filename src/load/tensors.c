@@ -106,10 +106,12 @@ typedef struct walker {
 /* What brine does not rebuild (object arrays, structured dtypes, other tensor subclasses):
  * the loader may accept it, so a scan does not call the file invalid for it. */
 #define UNSUPPORTED(w, node, ...)                                                                  \
-    err_at((w)->err, BRINE_ERR_UNSUPPORTED, pk_at((w)->g, node)->offset, __LINE__, __VA_ARGS__)
+    err_at((w)->err, BRINE_ERR_UNSUPPORTED, pk_offset((w)->g, pk_at((w)->g, node)), __LINE__,      \
+           __VA_ARGS__)
 
 #define BAD(w, node, ...)                                                                          \
-    err_at((w)->err, BRINE_ERR_MALFORMED, pk_at((w)->g, node)->offset, __LINE__, __VA_ARGS__)
+    err_at((w)->err, BRINE_ERR_MALFORMED, pk_offset((w)->g, pk_at((w)->g, node)), __LINE__,        \
+           __VA_ARGS__)
 
 static const pk_node *N(const walker *w, pk_id id) { return pk_at(w->g, id); }
 
@@ -139,7 +141,7 @@ static int text_eq(const pk_node *n, const char *z)
 static const pk_node *args_of(const walker *w, pk_id call, uint32_t min, uint32_t max)
 {
     const pk_node *c = N(w, call);
-    const pk_node *a = c->b ? N(w, c->b) : NULL;
+    const pk_node *a = pk_args(c) ? N(w, pk_args(c)) : NULL;
     if (!a || a->kind != K_TUPLE || a->count < min || a->count > max)
         return NULL;
     return a;
@@ -241,7 +243,7 @@ static int pickled_bytes(walker *w, pk_id id, const uint8_t **p, uint64_t *len, 
     }
     const char *c = callee(w, id);
     if (c && (strcmp(c, "builtins.bytes") == 0 || strcmp(c, "__builtin__.bytes") == 0) &&
-        args_of(w, id, 0, 0) && !n->state) { /* protocol 2's b'': bytes() */
+        args_of(w, id, 0, 0) && !pk_state(w->g, n)) { /* protocol 2's b'': bytes() */
         *p = (const uint8_t *)"";
         *len = 0;
         return 1;
@@ -280,8 +282,8 @@ static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, 
      * share one literal (through the memo) share its storage, so the nested pickle is run
      * once, not once per reference (issue 7.5: 40,000 references to one 200 kB literal). */
     char key[48];
-    int kl = a ? snprintf(key, sizeof key, "bytes@%" PRIu64 "#%" PRIu32, N(w, a->items[0])->offset,
-                          (uint32_t)a->items[0])
+    int kl = a ? snprintf(key, sizeof key, "bytes@%" PRIu64 "#%" PRIu32,
+                          pk_offset(w->g, N(w, a->items[0])), (uint32_t)a->items[0])
                : 0;
     uint64_t seen;
     if (a && hmap_get(&w->s->storage_index, key, (size_t)kl, &seen)) {
@@ -395,7 +397,7 @@ static brine_status add_tensor(walker *w, pk_id at, const ld_dtype *dt, size_t s
     ld_set *s = w->s;
     if (s->n_tensors >= s->lim->max_tensors)
         return err_limit(w->err, "max_tensors", s->lim->max_tensors, s->n_tensors + 1,
-                         N(w, at)->offset, 1, __LINE__);
+                         pk_offset(w->g, N(w, at)), 1, __LINE__);
     /* view bounds: offset + Σ (size_i − 1)·stride_i must lie inside the storage */
     uint64_t numel = 1, last = (uint64_t)offset;
     int empty = 0;
@@ -497,7 +499,7 @@ static const ld_dtype *numpy_dtype(walker *w, pk_id id, int *big_endian)
             dt = ld_dtype_by_torch(map[i].torch);
     /* BUILD state (3, '<', None, None, None, -1, -1, 0): index 1 is the byte order */
     *big_endian = 0;
-    const pk_node *state = N(w, id)->state ? N(w, N(w, id)->state) : NULL;
+    const pk_node *state = pk_state(w->g, N(w, id)) ? N(w, pk_state(w->g, N(w, id))) : NULL;
     if (state && state->kind == K_TUPLE && state->count >= 2) {
         const pk_node *order = N(w, state->items[1]);
         if (text_eq(order, ">"))
@@ -544,7 +546,7 @@ static json_t *structured_descr(walker *w, pk_id id, uint32_t *itemsize)
 {
     const char *c = callee(w, id);
     const pk_node *a = c && strcmp(c, "numpy.dtype") == 0 ? args_of(w, id, 1, 3) : NULL;
-    const pk_node *state = a && N(w, id)->state ? N(w, N(w, id)->state) : NULL;
+    const pk_node *state = a && pk_state(w->g, N(w, id)) ? N(w, pk_state(w->g, N(w, id))) : NULL;
     if (!a || !is_text(N(w, a->items[0])) || N(w, a->items[0])->v.s.len < 2 ||
         N(w, a->items[0])->v.s.p[0] != 'V' || !state || state->kind != K_TUPLE || state->count != 8)
         return NULL;
@@ -623,7 +625,7 @@ static brine_status numpy_storage(walker *w, pk_id at, pk_id bytes_id, const ld_
                    w->path, numel, dt->size, len);
     }
     char key[48];
-    int kl = snprintf(key, sizeof key, "array@%" PRIu64, N(w, at)->offset);
+    int kl = snprintf(key, sizeof key, "array@%" PRIu64, pk_offset(w->g, N(w, at)));
     brine_status st = add_storage(w, key, (size_t)kl, dt, numel, p, len, owned, index);
     if (st) {
         if (owned)
@@ -683,7 +685,7 @@ static const ld_dtype *structured(walker *w, pk_id dtype, int64_t *shape, uint32
 static brine_status numpy_array(walker *w, pk_id id)
 {
     const pk_node *n = N(w, id);
-    const pk_node *state = n->state ? N(w, n->state) : NULL;
+    const pk_node *state = pk_state(w->g, n) ? N(w, pk_state(w->g, n)) : NULL;
     if (!state || state->kind != K_TUPLE || state->count != 5)
         return UNSUPPORTED(w, id, "array %.200s: no (version, shape, dtype, fortran, data) state",
                            w->path);
@@ -735,7 +737,8 @@ static brine_status numpy_frombuffer(walker *w, pk_id id)
 /* The dtype joblib's NumpyArrayWrapper pickled in its state ({'dtype': ..., ...}), or 0. */
 static pk_id wrapper_dtype(walker *w, pk_id wrapper)
 {
-    const pk_node *state = N(w, wrapper)->state ? N(w, N(w, wrapper)->state) : NULL;
+    const pk_node *state =
+        pk_state(w->g, N(w, wrapper)) ? N(w, pk_state(w->g, N(w, wrapper))) : NULL;
     pk_id found = 0;
     for (uint32_t k = 0; state && state->kind == K_DICT && k + 1 < state->count; k += 2)
         if (text_eq(N(w, state->items[k]), "dtype"))
@@ -780,12 +783,13 @@ static brine_status joblib_array(walker *w, pk_id id, const jl_array *ja)
         return UNSUPPORTED(w, id, "array %.200s: joblib array of numpy kind '%c' size %u", w->path,
                            ja->type, ja->itemsize);
     const pk_node *n = N(w, id);
-    if (!(n->flags & PKF_SPLICED) || n->v.s.len != ja->data_len)
+    if (!(n->flags & PKF_SPLICED) || !ja->data)
         return BAD(w, id, "array %.200s: joblib data span lost", w->path);
     char key[48];
     int kl = snprintf(key, sizeof key, "joblib@%" PRIu64, ja->data_offset);
     size_t storage;
-    brine_status st = add_storage(w, key, (size_t)kl, dt, count, n->v.s.p, n->v.s.len, 0, &storage);
+    brine_status st =
+        add_storage(w, key, (size_t)kl, dt, count, ja->data, ja->data_len, 0, &storage);
     if (st)
         return st;
     w->s->storages[storage].big_endian = ja->big_endian;
@@ -805,7 +809,7 @@ static int tensor_call(walker *w, pk_id id, brine_status *st)
     if (!fn)
         return 0;
     if (is_rebuild_tensor(fn)) {
-        *st = torch_tensor(w, id, fn, N(w, id)->b ? N(w, N(w, id)->b) : NULL);
+        *st = torch_tensor(w, id, fn, pk_args(N(w, id)) ? N(w, pk_args(N(w, id))) : NULL);
         return 1;
     }
     if (strcmp(fn, "torch._tensor._rebuild_from_type_v2") == 0) {
@@ -1026,9 +1030,10 @@ static brine_status walk(walker *w, pk_id id, json_t **out)
     w->repeat_visits += w->repeating != 0;
     if (++w->visits > w->max_visits) {
         if (w->max_visits == w->s->lim->max_nodes)
-            return err_limit(w->err, "max_nodes", w->max_visits, w->visits, N(w, id)->offset, 1,
-                             __LINE__);
-        err_limit(w->err, "max_expansion", w->max_visits, w->visits, N(w, id)->offset, 1, __LINE__);
+            return err_limit(w->err, "max_nodes", w->max_visits, w->visits,
+                             pk_offset(w->g, N(w, id)), 1, __LINE__);
+        err_limit(w->err, "max_expansion", w->max_visits, w->visits, pk_offset(w->g, N(w, id)), 1,
+                  __LINE__);
         if (w->err)
             snprintf(w->err->msg, sizeof w->err->msg,
                      "the object graph expands to more than %llu paths, about four times its "
@@ -1210,13 +1215,13 @@ static brine_status object_value(walker *w, pk_id id, const char *fn, json_t **o
         else if (!(st = walk(w, n->a, &v)))
             st = jset(w, *out, "callee", v);
     }
-    if (!st && n->b && !(st = walk(w, n->b, &v))) {
+    if (!st && pk_args(n) && !(st = walk(w, pk_args(n), &v))) {
         /* an argument tuple is written as its items ([…], not a typed tuple) */
         const char *type = json_string_value(json_object_get(v, TYPE_KEY));
-        json_t *items =
-            w->s->want_config && N(w, n->b)->kind == K_TUPLE && type && strcmp(type, "tuple") == 0
-                ? json_object_get(v, "items")
-                : NULL;
+        json_t *items = w->s->want_config && N(w, pk_args(n))->kind == K_TUPLE && type &&
+                                strcmp(type, "tuple") == 0
+                            ? json_object_get(v, "items")
+                            : NULL;
         if (items) {
             json_incref(items);
             json_decref(v);
@@ -1224,7 +1229,7 @@ static brine_status object_value(walker *w, pk_id id, const char *fn, json_t **o
         }
         st = jset(w, *out, "args", v);
     }
-    if (!st && n->kind == K_NEWOBJ && n->c && !(st = walk(w, n->c, &v)))
+    if (!st && n->kind == K_NEWOBJ && pk_kwargs(w->g, n) && !(st = walk(w, pk_kwargs(w->g, n), &v)))
         st = jset(w, *out, "kwargs", v);
     if (!st && n->count && !(st = walk_items(w, n, &v)))
         st = jset(w, *out, "items", v);
@@ -1254,7 +1259,7 @@ static brine_status tensor_value(walker *w, pk_id id, json_t **out)
     int param = strcmp(fn, "torch._utils._rebuild_parameter") == 0 ||
                 strcmp(fn, "torch._utils._rebuild_parameter_with_state") == 0 ||
                 strcmp(fn, "torch.nn.parameter.Parameter") == 0;
-    const pk_node *a = N(w, id)->b ? N(w, N(w, id)->b) : NULL;
+    const pk_node *a = pk_args(N(w, id)) ? N(w, pk_args(N(w, id))) : NULL;
     uint32_t at = param ? 1 : 4;
     int grad = param; /* Parameter(data) requires grad */
     if (a && a->kind == K_TUPLE && a->count > at && N(w, a->items[at])->kind == K_BOOL)
@@ -1277,7 +1282,7 @@ static int object_array(walker *w, pk_id id, brine_status *st, json_t **out)
         (strcmp(fn, "numpy.core.multiarray._reconstruct") != 0 &&
          strcmp(fn, "numpy._core.multiarray._reconstruct") != 0))
         return 0;
-    const pk_node *state = N(w, id)->state ? N(w, N(w, id)->state) : NULL;
+    const pk_node *state = pk_state(w->g, N(w, id)) ? N(w, pk_state(w->g, N(w, id))) : NULL;
     if (!state || state->kind != K_TUPLE || state->count != 5)
         return 0;
     const char *dc = callee(w, state->items[2]);
@@ -1288,8 +1293,9 @@ static int object_array(walker *w, pk_id id, brine_status *st, json_t **out)
     uint32_t nd;
     uint64_t numel;
     if (!da || (!text_eq(N(w, da->items[0]), "O8") && !text_eq(N(w, da->items[0]), "O4")) ||
-        list->kind != K_LIST || list->state || !int_tuple(w, state->items[1], shape, &nd) ||
-        shape_numel(shape, nd, &numel) || numel != list->count)
+        list->kind != K_LIST || pk_state(w->g, list) ||
+        !int_tuple(w, state->items[1], shape, &nd) || shape_numel(shape, nd, &numel) ||
+        numel != list->count)
         return 0;
     json_t *dims = NULL, *items = NULL;
     *st = (*out = typed(w, "ndarray")) ? jset(w, *out, "dtype", json_string("object"))
@@ -1314,8 +1320,8 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
     const pk_node *n = N(w, id);
     *out = NULL;
     if (w->depth >= w->s->lim->max_depth || w->depth >= sizeof w->on_path / sizeof w->on_path[0])
-        return err_limit(w->err, "max_depth", w->s->lim->max_depth, w->depth + 1, n->offset, 1,
-                         __LINE__);
+        return err_limit(w->err, "max_depth", w->s->lim->max_depth, w->depth + 1,
+                         pk_offset(w->g, n), 1, __LINE__);
     brine_status st = BRINE_OK;
     size_t before = w->s->n_tensors;
     if (object_array(w, id, &st, out))
@@ -1341,7 +1347,7 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
     const uint8_t *bp;
     uint64_t blen;
     size_t bowned;
-    int got, plain = !n->state;
+    int got, plain = !pk_state(w->g, n);
     json_t *pairs, *dict = NULL;
     switch (n->kind) {
     case K_NONE: *out = json_null(); break; /* a static singleton: no allocation */
@@ -1383,7 +1389,7 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
             json_decref(pairs);
         break;
     case K_LIST:
-        if (!n->state)
+        if (!pk_state(w->g, n))
             st = walk_items(w, n, out);
         else
             st = items_value(w, "list", n, out);
@@ -1410,7 +1416,7 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
                 if (bowned)
                     mem_free(w->s->mem, (void *)bp, bowned);
             }
-        } else if (fn && strcmp(fn, "builtins.dict") == 0 && !n->state &&
+        } else if (fn && strcmp(fn, "builtins.dict") == 0 && !pk_state(w->g, n) &&
                    dict_call(w, id, &st, out)) {
             /* dict(…) is a plain dict */
         } else if (fn &&
@@ -1427,14 +1433,14 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
         break;
     }
     /* BUILD state (a state_dict's _metadata, an object's __dict__): kept, not lost */
-    if (!st && n->state && *out && w->s->want_config && json_is_object(*out) &&
+    if (!st && pk_state(w->g, n) && *out && w->s->want_config && json_is_object(*out) &&
         json_object_get(*out, TYPE_KEY) && !json_object_get(*out, "state")) {
         json_t *state = NULL;
-        if (!(st = walk_child(w, "__state__", 9, n->state, &state)))
+        if (!(st = walk_child(w, "__state__", 9, pk_state(w->g, n), &state)))
             st = jset(w, *out, "state", state);
-    } else if (!st && n->state && !w->s->want_config) {
+    } else if (!st && pk_state(w->g, n) && !w->s->want_config) {
         json_t *state = NULL;
-        st = walk_child(w, "__state__", 9, n->state, &state);
+        st = walk_child(w, "__state__", 9, pk_state(w->g, n), &state);
     }
     w->depth--;
     if (!st && !*out)
@@ -1553,13 +1559,13 @@ static brine_status mark_shared(walker *w, pk_id root)
         pk_id calls[3] = {0, 0, 0};
         if (n->kind == K_CALL || n->kind == K_NEWOBJ || n->kind == K_INST || n->kind == K_PERSID) {
             calls[0] = n->a;
-            calls[1] = n->b;
-            calls[2] = n->c;
+            calls[1] = pk_args(n);
+            calls[2] = pk_kwargs(w->g, n);
         }
         for (uint32_t i = 0; i < n->count + 4u; i++) {
             pk_id c = i < n->count       ? (n->items ? n->items[i] : 0)
                       : i - n->count < 3 ? calls[i - n->count]
-                                         : n->state;
+                                         : pk_state(w->g, n);
             if (!c || c >= g->n_nodes)
                 continue;
             w->edges++;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/hashmap.h"
 #include "core/limits.h"
 #include "pickle/opcodes.h"
@@ -47,6 +48,13 @@
  * the arena stays there: at most what it grew to. */
 enum { ITEMS_ARENA_MAX = 256, ITEMS_BLOCK = 16384 };
 
+/* Capacity of n's items: exactly count for a container built whole from the stack (TUPLE,
+ * LIST, DICT…: PKF_EXACT), else pk_items_cap(count). */
+static size_t items_cap(const pk_node *n)
+{
+    return (n->flags & PKF_EXACT) ? n->count : pk_items_cap(n->count);
+}
+
 struct pk_items_blk {
     struct pk_items_blk *next;
     size_t n; /* ids in this block */
@@ -58,6 +66,7 @@ void pk_graph_init(pk_graph *g, mem_budget *mem)
     memset(g, 0, sizeof *g);
     g->mem = mem;
     pk_pool_init(&g->strings, mem);
+    hmap_init(&g->side, mem);
 }
 
 void pk_graph_free(pk_graph *g)
@@ -66,7 +75,7 @@ void pk_graph_free(pk_graph *g)
         return;
     for (size_t i = 0; i < g->n_heap_items; i++) {
         const pk_node *n = &g->nodes[g->heap_items[i]];
-        mem_free(g->mem, n->items, pk_items_cap(n->count) * sizeof(pk_id));
+        mem_free(g->mem, n->items, items_cap(n) * sizeof(pk_id));
     }
     mem_free(g->mem, g->heap_items, g->cap_heap_items * sizeof *g->heap_items);
     while (g->item_blocks) {
@@ -79,6 +88,8 @@ void pk_graph_free(pk_graph *g)
     mem_free(g->mem, g->events, g->cap_events * sizeof *g->events);
     mem_free(g->mem, g->pickles, g->cap_pickles * sizeof *g->pickles);
     pk_pool_free(&g->strings);
+    hmap_free(&g->side);
+    mem_free(g->mem, g->side_states, g->cap_side_states * sizeof *g->side_states);
     memset(g, 0, sizeof *g);
 }
 
@@ -124,6 +135,8 @@ typedef struct run {
     size_t fence;              /* stack index of the newest mark (0 when none) */
     pk_id *dense;              /* dense[i]: memo index i, 0 = absent (no node has id 0) */
     size_t dense_cap;          /* entries allocated */
+    size_t dense_init;         /* entries [0, dense_init) are set or zeroed; the rest of the
+                                * array is never written, so its pages are never touched */
     size_t dense_len;          /* filled entries of dense */
     memo_slot *memo;           /* the sparse rest */
     size_t memo_cap;           /* slots, a power of two */
@@ -177,6 +190,8 @@ static int nodes_grow(pk_graph *g, size_t need, uint64_t max_nodes)
     return 0;
 }
 
+static brine_status side_put(run *r, pk_id id, uint32_t what, uint64_t v);
+
 static brine_status new_node(run *r, pk_kind kind, pk_id *out)
 {
     pk_graph *g = r->g;
@@ -194,7 +209,17 @@ static brine_status new_node(run *r, pk_kind kind, pk_id *out)
     memset(n, 0, sizeof *n);
     n->kind = (uint8_t)kind;
     n->opcode = r->op->code;
-    n->offset = r->op->offset;
+    uint64_t at = r->op->offset;
+    n->off_lo = (uint32_t)at;
+    n->off_hi = (uint8_t)(at >> 32);
+    if (at >> 32 >= PK_OFF_SIDE) {
+        n->off_hi = PK_OFF_SIDE;
+        brine_status st = side_put(r, id, PK_SIDE_OFFSET, at);
+        if (st) {
+            g->n_nodes--; /* not made: the node stays unused */
+            return st;
+        }
+    }
     *out = id;
     return BRINE_OK;
 }
@@ -218,17 +243,19 @@ static pk_id *items_take(pk_graph *g, size_t n)
     return p;
 }
 
-/* Room for need items in a container; on failure it is unchanged. */
-static brine_status items_reserve(run *r, pk_id container, uint64_t need)
+/* Room for need items in a container; on failure it is unchanged. exact: the container is
+ * empty and gets exactly need items, never more (PKF_EXACT). */
+static brine_status items_reserve(run *r, pk_id container, uint64_t need, int exact)
 {
     pk_graph *g = r->g;
     pk_node *n = pk_at(g, container);
-    size_t cap = pk_items_cap(n->count);
+    size_t cap = items_cap(n);
     if (need <= cap)
         return BRINE_OK;
     if (need > UINT32_MAX)
         return err_limit(r->err, "max_nodes", r->lim->max_nodes, need, r->op->offset, 1, __LINE__);
-    size_t ncap = pk_items_cap((uint32_t)need);
+    exact = exact && n->count == 0;
+    size_t ncap = exact ? (size_t)need : pk_items_cap((uint32_t)need);
     pk_id *fresh;
     if (ncap <= ITEMS_ARENA_MAX) {
         if (!(fresh = items_take(g, ncap)))
@@ -248,17 +275,18 @@ static brine_status items_reserve(run *r, pk_id container, uint64_t need)
         g->heap_items[g->n_heap_items++] = container;
     }
     n->items = fresh;
+    n->flags = (uint8_t)(exact ? n->flags | PKF_EXACT : n->flags & ~PKF_EXACT);
     return BRINE_OK;
 }
 
-/* Appends the stack's ids [from, to) to a container. */
-static brine_status add_stack_items(run *r, pk_id container, size_t from, size_t to)
+/* Appends the stack's ids [from, to) to a container; exact: see items_reserve. */
+static brine_status add_stack_items(run *r, pk_id container, size_t from, size_t to, int exact)
 {
     if (from >= to)
         return BRINE_OK; /* an empty stack may have no array yet */
     pk_node *n = pk_at(r->g, container);
     size_t k = to - from;
-    brine_status st = items_reserve(r, container, (uint64_t)n->count + k);
+    brine_status st = items_reserve(r, container, (uint64_t)n->count + k, exact);
     if (st)
         return st;
     memcpy(n->items + n->count, r->stack + from, k * sizeof(pk_id));
@@ -329,6 +357,49 @@ static brine_status diverge(run *r, unsigned raising, const char *why, const bri
     return log_event(r, EV_DIVERGE, 0, stopping);
 }
 
+/* The side table: what does not fit in a node, keyed by (id, PK_SIDE_*). All rare: an
+ * offset past the node's 40 bits, NEWOBJ_EX's kwargs, BUILD on a scalar or K_EXT (CPython
+ * raises there unless the state is empty). */
+typedef struct side_key {
+    pk_id id;
+    uint32_t what;
+} side_key;
+
+uint64_t pk_side(const pk_graph *g, const pk_node *n, uint32_t what)
+{
+    side_key k = {(pk_id)(n - g->nodes), what};
+    uint64_t v;
+    if (!hmap_get(&g->side, &k, sizeof k, &v))
+        return 0;
+    if (what != PK_SIDE_STATE)
+        return v;
+    return v < g->n_side_states ? g->side_states[v] : 0;
+}
+
+/* Adds (id, what) -> v; the key must be new, except PK_SIDE_STATE, which BUILD replaces. */
+static brine_status side_put(run *r, pk_id id, uint32_t what, uint64_t v)
+{
+    pk_graph *g = r->g;
+    side_key k = {id, what};
+    uint64_t at;
+    if (what == PK_SIDE_STATE) {
+        if (hmap_get(&g->side, &k, sizeof k, &at) && at < g->n_side_states) {
+            g->side_states[at] = (pk_id)v;
+            return BRINE_OK;
+        }
+        if (mem_grow(g->mem, (void **)&g->side_states, &g->cap_side_states, g->n_side_states + 1,
+                     sizeof *g->side_states))
+            return nomem(r);
+        g->side_states[g->n_side_states] = (pk_id)v;
+        v = g->n_side_states;
+    }
+    if (hmap_put(&g->side, &k, sizeof k, v, NULL) < 0)
+        return nomem(r);
+    if (what == PK_SIDE_STATE)
+        g->n_side_states++;
+    return BRINE_OK;
+}
+
 /* ------------------------------------------------------------------ stack (Pdata) */
 
 static brine_status push(run *r, pk_id id)
@@ -373,7 +444,7 @@ static brine_status pop_into(run *r, size_t start, pk_kind kind, pk_id *out)
     if (start < r->fence || start > r->n_stack)
         return underflow(r);
     brine_status st = new_node(r, kind, out);
-    if (st || (st = add_stack_items(r, *out, start, r->n_stack)))
+    if (st || (st = add_stack_items(r, *out, start, r->n_stack, 1)))
         return st;
     r->n_stack = start;
     return BRINE_OK;
@@ -400,7 +471,7 @@ static memo_slot *memo_find(run *r, uint64_t idx)
 /* The node at memo index idx, 0 when there is none. */
 static pk_id memo_get(run *r, uint64_t idx)
 {
-    if (idx < r->dense_cap && r->dense[idx])
+    if (idx < r->dense_init && r->dense[idx])
         return r->dense[idx];
     if (!r->memo_sparse)
         return 0;
@@ -440,7 +511,7 @@ static brine_status memo_put_sparse(run *r, uint64_t idx, pk_id val)
 
 static brine_status memo_put(run *r, uint64_t idx, pk_id val)
 {
-    if (idx < r->dense_cap && r->dense[idx]) {
+    if (idx < r->dense_init && r->dense[idx]) {
         r->dense[idx] = val; /* overwriting keeps memo_len, as in _Unpickler_MemoPut */
         return BRINE_OK;
     }
@@ -458,11 +529,13 @@ static brine_status memo_put(run *r, uint64_t idx, pk_id val)
         /* grow only while the array stays proportional to what it holds, never to an index */
         if (idx > 2 * (uint64_t)r->dense_len + MEMO_DENSE_SLACK)
             return memo_put_sparse(r, idx, val);
-        size_t old = r->dense_cap;
         if (mem_grow(r->g->mem, (void **)&r->dense, &r->dense_cap, (size_t)idx + 1,
                      sizeof *r->dense))
             return nomem(r);
-        memset(r->dense + old, 0, (r->dense_cap - old) * sizeof *r->dense);
+    }
+    if (idx >= r->dense_init) { /* zero only up to the index put: idx < dense_cap here */
+        memset(r->dense + r->dense_init, 0, ((size_t)idx - r->dense_init) * sizeof *r->dense);
+        r->dense_init = (size_t)idx + 1;
     }
     r->dense[idx] = val;
     r->dense_len++;
@@ -699,8 +772,9 @@ static brine_status make_call(run *r, pk_kind kind, pk_id callable, pk_id args, 
         return st;
     pk_node *n = pk_at(r->g, out);
     n->a = callable;
-    n->b = args;
-    n->c = kwargs;
+    n->b_ = args;
+    if (kwargs && (st = side_put(r, out, PK_SIDE_KWARGS, kwargs)))
+        return st;
     if ((st = log_event(r, EV_CALL, out, 0)))
         return st;
     return push(r, out);
@@ -723,7 +797,7 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             pk_id payload;
             if ((st = new_node(r, K_DICT, &payload)))
                 return st;
-            if ((st = add_stack_items(r, payload, from, r->n_stack - 1)))
+            if ((st = add_stack_items(r, payload, from, r->n_stack - 1, 1)))
                 return st;
             pk_at(r->g, target)->flags |= PKF_MUTATED;
             if ((st = log_event(r, EV_MUTATE, target, payload)))
@@ -736,7 +810,7 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             r->n_stack = from;
             return BRINE_OK;
         }
-        if ((st = add_stack_items(r, target, from, r->n_stack)))
+        if ((st = add_stack_items(r, target, from, r->n_stack, 0)))
             return st;
     } else if (is_literal(t)) {
         return FAIL("%s: target cannot take items", pk_opcodes[code].name);
@@ -747,8 +821,8 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
             return st;
         /* the target keeps the items too, so passes over the graph see what an
          * OrderedDict or a list subclass was filled with */
-        if ((st = add_stack_items(r, payload, from, r->n_stack)) ||
-            (st = add_stack_items(r, target, from, r->n_stack)))
+        if ((st = add_stack_items(r, payload, from, r->n_stack, 1)) ||
+            (st = add_stack_items(r, target, from, r->n_stack, 0)))
             return st;
         if ((st = log_event(r, EV_MUTATE, target, payload)))
             return st;
@@ -782,15 +856,15 @@ static brine_status big_put(run *r, const pk_op *op, pk_id val)
 /* ------------------------------------------------------------------ amplification */
 
 /* Child k of a node: its items, then its operands a, b, c and BUILD state. 0 = none. */
-static pk_id child_at(const pk_node *n, uint64_t k)
+static pk_id child_at(const pk_graph *g, const pk_node *n, uint64_t k)
 {
     if (k < n->count)
         return n->items[k];
     switch (k - n->count) {
     case 0: return n->a;
-    case 1: return n->b;
-    case 2: return n->c;
-    case 3: return n->state;
+    case 1: return pk_args(n);
+    case 2: return pk_kwargs(g, n);
+    case 3: return pk_state(g, n);
     default: return 0;
     }
 }
@@ -827,7 +901,10 @@ static uint32_t inner_of(const inner_index *x, size_t i)
 }
 
 /* A node with no children: one leaf, depth 1, nothing to remember about it. */
-static int is_leaf(const pk_node *n) { return !n->count && !n->a && !n->b && !n->c && !n->state; }
+static int is_leaf(const pk_graph *g, const pk_node *n)
+{
+    return !n->count && !n->a && !pk_args(n) && !pk_kwargs(g, n) && !pk_state(g, n);
+}
 
 /* depth[] of the walk: 0 = not reached yet; DEPTH_DONE set once the node's subtree is done. */
 #define DEPTH_DONE UINT32_C(0x80000000)
@@ -872,7 +949,7 @@ static brine_status amplification(run *r)
         goto out;
     }
     for (size_t i = 0; i < n; i++)
-        if (!is_leaf(pk_at(g, (pk_id)(i + first))))
+        if (!is_leaf(g, pk_at(g, (pk_id)(i + first))))
             x.bits[i >> 6] |= UINT64_C(1) << (i & 63);
     for (size_t w = 0; w < x.words; w++) {
         x.rank[w] = (uint32_t)m; /* m <= n < 2^32: node ids are 32 bits */
@@ -897,7 +974,7 @@ static brine_status amplification(run *r)
             max_size = max_size ? max_size : 1;
             max_depth = max_depth ? max_depth : 1;
             if (1 > r->lim->max_nesting) {
-                st = nesting_error(r, 1, rn->offset);
+                st = nesting_error(r, 1, pk_offset(g, rn));
                 break;
             }
             continue;
@@ -918,14 +995,14 @@ static brine_status amplification(run *r)
             const pk_node *node = pk_at(g, f->id);
             size_t fi = f->k;
             if (f->next < (uint64_t)node->count + 4) {
-                pk_id c = child_at(node, f->next++);
+                pk_id c = child_at(g, node, f->next++);
                 if (!c)
                     continue;
                 uint64_t cs = 1, cd = 1; /* other runs' nodes, leaves and back edges: one leaf */
                 if (c >= first && c < g->n_nodes) {
                     if (!is_inner(&x, c - first)) {
                         if (1 > r->lim->max_nesting) {
-                            st = nesting_error(r, 1, pk_at(g, c)->offset);
+                            st = nesting_error(r, 1, pk_offset(g, pk_at(g, c)));
                             break;
                         }
                     } else {
@@ -959,12 +1036,12 @@ static brine_status amplification(run *r)
             if (d > max_depth)
                 max_depth = d;
             if (d > r->lim->max_nesting) {
-                st = nesting_error(r, d, node->offset);
+                st = nesting_error(r, d, pk_offset(g, node));
                 break;
             }
             if (size[fi] > allowed) {
                 st = err_limit(r->err, "max_expansion", r->lim->max_expansion, size[fi] / n,
-                               node->offset, 1, __LINE__);
+                               pk_offset(g, node), 1, __LINE__);
                 snprintf(r->err->msg, sizeof r->err->msg,
                          "limit max_expansion is %llu leaves per node; the object made here "
                          "expands to %llu%s leaves from %llu nodes (shared references, "
@@ -1264,7 +1341,10 @@ static brine_status step(run *r, const pk_op *op, int *stop)
             return underflow(r);
         a = r->stack[r->n_stack - 1];
         pk_node *t = pk_at(r->g, a);
-        t->state = b;
+        if (pk_state_in_node(t->kind))
+            t->state_ = b;
+        else if ((st = side_put(r, a, PK_SIDE_STATE, b)))
+            return st;
         t->flags |= PKF_BUILT;
         if ((st = log_event(r, EV_BUILD, a, b)))
             return st;
@@ -1314,6 +1394,7 @@ static brine_status step(run *r, const pk_op *op, int *stop)
     }
 }
 
+/* Frees the stack, marks and memo; called again (a no-op) when the run ends. */
 static void run_free(run *r)
 {
     mem_budget *mem = r->g->mem;
@@ -1322,6 +1403,13 @@ static void run_free(run *r)
     mem_free(mem, r->memo, r->memo_cap * sizeof(memo_slot));
     mem_free(mem, r->dense, r->dense_cap * sizeof(pk_id));
     mem_free(mem, r->big, r->cap_big * sizeof *r->big);
+    r->stack = NULL;
+    r->marks = NULL;
+    r->memo = NULL;
+    r->dense = NULL;
+    r->big = NULL;
+    r->cap_stack = r->cap_marks = r->memo_cap = r->dense_cap = r->cap_big = 0;
+    r->n_stack = r->n_marks = r->memo_sparse = r->dense_init = r->n_big = 0;
 }
 
 static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, size_t start,
@@ -1387,8 +1475,16 @@ static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, siz
     r.pickle->start = start;
     r.pickle->first_event = (uint32_t)g->n_events;
 
+    /* what the machine has read of a mapped file it keeps only as node values pointing into
+     * it: every RELEASE_STEP bytes, the pages behind leave the resident set (file_release) */
+    enum { RELEASE_STEP = 8 << 20 };
+    size_t released = start;
     int stop = 0;
     while (!stop) {
+        if (op.offset >= released + RELEASE_STEP && op.offset <= len) {
+            file_release(r.cur.base + released, (size_t)op.offset - released);
+            released = (size_t)op.offset;
+        }
         if (g->opcodes >= r.lim->max_opcodes) {
             st = err_limit(err, "max_opcodes", r.lim->max_opcodes, g->opcodes + 1, cur_pos(&r.cur),
                            1, __LINE__);
@@ -1426,6 +1522,7 @@ static brine_status run_pickle(pk_graph *g, const uint8_t *data, size_t len, siz
         /* the loader is done; what it returns is too big or too deep for its consumers */
         brine_error amp;
         err_clear(&amp);
+        run_free(&r); /* the memo is done with: the pass's arrays may take its place */
         r.err = &amp;
         st = amplification(&r);
         r.err = err;

@@ -17,7 +17,9 @@
 
 #include "brine.h"
 #include "core/alloc.h"
+#include "core/hashmap.h"
 #include "pickle/decode.h"
+#include "pickle/opcodes.h"
 
 /* Node ids index the arena; 0 is never a valid node. */
 typedef uint32_t pk_id;
@@ -39,37 +41,61 @@ typedef enum pk_kind {
     K_FROZENSET,
     K_GLOBAL, /* a name resolved by find_class */
     K_CALL,   /* REDUCE: a = callable, b = args */
-    K_NEWOBJ, /* NEWOBJ / NEWOBJ_EX: a = class, b = args, c = kwargs (or 0) */
+    K_NEWOBJ, /* NEWOBJ / NEWOBJ_EX: a = class, b = args, pk_kwargs() (or 0) */
     K_INST,   /* INST / OBJ: a = class, b = args tuple */
     K_PERSID, /* PERSID / BINPERSID: a = pid */
     K_EXT,    /* EXT1/2/4: i = code */
     K_BUFFER  /* NEXT_BUFFER, READONLY_BUFFER of one */
 } pk_kind;
 
-/* 56 bytes; a graph holds one per value built, so every field counts. Items live in the
- * graph's item arena (small containers) or in their own array (large ones); their capacity
- * is pk_items_cap(count), never stored. */
+/* 32 bytes; a graph holds one per value built, so every field counts. A value (v) shares
+ * its bytes with what only other kinds have (args, BUILD state, items): a scalar never has
+ * items; K_GLOBAL's v.g and K_EXT's v.i leave room for them. Read the offset, args, kwargs
+ * and state with pk_offset(), pk_args(), pk_kwargs() and pk_state(): what does not fit (an
+ * offset past 2^40 - 2^32, NEWOBJ_EX's kwargs, the state of a scalar or K_EXT: all rare)
+ * lives in a side table of the graph. Items live in the graph's item arena (small
+ * containers) or in their own array (large ones); their capacity is pk_items_cap(count), or
+ * count with PKF_EXACT, never stored. Only containers and non-literal kinds
+ * (K_GLOBAL…K_BUFFER) ever have items; read them only below count. */
 typedef struct pk_node {
     uint8_t kind;
     uint8_t flags;   /* PKF_* */
     uint8_t opcode;  /* the opcode that made it */
+    uint8_t off_hi;  /* bits 32-39 of where it was made; PK_OFF_SIDE: in the side table */
     uint32_t count;  /* items (containers; dicts count keys and values) */
-    uint64_t offset; /* where it was made */
-    pk_id a, b, c;   /* operands, see pk_kind */
-    pk_id state;     /* last BUILD state applied, or 0 */
+    uint32_t off_lo; /* bits 0-31 of where it was made */
+    pk_id a;         /* operand, see pk_kind */
     union {
-        int64_t i;
-        double d;
+        union {
+            int64_t i;
+            double d;
+            struct {
+                const uint8_t *p;
+                uint64_t len;
+            } s; /* K_STR, K_PYSTR, K_BYTES, K_BYTEARRAY, K_BIGINT (bytes or text) */
+            struct {
+                uint32_t global; /* index in the machine's global table */
+            } g;
+        } v;
         struct {
-            const uint8_t *p;
-            uint64_t len;
-        } s; /* K_STR, K_PYSTR, K_BYTES, K_BYTEARRAY, K_BIGINT (bytes or text) */
-        struct {
-            uint32_t global; /* index in the machine's global table */
-        } g;
-    } v;
-    pk_id *items;
+            pk_id b_;     /* K_CALL, K_NEWOBJ, K_INST: the args; read pk_args() */
+            pk_id state_; /* when pk_state_in_node(kind); read pk_state() */
+            pk_id *items;
+        };
+    };
 } pk_node;
+
+enum { PK_OFF_SIDE = 0xff };
+
+/* Kinds whose BUILD state lives in the node; the scalars' and K_EXT's (v takes their bytes,
+ * and BUILD on them is rare) live in a side table of the graph. */
+static inline int pk_state_in_node(uint8_t kind) { return kind >= K_TUPLE && kind != K_EXT; }
+
+/* The arguments of a call (b), 0 for every other node. */
+static inline pk_id pk_args(const pk_node *n)
+{
+    return n->kind == K_CALL || n->kind == K_NEWOBJ || n->kind == K_INST ? n->b_ : 0;
+}
 
 /* Capacity of a node's items array holding count items: 0, or a power of two >= 4. */
 static inline size_t pk_items_cap(uint32_t count)
@@ -84,8 +110,11 @@ enum {
     PKF_BUILT = 2,    /* BUILD was applied at least once */
     PKF_MUTATED = 4,  /* a container op was applied to a non-container */
     PKF_READONLY = 8, /* READONLY_BUFFER */
-    PKF_SPLICED = 16  /* a build hook read raw bytes from the stream for this node (joblib's
-                       * arrays): v.s is that span of the input, never decoded as opcodes */
+    PKF_SPLICED = 16, /* a build hook read raw bytes from the stream for this node (joblib's
+                       * arrays: its jl_array holds that span of the input), never decoded as
+                       * opcodes */
+    PKF_EXACT = 32    /* items hold exactly count ids (built whole from the stack), not
+                       * pk_items_cap(count): the machine's bookkeeping, nothing to judge */
 };
 
 /* A global as find_class would see it, after Python-2 name mapping. */
@@ -124,6 +153,12 @@ typedef struct pk_event {
 } pk_event;
 
 typedef struct pk_graph pk_graph;
+
+/* Of n, a node of g: the last BUILD state applied (0 when none), NEWOBJ_EX's keyword
+ * arguments (0 for every other node), where it was made. */
+static inline pk_id pk_state(const pk_graph *g, const pk_node *n);
+static inline pk_id pk_kwargs(const pk_graph *g, const pk_node *n);
+static inline uint64_t pk_offset(const pk_graph *g, const pk_node *n);
 
 /* One pickle, from its first opcode to STOP. */
 typedef struct pk_pickle {
@@ -207,6 +242,9 @@ struct pk_graph {
     unsigned unpicklers;  /* set by the caller after pk_graph_init: the PK_UNPICKLER_* the
                            * file is loaded with (joblib: PY); 0 = both, the union */
     size_t n_divergences; /* EV_DIVERGE events so far */
+    hmap side;            /* (node id, PK_SIDE_*) -> what does not fit in the node */
+    pk_id *side_states;   /* PK_SIDE_STATE's values index it (BUILD may replace a state) */
+    size_t n_side_states, cap_side_states;
 };
 
 void pk_graph_init(pk_graph *g, mem_budget *mem);
@@ -238,6 +276,30 @@ brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t sta
                         const pk_run_options *opts, brine_error *err);
 
 static inline pk_node *pk_at(const pk_graph *g, pk_id id) { return &g->nodes[id]; }
+
+enum { PK_SIDE_STATE, PK_SIDE_KWARGS, PK_SIDE_OFFSET };
+
+/* The side table's value for n, 0 when none. */
+uint64_t pk_side(const pk_graph *g, const pk_node *n, uint32_t what);
+
+static inline pk_id pk_state(const pk_graph *g, const pk_node *n)
+{
+    if (!(n->flags & PKF_BUILT))
+        return 0;
+    return pk_state_in_node(n->kind) ? n->state_ : (pk_id)pk_side(g, n, PK_SIDE_STATE);
+}
+
+static inline pk_id pk_kwargs(const pk_graph *g, const pk_node *n)
+{
+    return n->kind == K_NEWOBJ && n->opcode == OPC_NEWOBJ_EX ? (pk_id)pk_side(g, n, PK_SIDE_KWARGS)
+                                                             : 0;
+}
+
+static inline uint64_t pk_offset(const pk_graph *g, const pk_node *n)
+{
+    return n->off_hi == PK_OFF_SIDE ? pk_side(g, n, PK_SIDE_OFFSET)
+                                    : (uint64_t)n->off_hi << 32 | n->off_lo;
+}
 
 /* Renders the object graph of every pickle as pseudo-Python. */
 brine_status pk_render(const pk_graph *g, const brine_limits *lim, brine_write_fn write, void *ctx);

@@ -211,7 +211,7 @@ static void repr_call(const pk_graph *g, const pk_node *n, sbuf *b)
     pk_repr(g, n->a, 8, b);
     if (n->kind == K_NEWOBJ)
         sb_str(b, ".__new__");
-    const pk_node *args = n->b ? pk_at(g, n->b) : NULL;
+    const pk_node *args = pk_args(n) ? pk_at(g, pk_args(n)) : NULL;
     if (args && args->kind == K_TUPLE) {
         sb_str(b, "(");
         if (n->kind == K_NEWOBJ) {
@@ -224,15 +224,15 @@ static void repr_call(const pk_graph *g, const pk_node *n, sbuf *b)
                 sb_str(b, ", ");
             pk_repr(g, args->items[i], 8, b);
         }
-        if (n->c) {
+        if (pk_kwargs(g, n)) {
             sb_str(b, ", **");
-            pk_repr(g, n->c, 8, b);
+            pk_repr(g, pk_kwargs(g, n), 8, b);
         }
         sb_str(b, ")");
     } else {
         sb_str(b, "(*");
-        if (n->b)
-            pk_repr(g, n->b, 8, b);
+        if (pk_args(n))
+            pk_repr(g, pk_args(n), 8, b);
         sb_str(b, ")");
     }
 }

@@ -430,7 +430,7 @@ static void sklearn_state_checks(const pk_graph *g, const release_table *t, json
     for (size_t i = 1; i < g->n_nodes; i++) {
         const pk_node *n = pk_at(g, (pk_id)i);
         const pk_node *fn = n->kind == K_CALL && n->a ? pk_at(g, n->a) : NULL;
-        const pk_node *args = fn && n->b ? pk_at(g, n->b) : NULL;
+        const pk_node *args = fn && pk_args(n) ? pk_at(g, pk_args(n)) : NULL;
         if (!fn || fn->kind != K_GLOBAL || !args || args->kind != K_TUPLE)
             continue;
         const char *name = g->globals[fn->v.g.global].full;

@@ -162,7 +162,7 @@ static int literal_bytes(judge *j, pk_id id, const uint8_t **p, size_t *len, int
         return 1;
     }
     const pk_global *gl = n->kind == K_CALL ? global_of(j, n->a) : NULL;
-    const pk_node *args = gl ? pk_at(j->g, n->b) : NULL;
+    const pk_node *args = gl ? pk_at(j->g, pk_args(n)) : NULL;
     if (!gl || strcmp(gl->full, "_codecs.encode") != 0 || args->kind != K_TUPLE || args->count != 2)
         return 0;
     const pk_node *text = pk_at(j->g, args->items[0]), *codec = pk_at(j->g, args->items[1]);
@@ -442,7 +442,7 @@ static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, const p
 static brine_status judge_call(judge *j, const pk_event *e)
 {
     const pk_node *call = pk_at(j->g, e->node);
-    return judge_call_of(j, call->a, call->b, e, NULL, 0);
+    return judge_call_of(j, call->a, pk_args(call), e, NULL, 0);
 }
 
 static int is_dunder(const pk_node *n)

@@ -1,0 +1,108 @@
+/*
+ * test_pk_nodes.c — the 32-byte pickle node keeps what it was given: offsets below 1 TiB in
+ * the node, past it in the graph's side table; a call's args, NEWOBJ_EX's kwargs, BUILD state
+ * on a call and on a scalar (side table). The same pickle is run at offset 0, just below the
+ * side table's threshold and past it, in a sparse anonymous mapping of which only the
+ * pickle's page is ever written.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/alloc.h"
+#include "core/limits.h"
+#include "pickle/machine.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* (object.__new__(object, **{})) with a BUILD of {}, and 7 with a BUILD of None, in a tuple */
+static const uint8_t PICKLE[] = "\x80\x04"            /* 0 PROTO 4 */
+                                "cbuiltins\nobject\n" /* 2 GLOBAL */
+                                ")"                   /* 19 EMPTY_TUPLE: args */
+                                "}"                   /* 20 EMPTY_DICT: kwargs */
+                                "\x92"                /* 21 NEWOBJ_EX */
+                                "}"                   /* 22 EMPTY_DICT: state */
+                                "b"                   /* 23 BUILD */
+                                "K\x07"               /* 24 BININT1 7 */
+                                "N"                   /* 26 NONE: state */
+                                "b"                   /* 27 BUILD */
+                                "\x86"                /* 28 TUPLE2 */
+                                ".";                  /* 29 STOP */
+
+static void run_at(uint64_t start)
+{
+    size_t len = (size_t)start + 4096;
+    uint8_t *buf =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (buf == MAP_FAILED) {
+        printf("skip: cannot map %zu bytes\n", len);
+        return;
+    }
+    memcpy(buf + start, PICKLE, sizeof PICKLE - 1);
+    brine_limits req, lim;
+    brine_limits_default(&req);
+    req.max_input_bytes = (uint64_t)len;
+    lim_resolve(&req, &lim);
+    mem_budget mem;
+    mem_budget_init(&mem, lim.max_memory);
+    pk_graph g;
+    pk_graph_init(&g, &mem);
+    pk_run_options opts = {&lim, NULL, NULL};
+    brine_error err;
+    memset(&err, 0, sizeof err);
+    brine_status st = pk_run(&g, buf, len, (size_t)start, &opts, &err);
+    CHECK(st == BRINE_OK && g.n_pickles == 1 && g.pickles[0].complete, "at %llu: %s",
+          (unsigned long long)start, err.msg);
+    if (st == BRINE_OK) {
+        const pk_node *root = pk_at(&g, g.pickles[0].root);
+        CHECK(root->kind == K_TUPLE && root->count == 2, "root");
+        CHECK(pk_offset(&g, root) == start + 28, "root at %llu",
+              (unsigned long long)pk_offset(&g, root));
+        const pk_node *obj = pk_at(&g, root->items[0]), *seven = pk_at(&g, root->items[1]);
+        CHECK(obj->kind == K_NEWOBJ && pk_offset(&g, obj) == start + 21, "NEWOBJ_EX at %llu",
+              (unsigned long long)pk_offset(&g, obj));
+        const pk_node *cls = pk_at(&g, obj->a), *args = pk_at(&g, pk_args(obj)),
+                      *kwargs = pk_at(&g, pk_kwargs(&g, obj)),
+                      *state = pk_at(&g, pk_state(&g, obj));
+        CHECK(cls->kind == K_GLOBAL && pk_offset(&g, cls) == start + 2, "class");
+        CHECK(pk_args(obj) && args->kind == K_TUPLE && pk_offset(&g, args) == start + 19, "args");
+        CHECK(pk_kwargs(&g, obj) && kwargs->kind == K_DICT && pk_offset(&g, kwargs) == start + 20,
+              "kwargs");
+        CHECK(pk_state(&g, obj) && state->kind == K_DICT && pk_offset(&g, state) == start + 22,
+              "state of the object");
+        CHECK(seven->kind == K_INT && seven->v.i == 7 && pk_offset(&g, seven) == start + 24,
+              "the int");
+        const pk_node *none = pk_at(&g, pk_state(&g, seven));
+        CHECK(pk_state(&g, seven) && none->kind == K_NONE && pk_offset(&g, none) == start + 26,
+              "state of the int");
+        CHECK(!pk_args(seven) && !pk_kwargs(&g, seven) && !pk_state(&g, args) &&
+                  !pk_kwargs(&g, args) && !pk_args(cls),
+              "operands where there are none");
+    }
+    pk_graph_free(&g);
+    CHECK(mem.used == 0, "%llu bytes not freed", (unsigned long long)mem.used);
+    munmap(buf, len);
+}
+
+int main(void)
+{
+    CHECK(sizeof(pk_node) == 32, "pk_node is %zu bytes", sizeof(pk_node));
+    run_at(0);
+    run_at(((uint64_t)PK_OFF_SIDE << 32) - 4096); /* the last offsets kept in the node */
+    run_at(((uint64_t)PK_OFF_SIDE << 32) + 5);    /* the side table */
+    run_at(((uint64_t)1 << 40) + 5);              /* past 40 bits: only the side table has it */
+    if (failures)
+        return 1;
+    printf("ok\n");
+    return 0;
+}
