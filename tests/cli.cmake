@@ -13,7 +13,7 @@ add_executable(report_alloc_fail ${CMAKE_CURRENT_SOURCE_DIR}/cli/report_alloc_fa
 target_compile_options(report_alloc_fail PRIVATE ${BRINE_WARNINGS})
 target_link_libraries(report_alloc_fail PRIVATE brine_static)
 add_test(NAME report_alloc_fail COMMAND report_alloc_fail)
-set_tests_properties(report_alloc_fail PROPERTIES LABELS cli TIMEOUT 300)
+set_tests_properties(report_alloc_fail PROPERTIES LABELS cli TIMEOUT 900)
 
 # docs/contract.md's ```console examples are brine's real output on samples/ (rewritten with
 # tests/cli/contract_examples.py BRINE SOURCE_DIR --write).

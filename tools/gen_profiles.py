@@ -325,6 +325,19 @@ def record_sklearn(rec):
                 rec.add_object(est, "%s(loss=%s)" % (cls.__name__, loss))
             except Exception:
                 pass  # a loss this release does not have
+    # the trees and distance metrics nearest-neighbour settings store (the default
+    # algorithm picks one tree for this data; BallTree pickles name other classes)
+    from sklearn.neighbors import KNeighborsClassifier
+    for algorithm in ("ball_tree", "kd_tree"):
+        for metric in ("minkowski", "manhattan", "chebyshev"):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    est = KNeighborsClassifier(n_neighbors=3, algorithm=algorithm,
+                                               metric=metric).fit(X, (X[:, 0] > .5).astype(int))
+                rec.add_object(est, "KNeighborsClassifier(%s, %s)" % (algorithm, metric))
+            except Exception:
+                pass  # a combination this release does not have
     # the containers scikit-learn objects hold
     import scipy.sparse as sp
     for fmt in ("csr", "csc", "coo", "lil", "dok", "bsr", "dia"):

@@ -136,6 +136,7 @@ models = {
   "hgb": HistGradientBoostingClassifier(max_iter=3),
   "gb": GradientBoostingClassifier(n_estimators=3),
   "knn": KNeighborsClassifier(algorithm="kd_tree"), "km": KMeans(2, n_init=1),
+  "knn_ball": KNeighborsClassifier(algorithm="ball_tree", metric="manhattan"),
   "nb": GaussianNB(), "sgd": SGDClassifier(), "mlp": MLPClassifier(max_iter=5),
 }
 for k, m in models.items():
@@ -153,7 +154,7 @@ def test_fitted_pickles_of_each_release_scan_safe(release, tmp_path):
         pytest.skip("no venv for scikit-learn " + release)
     run_env(py, FIT_AND_PICKLE, str(tmp_path))
     docs = scan_dir(tmp_path, "sklearn")
-    assert len(docs) == 30
+    assert len(docs) == 33
     wrong = {f: (d["verdict"], [x.get("global") for x in d["findings"]][:5])
              for f, d in docs.items() if d["verdict"] != "safe"}
     assert not wrong, wrong
