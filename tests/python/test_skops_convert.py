@@ -198,12 +198,6 @@ CONVERTS = {"LogisticRegression", "LinearRegression", "Ridge", "SVC", "GaussianN
             "KNeighborsRegressor", "KNeighborsBallTree"}
 # must convert from protocol 2 too (the rest may be refused there with the message)
 CONVERTS_P2 = CONVERTS
-# The generated sklearn profiles (tools/gen_profiles.py) list _kd_tree.newObj but not
-# _ball_tree.newObj (reviewed there, but no estimator the generator fits uses a BallTree), nor
-# BallTree itself in 1.9, so a BallTree pickle is `unverified` under --allow sklearn; the test
-# admits those two names explicitly.
-EXTRA_ALLOW = {"KNeighborsBallTree": ["--allow", "sklearn.neighbors._ball_tree.newObj",
-                                      "--allow", "sklearn.neighbors._ball_tree.BallTree"]}
 
 
 def skops_env(tmp_path, python):
@@ -236,9 +230,8 @@ def test_skops_matrix(tmp_path, release):
     for name, (data, method) in meta.items():
         for src in ("%s_p2.pkl" % name, "%s_p5.pkl" % name, "%s.joblib" % name):
             out = "%s/%s.skops" % (d, src.replace(".", "_"))
-            r = subprocess.run([bt.brine_path(), "convert", "--allow", "sklearn"] +
-                               EXTRA_ALLOW.get(name, []) + ["%s/%s" % (d, src), out],
-                               capture_output=True, text=True)
+            r = subprocess.run([bt.brine_path(), "convert", "--allow", "sklearn",
+                                "%s/%s" % (d, src), out], capture_output=True, text=True)
             rows.append([name, src, r.returncode, r.stderr.strip(), out])
             if r.returncode == 0:
                 to_check.append([out, name, data, method])
