@@ -825,16 +825,19 @@ int scan_inert(scan_ctx *sc, const pk_graph *g, const uint8_t *data, size_t len)
     uint64_t start = g->n_pickles ? g->pickles[0].start : 0;
     if (start < len && data[start] == 0x80)
         return 0;
-    if (!g->failed || g->error.code != BRINE_ERR_MALFORMED || g->code_events)
+    if (!g->failed || g->code_events)
         return 0;
     for (size_t i = 0; i < g->n_events; i++)
         if (g->events[i].kind == EV_FRAME)
             return 0;
     /* A persistent id first (a zip's "PK" whose header bytes, a timestamp among them, happen to
      * hold a newline): a sniffed reading is pickle.load's, which has no persistent_load and
-     * raises right there, whatever brine read past it for loaders that have one. */
+     * raises right there, whatever brine read past it for loaders that have one — a decoding
+     * error or a limit (a string length from a zip header over max_string) alike. */
     if (start < len && (data[start] == 'P' || data[start] == 'Q'))
         return 1;
+    if (g->error.code != BRINE_ERR_MALFORMED)
+        return 0;
     if (!g->error.has_offset || g->error.offset >= len)
         return 1;
     /* The first opcode fails (a text file's first letter, a tar's member name, a zip's "PK"):
