@@ -5,9 +5,11 @@
 # on one machine keep building on each other. Fails when any target finds a crash, a leak, a
 # timeout or an out-of-memory; the input is kept in build-fuzz/artifacts/T/.
 #
-#   scripts/fuzz.sh [-t SECONDS] [-j PARALLEL] [TARGET...]
+#   scripts/fuzz.sh [-t SECONDS] [-j PARALLEL] [-s SEED] [TARGET...]
 #
-# Default: every target, FUZZ_SECONDS (60) each, as many at once as there are cores.
+# Default: every target, FUZZ_SECONDS (60) each, as many at once as there are cores, a random
+# seed (FUZZ_SEED or -s fixes it: the same seed on the same corpus mutates the same way, so a
+# gate run is reproducible; exploring wants a new seed each time).
 # When a crash is found: reproduce with `build-fuzz/fuzz/T FILE`, save the file as
 # fuzz/regressions/T/<short-bug-name> (the replay test runs it from then on) and describe it in
 # fuzz/FINDINGS.md.
@@ -18,11 +20,13 @@ cd "$BRINE_ROOT" || exit 2
 
 seconds=${FUZZ_SECONDS:-60}
 parallel=$BRINE_JOBS
-while getopts "t:j:" opt; do
+seed=${FUZZ_SEED:-}
+while getopts "t:j:s:" opt; do
     case $opt in
     t) seconds=$OPTARG ;;
     j) parallel=$OPTARG ;;
-    *) die "usage: $0 [-t SECONDS] [-j PARALLEL] [TARGET...]" ;;
+    s) seed=$OPTARG ;;
+    *) die "usage: $0 [-t SECONDS] [-j PARALLEL] [-s SEED] [TARGET...]" ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -58,6 +62,7 @@ fuzz_one() {
     local args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -max_len=65536
         -use_value_profile=1 -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$t/")
     [ -z "${dict_of[$t]:-}" ] || args+=(-dict="${dict_of[$t]}")
+    [ -z "$seed" ] || args+=(-seed="$seed")
     mkdir -p "fuzz/corpus-work/$t" "build-fuzz/artifacts/$t"
     # new inputs go to the first directory: the work corpus, never the committed seeds
     local dirs=("fuzz/corpus-work/$t") seed
@@ -88,7 +93,7 @@ report_one() {
     fi
 }
 
-log "fuzz: ${#targets[@]} targets, ${seconds}s each, $parallel at a time"
+log "fuzz: ${#targets[@]} targets, ${seconds}s each, $parallel at a time, seed ${seed:-random}"
 declare -A pid_of rc_of
 running=0
 for t in "${targets[@]}"; do

@@ -8,12 +8,14 @@
 #   3. the threads test under ThreadSanitizer (build-tsan/) and the fully static tool
 #      (build-static/, -DBRINE_STATIC_EXE=ON) scanning the samples as the dynamic one does;
 #   4. the libFuzzer targets with clang into build-fuzz/, each run for FUZZ_SECONDS from its
-#      seed corpus; any crash, leak, timeout or out-of-memory fails.
+#      seed corpus with seed FUZZ_SEED (1): a gate that fails the same way on every run of
+#      one commit; any crash, leak, timeout or out-of-memory fails. Exploring is
+#      `scripts/fuzz.sh -t 600` (a random seed), and what it finds becomes a regression.
 # Also reports formatting (scripts/check_format.sh). Every step runs even when an earlier,
 # unrelated one failed; the last line says PASS or FAIL and which steps failed. Exit status is
 # 0 only when everything passed.
 #
-# Environment: FUZZ_SECONDS (default 60, per target; 0 skips fuzzing), BRINE_JOBS,
+# Environment: FUZZ_SECONDS (default 60, per target; 0 skips fuzzing), FUZZ_SEED, BRINE_JOBS,
 # BRINE_SKIP_APT=1, BRINE_SKIP_ASAN=1, CTEST_JOBS (default 2).
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
@@ -21,6 +23,7 @@ set -uo pipefail
 cd "$BRINE_ROOT" || exit 2
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SEED=${FUZZ_SEED:-1}
 CTEST_JOBS=${CTEST_JOBS:-2}
 
 run_ctest() {
@@ -86,7 +89,7 @@ run_static() {
 step static run_static
 
 if [ "$FUZZ_SECONDS" != 0 ]; then
-    step fuzz scripts/fuzz.sh -t "$FUZZ_SECONDS"
+    step fuzz scripts/fuzz.sh -t "$FUZZ_SECONDS" -s "$FUZZ_SEED"
 fi
 
 brine_summary "brine test.sh"

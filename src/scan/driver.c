@@ -286,7 +286,7 @@ brine_status fmt_run_pickle(fmt_env *env, const fmt_pickle *p, pk_graph **out, i
     st = first_run(env, p, g, &opts, &err);
     if (st == BRINE_ERR_NOMEM)
         goto fail;
-    if (st && (p->flags & FMT_P_SNIFF) && scan_inert(sc, g, p->data, p->len)) {
+    if ((p->flags & FMT_P_SNIFF) && scan_inert(sc, g, st != BRINE_OK, p->data, p->len)) {
         if (inert)
             *inert = 1;
         fmt_graph_free(env, g);

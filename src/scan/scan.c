@@ -819,21 +819,26 @@ brine_status scan_judge(scan_ctx *sc, pk_graph *g, const uint8_t *data, size_t l
     return st;
 }
 
-int scan_inert(scan_ctx *sc, const pk_graph *g, const uint8_t *data, size_t len)
+int scan_inert(scan_ctx *sc, const pk_graph *g, int stopped, const uint8_t *data, size_t len)
 {
     /* a PROTO opcode first: a pickle, whatever breaks later (protocol 6 included) */
     uint64_t start = g->n_pickles ? g->pickles[0].start : 0;
     if (start < len && data[start] == 0x80)
         return 0;
-    if (!g->failed || g->code_events)
+    /* A zip's "PK" whose header bytes, a timestamp among them, hold a newline reads as a
+     * persistent id. Only pickle.load reads a zip as a pickle (torch.load takes the zip path
+     * on these four bytes) and raises at that first opcode, whatever brine read past it: names
+     * (a zip written at 16:32:20 has EXT4 after the newline) or a STOP (at 05:48:20). */
+    if (start == 0 && len >= 4 && memcmp(data, "PK\3\4", 4) == 0)
+        return 1;
+    if (!stopped || !g->failed || g->code_events)
         return 0;
     for (size_t i = 0; i < g->n_events; i++)
         if (g->events[i].kind == EV_FRAME)
             return 0;
-    /* A persistent id first (a zip's "PK" whose header bytes, a timestamp among them, happen to
-     * hold a newline): a sniffed reading is pickle.load's, which has no persistent_load and
-     * raises right there, whatever brine read past it for loaders that have one — a decoding
-     * error or a limit (a string length from a zip header over max_string) alike. */
+    /* Any other persistent id first: pickle.load has no persistent_load and raises there;
+     * brine read past it for loaders that have one, and they found no names — a decoding error
+     * or a limit (a string length from a zip header over max_string) alike. */
     if (start < len && (data[start] == 'P' || data[start] == 'Q'))
         return 1;
     if (g->error.code != BRINE_ERR_MALFORMED)

@@ -59,10 +59,12 @@ struct pk_graph;
 brine_status scan_judge(scan_ctx *sc, struct pk_graph *g, const uint8_t *data, size_t len,
                         const char *member, scan_pid_mode pid_mode);
 
-/* 1 when a failed run of data reached nothing any unpickler would run and the bytes are not
- * a pickle after all (a text file, an image): it failed where both CPython unpicklers fail,
- * on a decoding error (never a limit), before any code, and no importable name follows.
- * data and len are the bytes the graph's offsets refer to. */
-int scan_inert(scan_ctx *sc, const struct pk_graph *g, const uint8_t *data, size_t len);
+/* 1 when a sniffed run of data reached nothing any unpickler would run and the bytes are not
+ * a pickle after all (a text file, an image): it stopped (stopped != 0) where both CPython
+ * unpicklers fail, before any code, and no importable name follows; or data is a zip, whose
+ * "PK" pickle.load reads as a persistent id it cannot resolve. data and len are the bytes the
+ * graph's offsets refer to. */
+int scan_inert(scan_ctx *sc, const struct pk_graph *g, int stopped, const uint8_t *data,
+               size_t len);
 
 #endif

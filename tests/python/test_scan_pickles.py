@@ -352,6 +352,38 @@ def test_files_that_are_not_pickles(tmp_path, kind):
 
 
 @needs_brine
+def test_zip_header_read_as_a_pickle_names_nothing(tmp_path):
+    """A zip written at hh:m0:20 (m0 a multiple of 8 minutes) has a newline at byte 10, the
+    low byte of the DOS time: read as a pickle, "PK..." is a persistent id and the time's high
+    byte the next opcode — EXT4 at 16:32, GLOBAL at 12:24. pickle.load raises at the
+    persistent id and torch.load reads the zip, so none of these names counts."""
+    import pickle
+    import pickletools
+    import zipfile
+    paths = []
+    for hour in range(24):
+        for minute in range(0, 60, 8):
+            path = tmp_path / f"at-{hour:02}{minute:02}20.zip"
+            info = zipfile.ZipInfo("data.pkl", date_time=(2024, 6, 1, hour, minute, 20))
+            with zipfile.ZipFile(path, "w") as z:
+                z.writestr(info, pickle.dumps({"weights": [1.0, 2.0]}, protocol=2))
+            head = path.read_bytes()
+            assert head[10] == 0x0A and head[11] == hour << 3 | minute >> 3
+            assert next(pickletools.genops(head))[0].name == "PERSID"
+            paths.append(path)
+    rc, doc, r = bt.scan_json(*paths)
+    verdicts = {Path(f["path"]).name: (f["format"], f["verdict"]) for f in doc["files"]}
+    assert len(verdicts) == len(paths), bt.describe(r)
+    assert set(verdicts.values()) == {("zip", "safe")}, verdicts
+    assert rc == 0, bt.describe(r)
+    # the same first opcode in a file that is no zip: a loader with persistent_load runs on
+    hostile_raw = tmp_path / "persid-then-system.pkl"
+    hostile_raw.write_bytes(b"P0\ncos\nsystem\n(S'true'\ntR\xff")
+    rc, doc, r = bt.scan_json(hostile_raw)
+    assert (rc, only_file(doc, r)["verdict"]) == (1, "unsafe"), bt.describe(r)
+
+
+@needs_brine
 def test_one_run_over_everything_has_a_consistent_summary():
     b, bm, h, hm, _m = bt.generated()
     paths = [b / n for n in sorted(bm)] + [h / n for n in sorted(hm)]
