@@ -22,8 +22,20 @@ add_test(NAME abi_no_run_path
 find_package(Threads REQUIRED)
 add_executable(test_threads ${CMAKE_CURRENT_SOURCE_DIR}/c/test_threads.c)
 target_link_libraries(test_threads PRIVATE brine_archive Threads::Threads)
-# Pickles, compressed joblib files of many releases (zlib/gzip/bz2/xz/lz4), NumPy files.
+# Pickles, compressed joblib files of many releases (zlib/gzip/bz2/xz/lz4), NumPy files, 7z
+# (libarchive, loaded on first use).
 file(GLOB BRINE_THREAD_INPUTS ${CMAKE_SOURCE_DIR}/samples/*.pkl ${CMAKE_SOURCE_DIR}/tests/data/*.npy
-     ${CMAKE_SOURCE_DIR}/tests/data/joblib/*.pkl* ${CMAKE_SOURCE_DIR}/tests/data/joblib/*.gz)
+     ${CMAKE_SOURCE_DIR}/tests/data/joblib/*.pkl* ${CMAKE_SOURCE_DIR}/tests/data/joblib/*.gz
+     ${CMAKE_SOURCE_DIR}/fuzz/corpus/sevenzip/tiny_store.7z
+     ${CMAKE_SOURCE_DIR}/fuzz/corpus/sevenzip/z_plain.7z)
 add_test(NAME abi_threads COMMAND test_threads ${BRINE_THREAD_INPUTS})
 set_tests_properties(abi_threads PROPERTIES LABELS threads)
+
+# libhdf5 and libarchive load on first use (src/core/lazylib.h): not linked, and a library that
+# cannot load leaves its files unverified and every other file judged.
+add_test(NAME abi_lazy_libraries
+         COMMAND ${BRINE_VENV_PYTHON} -m pytest -q -p no:cacheprovider
+                 ${CMAKE_CURRENT_SOURCE_DIR}/python/test_lazy_libraries.py)
+set_tests_properties(abi_lazy_libraries PROPERTIES
+  ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;BRINE_SHARED=$<TARGET_FILE:brine_shared>;BRINE_LAZY_SONAMES=${BRINE_HDF5_SONAME}\\;${BRINE_LIBARCHIVE_SONAME};PYTHONDONTWRITEBYTECODE=1"
+  TIMEOUT 300)

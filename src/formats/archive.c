@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "formats/arlib.h"
 #include "formats/format.h"
 #include "formats/sevenzip.h"
 #include "formats/tar.h"
@@ -107,8 +108,10 @@ static brine_status sz_member_cb(void *ctx, const sz_member *m)
 static brine_status sevenzip_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
     fmt_set_format(env, "7z");
-    sz_walk w = {env, 0};
     brine_error err;
+    if (arlib_load(&err) != BRINE_OK)
+        return fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1, "%s", err.msg);
+    sz_walk w = {env, 0};
     brine_status st = sz_each(data, len, fmt_limits(env), fmt_mem(env), sz_member_cb, &w, &err);
     if (st == BRINE_ERR_NOMEM || st == BRINE_OK)
         return st;

@@ -17,7 +17,7 @@
  * (scripts/gen_keras_names.py → keras_names.def) plus tf.keras 2 names.
  *
  * The HDF5 container is read with Debian's libhdf5 (a standard job: the format is too large
- * to hand-write). libhdf5 trusts its input more than brine's own parsers do, so: the file is
+ * to hand-write), loaded when the first HDF5 file shows up (h5lib.h). libhdf5 trusts its input more than brine's own parsers do, so: the file is
  * opened from a copy in memory (core driver, never a path, no backing store), HDF5's error
  * printing is off and every failure is a finding; links are walked with a cap on objects
  * and depth; external links, external raw-data files and virtual datasets (which make
@@ -40,13 +40,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <hdf5.h>
 #include <jansson.h>
 #include <openssl/sha.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "formats/format.h"
+#include "formats/h5lib.h"
 #include "formats/json_load.h"
 #include "policy/policy.h"
 
@@ -790,6 +790,11 @@ static int h5_survives(fmt_env *env, const uint8_t *data, size_t len, brine_stat
 
 static brine_status h5_walk(fmt_env *env, const uint8_t *data, size_t len)
 {
+    brine_error err;
+    if (h5lib_load(&err) != BRINE_OK) {
+        fmt_set_format(env, "hdf5");
+        return fmt_finding(env, BRINE_UNVERIFIED, "unsupported-format", NULL, -1, "%s", err.msg);
+    }
     pthread_mutex_lock(&h5_lock);
     brine_status st;
     if (h5_survives(env, data, len, &st) == 0)

@@ -9,17 +9,16 @@
  * all and zip_max_ratio against the input size (LZMA bombs). An encrypted member is not a
  * reason to give up on the others: it is reported by name and the walk goes on. Decoding is
  * libarchive's; its bugs are its own (Debian's security updates), which is why this file does
- * nothing but drive it.
+ * nothing but drive it. libarchive is loaded when the first 7z file shows up (arlib.h).
  */
 #include "formats/sevenzip.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <string.h>
 #include <zlib.h>
 #include <locale.h>
 
 #include "core/cursor.h"
+#include "formats/arlib.h"
 #include "core/error.h"
 #include "core/limits.h"
 
@@ -197,6 +196,9 @@ brine_status sz_each(const uint8_t *data, size_t len, const brine_limits *lim, m
     const char *problem = start_header_problem(data, len);
     if (problem)
         return err_at(err, BRINE_ERR_MALFORMED, 0, __LINE__, "%s", problem);
+    brine_status st = arlib_load(err);
+    if (st)
+        return st;
     sz_walk w;
     memset(&w, 0, sizeof w);
     w.lim = &L;
@@ -216,7 +218,6 @@ brine_status sz_each(const uint8_t *data, size_t len, const brine_limits *lim, m
             uselocale(old), freelocale(utf8);
         return ERR_NOMEM(err);
     }
-    brine_status st;
     if (archive_read_support_format_7zip(w.a) != ARCHIVE_OK ||
         archive_read_open_memory(w.a, data, len) != ARCHIVE_OK) {
         const char *msg = archive_error_string(w.a);
