@@ -20,12 +20,12 @@ cd "$BRINE_ROOT" || exit 2
 
 seconds=${FUZZ_SECONDS:-60}
 parallel=$BRINE_JOBS
-seed=${FUZZ_SEED:-}
+fuzz_seed=${FUZZ_SEED:-}
 while getopts "t:j:s:" opt; do
     case $opt in
     t) seconds=$OPTARG ;;
     j) parallel=$OPTARG ;;
-    s) seed=$OPTARG ;;
+    s) fuzz_seed=$OPTARG ;;
     *) die "usage: $0 [-t SECONDS] [-j PARALLEL] [-s SEED] [TARGET...]" ;;
     esac
 done
@@ -62,7 +62,7 @@ fuzz_one() {
     local args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -max_len=65536
         -use_value_profile=1 -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$t/")
     [ -z "${dict_of[$t]:-}" ] || args+=(-dict="${dict_of[$t]}")
-    [ -z "$seed" ] || args+=(-seed="$seed")
+    [ -z "$fuzz_seed" ] || args+=(-seed="$fuzz_seed")
     mkdir -p "fuzz/corpus-work/$t" "build-fuzz/artifacts/$t"
     # new inputs go to the first directory: the work corpus, never the committed seeds
     local dirs=("fuzz/corpus-work/$t") seed
@@ -93,7 +93,7 @@ report_one() {
     fi
 }
 
-log "fuzz: ${#targets[@]} targets, ${seconds}s each, $parallel at a time, seed ${seed:-random}"
+log "fuzz: ${#targets[@]} targets, ${seconds}s each, $parallel at a time, seed ${fuzz_seed:-random}"
 declare -A pid_of rc_of
 running=0
 for t in "${targets[@]}"; do

@@ -17,7 +17,8 @@
  * (scripts/gen_keras_names.py → keras_names.def) plus tf.keras 2 names.
  *
  * The HDF5 container is read with Debian's libhdf5 (a standard job: the format is too large
- * to hand-write), loaded when the first HDF5 file shows up (h5lib.h). libhdf5 trusts its input more than brine's own parsers do, so: the file is
+ * to hand-write), loaded when the first HDF5 file shows up (h5lib.h). libhdf5 trusts its
+ * input more than brine's own parsers do, so: the file is
  * opened from a copy in memory (core driver, never a path, no backing store), HDF5's error
  * printing is off and every failure is a finding; links are walked with a cap on objects
  * and depth; external links, external raw-data files and virtual datasets (which make

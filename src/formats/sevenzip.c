@@ -18,9 +18,9 @@
 #include <locale.h>
 
 #include "core/cursor.h"
-#include "formats/arlib.h"
 #include "core/error.h"
 #include "core/limits.h"
+#include "formats/arlib.h"
 
 enum { CHUNK = 64 * 1024 };
 
