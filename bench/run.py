@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,18 +88,16 @@ def run_once(cmd, timeout, env=None):
     t0 = time.perf_counter()
     p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    deadline = t0 + timeout
-    while True:
-        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            p.kill()
-            os.wait4(p.pid, 0)
-            os.unlink(rss_file)
-            return None
-        time.sleep(0.002)
+    # a blocking wait (a polling loop would add up to its period to a 10 ms command); a timer
+    # kills a run past the timeout
+    timer = threading.Timer(timeout, p.kill)
+    timer.start()
+    _, status, ru = os.wait4(p.pid, 0)
     dt = time.perf_counter() - t0
+    timer.cancel()
+    if dt > timeout:
+        os.unlink(rss_file)
+        return None
     err = [x for x in p.stderr.read().decode("utf-8", "replace").strip().splitlines()
            if not x.startswith("Command exited with non-zero status")]
     p.stderr.close()
