@@ -374,14 +374,17 @@ def main():
                     r.skipped = (f"not run: {t} on the {factor}x smaller input predicts more "
                                  f"than the {args.timeout:.0f} s timeout")
                     continue
+            if r.out and os.path.exists(r.out):
+                os.unlink(r.out)
+            # no write-back of an earlier row's output competes with this run (the written
+            # state then dirties its own input on purpose)
+            os.sync()
             if r.state == "written":
                 rewrite(r.inp.replace("written_", ""), r.inp)
             elif r.state == "cold":
                 evict(r.inp)
             else:
                 warm(r.inp)
-            if r.out and os.path.exists(r.out):
-                os.unlink(r.out)
             res = run_once(r.cmd, args.timeout, r.env)
             r.spent += res["time"] if res else args.timeout
             if res is None:
