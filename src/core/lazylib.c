@@ -6,6 +6,7 @@
 #ifndef BRINE_NO_DLOPEN /* the fully static tool links the libraries instead */
 
 #include <dlfcn.h>
+#include <string.h>
 
 brine_status lazylib_load(lazylib *l, const char *soname, const char *what,
                           brine_status (*resolve)(void *handle, brine_error *err),
@@ -32,12 +33,13 @@ brine_status lazylib_load(lazylib *l, const char *soname, const char *what,
     return st;
 }
 
-brine_status lazylib_symbol(void *handle, const char *soname, const char *name, void **out,
-                            brine_error *err)
+brine_status lazylib_symbol(void *handle, const char *soname, const char *name, void *out,
+                            size_t size, brine_error *err)
 {
-    *out = dlsym(handle, name);
-    if (!*out)
+    void *sym = dlsym(handle, name);
+    if (!sym || size != sizeof sym)
         return err_set(err, BRINE_ERR_UNSUPPORTED, __LINE__, "%s has no %s", soname, name);
+    memcpy(out, &sym, sizeof sym); /* POSIX: a function pointer holds what dlsym returns */
     return BRINE_OK;
 }
 

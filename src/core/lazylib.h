@@ -11,6 +11,7 @@
 #define BRINE_CORE_LAZYLIB_H
 
 #include <pthread.h>
+#include <stddef.h>
 
 #include "core/error.h"
 
@@ -30,8 +31,9 @@ brine_status lazylib_load(lazylib *l, const char *soname, const char *what,
                           brine_status (*resolve)(void *handle, brine_error *err),
                           brine_error *err);
 
-/* dlsym(handle, name), or BRINE_ERR_UNSUPPORTED naming the missing symbol. */
-brine_status lazylib_symbol(void *handle, const char *soname, const char *name, void **out,
-                            brine_error *err);
+/* Stores dlsym(handle, name) into *out, a pointer of size bytes (a function's or a
+ * variable's), or returns BRINE_ERR_UNSUPPORTED naming the missing symbol. */
+brine_status lazylib_symbol(void *handle, const char *soname, const char *name, void *out,
+                            size_t size, brine_error *err);
 
 #endif

@@ -14,8 +14,6 @@ brine_status arlib_load(brine_error *err)
 
 #else
 
-#include <string.h>
-
 #include "core/lazylib.h"
 
 #ifndef BRINE_LIBARCHIVE_SONAME
@@ -28,10 +26,9 @@ static brine_status resolve(void *lib, brine_error *err)
 {
     arlib_api api;
     brine_status st = BRINE_OK;
-    void *sym = NULL;
 #define ARLIB_RESOLVE(name)                                                                       \
-    if (!st && !(st = lazylib_symbol(lib, BRINE_LIBARCHIVE_SONAME, #name, &sym, err)))            \
-        memcpy(&api.name, &sym, sizeof sym);
+    if (!st)                                                                                      \
+        st = lazylib_symbol(lib, BRINE_LIBARCHIVE_SONAME, #name, &api.name, sizeof api.name, err);
     ARLIB_FUNCTIONS(ARLIB_RESOLVE)
 #undef ARLIB_RESOLVE
     if (!st)

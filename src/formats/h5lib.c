@@ -14,8 +14,6 @@ brine_status h5lib_load(brine_error *err)
 
 #else
 
-#include <string.h>
-
 #include "core/lazylib.h"
 
 #ifndef BRINE_HDF5_SONAME
@@ -28,10 +26,9 @@ static brine_status resolve(void *lib, brine_error *err)
 {
     h5lib_api api;
     brine_status st = BRINE_OK;
-    void *sym = NULL;
 #define H5LIB_RESOLVE(name)                                                                       \
-    if (!st && !(st = lazylib_symbol(lib, BRINE_HDF5_SONAME, #name, &sym, err)))                  \
-        memcpy(&api.name, &sym, sizeof sym);
+    if (!st)                                                                                      \
+        st = lazylib_symbol(lib, BRINE_HDF5_SONAME, #name, &api.name, sizeof api.name, err);
     H5LIB_FUNCTIONS(H5LIB_RESOLVE)
     H5LIB_VARIABLES(H5LIB_RESOLVE)
 #undef H5LIB_RESOLVE
