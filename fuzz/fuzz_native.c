@@ -17,7 +17,6 @@
 #include "fuzz.h"
 
 #include <dirent.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,15 +152,8 @@ static brine_policy *native_policy(void)
 
 static void run_file(const uint8_t *data, size_t size, int ubj_only)
 {
-    int fd = memfd_create("fuzz-native", MFD_CLOEXEC);
-    FUZZ_CHECK(fd >= 0, "memfd_create failed");
-    for (size_t done = 0; done < size;) {
-        ssize_t w = write(fd, data + done, size - done);
-        FUZZ_CHECK(w > 0, "write to memfd failed");
-        done += (size_t)w;
-    }
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int fd = fuzz_memfd(data, size, path, sizeof path);
     brine_limits lim;
     fuzz_limits(&lim);
     brine_load_options opts;

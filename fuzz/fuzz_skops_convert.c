@@ -13,7 +13,6 @@
 #include "fuzz.h"
 
 #include <dirent.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -122,15 +121,8 @@ static void check_archive(const char *path)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz-skops", MFD_CLOEXEC);
-    FUZZ_CHECK(fd >= 0, "memfd_create failed");
-    for (size_t done = 0; done < size;) {
-        ssize_t w = write(fd, data + done, size - done);
-        FUZZ_CHECK(w > 0, "write to memfd failed");
-        done += (size_t)w;
-    }
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int fd = fuzz_memfd(data, size, path, sizeof path);
     brine_limits lim;
     fuzz_limits(&lim);
     brine_load_options opts;
