@@ -72,8 +72,7 @@ run_tsan() {
     brine_configure build-tsan clang -DBRINE_WERROR=ON -DBRINE_BUILD_TESTS=ON \
         -DBRINE_SANITIZER=thread >/dev/null &&
         cmake --build build-tsan --target test_threads -j "$BRINE_JOBS" &&
-        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$BRINE_ROOT/scripts/tsan.supp \
-            ctest --test-dir build-tsan \
+        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build-tsan \
             --output-on-failure -L threads
 }
 step tsan run_tsan

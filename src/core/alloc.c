@@ -124,3 +124,26 @@ int mem_grow(mem_budget *b, void **arr, size_t *cap, size_t need, size_t elem)
     *cap = ncap;
     return 0;
 }
+
+/* The size is kept in a 16-byte prefix, which also keeps malloc's alignment. */
+void *mem_lib_alloc(void *budget, size_t items, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(items, size, &n) || __builtin_add_overflow(n, (size_t)16, &n))
+        return NULL;
+    uint8_t *p = mem_alloc(budget, n);
+    if (!p)
+        return NULL;
+    memcpy(p, &n, sizeof n);
+    return p + 16;
+}
+
+void mem_lib_free(void *budget, void *addr)
+{
+    if (!addr)
+        return;
+    uint8_t *p = (uint8_t *)addr - 16;
+    size_t n;
+    memcpy(&n, p, sizeof n);
+    mem_free(budget, p, n);
+}

@@ -29,6 +29,11 @@ void mem_free(mem_budget *b, void *p, size_t n);
 /* Duplicates n bytes and appends a NUL. */
 char *mem_strndup(mem_budget *b, const char *s, size_t n);
 
+/* For C libraries' allocator hooks, whose free callback is not told the size (zlib, liblzma,
+ * bzip2, lz4, zstd): budget is a mem_budget *, items × size is checked for overflow. */
+void *mem_lib_alloc(void *budget, size_t items, size_t size);
+void mem_lib_free(void *budget, void *addr);
+
 /* Test hook: the n-th allocation from now fails (n >= 1); 0 disables. Returns how many
  * allocations have been attempted since the last call. Not thread-safe. */
 uint64_t mem_fail_after(uint64_t n);

@@ -212,46 +212,23 @@ static brine_status out_check(flt_run *r, uint64_t in_done)
     return BRINE_OK;
 }
 
-/* The libraries' allocations go through the budget. Their free callbacks are not told the
- * size, so it is kept in a 16-byte prefix (which also keeps malloc's alignment). */
-static void *budget_alloc(void *opaque, size_t items, size_t size)
-{
-    size_t n;
-    if (__builtin_mul_overflow(items, size, &n) || __builtin_add_overflow(n, (size_t)16, &n))
-        return NULL;
-    uint8_t *p = mem_alloc(opaque, n);
-    if (!p)
-        return NULL;
-    memcpy(p, &n, sizeof n);
-    return p + 16;
-}
-
-static void budget_free(void *opaque, void *addr)
-{
-    if (!addr)
-        return;
-    uint8_t *p = (uint8_t *)addr - 16;
-    size_t n;
-    memcpy(&n, p, sizeof n);
-    mem_free(opaque, p, n);
-}
-
+/* The libraries' allocations go through the budget (mem_lib_alloc). */
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
 {
-    return budget_alloc(opaque, items, size);
+    return mem_lib_alloc(opaque, items, size);
 }
-static void z_free(voidpf opaque, voidpf addr) { budget_free(opaque, addr); }
+static void z_free(voidpf opaque, voidpf addr) { mem_lib_free(opaque, addr); }
 static void *bz_alloc(void *opaque, int items, int size)
 {
     if (items < 0 || size < 0)
         return NULL;
-    return budget_alloc(opaque, (size_t)items, (size_t)size);
+    return mem_lib_alloc(opaque, (size_t)items, (size_t)size);
 }
 static void *lz_alloc(void *opaque, size_t items, size_t size)
 {
-    return budget_alloc(opaque, items, size);
+    return mem_lib_alloc(opaque, items, size);
 }
-static void *one_alloc(void *opaque, size_t size) { return budget_alloc(opaque, 1, size); }
+static void *one_alloc(void *opaque, size_t size) { return mem_lib_alloc(opaque, 1, size); }
 
 /* A stream whose first decompress() call would fail is trailing junk to
  * _compression.DecompressReader: that first call gets the rest of the current 8192-byte block
@@ -537,13 +514,13 @@ static brine_status decode_streams(flt_run *r, flt_kind k)
             break;
         bz_stream bs;
         lzma_stream ls = LZMA_STREAM_INIT;
-        lzma_allocator la = {lz_alloc, budget_free, r->mem};
+        lzma_allocator la = {lz_alloc, mem_lib_free, r->mem};
         void *state;
         stream_step step;
         if (k == FLT_BZIP2) {
             memset(&bs, 0, sizeof bs);
             bs.bzalloc = bz_alloc;
-            bs.bzfree = budget_free;
+            bs.bzfree = mem_lib_free;
             bs.opaque = r->mem;
             int br = BZ2_bzDecompressInit(&bs, 0, 0);
             if (br != BZ_OK)
@@ -612,7 +589,7 @@ static brine_status decode_streams(flt_run *r, flt_kind k)
 static brine_status decode_lz4(flt_run *r)
 {
     LZ4F_dctx *dctx = NULL;
-    LZ4F_CustomMem cm = {one_alloc, NULL, budget_free, r->mem};
+    LZ4F_CustomMem cm = {one_alloc, NULL, mem_lib_free, r->mem};
     dctx = LZ4F_createDecompressionContext_advanced(cm, LZ4F_VERSION);
     if (!dctx)
         return ERR_NOMEM(r->err);
@@ -666,7 +643,7 @@ static brine_status decode_lz4(flt_run *r)
  * window is capped at libzstd's default (128 MiB), as ZstdDecompressor(max_window_size=0). */
 static brine_status decode_zstd(flt_run *r)
 {
-    ZSTD_customMem cm = {one_alloc, budget_free, r->mem};
+    ZSTD_customMem cm = {one_alloc, mem_lib_free, r->mem};
     ZSTD_DCtx *dctx = ZSTD_createDCtx_advanced(cm);
     if (!dctx)
         return ERR_NOMEM(r->err);

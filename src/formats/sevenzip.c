@@ -16,11 +16,13 @@
 #include <string.h>
 #include <zlib.h>
 #include <locale.h>
+#include <pthread.h>
 
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/limits.h"
 #include "formats/arlib.h"
+#include "formats/sevenzip_header.h"
 
 enum { CHUNK = 64 * 1024 };
 
@@ -185,6 +187,24 @@ static brine_status walk(sz_walk *w, sz_member_fn cb, void *ctx, brine_error *er
     }
 }
 
+/* libarchive converts 7z's UTF-16 names to the thread's locale encoding, which fails for every
+ * non-ASCII name in the C locale; a UTF-8 locale for this thread only (uselocale) leaves the
+ * caller's locale alone. It is made once and kept: glibc's newlocale/freelocale from several
+ * threads share locale data under a lock ThreadSanitizer cannot see, and once is cheaper. */
+static locale_t utf8_ctype;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void make_utf8_locale(void)
+{
+    utf8_ctype = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+static locale_t utf8_locale(void)
+{
+    pthread_once(&utf8_once, make_utf8_locale);
+    return utf8_ctype;
+}
+
 brine_status sz_each(const uint8_t *data, size_t len, const brine_limits *lim, mem_budget *mem,
                      sz_member_fn cb, void *ctx, brine_error *err)
 {
@@ -196,7 +216,9 @@ brine_status sz_each(const uint8_t *data, size_t len, const brine_limits *lim, m
     const char *problem = start_header_problem(data, len);
     if (problem)
         return err_at(err, BRINE_ERR_MALFORMED, 0, __LINE__, "%s", problem);
-    brine_status st = arlib_load(err);
+    brine_status st = sz_header_check(data, len, &L, mem, err);
+    if (!st)
+        st = arlib_load(err);
     if (st)
         return st;
     sz_walk w;
@@ -207,15 +229,12 @@ brine_status sz_each(const uint8_t *data, size_t len, const brine_limits *lim, m
     if (__builtin_mul_overflow((uint64_t)len, L.zip_max_ratio, &w.max_total) ||
         w.max_total > L.zip_max_total_bytes)
         w.max_total = L.zip_max_total_bytes;
-    /* libarchive converts 7z's UTF-16 names to the thread's locale encoding, which fails for
-     * every non-ASCII name in the C locale; a UTF-8 locale for this thread only (uselocale)
-     * leaves the caller's locale alone. */
-    locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    locale_t utf8 = utf8_locale();
     locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
     w.a = archive_read_new();
     if (!w.a) {
         if (utf8)
-            uselocale(old), freelocale(utf8);
+            uselocale(old);
         return ERR_NOMEM(err);
     }
     if (archive_read_support_format_7zip(w.a) != ARCHIVE_OK ||
@@ -228,7 +247,7 @@ brine_status sz_each(const uint8_t *data, size_t len, const brine_limits *lim, m
     }
     archive_read_free(w.a);
     if (utf8)
-        uselocale(old), freelocale(utf8);
+        uselocale(old);
     if (w.buf)
         mem_free(mem, w.buf, w.cap);
     return st;

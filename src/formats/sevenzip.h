@@ -3,8 +3,8 @@
  *
  * Models ship as .7z on file-sharing sites and in some model hubs' mirrors, and py7zr extracts
  * them without complaint; what is inside is then loaded like any other file. brine does not
- * decompress 7z itself (LZMA, LZMA2, PPMd, BCJ filters, solid blocks): libarchive does, within
- * brine's limits. libarchive's own bookkeeping is not charged to brine's budget; member bytes
+ * decompress 7z members itself (LZMA, LZMA2, PPMd, BCJ filters, solid blocks): libarchive
+ * does, within brine's limits, after brine has read the header's counts (sevenzip_header.h). libarchive's own bookkeeping is not charged to brine's budget; member bytes
  * are, and they grow with what the decoder actually produces, never with a size the archive
  * declares.
  */
@@ -46,8 +46,10 @@ int sz_probe(const uint8_t *data, size_t len);
  * cb with status BRINE_ERR_LIMIT, and the walk then stops with BRINE_ERR_LIMIT. A member that
  * cannot be decoded (encrypted: reason names it) is handed over with its status and the walk
  * goes on when libarchive can. Errors: BRINE_ERR_MALFORMED / BRINE_ERR_UNSUPPORTED when the
- * archive itself cannot be read (not 7z, corrupt headers, encrypted headers), with the
- * member index reached in err; BRINE_ERR_LIMIT; BRINE_ERR_NOMEM; or cb's status. */
+ * archive itself cannot be read (not 7z, corrupt headers, encrypted headers or headers packed
+ * other than by LZMA, LZMA2 or storing), with the member index reached in err;
+ * BRINE_ERR_LIMIT (also max_memory, for a coder's declared dictionary); BRINE_ERR_NOMEM; or
+ * cb's status. */
 brine_status sz_each(const uint8_t *data, size_t len, const brine_limits *lim, mem_budget *mem,
                      sz_member_fn cb, void *ctx, brine_error *err);
 

@@ -2,7 +2,8 @@
  * sz_list.c — prints brine's reading of a 7z archive (src/formats/sevenzip.c) as one JSON
  * line, for tests/python/test_sevenzip.py, which compares it with the 7-Zip tool's listing.
  *
- *   sz_list [--max-members N] [--max-entry-bytes N] [--max-total-bytes N] [--max-ratio N] FILE
+ *   sz_list [--max-members N] [--max-entry-bytes N] [--max-total-bytes N] [--max-ratio N]
+ *           [--max-memory N] FILE
  *
  * Output: {"ok": true, "members": [{"name", "type", "index", "declared", "status", "reason",
  *          "len", "sha256"}]} or {"ok": false, "code", "error", "limit", "members": [...]}.
@@ -62,6 +63,8 @@ int main(int argc, char **argv)
             lim.zip_max_total_bytes = v;
         else if (strcmp(argv[i], "--max-ratio") == 0)
             lim.zip_max_ratio = v;
+        else if (strcmp(argv[i], "--max-memory") == 0)
+            lim.max_memory = v;
         else
             break;
     }

@@ -262,6 +262,11 @@ def main(outdir, marker):
         with open(os.path.join(src7, "caf\u00e9.txt"), "wb") as f:
             f.write(b"non-ASCII name\n")
         os.symlink("model/config.json", os.path.join(src7, "link"))
+        many = os.path.join(tmp, "many")  # 1500 small files, one folder each (-ms=off)
+        os.makedirs(many)
+        for i in range(1500):
+            with open(os.path.join(many, "f%04d.txt" % i), "w") as f:
+                f.write("file %d\n" % i)
         bomb = os.path.join(tmp, "bomb")
         os.makedirs(bomb)
         with open(os.path.join(bomb, "zeros.pkl"), "wb") as f:
@@ -271,7 +276,14 @@ def main(outdir, marker):
                                  ("bzip2", ["-m0=BZip2"], src7),
                                  ("encrypted", ["-pSECRET"], src7),
                                  ("encrypted_names", ["-pSECRET", "-mhe=on"], src7),
-                                 ("bomb", [], bomb)):
+                                 ("bomb", [], bomb),
+                                 # header shapes brine reads before libarchive does
+                                 ("plain_header", ["-mhc=off"], src7),
+                                 ("ppmd", ["-m0=PPMd"], src7),
+                                 ("bcj_lzma2", ["-m0=BCJ", "-m1=LZMA2"], src7),
+                                 ("deflate", ["-m0=Deflate"], src7),
+                                 ("many", ["-ms=off"], many),
+                                 ("bomb_dict", ["-m0=LZMA:d=64m"], bomb)):
             if not seven:
                 break
             out = os.path.join(tmp, tag + ".7z")
@@ -284,6 +296,19 @@ def main(outdir, marker):
                 if tag == "plain":
                     write("z_cut_half.7z", data[:len(data) // 2], "7z cut in half")
                     write("z_cut_header.7z", data[:20], "7z cut in its signature header")
+        # and through libarchive's own 7z writer (bsdtar), one per compression it offers
+        bsdtar = shutil.which("bsdtar")
+        for method in ("store", "deflate", "bzip2", "lzma1", "lzma2", "ppmd"):
+            if not bsdtar:
+                break
+            out = os.path.join(tmp, "la_%s.7z" % method)
+            r = subprocess.run([bsdtar, "--format", "7zip", "--options",
+                                "7zip:compression=" + method, "-cf", out] + sorted(os.listdir(src7)),
+                               cwd=src7,
+                               capture_output=True)
+            if r.returncode == 0:
+                with open(out, "rb") as f:
+                    write("z_la_%s.7z" % method, f.read(), "7z by libarchive, " + method)
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
 
