@@ -172,7 +172,7 @@ static brine_status digests(reader *r, uint64_t n, const uint8_t **bits, const u
 
 static brine_status pack_info(reader *r)
 {
-    uint64_t pos, n, size;
+    uint64_t pos, n = 0, size;
     uint8_t id;
     brine_status st = number(r, &pos);
     if (!st)

@@ -784,29 +784,10 @@ long zip_find(const zip_archive *za, const char *name, size_t name_len)
 
 /* ------------------------------------------------------------------ reading */
 
-/* zlib's allocations go through the budget too; zfree is not told the size, so it is kept
- * in a 16-byte prefix (which also keeps malloc's alignment). */
+/* zlib's allocations go through the budget too (mem_lib_alloc). */
 static voidpf zip_zalloc(voidpf opaque, uInt items, uInt size)
 {
-    size_t n;
-    if (__builtin_mul_overflow((size_t)items, (size_t)size, &n) ||
-        __builtin_add_overflow(n, (size_t)16, &n))
-        return Z_NULL;
-    uint8_t *p = mem_alloc(opaque, n);
-    if (!p)
-        return Z_NULL;
-    memcpy(p, &n, sizeof n);
-    return p + 16;
-}
-
-static void zip_zfree(voidpf opaque, voidpf addr)
-{
-    if (!addr)
-        return;
-    uint8_t *p = (uint8_t *)addr - 16;
-    size_t n;
-    memcpy(&n, p, sizeof n);
-    mem_free(opaque, p, n);
+    return mem_lib_alloc(opaque, items, size);
 }
 
 static uint32_t crc_of(const uint8_t *p, uint64_t n)
@@ -822,7 +803,7 @@ static brine_status inflate_entry(zip_archive *za, zip_entry *e, uint8_t *out, b
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     zs.zalloc = zip_zalloc;
-    zs.zfree = zip_zfree;
+    zs.zfree = mem_lib_free;
     zs.opaque = za->mem;
     int r = inflateInit2(&zs, -MAX_WBITS);
     if (r != Z_OK)
