@@ -12,43 +12,14 @@
  */
 #include "fuzz.h"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "formats/zip.h"
 #include "load/model.h"
 
-static char out_dir[64];
-
-static void remove_out_dir(void) { rmdir(out_dir); }
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    snprintf(out_dir, sizeof out_dir, "/tmp/brine-fuzz-skops-XXXXXX");
-    if (!mkdtemp(out_dir)) {
-        perror("mkdtemp");
-        abort();
-    }
-    atexit(remove_out_dir);
-    return 0;
-}
-
-static size_t files_in_out_dir(void)
-{
-    size_t n = 0;
-    DIR *d = opendir(out_dir);
-    FUZZ_CHECK(d != NULL, "cannot list %s", out_dir);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
+#define FUZZ_OUT_DIR "/tmp/brine-fuzz-skops-XXXXXX"
+#include "fuzz_out_dir.h"
 
 static brine_policy *sk_policy(void)
 {
