@@ -142,7 +142,21 @@ class _Model:
         dtype = _numpy_dtype(info.dtype.decode(), info.itemsize)
         return self.raw(i, copy).view(dtype).reshape(self.shape(i))
 
-    def torch(self, i: int):
+    def strides(self, i: int) -> Tuple[int, ...]:
+        info = self.infos[i]
+        return tuple(info.strides[k] for k in range(info.ndim))
+
+    def plain_layout(self, i: int) -> bool:
+        """Tensor i is C-contiguous from the start of its storage (a fresh copy is the same)."""
+        want, step = [], 1
+        for n in reversed(self.shape(i)):
+            want.append(step)
+            step *= max(n, 1)
+        return self.infos[i].storage_offset == 0 and \
+            all(n <= 1 or st == w for n, st, w in zip(self.shape(i), self.strides(i),
+                                                       reversed(want)))
+
+    def torch_dtype(self, i: int):
         import torch
         info = self.infos[i]
         name = _TORCH.get(info.dtype.decode())
@@ -150,6 +164,12 @@ class _Model:
         if tdtype is None:
             raise UnsupportedError(f"dtype {info.dtype.decode()} has no equivalent in torch "
                                    f"{torch.__version__}", 7)
+        return tdtype
+
+    def torch(self, i: int):
+        import torch
+        info = self.infos[i]
+        tdtype = self.torch_dtype(i)
         if info.nbytes == 0:
             return torch.empty(self.shape(i), dtype=tdtype)
         offset = self.file_offset(i) if self.cow is not None else None
@@ -175,11 +195,60 @@ class _Model:
             raw = raw.view(tdtype)
         return raw.reshape(self.shape(i))
 
+    def torch_shared(self, members: List[int]) -> Dict[int, Any]:
+        """Tensors that share one storage in the file, as views of one torch storage, the way
+        torch.load returns them: over the copy-on-write mapping when the file holds the
+        storage as is, else over a storage their bytes are copied into (as long as the views
+        reach, not the file's whole storage). Also for one tensor whose strides or storage
+        offset a copy would not keep. {} when they cannot share one (dtypes differ, all are
+        empty): then each is a copy of its own."""
+        import torch
+        infos = [self.infos[i] for i in members]
+        if any(x.dtype != infos[0].dtype for x in infos) or not any(x.nbytes for x in infos):
+            return {}
+        tdtype, itemsize = self.torch_dtype(members[0]), infos[0].itemsize
+        layout = {i: (self.shape(i), self.strides(i), self.infos[i].storage_offset)
+                  for i in members}
+        extent = max(off + sum((n - 1) * st for n, st in zip(shape, strides)) + 1
+                     for i, (shape, strides, off) in layout.items() if self.infos[i].nbytes)
+        storage = None
+        for i in members if self.cow is not None else ():
+            at = self.file_offset(i) if self.infos[i].nbytes else None
+            if at is None:
+                continue
+            # the storage starts storage_offset elements before the first element
+            base = at - layout[i][2] * itemsize
+            if base >= 0 and base % itemsize == 0 and base + extent * itemsize <= len(self.cow):
+                storage = torch.frombuffer(self.cow, dtype=torch.uint8, count=extent * itemsize,
+                                           offset=base)
+            break
+        copied = storage is None
+        if copied:
+            storage = torch.zeros(extent * itemsize, dtype=torch.uint8)
+        flat = storage.view(tdtype) if tdtype is not torch.uint8 else storage
+        views = {i: flat.as_strided(*layout[i]) for i in members}
+        if copied:
+            for i, view in views.items():
+                if self.infos[i].nbytes:
+                    _write_view(view, self.torch(i))
+        return views
+
     def sha256(self, i: int) -> str:
         digest, err = (ctypes.c_uint8 * 32)(), _lib.Error()
         _lib.check(self.lib.brine_model_tensor_sha256(self.handle, i, ctypes.byref(digest),
                                                       ctypes.byref(err)), err)
         return bytes(digest).hex()
+
+
+def _write_view(view, values) -> None:
+    """Stores values into view, a strided view of a fresh storage. A broadcast dimension
+    (stride 0) is written once: torch refuses to copy into it, and its places hold one value.
+    Windows that overlap otherwise are copied into as they are (equal values land on shared
+    places)."""
+    for dim, (n, step) in enumerate(zip(view.shape, view.stride())):
+        if step == 0 and n > 1:
+            view, values = view.narrow(dim, 0, 1), values.narrow(dim, 0, 1)
+    view.copy_(values)
 
 
 def _cow_map(own, path):
@@ -296,10 +365,20 @@ def load_state_dict(path: PathLike, allow: Iterable[str] = (),
     nested structure (dicts, lists, scalars, strings) with real torch.Tensors. Anything
     torch.load(weights_only=True) would refuse raises PolicyError (or MalformedError).
     Tensors are fresh copies — or with mmap=True, as torch.load(mmap=True), views of a private
-    copy-on-write mapping of the file wherever the file holds them as is. Tensors that shared
-    a storage in the file no longer share it."""
+    copy-on-write mapping of the file wherever the file holds them as is. Tensors that share a
+    storage in the file (views, tied weights) share one here too, with the same strides and
+    storage offsets; that storage holds what the views reach, not always the file's whole
+    storage."""
     model = _Model(path, allow, limits, mmap=mmap)
-    tensors = {name: model.torch(i) for name, i in model.index.items()}
+    by_storage: Dict[int, List[int]] = {}
+    for i in model.index.values():
+        by_storage.setdefault(model.infos[i].storage, []).append(i)
+    shared: Dict[int, Any] = {}
+    for members in by_storage.values():
+        if len(members) > 1 or not model.plain_layout(members[0]):
+            shared.update(model.torch_shared(members))
+    tensors = {name: shared[i] if i in shared else model.torch(i)
+               for name, i in model.index.items()}
     if map_location is not None:
         tensors = {k: v.to(map_location) for k, v in tensors.items()}
     from .checkpoint import rebuild

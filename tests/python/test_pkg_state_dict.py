@@ -54,7 +54,9 @@ def _objects():
                            "tags": ["a", "b"], "shape": (2, 3), "none": None, "flag": True}, {}),
         "dtypes": (dtypes, {}),
         "views": ({"base": base, "row": base[1], "col": base[:, 2], "t": base.t(),
-                   "tied_a": base, "tied_b": base}, {}),
+                   "tied_a": base, "tied_b": base,
+                   "windows": base.view(-1).as_strided((4, 3), (2, 1), 1),  # overlapping
+                   "bcast": torch.arange(3.0).expand(2, 3)}, {}),
         "params": (collections.OrderedDict(net.named_parameters()), {}),
         "int_keys": ({0: torch.ones(2), 1: {"x": torch.zeros(3), 2: [torch.ones(1), 3]}}, {}),
         "scalars": ({"i": 2 ** 40, "neg": -5, "f": 1.5, "s": "text", "b": b"bytes",
@@ -161,3 +163,37 @@ def test_tensors_equal_torch_load(corpus):
                 assert pkgtest.torch_bytes(g) == pkgtest.torch_bytes(w), (p.name, name)
         compared += 1
     assert compared >= (16 if TORCH2 else 40), compared
+
+
+def _by_storage(tensors):
+    """The names grouped by the storage their tensors are views of."""
+    groups = collections.defaultdict(set)
+    for name, t in tensors.items():
+        ptr = t.untyped_storage().data_ptr() if TORCH2 else t.storage().data_ptr()
+        groups[ptr].add(name)
+    return sorted(sorted(g) for g in groups.values())
+
+
+def test_shared_storages_stay_shared(corpus):
+    """Views and tied weights share one storage, as torch.load returns them: the same grouping
+    by storage, strides and storage offsets, and a write through one is seen through all."""
+    checked = 0
+    for p in corpus:
+        if not p.name.startswith("views_"):
+            continue
+        want = dict(_flatten(torch.load(p, weights_only=True)))
+        assert len(_by_storage(want)) < len(want), p.name  # the oracle shares storages
+        for mmap in (False, True):
+            got = dict(_flatten(brine.load_state_dict(p, mmap=mmap)))
+            assert _by_storage(got) == _by_storage(want), (p.name, mmap)
+            for name, w in want.items():
+                g = got[name]
+                assert (g.stride(), g.storage_offset()) == (w.stride(), w.storage_offset()), \
+                    (p.name, mmap, name)
+                assert torch.equal(g, w), (p.name, mmap, name)
+            checked += 1
+            if p.name in ("views_zip.pt", "views_legacy.pt"):  # written by _objects() above
+                got["base"][1, 2] = 100.0
+                assert got["row"][2] == got["col"][1] == got["t"][2, 1] == got["tied_b"][1, 2]
+                assert got["tied_a"][1, 2] == 100
+    assert checked >= 4, checked
