@@ -600,7 +600,7 @@ static brine_status read_dataset(h5walk *w, const char *path)
         st = fmt_finding(env, BRINE_INVALID, "limit", NULL, -1,
                          "dataset '%.200s' (%" PRIu64
                          " bytes) does not fit in what max_memory=%" PRIu64
-                         " leaves (the file's image and the tensors read so far are held)",
+                         " leaves (the tensors read so far are held)",
                          path, nbytes, lim->max_memory);
         goto done;
     }
@@ -804,6 +804,37 @@ static brine_status h5_walk(fmt_env *env, const uint8_t *data, size_t len)
     return st;
 }
 
+/* libhdf5's core driver copies a file image twice over (into the property list, and again
+ * when the file opens). These callbacks hand it brine's own bytes each time instead, as
+ * H5LTopen_file_image does when told not to copy: the file is opened read-only, so the driver
+ * only reads them, and an HDF5 file needs no memory of its size. */
+static void *image_same(size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)size, (void)op;
+    return udata;
+}
+
+static void *image_no_copy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+                           void *udata)
+{
+    (void)size, (void)op, (void)udata;
+    return dest == src ? dest : NULL;
+}
+
+static herr_t image_keep(void *ptr, H5FD_file_image_op_t op, void *udata)
+{
+    (void)ptr, (void)op, (void)udata;
+    return 0;
+}
+
+static void *image_udata_copy(void *udata) { return udata; }
+
+static herr_t image_udata_free(void *udata)
+{
+    (void)udata;
+    return 0;
+}
+
 static brine_status h5_walk_locked(fmt_env *env, const uint8_t *data, size_t len, int probe)
 {
     fmt_set_format(env, "hdf5");
@@ -812,17 +843,15 @@ static brine_status h5_walk_locked(fmt_env *env, const uint8_t *data, size_t len
     h5walk w = {.env = env, .mem = fmt_mem(env), .file_len = len, .probe = probe};
     const brine_limits *lim = fmt_limits(env);
     w.max_links = lim->max_tensors < H5_MAX_OBJECTS / 4 ? lim->max_tensors * 4 : H5_MAX_OBJECTS;
-    /* the core driver copies the image: the copy is charged to the budget while open */
-    mem_budget *mem = w.mem;
-    if (mem->used > mem->limit || len > mem->limit - mem->used)
-        return fmt_finding(env, BRINE_INVALID, "limit", NULL, -1,
-                           "the HDF5 image needs %zu bytes, more than max_memory leaves", len);
-    mem->used += len;
+    H5FD_file_image_callbacks_t no_copy = {
+        image_same,       image_no_copy,          NULL, image_keep, image_udata_copy,
+        image_udata_free, (void *)(uintptr_t)data};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     brine_status st = BRINE_OK;
     char *model_config = NULL, *training_config = NULL;
     size_t mc_len = 0, tc_len = 0;
     if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 ||
+        H5Pset_file_image_callbacks(fapl, &no_copy) < 0 ||
         H5Pset_file_image(fapl, (void *)(uintptr_t)data, len) < 0) {
         st = BRINE_ERR_NOMEM;
         goto done;
@@ -897,7 +926,6 @@ done:
         H5Fclose(w.file);
     if (fapl >= 0)
         H5Pclose(fapl);
-    mem->used -= len;
     return st;
 }
 

@@ -131,3 +131,25 @@ def test_libhdf5_crash_is_contained():
     s = json.loads(r.stdout)["files"][0]
     assert s["verdict"] == "invalid"
     assert any("libhdf5 crashes (signal" in x["message"] for x in s["findings"]), s["findings"]
+
+
+def test_file_larger_than_max_memory(tmp_path):
+    """libhdf5 reads the file where brine mapped it (no copy of the image): a 4 MB file whose
+    datasets are small scans within max_memory=2 MiB. With the copy it was `invalid` (limit,
+    "the HDF5 image needs 4213880 bytes"), and a 1.28 GB Keras model was over the default."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import h5py
+    import keras
+    import numpy as np
+    p = tmp_path / "slack.h5"
+    m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+    m.save(p)
+    with h5py.File(p, "a") as f:  # 4 MiB the walk never reads: a dataset since deleted
+        f.create_dataset("junk", data=np.zeros(1 << 20, dtype=np.float32))
+        f.attrs["after"] = "x" * 100
+        f.create_group("later").create_dataset("x", data=np.ones(3))
+    with h5py.File(p, "a") as f:
+        del f["junk"], f["later"]
+    assert p.stat().st_size > 4 << 20
+    _, doc, r = brinetest.scan_json("--limit", f"max_memory={2 << 20}", p)
+    assert doc["files"][0]["verdict"] == "safe", r.stdout
