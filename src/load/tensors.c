@@ -180,6 +180,10 @@ static brine_status add_storage(walker *w, const char *key, size_t keylen, const
 {
     ld_set *s = w->s;
     uint64_t seen;
+    if (memchr(key, 0, keylen)) /* torch.load looks for a record of that whole name: none */
+        return err_set(w->err, BRINE_ERR_MALFORMED, __LINE__,
+                       "storage key %.*s… holds a NUL byte: no record has that name",
+                       (int)strnlen(key, 64), key);
     /* a hash lookup: a checkpoint references thousands of storages (issue 7.5) */
     if (hmap_get(&s->storage_index, key, keylen, &seen)) {
         size_t i = (size_t)seen;
@@ -1077,10 +1081,13 @@ static brine_status walk_pairs(walker *w, const pk_node *src, uint32_t count, in
         size_t n;
         json_t *key = NULL;
         brine_status st = BRINE_OK;
-        if (is_text(kn) && pk_utf8_valid(kn->v.s.p, kn->v.s.len, 0)) {
+        /* a key with a NUL byte cannot be part of a C-string name: named by position, as a
+         * key that is not text */
+        if (is_text(kn) && pk_utf8_valid(kn->v.s.p, kn->v.s.len, 0) &&
+            !memchr(kn->v.s.p, 0, (size_t)kn->v.s.len)) {
             part = (const char *)kn->v.s.p;
             n = (size_t)kn->v.s.len;
-            if ((n == sizeof TYPE_KEY - 1 && memcmp(part, TYPE_KEY, n) == 0) || memchr(part, 0, n))
+            if (n == sizeof TYPE_KEY - 1 && memcmp(part, TYPE_KEY, n) == 0)
                 *plain = 0;
             if (w->s->want_config && !(key = json_stringn(part, n)))
                 return ERR_NOMEM(w->err);

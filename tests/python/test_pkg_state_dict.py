@@ -59,6 +59,9 @@ def _objects():
                    "bcast": torch.arange(3.0).expand(2, 3)}, {}),
         "params": (collections.OrderedDict(net.named_parameters()), {}),
         "int_keys": ({0: torch.ones(2), 1: {"x": torch.zeros(3), 2: [torch.ones(1), 3]}}, {}),
+        # a NUL byte in a key (fuzz_joblib, 2026-12-06: the name was cut at it, and its
+        # memory freed short)
+        "nul_key": ({"in\0ercept_": torch.ones(2), "in": torch.zeros(3), "key0": 5}, {}),
         "scalars": ({"i": 2 ** 40, "neg": -5, "f": 1.5, "s": "text", "b": b"bytes",
                      "nested": [[1, 2], (3, (4, 5))], "empty": {}, "e2": [], "t": ()}, {}),
         "empty_tensors": ({"z": torch.zeros(0), "z2": torch.zeros(3, 0), "s": torch.tensor(2)},
@@ -139,7 +142,9 @@ def _flatten(obj, prefix=""):
     if isinstance(obj, torch.Tensor):
         yield prefix, obj
     elif isinstance(obj, dict):
-        for k, v in obj.items():
+        for i, (k, v) in enumerate(obj.items()):
+            if isinstance(k, str) and "\0" in k:
+                k = f"key{i}"  # no NUL in a name: the key's position instead
             yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
