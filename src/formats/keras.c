@@ -843,9 +843,13 @@ static brine_status h5_walk_locked(fmt_env *env, const uint8_t *data, size_t len
     h5walk w = {.env = env, .mem = fmt_mem(env), .file_len = len, .probe = probe};
     const brine_limits *lim = fmt_limits(env);
     w.max_links = lim->max_tensors < H5_MAX_OBJECTS / 4 ? lim->max_tensors * 4 : H5_MAX_OBJECTS;
-    H5FD_file_image_callbacks_t no_copy = {
-        image_same,       image_no_copy,          NULL, image_keep, image_udata_copy,
-        image_udata_free, (void *)(uintptr_t)data};
+    /* no image_realloc: a file opened read-only never grows */
+    H5FD_file_image_callbacks_t no_copy = {.image_malloc = image_same,
+                                           .image_memcpy = image_no_copy,
+                                           .image_free = image_keep,
+                                           .udata_copy = image_udata_copy,
+                                           .udata_free = image_udata_free,
+                                           .udata = (void *)(uintptr_t)data};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     brine_status st = BRINE_OK;
     char *model_config = NULL, *training_config = NULL;
