@@ -10,3 +10,12 @@ foreach(t convert special_files exit_codes findings signals)
                        ENVIRONMENT "BRINE=$<TARGET_FILE:brine>;PYTHONDONTWRITEBYTECODE=1"
                        LABELS integrity TIMEOUT 600)
 endforeach()
+
+# Commit over an existing path, with and without fsync (core/atomic.c)
+add_executable(test_atomic ${CMAKE_CURRENT_SOURCE_DIR}/c/test_atomic.c)
+target_compile_options(test_atomic PRIVATE ${BRINE_WARNINGS})
+target_compile_definitions(test_atomic PRIVATE _GNU_SOURCE)
+target_include_directories(test_atomic PRIVATE ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(test_atomic PRIVATE brine_static)
+add_test(NAME integrity_atomic COMMAND test_atomic)
+set_tests_properties(integrity_atomic PROPERTIES LABELS integrity TIMEOUT 60)

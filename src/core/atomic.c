@@ -98,11 +98,29 @@ void atomic_discard(const char *tmp)
     temp_unregister(tmp);
 }
 
+/* Replaces path with tmp without the flush that ext4 (auto_da_alloc) starts when a rename
+ * replaces a file: swap the two names, then remove the old file, now under tmp's name.
+ * Readers still see the old file or the new one. Only worth it without fsync: a synced file
+ * has nothing left to flush. Returns -1 when path does not exist or the file system cannot
+ * swap. */
+static int exchange_into(const char *tmp, const char *path)
+{
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0)
+        return -1;
+    if (unlink(tmp) == 0 || errno != EISDIR)
+        return 0;
+    /* path was a directory (made after the caller's checks): put it back; rename refuses */
+    (void)renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE);
+    return -1;
+}
+
 /* rename(2) that refuses an existing target unless ATOMIC_REPLACE. */
 static int rename_into(const char *tmp, const char *path, unsigned flags)
 {
+    if ((flags & ATOMIC_REPLACE) && (flags & ATOMIC_NO_SYNC) && exchange_into(tmp, path) == 0)
+        return 0;
     if (flags & ATOMIC_REPLACE)
-        return rename(tmp, path);
+        return rename(tmp, path); /* no target to swap with, or no RENAME_EXCHANGE */
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
         return 0;
     if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)

@@ -17,7 +17,9 @@
 typedef brine_status (*atomic_produce_fn)(void *ctx, int fd, brine_error *err);
 
 /* ATOMIC_NO_SYNC: skip fsync. The output still appears whole or not at all to every reader;
- * only its survival across a power loss right after the rename is no longer promised. */
+ * only its survival across a power loss right after the rename is no longer promised. An
+ * existing target is then swapped out (RENAME_EXCHANGE) and removed rather than renamed
+ * over, which on ext4 would start writing the new file back at once (auto_da_alloc). */
 #define ATOMIC_NO_SYNC 1u
 /* ATOMIC_REPLACE: the commit may replace an existing file. Without it the commit refuses a
  * path that exists at the moment of the rename (renameat2 RENAME_NOREPLACE, or link() where

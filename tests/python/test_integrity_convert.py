@@ -115,7 +115,9 @@ def expected_tensors(seed):
     return {k: v for k, v in gen_integrity.state_dict(seed).items() if isinstance(v, torch.Tensor)}
 
 
-def test_existing_out_refused_without_force_replaced_with_it(fx, tmp_path):
+# --no-sync replaces by swapping names (RENAME_EXCHANGE) and removing the old file after
+@pytest.mark.parametrize("sync", [[], ["--no-sync"]])
+def test_existing_out_refused_without_force_replaced_with_it(fx, tmp_path, sync):
     d = workdir(fx, tmp_path, "sd.pt")
     src, out, cfg = d / "sd.pt", d / "out.safetensors", d / "out.config.json"
     out.write_bytes(b"previous weights")
@@ -125,7 +127,7 @@ def test_existing_out_refused_without_force_replaced_with_it(fx, tmp_path):
     cfg.write_bytes(b"previous config")
     refused_untouched(d, [src, out], words=["the config", "exists", "--force"])
     out.write_bytes(b"previous weights")
-    r = run("convert", "--force", src, out)
+    r = run("convert", "--force", *sync, src, out)
     assert r.returncode == 0, bt.describe(r)
     got = read_safetensors(out)
     want = expected_tensors(1)
