@@ -3,7 +3,8 @@
  *
  * Runs every concatenated pickle as pk_run_all does for a scan, watching each decoded opcode,
  * and checks what the graph claims: opcodes are known and lie inside the input, node ids and
- * item ids are in range, events point at nodes, and freeing the graph returns every byte to
+ * item ids are in range or values held in ids (ints, None, False, True), events point at
+ * nodes, and freeing the graph returns every byte to
  * the budget (an accounting bug here would let a file dodge max_memory).
  */
 #include "fuzz.h"
@@ -32,6 +33,14 @@ static void observe(void *ctx, const pk_op *op, uint32_t stack_depth, uint32_t m
     w->ops++;
 }
 
+/* A node of g, or a value the machine holds in an id. */
+static int valid_id(const pk_graph *g, pk_id id)
+{
+    if (!pk_is_small(id))
+        return id < g->n_nodes;
+    return !(id & PK_SMALL_CONST) || id == PK_NONE_ID || id == PK_FALSE_ID || id == PK_TRUE_ID;
+}
+
 static void check_graph(const pk_graph *g, size_t size)
 {
     for (size_t i = 1; i < g->n_nodes; i++) {
@@ -39,11 +48,11 @@ static void check_graph(const pk_graph *g, size_t size)
         FUZZ_CHECK(n->count == 0 || n->items != NULL, "node %zu: %u items, no storage", i,
                    n->count);
         for (uint32_t k = 0; n->items && k < n->count; k++)
-            FUZZ_CHECK(n->items[k] < g->n_nodes, "node %zu item %u out of range", i, k);
+            FUZZ_CHECK(valid_id(g, n->items[k]), "node %zu item %u out of range", i, k);
         /* a scalar's value shares its bytes with items: it must never have any */
         FUZZ_CHECK(n->count == 0 || n->kind >= K_TUPLE, "node %zu: a scalar with items", i);
-        FUZZ_CHECK(n->a < g->n_nodes && pk_args(n) < g->n_nodes && pk_kwargs(g, n) < g->n_nodes &&
-                       pk_state(g, n) < g->n_nodes,
+        FUZZ_CHECK(valid_id(g, n->a) && valid_id(g, pk_args(n)) && valid_id(g, pk_kwargs(g, n)) &&
+                       valid_id(g, pk_state(g, n)),
                    "node %zu operand out of range", i);
         FUZZ_CHECK(!pk_state(g, n) || (n->flags & PKF_BUILT), "node %zu: state without BUILD", i);
         FUZZ_CHECK(pk_offset(g, n) < size, "node %zu: made at %llu of %zu bytes", i,
@@ -52,12 +61,17 @@ static void check_graph(const pk_graph *g, size_t size)
             FUZZ_CHECK(n->v.g.global < g->n_globals, "node %zu: global index out of range", i);
     }
     for (size_t i = 0; i < g->n_events; i++)
-        FUZZ_CHECK(g->events[i].node < g->n_nodes || g->n_nodes == 0, "event %zu node", i);
+        FUZZ_CHECK((g->events[i].node < g->n_nodes || g->n_nodes == 0) &&
+                       ((g->events[i].kind != EV_BUILD && g->events[i].kind != EV_MUTATE) ||
+                        valid_id(g, g->events[i].aux)),
+                   "event %zu node", i);
     for (size_t i = 0; i < g->n_globals; i++)
         FUZZ_CHECK(g->globals[i].full && g->globals[i].module && g->globals[i].name,
                    "global %zu has NULL names", i);
     for (size_t i = 0; i < g->n_pickles; i++) {
         FUZZ_CHECK(g->pickles[i].start <= g->pickles[i].end, "pickle %zu ends before it starts", i);
+        FUZZ_CHECK(!g->pickles[i].root || valid_id(g, g->pickles[i].root),
+                   "pickle %zu root out of range", i);
         /* a pickle reaches STOP only while one of the two CPython unpicklers still runs */
         FUZZ_CHECK(!g->pickles[i].complete || (g->pickles[i].unpicklers & PK_UNPICKLER_BOTH),
                    "pickle %zu completed with no unpickler running", i);

@@ -308,14 +308,14 @@ static int parse_dtype(const pk_graph *g, pk_id id, dtype_info *out, const char 
            "alignment, flags)";
     if (!st || st->kind != K_TUPLE || (st->count != 8 && st->count != 9))
         return -1;
-    const pk_node *ver = N(g, st->items[0]), *order = N(g, st->items[1]);
-    const pk_node *elsize = N(g, st->items[5]), *align = N(g, st->items[6]);
-    const pk_node *flags = N(g, st->items[7]);
-    if (ver->kind != K_INT || ver->v.i != (st->count == 8 ? 3 : 4) || elsize->kind != K_INT ||
-        align->kind != K_INT || flags->kind != K_INT)
+    const pk_node *order = N(g, st->items[1]);
+    int64_t ver, elsize, align, flags;
+    if (!pk_int_of(g, st->items[0], &ver) || ver != (st->count == 8 ? 3 : 4) ||
+        !pk_int_of(g, st->items[5], &elsize) || !pk_int_of(g, st->items[6], &align) ||
+        !pk_int_of(g, st->items[7], &flags))
         return -1;
     *why = "dtype flags outside 0..255";
-    if (flags->v.i < 0 || flags->v.i > 255)
+    if (flags < 0 || flags > 255)
         return -1;
     *why = "sub-array dtype";
     if (N(g, st->items[2])->kind != K_NONE)
@@ -334,14 +334,14 @@ static int parse_dtype(const pk_graph *g, pk_id id, dtype_info *out, const char 
     else
         return -1;
     *why = "dtype itemsize in the state disagrees with its code";
-    if (flexible ? elsize->v.i != (int64_t)size : elsize->v.i != -1)
+    if (flexible ? elsize != (int64_t)size : elsize != -1)
         return -1;
     *why = "zero-sized dtype";
     if (size == 0)
         return -1;
     out->type = names ? 'V' : type;
     out->itemsize = (uint32_t)size;
-    out->hasobject = (flags->v.i & 1) != 0; /* NPY_ITEM_HASOBJECT */
+    out->hasobject = (flags & 1) != 0; /* NPY_ITEM_HASOBJECT */
     *why = "an object dtype whose flags say it holds no objects";
     if (type == 'O' && !out->hasobject)
         return -1;
@@ -375,10 +375,10 @@ static brine_status shape_of(const pk_graph *g, pk_id id, jl_array *a, uint64_t 
     a->ndim = s->count;
     a->count = 1;
     for (uint32_t i = 0; i < s->count; i++) {
-        const pk_node *d = N(g, s->items[i]);
-        if (d->kind != K_INT || d->v.i < 0)
+        int64_t d;
+        if (!pk_int_of(g, s->items[i], &d) || d < 0)
             return BAD(err, off, "joblib array: shape[%u] is not a non-negative integer", i);
-        a->shape[i] = (uint64_t)d->v.i;
+        a->shape[i] = (uint64_t)d;
         /* joblib multiplies in int64 and would wrap; such a file fails to load there too */
         if (__builtin_mul_overflow(a->count, a->shape[i], &a->count) || a->count > INT64_MAX)
             return BAD(err, off, "joblib array: the shape's element count overflows");
@@ -525,7 +525,7 @@ static brine_status numpy_wrapper(jl_ctx *jl, pk_graph *g, pk_build_site *site, 
         rec.data_len = need;
         rec.data = site->data + pos;
         site->pos = pos + need;
-        pk_at(g, site->target)->flags |= PKF_SPLICED;
+        pk_node_w(g, site->target)->flags |= PKF_SPLICED;
     }
     jl_array *a;
     if ((st = new_record(jl, rec.wrapper, &a, err)))

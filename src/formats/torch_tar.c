@@ -82,11 +82,7 @@ static brine_status bad(fmt_env *env, const char *member, size_t pos, const char
 
 static int small_int(const pk_graph *g, pk_id id, int64_t *v)
 {
-    const pk_node *n = pk_at(g, id);
-    if (n->kind != K_INT || n->v.i < 0)
-        return 0;
-    *v = n->v.i;
-    return 1;
+    return pk_int_of(g, id, v) && *v >= 0;
 }
 
 /* storages: count, then (key, location, storage_type) + records, then the views list. */

@@ -27,7 +27,7 @@ int ld_legacy_storage(const pk_graph *g, const pk_node *key, uint32_t *elem, int
         if (pid->kind != K_TUPLE || pid->count < 5)
             continue;
         const pk_node *pk = pk_at(g, pid->items[2]), *cls = pk_at(g, pid->items[1]);
-        const pk_node *n = pk_at(g, pid->items[4]);
+        int64_t count;
         if ((pk->kind != K_STR && pk->kind != K_PYSTR) || pk->v.s.len != key->v.s.len ||
             memcmp(pk->v.s.p, key->v.s.p, key->v.s.len) != 0)
             continue;
@@ -35,10 +35,10 @@ int ld_legacy_storage(const pk_graph *g, const pk_node *key, uint32_t *elem, int
                              ? pol_torch_storage_dtype(g->globals[cls->v.g.global].name)
                              : NULL;
         const ld_dtype *d = dt ? ld_dtype_by_torch(dt) : NULL;
-        if (!d || n->kind != K_INT || n->v.i < 0)
+        if (!d || !pk_int_of(g, pid->items[4], &count) || count < 0)
             return -1;
         *elem = d->size;
-        *numel = n->v.i;
+        *numel = count;
         return 0;
     }
     return -1;
@@ -96,7 +96,6 @@ static int legacy_index_build(ld_container *c)
         if (pid->kind != K_TUPLE || pid->count < 5)
             continue;
         const pk_node *pk = pk_at(g, pid->items[2]), *cls = pk_at(g, pid->items[1]);
-        const pk_node *n = pk_at(g, pid->items[4]);
         if (pk->kind != K_STR && pk->kind != K_PYSTR)
             continue;
         if (hmap_get(&ix->by_pid, pk->v.s.p, (size_t)pk->v.s.len, NULL))
@@ -106,9 +105,10 @@ static int legacy_index_build(ld_container *c)
                              : NULL;
         const ld_dtype *d = dt ? ld_dtype_by_torch(dt) : NULL;
         legacy_pid p = {0, -1};
-        if (d && n->kind == K_INT && n->v.i >= 0) {
+        int64_t count;
+        if (d && pk_int_of(g, pid->items[4], &count) && count >= 0) {
             p.elem = d->size;
-            p.numel = n->v.i;
+            p.numel = count;
         }
         if (mem_grow(c->mem, (void **)&ix->pids, &ix->cap_pids, ix->n_pids + 1, sizeof *ix->pids) ||
             hmap_put(&ix->by_pid, pk->v.s.p, (size_t)pk->v.s.len, ix->n_pids, NULL) < 0) {

@@ -159,12 +159,9 @@ static int int_tuple(const walker *w, pk_id id, int64_t *out, uint32_t *n)
     }
     if ((t->kind != K_TUPLE && t->kind != K_LIST) || t->count > LD_MAX_DIMS)
         return 0;
-    for (uint32_t i = 0; i < t->count; i++) {
-        const pk_node *e = N(w, t->items[i]);
-        if (e->kind != K_INT || e->v.i < 0)
+    for (uint32_t i = 0; i < t->count; i++)
+        if (!pk_int_of(w->g, t->items[i], &out[i]) || out[i] < 0)
             return 0;
-        out[i] = e->v.i;
-    }
     *n = t->count;
     return 1;
 }
@@ -322,14 +319,14 @@ static brine_status nested_storage(walker *w, pk_id call, const ld_dtype *want, 
         const pk_node *keys = pk_at(&g2, g2.pickles[4].root);
         if (!pid || pid->kind != K_TUPLE || pid->count < 5 || keys->kind != K_LIST ||
             keys->count != 1 || pk_at(&g2, pid->items[1])->kind != K_GLOBAL ||
-            pk_at(&g2, pid->items[4])->kind != K_INT || len - pos < 8)
+            pk_kind_of(&g2, pid->items[4]) != K_INT || len - pos < 8)
             st = BAD(w, call, "_load_from_bytes data is not a single torch storage");
     }
     if (!st) {
         const char *cls = g2.globals[pk_at(&g2, pid->items[1])->v.g.global].name;
         const char *tdt = pol_torch_storage_dtype(cls);
         const ld_dtype *dt = tdt ? ld_dtype_by_torch(tdt) : NULL;
-        int64_t numel = pk_at(&g2, pid->items[4])->v.i;
+        int64_t numel = pk_int(&g2, pid->items[4]);
         uint64_t count = ld_le64(bytes + pos), need;
         if (!dt || (want && want != dt) || numel < 0 || count != (uint64_t)numel ||
             __builtin_mul_overflow(count, (uint64_t)dt->size, &need) || need > len - pos - 8) {
@@ -365,13 +362,14 @@ static brine_status storage_of(walker *w, pk_id id, const ld_dtype *want, size_t
     if (n->kind != K_PERSID)
         return BAD(w, id, "tensor storage is not a storage reference");
     const pk_node *pid = N(w, n->a);
+    int64_t count;
     if (pid->kind != K_TUPLE || pid->count < 5 || !text_eq(N(w, pid->items[0]), "storage") ||
         N(w, pid->items[1])->kind != K_GLOBAL || !is_text(N(w, pid->items[2])) ||
-        N(w, pid->items[4])->kind != K_INT || N(w, pid->items[4])->v.i < 0)
+        !pk_int_of(w->g, pid->items[4], &count) || count < 0)
         return BAD(w, id, "persistent id is not ('storage', type, key, location, numel)");
     const pk_global *cls = &w->g->globals[N(w, pid->items[1])->v.g.global];
     const ld_dtype *dt = NULL;
-    uint64_t numel = (uint64_t)N(w, pid->items[4])->v.i;
+    uint64_t numel = (uint64_t)count;
     if (strcmp(cls->name, "UntypedStorage") == 0) {
         /* v3: numel counts bytes; the dtype comes from the rebuild call */
         if (!want || numel % want->size)
@@ -464,15 +462,15 @@ static brine_status torch_tensor(walker *w, pk_id at, const char *fn, const pk_n
     }
     int64_t shape[LD_MAX_DIMS], strides[LD_MAX_DIMS];
     uint32_t nd, ns;
-    const pk_node *off = N(w, a->items[1]);
-    if (off->kind != K_INT || off->v.i < 0 || !int_tuple(w, a->items[2], shape, &nd) ||
+    int64_t off;
+    if (!pk_int_of(w->g, a->items[1], &off) || off < 0 || !int_tuple(w, a->items[2], shape, &nd) ||
         !int_tuple(w, a->items[3], strides, &ns) || nd != ns)
         return BAD(w, at, "%s: offset, sizes and strides must be non-negative integers", fn);
     size_t storage;
     brine_status st = storage_of(w, a->items[0], want, &storage);
     if (st)
         return st;
-    return add_tensor(w, at, w->s->storages[storage].dtype, storage, off->v.i, shape, strides, nd);
+    return add_tensor(w, at, w->s->storages[storage].dtype, storage, off, shape, strides, nd);
 }
 
 static int is_rebuild_tensor(const char *fn)
@@ -554,12 +552,13 @@ static json_t *structured_descr(walker *w, pk_id id, uint32_t *itemsize)
     if (!a || !is_text(N(w, a->items[0])) || N(w, a->items[0])->v.s.len < 2 ||
         N(w, a->items[0])->v.s.p[0] != 'V' || !state || state->kind != K_TUPLE || state->count != 8)
         return NULL;
-    const pk_node *version = N(w, state->items[0]), *names = N(w, state->items[3]),
-                  *fields = N(w, state->items[4]), *size = N(w, state->items[5]);
-    if (version->kind != K_INT || version->v.i != 3 || !text_eq(N(w, state->items[1]), "|") ||
-        N(w, state->items[2])->kind != K_NONE || names->kind != K_TUPLE || names->count == 0 ||
-        names->count > 1024 || fields->kind != K_DICT || size->kind != K_INT || size->v.i <= 0 ||
-        size->v.i > (1 << 20))
+    const pk_node *names = N(w, state->items[3]), *fields = N(w, state->items[4]);
+    int64_t version, size;
+    if (!pk_int_of(w->g, state->items[0], &version) || version != 3 ||
+        !text_eq(N(w, state->items[1]), "|") || N(w, state->items[2])->kind != K_NONE ||
+        names->kind != K_TUPLE || names->count == 0 || names->count > 1024 ||
+        fields->kind != K_DICT || !pk_int_of(w->g, state->items[5], &size) || size <= 0 ||
+        size > (1 << 20))
         return NULL;
     json_t *descr = json_array();
     w->descr_oom = 1; /* until the descr is whole */
@@ -567,34 +566,35 @@ static json_t *structured_descr(walker *w, pk_id id, uint32_t *itemsize)
     char type[16];
     for (uint32_t i = 0; descr && i < names->count; i++) {
         const pk_node *name = N(w, names->items[i]), *field = NULL;
+        int64_t offset = -1;
         for (uint32_t k = 0; k + 1 < fields->count; k += 2) /* the last duplicate wins */
             if (is_text(N(w, fields->items[k])) &&
                 N(w, fields->items[k])->v.s.len == name->v.s.len &&
                 memcmp(N(w, fields->items[k])->v.s.p, name->v.s.p, name->v.s.len) == 0)
                 field = N(w, fields->items[k + 1]);
         uint32_t fsize = 0;
-        const pk_node *offset =
-            field && field->kind == K_TUPLE && field->count == 2 ? N(w, field->items[1]) : NULL;
-        if (!plain_name(name) || !offset || offset->kind != K_INT || offset->v.i < 0 ||
-            (uint64_t)offset->v.i < at ||
+        if (field && field->kind == K_TUPLE && field->count == 2 &&
+            !pk_int_of(w->g, field->items[1], &offset))
+            offset = -1;
+        if (!plain_name(name) || offset < 0 || (uint64_t)offset < at ||
             !field_typestr(w, field->items[0], type, sizeof type, &fsize) ||
-            (uint64_t)offset->v.i + fsize > (uint64_t)size->v.i) {
+            (uint64_t)offset + fsize > (uint64_t)size) {
             json_decref(descr);
             w->descr_oom = 0;
             return NULL;
         }
         char pad[32];
-        if ((uint64_t)offset->v.i > at) {
-            snprintf(pad, sizeof pad, "|V%" PRIu64, (uint64_t)offset->v.i - at);
+        if ((uint64_t)offset > at) {
+            snprintf(pad, sizeof pad, "|V%" PRIu64, (uint64_t)offset - at);
             if (json_array_append_new(descr, json_pack("[ss]", "", pad)))
                 break;
         }
         if (json_array_append_new(
                 descr, json_pack("[s#s]", (const char *)name->v.s.p, (int)name->v.s.len, type)))
             break;
-        at = (uint64_t)offset->v.i + fsize;
-        if (i + 1 == names->count && at < (uint64_t)size->v.i) {
-            snprintf(pad, sizeof pad, "|V%" PRIu64, (uint64_t)size->v.i - at);
+        at = (uint64_t)offset + fsize;
+        if (i + 1 == names->count && at < (uint64_t)size) {
+            snprintf(pad, sizeof pad, "|V%" PRIu64, (uint64_t)size - at);
             if (json_array_append_new(descr, json_pack("[ss]", "", pad)))
                 break;
         }
@@ -604,7 +604,7 @@ static json_t *structured_descr(walker *w, pk_id id, uint32_t *itemsize)
         return NULL;
     }
     w->descr_oom = !descr;
-    *itemsize = (uint32_t)size->v.i;
+    *itemsize = (uint32_t)size;
     return descr;
 }
 
@@ -1094,7 +1094,7 @@ static brine_status walk_pairs(walker *w, const pk_node *src, uint32_t count, in
         } else {
             *plain = 0;
             if (kn->kind == K_INT)
-                n = (size_t)snprintf(buf, sizeof buf, "%" PRId64, kn->v.i);
+                n = (size_t)snprintf(buf, sizeof buf, "%" PRId64, pk_int(w->g, k));
             else
                 n = (size_t)snprintf(buf, sizeof buf, "key%u", i);
             if ((st = walk(w, k, &key)))
@@ -1359,7 +1359,7 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
     switch (n->kind) {
     case K_NONE: *out = json_null(); break; /* a static singleton: no allocation */
     case K_BOOL: *out = JV(w, json_boolean(n->v.i)); break;
-    case K_INT: *out = JV(w, json_integer((json_int_t)n->v.i)); break;
+    case K_INT: *out = JV(w, json_integer((json_int_t)pk_int(w->g, id))); break;
     case K_FLOAT: /* JSON has no NaN or infinities */
         if (n->v.d == n->v.d && n->v.d <= 1.7976931348623157e308 &&
             n->v.d >= -1.7976931348623157e308) {
@@ -1525,7 +1525,7 @@ static brine_status walk_node(walker *w, pk_id id, json_t **out)
                    : *out             ? jset(w, *out, "id", json_integer((json_int_t)id))
                                       : ERR_NOMEM(w->err);
         }
-    uint8_t *mk = w->marks ? &w->marks[id] : NULL;
+    uint8_t *mk = w->marks && !pk_is_small(id) ? &w->marks[id] : NULL;
     if (!mk || !(*mk & MK_SHARED) || !has_identity(w, id))
         return walk_value(w, id, out);
     int again = (*mk & MK_EMITTED) != 0;
@@ -1573,9 +1573,11 @@ static brine_status mark_shared(walker *w, pk_id root)
             pk_id c = i < n->count       ? (n->items ? n->items[i] : 0)
                       : i - n->count < 3 ? calls[i - n->count]
                                          : pk_state(w->g, n);
-            if (!c || c >= g->n_nodes)
+            if (!c)
                 continue;
-            w->edges++;
+            w->edges++; /* a small int too: a value the walk visits */
+            if (pk_is_small(c) || c >= g->n_nodes)
+                continue;
             if (w->marks[c] & MK_SEEN) {
                 w->marks[c] |= MK_SHARED;
             } else {

@@ -41,6 +41,12 @@
 
 /* ------------------------------------------------------------------ graph storage */
 
+const pk_node pk_small_nodes[5] = {
+    {.kind = K_INT, .v = {.i = INT64_MIN}}, {.kind = K_NONE},
+    {.kind = K_BOOL, .v = {.i = 0}},        {.kind = K_BOOL, .v = {.i = 1}},
+    {.kind = K_NONE},
+};
+
 /* Small containers (most of them: a record's dict, a call's argument tuple) take their items
  * from the blocks of one arena: no allocation, header or free of their own. A container
  * outgrowing ITEMS_ARENA_MAX ids moves to an array of its own, grown by realloc (which
@@ -121,6 +127,7 @@ typedef struct run {
     big_key *big;
     size_t n_big, cap_big;
     size_t first_node; /* nodes of this run are [first_node, n_nodes) */
+    uint64_t n_small;  /* values it pushed held in ids (ints, bools, None): no node */
     const brine_limits *lim;
     const pk_run_options *opts;
     pk_build_hook hook; /* NULL: plain pickle.load */
@@ -248,7 +255,7 @@ static pk_id *items_take(pk_graph *g, size_t n)
 static brine_status items_reserve(run *r, pk_id container, uint64_t need, int exact)
 {
     pk_graph *g = r->g;
-    pk_node *n = pk_at(g, container);
+    pk_node *n = pk_node_w(g, container);
     size_t cap = items_cap(n);
     if (need <= cap)
         return BRINE_OK;
@@ -284,7 +291,7 @@ static brine_status add_stack_items(run *r, pk_id container, size_t from, size_t
 {
     if (from >= to)
         return BRINE_OK; /* an empty stack may have no array yet */
-    pk_node *n = pk_at(r->g, container);
+    pk_node *n = pk_node_w(r->g, container);
     size_t k = to - from;
     brine_status st = items_reserve(r, container, (uint64_t)n->count + k, exact);
     if (st)
@@ -634,7 +641,7 @@ static brine_status make_global(run *r, const uint8_t *mod, uint64_t mlen, const
     brine_status st = new_node(r, K_GLOBAL, out);
     if (st)
         return st;
-    pk_at(g, *out)->v.g.global = (uint32_t)g->n_globals++;
+    pk_node_w(g, *out)->v.g.global = (uint32_t)g->n_globals++;
     return log_event(r, EV_GLOBAL, *out, 0);
 }
 
@@ -658,6 +665,19 @@ static int is_literal(const pk_node *n)
 static int is_text(const pk_node *n) { return n->kind == K_STR || n->kind == K_PYSTR; }
 
 /* ------------------------------------------------------------------ opcodes */
+
+/* The id holding the value op makes when it is None, a bool or a small int; else 0. */
+static pk_id held_in_id(pk_kind kind, const pk_op *op)
+{
+    switch (kind) {
+    case K_NONE: return PK_NONE_ID;
+    case K_BOOL: /* NEWTRUE, NEWFALSE, or INT's "01" and "00" */
+        return op->code == OPC_NEWTRUE || (op->code != OPC_NEWFALSE && op->i) ? PK_TRUE_ID
+                                                                             : PK_FALSE_ID;
+    case K_INT: return op->i >= PK_SMALL_LO && op->i <= PK_SMALL_HI ? pk_small_id(op->i) : 0;
+    default: return 0;
+    }
+}
 
 static brine_status op_value(run *r, const pk_op *op)
 {
@@ -690,13 +710,17 @@ static brine_status op_value(run *r, const pk_op *op)
                                                                     : K_INT;
         break;
     }
+    pk_id small = held_in_id(kind, op);
+    if (small) {
+        r->n_small++;
+        return push(r, small); /* no node: the id is the value */
+    }
     brine_status st = new_node(r, kind, &id);
     if (st)
         return st;
-    pk_node *n = pk_at(r->g, id);
+    pk_node *n = pk_node_w(r->g, id);
     switch (kind) {
-    case K_BOOL: n->v.i = op->code == OPC_NEWTRUE ? 1 : op->code == OPC_NEWFALSE ? 0 : op->i; break;
-    case K_INT: n->v.i = op->i; break;
+    case K_INT: n->v.i = op->i; break; /* past PK_SMALL_HI */
     case K_FLOAT: n->v.d = op->d; break;
     case K_BIGINT:
         n->flags |= op->vk == PV_BIGINT_TEXT ? PKF_BIGTEXT : 0;
@@ -737,7 +761,7 @@ static brine_status op_stack_global(run *r)
         st = make_global(r, m ? (const uint8_t *)m : mn->v.s.p, m ? 1 : mn->v.s.len,
                          n ? (const uint8_t *)n : nn->v.s.p, n ? 1 : nn->v.s.len, 1, &out);
         if (!st)
-            pk_at(r->g, out)->a = computed;
+            pk_node_w(r->g, out)->a = computed;
     }
     return st ? st : push(r, out);
 }
@@ -770,7 +794,7 @@ static brine_status make_call(run *r, pk_kind kind, pk_id callable, pk_id args, 
     st = new_node(r, kind, &out);
     if (st)
         return st;
-    pk_node *n = pk_at(r->g, out);
+    pk_node *n = pk_node_w(r->g, out);
     n->a = callable;
     n->b_ = args;
     if (kwargs && (st = side_put(r, out, PK_SIDE_KWARGS, kwargs)))
@@ -784,7 +808,7 @@ static brine_status make_call(run *r, pk_kind kind, pk_id callable, pk_id args, 
  * method of an unknown object called, which is logged. */
 static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
 {
-    pk_node *t = pk_at(r->g, target);
+    const pk_node *t = pk_at(r->g, target);
     uint8_t code = r->op->code;
     int plain = ((code == OPC_APPEND || code == OPC_APPENDS) && t->kind == K_LIST) ||
                 ((code == OPC_SETITEM || code == OPC_SETITEMS) &&
@@ -799,7 +823,7 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
                 return st;
             if ((st = add_stack_items(r, payload, from, r->n_stack - 1, 1)))
                 return st;
-            pk_at(r->g, target)->flags |= PKF_MUTATED;
+            pk_node_w(r->g, target)->flags |= PKF_MUTATED;
             if ((st = log_event(r, EV_MUTATE, target, payload)))
                 return st;
         }
@@ -815,7 +839,7 @@ static brine_status apply_items(run *r, pk_id target, size_t from, int pairs)
     } else if (is_literal(t)) {
         return FAIL("%s: target cannot take items", pk_opcodes[code].name);
     } else {
-        t->flags |= PKF_MUTATED;
+        pk_node_w(r->g, target)->flags |= PKF_MUTATED;
         pk_id payload;
         if ((st = new_node(r, pairs ? K_DICT : K_LIST, &payload)))
             return st;
@@ -934,8 +958,11 @@ static brine_status amplification(run *r)
     pk_graph *g = r->g;
     size_t first = r->first_node ? r->first_node : 1,
            n = g->n_nodes > first ? g->n_nodes - first : 0;
-    if (!n)
+    r->pickle->built = (uint64_t)n + r->n_small;
+    if (!n) { /* values held in ids only, or nothing */
+        r->pickle->expanded = r->pickle->nesting = r->n_small ? 1 : 0;
         return BRINE_OK;
+    }
     inner_index x = {NULL, NULL, (n + 63) / 64};
     uint64_t *size = NULL;
     uint32_t *depth = NULL;
@@ -962,8 +989,8 @@ static brine_status amplification(run *r)
         st = nomem(r);
         goto out;
     }
-    uint64_t allowed;
-    if (__builtin_mul_overflow(r->lim->max_expansion, (uint64_t)n, &allowed))
+    uint64_t allowed, built = r->pickle->built;
+    if (__builtin_mul_overflow(r->lim->max_expansion, built, &allowed))
         allowed = UINT64_MAX;
     if (allowed < BRINE_EXPANSION_FLOOR)
         allowed = BRINE_EXPANSION_FLOOR;
@@ -1040,14 +1067,14 @@ static brine_status amplification(run *r)
                 break;
             }
             if (size[fi] > allowed) {
-                st = err_limit(r->err, "max_expansion", r->lim->max_expansion, size[fi] / n,
+                st = err_limit(r->err, "max_expansion", r->lim->max_expansion, size[fi] / built,
                                pk_offset(g, node), 1, __LINE__);
                 snprintf(r->err->msg, sizeof r->err->msg,
-                         "limit max_expansion is %llu leaves per node; the object made here "
-                         "expands to %llu%s leaves from %llu nodes (shared references, "
+                         "limit max_expansion is %llu leaves per value; the object made here "
+                         "expands to %llu%s leaves from %llu values (shared references, "
                          "\"billion laughs\")",
                          (unsigned long long)r->lim->max_expansion, (unsigned long long)size[fi],
-                         size[fi] == UINT64_MAX ? "+" : "", (unsigned long long)n);
+                         size[fi] == UINT64_MAX ? "+" : "", (unsigned long long)built);
                 break;
             }
             if (sp) { /* fold into the parent */
@@ -1249,7 +1276,7 @@ static brine_status step(run *r, const pk_op *op, int *stop)
                 pk_id payload;
                 if ((st = new_node(r, K_LIST, &payload)))
                     return st;
-                pk_at(r->g, r->stack[m - 1])->flags |= PKF_MUTATED;
+                pk_node_w(r->g, r->stack[m - 1])->flags |= PKF_MUTATED;
                 return log_event(r, EV_MUTATE, r->stack[m - 1], payload);
             }
         }
@@ -1340,7 +1367,19 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         if (r->n_stack <= r->fence)
             return underflow(r);
         a = r->stack[r->n_stack - 1];
-        pk_node *t = pk_at(r->g, a);
+        if (pk_is_small(a)) {
+            /* BUILD marks its target: a value held in its id becomes a node here, made at
+             * the BUILD; the memo and containers keep the plain value (CPython raises on a
+             * non-empty state for an int, a bool or None anyway) */
+            pk_kind k = (pk_kind)pk_at(r->g, a)->kind;
+            int64_t v = pk_int(r->g, a);
+            if ((st = new_node(r, k, &a)))
+                return st;
+            if (k != K_NONE)
+                pk_node_w(r->g, a)->v.i = v;
+            r->stack[r->n_stack - 1] = a;
+        }
+        pk_node *t = pk_node_w(r->g, a);
         if (pk_state_in_node(t->kind))
             t->state_ = b;
         else if ((st = side_put(r, a, PK_SIDE_STATE, b)))
@@ -1355,14 +1394,14 @@ static brine_status step(run *r, const pk_op *op, int *stop)
         if (op->code == OPC_PERSID) {
             if ((st = new_node(r, K_STR, &a)))
                 return st;
-            pk_at(r->g, a)->v.s.p = op->s;
-            pk_at(r->g, a)->v.s.len = op->slen;
+            pk_node_w(r->g, a)->v.s.p = op->s;
+            pk_node_w(r->g, a)->v.s.len = op->slen;
         } else if ((st = pop(r, &a))) {
             return st;
         }
         if ((st = new_node(r, K_PERSID, &out)))
             return st;
-        pk_at(r->g, out)->a = a;
+        pk_node_w(r->g, out)->a = a;
         if ((st = log_event(r, EV_PERSID, out, 0)))
             return st;
         return push(r, out);
@@ -1371,7 +1410,7 @@ static brine_status step(run *r, const pk_op *op, int *stop)
     case OPC_EXT4:
         if ((st = new_node(r, K_EXT, &out)))
             return st;
-        pk_at(r->g, out)->v.i = op->i;
+        pk_node_w(r->g, out)->v.i = op->i;
         if ((st = log_event(r, EV_EXT, out, 0)))
             return st;
         return push(r, out);
@@ -1384,10 +1423,11 @@ static brine_status step(run *r, const pk_op *op, int *stop)
     case OPC_READONLY_BUFFER: {
         if (r->n_stack <= r->fence)
             return underflow(r);
-        pk_node *t = pk_at(r->g, r->stack[r->n_stack - 1]);
+        pk_id top = r->stack[r->n_stack - 1];
+        const pk_node *t = pk_at(r->g, top);
         if (is_literal(t) && t->kind != K_BYTES && t->kind != K_BYTEARRAY)
             return FAIL("READONLY_BUFFER: the value does not support the buffer protocol");
-        t->flags |= PKF_READONLY;
+        pk_node_w(r->g, top)->flags |= PKF_READONLY;
         return BRINE_OK;
     }
     default: return op_value(r, op);

@@ -21,8 +21,34 @@
 #include "pickle/decode.h"
 #include "pickle/opcodes.h"
 
-/* Node ids index the arena; 0 is never a valid node. */
+/* Node ids index the arena; 0 is never a valid node. An id with PK_SMALL set is no node but a
+ * value held in the id itself (pk_is_small): an int in [PK_SMALL_LO, PK_SMALL_HI] (bit 30
+ * clear), or None, False or True (bit 30 set, then 0, 1, 2). Most values of a large pickle
+ * are such, and a node costs 32 bytes. */
 typedef uint32_t pk_id;
+
+enum { PK_SMALL_BITS = 30 };
+#define PK_SMALL       UINT32_C(0x80000000)
+#define PK_SMALL_CONST UINT32_C(0x40000000)
+#define PK_SMALL_LO    (-(INT64_C(1) << (PK_SMALL_BITS - 1)))
+#define PK_SMALL_HI    ((INT64_C(1) << (PK_SMALL_BITS - 1)) - 1)
+#define PK_NONE_ID     (PK_SMALL | PK_SMALL_CONST | 0)
+#define PK_FALSE_ID    (PK_SMALL | PK_SMALL_CONST | 1)
+#define PK_TRUE_ID     (PK_SMALL | PK_SMALL_CONST | 2)
+
+static inline int pk_is_small(pk_id id) { return (id & PK_SMALL) != 0; }
+
+/* The id holding the int v (PK_SMALL_LO <= v <= PK_SMALL_HI): two's complement, 30 bits. */
+static inline pk_id pk_small_id(int64_t v)
+{
+    return PK_SMALL | ((pk_id)(uint64_t)v & (PK_SMALL_CONST - 1));
+}
+
+static inline int64_t pk_small_value(pk_id id)
+{
+    int64_t v = (int64_t)(id & (PK_SMALL_CONST - 1));
+    return v > PK_SMALL_HI ? v - (INT64_C(1) << PK_SMALL_BITS) : v;
+}
 
 typedef enum pk_kind {
     K_NONE,
@@ -48,11 +74,11 @@ typedef enum pk_kind {
     K_BUFFER  /* NEXT_BUFFER, READONLY_BUFFER of one */
 } pk_kind;
 
-/* 32 bytes; a graph holds one per value built, so every field counts. A value (v) shares
- * its bytes with what only other kinds have (args, BUILD state, items): a scalar never has
- * items; K_GLOBAL's v.g and K_EXT's v.i leave room for them. Read the offset, args, kwargs
- * and state with pk_offset(), pk_args(), pk_kwargs() and pk_state(): what does not fit (an
- * offset past 2^40 - 2^32, NEWOBJ_EX's kwargs, the state of a scalar or K_EXT: all rare)
+/* 32 bytes; a graph holds one per value built (but those held in ids), so every field
+ * counts. A value (v) shares its bytes with what only other kinds have (args, BUILD state,
+ * items): a scalar never has items; K_GLOBAL's v.g and K_EXT's v.i leave room for them.
+ * Read the offset, args, kwargs and state with pk_offset(), pk_args(), pk_kwargs() and
+ * pk_state(): what does not fit (an offset past 2^40 - 2^32, NEWOBJ_EX's kwargs, the state of a scalar or K_EXT: all rare)
  * lives in a side table of the graph. Items live in the graph's item arena (small
  * containers) or in their own array (large ones); their capacity is pk_items_cap(count), or
  * count with PKF_EXACT, never stored. Only containers and non-literal kinds
@@ -171,6 +197,7 @@ typedef struct pk_pickle {
                          * where a file reader (pickle.py's _Unframer) has read to; else 0 */
     uint8_t unpicklers; /* PK_UNPICKLER_* still running at the end (reached STOP if complete) */
     uint64_t expanded;  /* leaves of the largest value, fully expanded (saturating) */
+    uint64_t built;     /* values built: its nodes and the values held in ids */
     uint64_t nesting;   /* deepest nesting of its graph */
 } pk_pickle;
 
@@ -275,7 +302,41 @@ brine_status pk_run_mapped(pk_graph *g, const uint8_t *data, size_t len, size_t 
 brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                         const pk_run_options *opts, brine_error *err);
 
-static inline pk_node *pk_at(const pk_graph *g, pk_id id) { return &g->nodes[id]; }
+/* What pk_at gives for an id holding a value: [0] a K_INT made nowhere (offset 0) whose v.i
+ * is a poison value, INT64_MIN: read an int's value with pk_int_of() or pk_int(), never with
+ * pk_at(...)->v.i; [1 + k] None, False and True (k = the id's low two bits; [4] is None, an
+ * id never made). */
+extern const pk_node pk_small_nodes[5];
+
+static inline const pk_node *pk_at(const pk_graph *g, pk_id id)
+{
+    if (!pk_is_small(id))
+        return &g->nodes[id];
+    return &pk_small_nodes[(id & PK_SMALL_CONST) ? 1 + (id & 3) : 0];
+}
+
+/* A node to write (the machine, and a build hook marking its target, which BUILD always
+ * makes a node): never an id holding a value. */
+static inline pk_node *pk_node_w(pk_graph *g, pk_id id) { return &g->nodes[id]; }
+
+static inline uint8_t pk_kind_of(const pk_graph *g, pk_id id) { return pk_at(g, id)->kind; }
+
+/* *v = the value of id when it is a K_INT (small or not); returns 0 for any other kind. */
+static inline int pk_int_of(const pk_graph *g, pk_id id, int64_t *v)
+{
+    if (pk_at(g, id)->kind != K_INT)
+        return 0;
+    *v = pk_is_small(id) ? pk_small_value(id) : g->nodes[id].v.i;
+    return 1;
+}
+
+/* The value of a K_INT or K_BOOL. */
+static inline int64_t pk_int(const pk_graph *g, pk_id id)
+{
+    if (!pk_is_small(id))
+        return g->nodes[id].v.i;
+    return (id & PK_SMALL_CONST) ? pk_at(g, id)->v.i : pk_small_value(id);
+}
 
 enum { PK_SIDE_STATE, PK_SIDE_KWARGS, PK_SIDE_OFFSET };
 

@@ -151,7 +151,7 @@ static void repr(walk *w, sbuf *b, pk_id id)
     switch (n->kind) {
     case K_NONE: sb_str(b, "None"); return;
     case K_BOOL: sb_str(b, n->v.i ? "True" : "False"); return;
-    case K_INT: sb_fmt(b, "%" PRId64, n->v.i); return;
+    case K_INT: sb_fmt(b, "%" PRId64, pk_int(w->g, id)); return;
     case K_BIGINT:
         if (n->flags & PKF_BIGTEXT)
             sb_put(b, (const char *)n->v.s.p, n->v.s.len > MAX_TEXT ? MAX_TEXT : n->v.s.len);

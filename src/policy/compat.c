@@ -361,9 +361,9 @@ static json_t *torch_archive(const brine_model *m, long long *version)
     *version = -1;
     const pk_graph *g = m->set.g;
     if (strcmp(m->format, "pytorch-legacy") == 0 && g && g->n_pickles >= 2) {
-        const pk_node *v = pk_at(g, g->pickles[1].root);
-        if (g->pickles[1].root && v->kind == K_INT)
-            *version = v->v.i;
+        int64_t v;
+        if (g->pickles[1].root && pk_int_of(g, g->pickles[1].root, &v))
+            *version = v;
         return json_pack("{s:s,s:o}", "record", "legacy protocol", "version",
                          *version >= 0 ? json_integer(*version) : json_null());
     }

@@ -429,12 +429,13 @@ static brine_status judge_call_of(judge *j, pk_id callee, pk_id args_id, const p
         }
         return BRINE_OK;
     }
+    int64_t size;
     if (strcmp(gl->full, "builtins.bytearray") == 0 && args && args->kind == K_TUPLE &&
-        args->count >= 1 && pk_at(j->g, args->items[0])->kind == K_INT &&
-        (uint64_t)pk_at(j->g, args->items[0])->v.i > j->sc->limits.max_string) {
+        args->count >= 1 && pk_int_of(j->g, args->items[0], &size) &&
+        (uint64_t)size > j->sc->limits.max_string) {
         FIND(BRINE_INVALID, "limit", gl->full, offset,
              "bytearray(%" PRId64 ") asks the loader for more memory than max_string=%" PRIu64,
-             pk_at(j->g, args->items[0])->v.i, j->sc->limits.max_string);
+             size, j->sc->limits.max_string);
     }
     return BRINE_OK;
 }
@@ -527,16 +528,16 @@ static brine_status judge_persid(judge *j, const pk_event *e)
     if (ok) {
         const pk_global *cls = global_of(j, pid->items[1]);
         const pk_node *key = pk_at(j->g, pid->items[2]), *loc = pk_at(j->g, pid->items[3]);
-        const pk_node *numel = pk_at(j->g, pid->items[4]);
+        int64_t numel;
         ok = cls && (key->kind == K_STR || key->kind == K_PYSTR) &&
-             (loc->kind == K_STR || loc->kind == K_PYSTR) && numel->kind == K_INT &&
-             numel->v.i >= 0;
+             (loc->kind == K_STR || loc->kind == K_PYSTR) &&
+             pk_int_of(j->g, pid->items[4], &numel) && numel >= 0;
         if (ok && class_of(j, pid->items[1]) != POL_ALLOWED)
             return BRINE_OK; /* the storage class global is judged on its own */
         char why[200];
         if (ok && j->sc->storage_check &&
             j->sc->storage_check(j->sc->storage_ctx, key->v.s.p, (size_t)key->v.s.len, cls->name,
-                                 numel->v.i, why, sizeof why) != 0) {
+                                 numel, why, sizeof why) != 0) {
             FIND(BRINE_INVALID, "storage-size", NULL, e->offset, "%s", why);
             return BRINE_OK;
         }

@@ -3,7 +3,8 @@
  * the node, past it in the graph's side table; a call's args, NEWOBJ_EX's kwargs, BUILD state
  * on a call and on a scalar (side table). The same pickle is run at offset 0, just below the
  * side table's threshold and past it, in a sparse anonymous mapping of which only the
- * pickle's page is ever written.
+ * pickle's page is ever written. And values held in their ids: ints of 30 bits, bools and
+ * None have no node, ints past that range do, and BUILD makes a node of its target.
  */
 #include <stdio.h>
 #include <string.h>
@@ -80,10 +81,11 @@ static void run_at(uint64_t start)
               "kwargs");
         CHECK(pk_state(&g, obj) && state->kind == K_DICT && pk_offset(&g, state) == start + 22,
               "state of the object");
-        CHECK(seven->kind == K_INT && seven->v.i == 7 && pk_offset(&g, seven) == start + 24,
+        /* 7 is held in its id until BUILD makes it a node, there */
+        CHECK(!pk_is_small(root->items[1]) && seven->kind == K_INT &&
+                  pk_int(&g, root->items[1]) == 7 && pk_offset(&g, seven) == start + 27,
               "the int");
-        const pk_node *none = pk_at(&g, pk_state(&g, seven));
-        CHECK(pk_state(&g, seven) && none->kind == K_NONE && pk_offset(&g, none) == start + 26,
+        CHECK(pk_state(&g, seven) == PK_NONE_ID && pk_at(&g, PK_NONE_ID)->kind == K_NONE,
               "state of the int");
         CHECK(!pk_args(seven) && !pk_kwargs(&g, seven) && !pk_state(&g, args) &&
                   !pk_kwargs(&g, args) && !pk_args(cls),
@@ -94,8 +96,55 @@ static void run_at(uint64_t start)
     munmap(buf, len);
 }
 
+/* (7, -5, 2**29-1, 2**29, -2**29, -2**29-1, True, False, None, 2**31), protocol 2 */
+static const uint8_t VALUES[] = "\x80\x02\x28\x4b\x07\x4a\xfb\xff\xff\xff\x4a\xff\xff\xff\x1f"
+                                "\x4a\x00\x00\x00\x20\x4a\x00\x00\x00\xe0\x4a\xff\xff\xff\xdf"
+                                "\x88\x89\x4e\x8a\x05\x00\x00\x00\x80\x00\x74\x71\x00\x2e";
+
+static void values_in_ids(void)
+{
+    brine_limits lim;
+    brine_limits_default(&lim);
+    mem_budget mem;
+    mem_budget_init(&mem, lim.max_memory);
+    pk_graph g;
+    pk_graph_init(&g, &mem);
+    pk_run_options opts = {&lim, NULL, NULL};
+    brine_error err;
+    memset(&err, 0, sizeof err);
+    brine_status st = pk_run(&g, VALUES, sizeof VALUES - 1, 0, &opts, &err);
+    CHECK(st == BRINE_OK && g.n_pickles == 1, "values: %s", err.msg);
+    const pk_node *t = st ? NULL : pk_at(&g, g.pickles[0].root);
+    CHECK(t && t->kind == K_TUPLE && t->count == 10, "values: the tuple");
+    if (t && t->count == 10) {
+        static const int64_t ints[] = {7, -5, (1 << 29) - 1, 1 << 29, -(1 << 29), -(1 << 29) - 1};
+        for (int i = 0; i < 6; i++) {
+            int64_t v = 0;
+            int held = i != 3 && i != 5; /* 2**29 and -2**29-1 are past 30 bits */
+            CHECK(pk_int_of(&g, t->items[i], &v) && v == ints[i] &&
+                      pk_is_small(t->items[i]) == held,
+                  "int %d: %lld, held in the id: %d", i, (long long)v, pk_is_small(t->items[i]));
+        }
+        CHECK(t->items[6] == PK_TRUE_ID && pk_at(&g, t->items[6])->kind == K_BOOL &&
+                  pk_int(&g, t->items[6]) == 1,
+              "True");
+        CHECK(t->items[7] == PK_FALSE_ID && pk_at(&g, t->items[7])->v.i == 0, "False");
+        CHECK(t->items[8] == PK_NONE_ID && pk_at(&g, t->items[8])->kind == K_NONE, "None");
+        int64_t v;
+        CHECK(!pk_is_small(t->items[9]) && pk_int_of(&g, t->items[9], &v) && v == INT64_C(1) << 31,
+              "2**31");
+        CHECK(!pk_int_of(&g, t->items[6], &v) && !pk_int_of(&g, t->items[8], &v),
+              "a bool or None is no K_INT");
+        /* node 0 (the placeholder), the two ints past 30 bits, 2**31 and the tuple */
+        CHECK(g.n_nodes == 5, "%zu nodes", g.n_nodes);
+    }
+    pk_graph_free(&g);
+    CHECK(mem.used == 0, "values: %llu bytes not freed", (unsigned long long)mem.used);
+}
+
 int main(void)
 {
+    values_in_ids();
     CHECK(sizeof(pk_node) == 32, "pk_node is %zu bytes", sizeof(pk_node));
     run_at(0);
     run_at(((uint64_t)PK_OFF_SIDE << 32) - 4096); /* the last offsets kept in the node */

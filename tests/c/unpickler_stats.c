@@ -6,8 +6,10 @@
  *   unpickler_stats FILE...
  *
  * Each FILE is a raw pickle stream (concatenated pickles are run back to back). Prints one
- * JSON object per FILE: {"file", "pickles", "nodes", "expanded", "nesting", "ratio",
- * "divergences", "error"} where ratio is the largest expanded / nodes of one pickle. The
+ * JSON object per FILE: {"file", "pickles", "values", "expanded", "nesting", "ratio",
+ * "divergences", "error"} where values counts what the pickles built (nodes, and ints, bools
+ * and None held in ids) and ratio is the largest expanded / values of one pickle, as
+ * max_expansion measures it. The
  * amplification limits are set to their hard caps so that the numbers are measured, not cut.
  */
 #include <inttypes.h>
@@ -85,18 +87,17 @@ int main(int argc, char **argv)
         pk_run_options opts = {&lim, NULL, NULL};
         brine_error err;
         err_clear(&err);
-        uint64_t nodes = 0, expanded = 0, nesting = 0;
+        uint64_t values = 0, expanded = 0, nesting = 0;
         double ratio = 0;
         size_t pos = 0;
         brine_status st = BRINE_OK;
         while (pos < len && g.n_pickles < lim.max_pickles) {
-            size_t before = g.n_nodes ? g.n_nodes : 1;
             st = pk_run(&g, data, len, pos, &opts, &err);
             if (st || !g.n_pickles)
                 break;
             const pk_pickle *p = &g.pickles[g.n_pickles - 1];
-            uint64_t made = g.n_nodes - before;
-            nodes += made;
+            uint64_t made = p->built;
+            values += made;
             if (p->expanded > expanded)
                 expanded = p->expanded;
             if (p->nesting > nesting)
@@ -107,9 +108,9 @@ int main(int argc, char **argv)
         }
         printf("{\"file\": ");
         json_escaped(argv[i]);
-        printf(", \"pickles\": %zu, \"nodes\": %" PRIu64 ", \"expanded\": %" PRIu64
+        printf(", \"pickles\": %zu, \"values\": %" PRIu64 ", \"expanded\": %" PRIu64
                ", \"nesting\": %" PRIu64 ", \"ratio\": %.3f, \"divergences\": %zu, \"error\": ",
-               g.n_pickles, nodes, expanded, nesting, ratio, g.n_divergences);
+               g.n_pickles, values, expanded, nesting, ratio, g.n_divergences);
         if (g.failed)
             json_escaped(g.error.msg);
         else
