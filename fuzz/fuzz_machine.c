@@ -3,7 +3,7 @@
  *
  * Runs every concatenated pickle as pk_run_all does for a scan, watching each decoded opcode,
  * and checks what the graph claims: opcodes are known and lie inside the input, node ids and
- * item ids are in range or values held in ids (ints, None, False, True), events point at
+ * item ids are in range or values held in ids (ints, None, False, True, floats), events point at
  * nodes, and freeing the graph returns every byte to
  * the budget (an accounting bug here would let a file dodge max_memory).
  */
@@ -38,6 +38,8 @@ static int valid_id(const pk_graph *g, pk_id id)
 {
     if (!pk_is_small(id))
         return id < g->n_nodes;
+    if ((id & PK_FLOAT_TAG) == PK_FLOAT_TAG)
+        return ((id & (PK_SMALL_CONST - 1)) >> 2) < g->n_floats;
     return !(id & PK_SMALL_CONST) || id == PK_NONE_ID || id == PK_FALSE_ID || id == PK_TRUE_ID;
 }
 

@@ -1360,16 +1360,14 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
     case K_NONE: *out = json_null(); break; /* a static singleton: no allocation */
     case K_BOOL: *out = JV(w, json_boolean(n->v.i)); break;
     case K_INT: *out = JV(w, json_integer((json_int_t)pk_int(w->g, id))); break;
-    case K_FLOAT: /* JSON has no NaN or infinities */
-        if (n->v.d == n->v.d && n->v.d <= 1.7976931348623157e308 &&
-            n->v.d >= -1.7976931348623157e308) {
-            *out = JV(w, json_real(n->v.d));
-        } else if ((*out = typed(w, "float")))
-            st = jset(w, *out, "value",
-                      JV(w, json_string(n->v.d != n->v.d ? "nan"
-                                        : n->v.d > 0     ? "inf"
-                                                         : "-inf")));
+    case K_FLOAT: { /* JSON has no NaN or infinities */
+        double d = pk_float(w->g, id);
+        if (d == d && d <= 1.7976931348623157e308 && d >= -1.7976931348623157e308)
+            *out = JV(w, json_real(d));
+        else if ((*out = typed(w, "float")))
+            st = jset(w, *out, "value", JV(w, json_string(d != d ? "nan" : d > 0 ? "inf" : "-inf")));
         break;
+    }
     case K_BIGINT: st = bigint_value(w, n, out); break;
     case K_STR:
     case K_PYSTR:

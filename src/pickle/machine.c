@@ -30,6 +30,7 @@
  */
 #include "pickle/machine.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@
 const pk_node pk_small_nodes[5] = {
     {.kind = K_INT, .v = {.i = INT64_MIN}}, {.kind = K_NONE},
     {.kind = K_BOOL, .v = {.i = 0}},        {.kind = K_BOOL, .v = {.i = 1}},
-    {.kind = K_NONE},
+    {.kind = K_FLOAT, .v = {.d = NAN}},
 };
 
 /* Small containers (most of them: a record's dict, a call's argument tuple) take their items
@@ -96,6 +97,7 @@ void pk_graph_free(pk_graph *g)
     pk_pool_free(&g->strings);
     hmap_free(&g->side);
     mem_free(g->mem, g->side_states, g->cap_side_states * sizeof *g->side_states);
+    mem_free(g->mem, g->floats, g->cap_floats * sizeof *g->floats);
     memset(g, 0, sizeof *g);
 }
 
@@ -127,7 +129,7 @@ typedef struct run {
     big_key *big;
     size_t n_big, cap_big;
     size_t first_node; /* nodes of this run are [first_node, n_nodes) */
-    uint64_t n_small;  /* values it pushed held in ids (ints, bools, None): no node */
+    uint64_t n_small;  /* values it pushed held in ids (ints, bools, None, floats): no node */
     const brine_limits *lim;
     const pk_run_options *opts;
     pk_build_hook hook; /* NULL: plain pickle.load */
@@ -666,15 +668,27 @@ static int is_text(const pk_node *n) { return n->kind == K_STR || n->kind == K_P
 
 /* ------------------------------------------------------------------ opcodes */
 
-/* The id holding the value op makes when it is None, a bool or a small int; else 0. */
-static pk_id held_in_id(pk_kind kind, const pk_op *op)
+/* The id holding the value op makes when it is None, a bool, a small int or a float (into the
+ * graph's table while it has room); else 0, also when memory is refused (*st is then set). */
+static pk_id held_in_id(run *r, pk_kind kind, const pk_op *op, brine_status *st)
 {
+    pk_graph *g = r->g;
     switch (kind) {
     case K_NONE: return PK_NONE_ID;
     case K_BOOL: /* NEWTRUE, NEWFALSE, or INT's "01" and "00" */
         return op->code == OPC_NEWTRUE || (op->code != OPC_NEWFALSE && op->i) ? PK_TRUE_ID
                                                                              : PK_FALSE_ID;
     case K_INT: return op->i >= PK_SMALL_LO && op->i <= PK_SMALL_HI ? pk_small_id(op->i) : 0;
+    case K_FLOAT:
+        if (g->n_floats >= PK_FLOATS_MAX)
+            return 0;
+        if (mem_grow(g->mem, (void **)&g->floats, &g->cap_floats, g->n_floats + 1,
+                     sizeof *g->floats)) {
+            *st = nomem(r);
+            return 0;
+        }
+        g->floats[g->n_floats] = op->d;
+        return PK_FLOAT_TAG | (pk_id)(g->n_floats++ << 2);
     default: return 0;
     }
 }
@@ -710,18 +724,18 @@ static brine_status op_value(run *r, const pk_op *op)
                                                                     : K_INT;
         break;
     }
-    pk_id small = held_in_id(kind, op);
+    brine_status st = BRINE_OK;
+    pk_id small = held_in_id(r, kind, op, &st);
     if (small) {
         r->n_small++;
         return push(r, small); /* no node: the id is the value */
     }
-    brine_status st = new_node(r, kind, &id);
-    if (st)
+    if (st || (st = new_node(r, kind, &id)))
         return st;
     pk_node *n = pk_node_w(r->g, id);
     switch (kind) {
     case K_INT: n->v.i = op->i; break; /* past PK_SMALL_HI */
-    case K_FLOAT: n->v.d = op->d; break;
+    case K_FLOAT: n->v.d = op->d; break; /* past PK_FLOATS_MAX */
     case K_BIGINT:
         n->flags |= op->vk == PV_BIGINT_TEXT ? PKF_BIGTEXT : 0;
         /* fall through */
@@ -1372,10 +1386,13 @@ static brine_status step(run *r, const pk_op *op, int *stop)
              * the BUILD; the memo and containers keep the plain value (CPython raises on a
              * non-empty state for an int, a bool or None anyway) */
             pk_kind k = (pk_kind)pk_at(r->g, a)->kind;
-            int64_t v = pk_int(r->g, a);
+            int64_t v = k == K_FLOAT ? 0 : pk_int(r->g, a);
+            double d = k == K_FLOAT ? pk_float(r->g, a) : 0;
             if ((st = new_node(r, k, &a)))
                 return st;
-            if (k != K_NONE)
+            if (k == K_FLOAT)
+                pk_node_w(r->g, a)->v.d = d;
+            else if (k != K_NONE)
                 pk_node_w(r->g, a)->v.i = v;
             r->stack[r->n_stack - 1] = a;
         }

@@ -23,8 +23,9 @@
 
 /* Node ids index the arena; 0 is never a valid node. An id with PK_SMALL set is no node but a
  * value held in the id itself (pk_is_small): an int in [PK_SMALL_LO, PK_SMALL_HI] (bit 30
- * clear), or None, False or True (bit 30 set, then 0, 1, 2). Most values of a large pickle
- * are such, and a node costs 32 bytes. */
+ * clear), or (bit 30 set, then the low two bits) None 0, False 1, True 2, or 3 a float: bits
+ * 2-29 index the graph's table of floats (8 bytes each). Most values of a large pickle are
+ * such, and a node costs 32 bytes. */
 typedef uint32_t pk_id;
 
 enum { PK_SMALL_BITS = 30 };
@@ -35,6 +36,8 @@ enum { PK_SMALL_BITS = 30 };
 #define PK_NONE_ID     (PK_SMALL | PK_SMALL_CONST | 0)
 #define PK_FALSE_ID    (PK_SMALL | PK_SMALL_CONST | 1)
 #define PK_TRUE_ID     (PK_SMALL | PK_SMALL_CONST | 2)
+#define PK_FLOAT_TAG   (PK_SMALL | PK_SMALL_CONST | 3)
+#define PK_FLOATS_MAX  (PK_SMALL_CONST >> 2) /* floats one graph's table can index */
 
 static inline int pk_is_small(pk_id id) { return (id & PK_SMALL) != 0; }
 
@@ -272,6 +275,8 @@ struct pk_graph {
     hmap side;            /* (node id, PK_SIDE_*) -> what does not fit in the node */
     pk_id *side_states;   /* PK_SIDE_STATE's values index it (BUILD may replace a state) */
     size_t n_side_states, cap_side_states;
+    double *floats; /* the floats held in ids (PK_FLOAT_TAG) */
+    size_t n_floats, cap_floats;
 };
 
 void pk_graph_init(pk_graph *g, mem_budget *mem);
@@ -302,10 +307,10 @@ brine_status pk_run_mapped(pk_graph *g, const uint8_t *data, size_t len, size_t 
 brine_status pk_run_all(pk_graph *g, const uint8_t *data, size_t len, size_t start,
                         const pk_run_options *opts, brine_error *err);
 
-/* What pk_at gives for an id holding a value: [0] a K_INT made nowhere (offset 0) whose v.i
- * is a poison value, INT64_MIN: read an int's value with pk_int_of() or pk_int(), never with
- * pk_at(...)->v.i; [1 + k] None, False and True (k = the id's low two bits; [4] is None, an
- * id never made). */
+/* What pk_at gives for an id holding a value, made nowhere (offset 0): [0] a K_INT whose v.i
+ * is a poison value, INT64_MIN (read an int's value with pk_int_of() or pk_int(), never with
+ * pk_at(...)->v.i); [1 + k] None, False and True (k = the id's low two bits); [4] a K_FLOAT
+ * whose v.d is a NaN (read it with pk_float()). */
 extern const pk_node pk_small_nodes[5];
 
 static inline const pk_node *pk_at(const pk_graph *g, pk_id id)
@@ -328,6 +333,15 @@ static inline int pk_int_of(const pk_graph *g, pk_id id, int64_t *v)
         return 0;
     *v = pk_is_small(id) ? pk_small_value(id) : g->nodes[id].v.i;
     return 1;
+}
+
+/* The value of a K_FLOAT. */
+static inline double pk_float(const pk_graph *g, pk_id id)
+{
+    if (!pk_is_small(id))
+        return g->nodes[id].v.d;
+    size_t i = (id & (PK_SMALL_CONST - 1)) >> 2;
+    return i < g->n_floats ? g->floats[i] : pk_at(g, id)->v.d;
 }
 
 /* The value of a K_INT or K_BOOL. */

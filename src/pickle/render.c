@@ -158,14 +158,16 @@ static void repr(walk *w, sbuf *b, pk_id id)
         else
             sb_fmt(b, "<int of %" PRIu64 " bytes>", n->v.s.len);
         return;
-    case K_FLOAT:
-        if (isnan(n->v.d))
+    case K_FLOAT: {
+        double d = pk_float(w->g, id);
+        if (isnan(d))
             sb_str(b, "nan");
-        else if (isinf(n->v.d))
-            sb_str(b, n->v.d > 0 ? "inf" : "-inf");
+        else if (isinf(d))
+            sb_str(b, d > 0 ? "inf" : "-inf");
         else
-            sb_fmt(b, "%.17g", n->v.d);
+            sb_fmt(b, "%.17g", d);
         return;
+    }
     case K_STR: case K_PYSTR: put_quoted(b, n->v.s.p, n->v.s.len, 0); return;
     case K_BYTES: put_quoted(b, n->v.s.p, n->v.s.len, 1); return;
     case K_BYTEARRAY:

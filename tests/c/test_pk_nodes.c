@@ -3,8 +3,9 @@
  * the node, past it in the graph's side table; a call's args, NEWOBJ_EX's kwargs, BUILD state
  * on a call and on a scalar (side table). The same pickle is run at offset 0, just below the
  * side table's threshold and past it, in a sparse anonymous mapping of which only the
- * pickle's page is ever written. And values held in their ids: ints of 30 bits, bools and
- * None have no node, ints past that range do, and BUILD makes a node of its target.
+ * pickle's page is ever written. And values held in their ids: ints of 30 bits, bools, None
+ * and floats (in the graph's table) have no node, ints past that range do, and BUILD makes a
+ * node of its target.
  */
 #include <stdio.h>
 #include <string.h>
@@ -96,10 +97,11 @@ static void run_at(uint64_t start)
     munmap(buf, len);
 }
 
-/* (7, -5, 2**29-1, 2**29, -2**29, -2**29-1, True, False, None, 2**31), protocol 2 */
+/* (7, -5, 2**29-1, 2**29, -2**29, -2**29-1, True, False, None, 2**31, 1.5), protocol 2 */
 static const uint8_t VALUES[] = "\x80\x02\x28\x4b\x07\x4a\xfb\xff\xff\xff\x4a\xff\xff\xff\x1f"
                                 "\x4a\x00\x00\x00\x20\x4a\x00\x00\x00\xe0\x4a\xff\xff\xff\xdf"
-                                "\x88\x89\x4e\x8a\x05\x00\x00\x00\x80\x00\x74\x71\x00\x2e";
+                                "\x88\x89\x4e\x8a\x05\x00\x00\x00\x80\x00"
+                                "\x47\x3f\xf8\x00\x00\x00\x00\x00\x00\x74\x71\x00\x2e";
 
 static void values_in_ids(void)
 {
@@ -115,8 +117,8 @@ static void values_in_ids(void)
     brine_status st = pk_run(&g, VALUES, sizeof VALUES - 1, 0, &opts, &err);
     CHECK(st == BRINE_OK && g.n_pickles == 1, "values: %s", err.msg);
     const pk_node *t = st ? NULL : pk_at(&g, g.pickles[0].root);
-    CHECK(t && t->kind == K_TUPLE && t->count == 10, "values: the tuple");
-    if (t && t->count == 10) {
+    CHECK(t && t->kind == K_TUPLE && t->count == 11, "values: the tuple");
+    if (t && t->count == 11) {
         static const int64_t ints[] = {7, -5, (1 << 29) - 1, 1 << 29, -(1 << 29), -(1 << 29) - 1};
         for (int i = 0; i < 6; i++) {
             int64_t v = 0;
@@ -133,8 +135,12 @@ static void values_in_ids(void)
         int64_t v;
         CHECK(!pk_is_small(t->items[9]) && pk_int_of(&g, t->items[9], &v) && v == INT64_C(1) << 31,
               "2**31");
-        CHECK(!pk_int_of(&g, t->items[6], &v) && !pk_int_of(&g, t->items[8], &v),
-              "a bool or None is no K_INT");
+        CHECK(!pk_int_of(&g, t->items[6], &v) && !pk_int_of(&g, t->items[8], &v) &&
+                  !pk_int_of(&g, t->items[10], &v),
+              "a bool, None or a float is no K_INT");
+        CHECK(pk_is_small(t->items[10]) && pk_at(&g, t->items[10])->kind == K_FLOAT &&
+                  pk_float(&g, t->items[10]) == 1.5 && g.n_floats == 1,
+              "1.5, in the table of floats");
         /* node 0 (the placeholder), the two ints past 30 bits, 2**31 and the tuple */
         CHECK(g.n_nodes == 5, "%zu nodes", g.n_nodes);
     }
