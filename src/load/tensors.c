@@ -1365,7 +1365,10 @@ static brine_status walk_value(walker *w, pk_id id, json_t **out)
         if (d == d && d <= 1.7976931348623157e308 && d >= -1.7976931348623157e308)
             *out = JV(w, json_real(d));
         else if ((*out = typed(w, "float")))
-            st = jset(w, *out, "value", JV(w, json_string(d != d ? "nan" : d > 0 ? "inf" : "-inf")));
+            st = jset(w, *out, "value",
+                      JV(w, json_string(d != d  ? "nan"
+                                        : d > 0 ? "inf"
+                                                : "-inf")));
         break;
     }
     case K_BIGINT: st = bigint_value(w, n, out); break;

@@ -41,6 +41,21 @@ static const uint8_t PICKLE[] = "\x80\x04"            /* 0 PROTO 4 */
                                 "\x86"                /* 28 TUPLE2 */
                                 ".";                  /* 29 STOP */
 
+/* Runs the pickle at buf[start] into a fresh g (budget mem) under the default limits. */
+static brine_status run_one(pk_graph *g, mem_budget *mem, const uint8_t *buf, size_t len,
+                            size_t start, brine_error *err)
+{
+    brine_limits req, lim;
+    brine_limits_default(&req);
+    req.max_input_bytes = (uint64_t)len;
+    lim_resolve(&req, &lim);
+    mem_budget_init(mem, lim.max_memory);
+    pk_graph_init(g, mem);
+    pk_run_options opts = {&lim, NULL, NULL};
+    memset(err, 0, sizeof *err);
+    return pk_run(g, buf, len, start, &opts, err);
+}
+
 static void run_at(uint64_t start)
 {
     size_t len = (size_t)start + 4096;
@@ -51,18 +66,10 @@ static void run_at(uint64_t start)
         return;
     }
     memcpy(buf + start, PICKLE, sizeof PICKLE - 1);
-    brine_limits req, lim;
-    brine_limits_default(&req);
-    req.max_input_bytes = (uint64_t)len;
-    lim_resolve(&req, &lim);
     mem_budget mem;
-    mem_budget_init(&mem, lim.max_memory);
     pk_graph g;
-    pk_graph_init(&g, &mem);
-    pk_run_options opts = {&lim, NULL, NULL};
     brine_error err;
-    memset(&err, 0, sizeof err);
-    brine_status st = pk_run(&g, buf, len, (size_t)start, &opts, &err);
+    brine_status st = run_one(&g, &mem, buf, len, (size_t)start, &err);
     CHECK(st == BRINE_OK && g.n_pickles == 1 && g.pickles[0].complete, "at %llu: %s",
           (unsigned long long)start, err.msg);
     if (st == BRINE_OK) {
@@ -105,16 +112,10 @@ static const uint8_t VALUES[] = "\x80\x02\x28\x4b\x07\x4a\xfb\xff\xff\xff\x4a\xf
 
 static void values_in_ids(void)
 {
-    brine_limits lim;
-    brine_limits_default(&lim);
     mem_budget mem;
-    mem_budget_init(&mem, lim.max_memory);
     pk_graph g;
-    pk_graph_init(&g, &mem);
-    pk_run_options opts = {&lim, NULL, NULL};
     brine_error err;
-    memset(&err, 0, sizeof err);
-    brine_status st = pk_run(&g, VALUES, sizeof VALUES - 1, 0, &opts, &err);
+    brine_status st = run_one(&g, &mem, VALUES, sizeof VALUES - 1, 0, &err);
     CHECK(st == BRINE_OK && g.n_pickles == 1, "values: %s", err.msg);
     const pk_node *t = st ? NULL : pk_at(&g, g.pickles[0].root);
     CHECK(t && t->kind == K_TUPLE && t->count == 11, "values: the tuple");
