@@ -373,15 +373,16 @@ static brine_status streams_info(reader *r, uint64_t *streams)
 static brine_status header(reader *r)
 {
     uint8_t id;
-    uint64_t size, streams = 0, files;
+    uint64_t streams = 0, files;
     brine_status st = byte(r, &id);
-    if (!st && id == K_ARCHIVE_PROPERTIES) {
-        while (!(st = byte(r, &id)) && id != K_END)
-            if ((st = number(r, &size)) || (st = skip(r, size, NULL)))
-                break;
-        if (!st)
-            st = byte(r, &id);
-    }
+    /* Archive properties are (type, size, bytes) to 7-Zip, but libarchive 3.6 reads the type
+     * and the size and never skips the bytes: from there the two read different headers (F20:
+     * property bytes that libarchive took for a file count of 67,108,863). 7-Zip never writes
+     * them, so a header with them is refused rather than judged by one reading. */
+    if (!st && id == K_ARCHIVE_PROPERTIES)
+        return ERR_CORRUPT(r->err, r->base + cur_pos(&r->c) - 1,
+                           "7z header has archive properties: 7-Zip skips their bytes, "
+                           "libarchive reads them as the header that follows");
     if (!st && id == K_MAIN_STREAMS_INFO && !(st = streams_info(r, &streams)))
         st = byte(r, &id);
     if (st || id == K_END)

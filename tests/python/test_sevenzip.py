@@ -169,6 +169,21 @@ def test_header_counts_checked_before_libarchive(corpus):
     assert not o["ok"] and o["limit"] == "archive_max_members" and not o["members"], o
 
 
+def test_archive_properties_refused(corpus):
+    # F20: archive properties whose bytes libarchive 3.6 does not skip; it then read a file
+    # count of 67,108,863 out of them (5.9 GB asked for), where 7-Zip reads other properties
+    src = os.path.join(HERE, "..", "..", "fuzz", "regressions", "fuzz_sevenzip",
+                       "oom-libarchive-reads-archive-property-bytes-as-header.7z")
+    with open(src, "rb") as f:
+        data = with_crcs(f.read())
+    p = os.path.join(corpus, "f20.7z")
+    with open(p, "wb") as f:
+        f.write(data)
+    o = brine(p, "--max-members", "100000000")
+    assert not o["ok"] and o["code"] == MALFORMED and not o["members"], o
+    assert "archive properties" in o["error"], o
+
+
 def test_coder_memory_within_max_memory(corpus):
     # an 8 MiB dictionary (7-Zip shrinks the 64 MiB asked for to the data) is allocated whole
     bomb = os.path.join(corpus, "z_bomb_dict.7z")
