@@ -81,11 +81,11 @@ typedef enum pk_kind {
  * counts. A value (v) shares its bytes with what only other kinds have (args, BUILD state,
  * items): a scalar never has items; K_GLOBAL's v.g and K_EXT's v.i leave room for them.
  * Read the offset, args, kwargs and state with pk_offset(), pk_args(), pk_kwargs() and
- * pk_state(): what does not fit (an offset past 2^40 - 2^32, NEWOBJ_EX's kwargs, the state of a scalar or K_EXT: all rare)
- * lives in a side table of the graph. Items live in the graph's item arena (small
- * containers) or in their own array (large ones); their capacity is pk_items_cap(count), or
- * count with PKF_EXACT, never stored. Only containers and non-literal kinds
- * (K_GLOBAL…K_BUFFER) ever have items; read them only below count. */
+ * pk_state(): what does not fit (an offset past 2^40 - 2^32, NEWOBJ_EX's kwargs, the state of
+ * a scalar or K_EXT: all rare) lives in a side table of the graph. Items live in the graph's
+ * item arena (small containers) or in their own array (large ones); their capacity is
+ * pk_items_cap(count), or count with PKF_EXACT, never stored. Only containers and non-literal
+ * kinds (K_GLOBAL…K_BUFFER) ever have items; read them only below count. */
 typedef struct pk_node {
     uint8_t kind;
     uint8_t flags;   /* PKF_* */
