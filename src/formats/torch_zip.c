@@ -68,10 +68,17 @@ static int zip_bid(const uint8_t *data, size_t len)
 {
     if (len >= 4 && memcmp(data, "PK\x03\x04", 4) == 0)
         return 90;
-    size_t from = len > 65557 ? len - 65557 : 0;
-    for (size_t i = len >= 22 ? len - 22 + 1 : 0; i-- > from;)
-        if (memcmp(data + i, "PK\x05\x06", 4) == 0)
+    if (len < 22)
+        return 0;
+    /* every 'P' from the last place a record fits back to the window's start (memrchr: a
+     * byte-by-byte compare was 4% of a folder scan) */
+    size_t from = len > 65557 ? len - 65557 : 0, end = len - 22 + 1;
+    const uint8_t *p;
+    while (end > from && (p = memrchr(data + from, 'P', end - from))) {
+        if (memcmp(p, "PK\x05\x06", 4) == 0)
             return 50;
+        end = (size_t)(p - data);
+    }
     return 0;
 }
 
