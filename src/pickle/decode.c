@@ -227,6 +227,50 @@ static uint64_t float_span(const uint8_t *s, uint64_t n)
     return i;
 }
 
+/* Whether the float syntax s[0..n) (digits, not a word) is below 10^308, hence below DBL_MAX:
+ * strtod cannot overflow on it. Integer digits past leading zeros plus the exponent must be at
+ * most 308; an exponent of more than 5 digits is not judged here. */
+static int float_in_range(const uint8_t *s, uint64_t n)
+{
+    uint64_t i = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        i++;
+    while (i < n && s[i] == '0')
+        i++;
+    int64_t magnitude = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, magnitude++;
+    while (i < n && (s[i] == '.' || (s[i] >= '0' && s[i] <= '9')))
+        i++;
+    if (i < n && (s[i] | 0x20) != 'e')
+        return 0; /* a word: inf, nan */
+    if (i < n) {
+        i++;
+        int neg = i < n && s[i] == '-';
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (n - i > 5)
+            return 0;
+        int64_t e = 0;
+        for (; i < n; i++)
+            e = e * 10 + (s[i] - '0');
+        magnitude += neg ? -e : e;
+    }
+    return magnitude <= 308;
+}
+
+double pk_float_line(const uint8_t *line)
+{
+    char buf[PK_FLOAT_LINE_MAX + 1];
+    size_t n = 0;
+    while (n < PK_FLOAT_LINE_MAX && line[n] != '\n') {
+        buf[n] = (char)line[n];
+        n++;
+    }
+    buf[n] = '\0';
+    return strtod(buf, NULL);
+}
+
 /* Python's float() on the bytes of a FLOAT line (pickle.py load_float): ASCII whitespace
  * around, single underscores between digits, the same words as C, no NUL byte; a value too
  * large gives inf instead of OverflowError. Returns 0 and sets *out, -1 when float() raises. */
@@ -667,6 +711,14 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
             op->rejects = PK_UNPICKLER_C;
             op->reject_why = "FLOAT argument: pickle.py's float() takes it, _pickle.c's "
                              "PyOS_string_to_double raises ValueError";
+            break;
+        }
+        if (span == n && n <= PK_FLOAT_LINE_MAX && float_in_range(s, n)) {
+            /* parsed when read: a scan reads few floats, and strtod on the 17 digits protocol 0
+             * writes was a tenth of a folder scan */
+            op->vk = PV_FLOAT_TEXT;
+            op->s = s;
+            op->slen = n;
             break;
         }
         char local[128];

@@ -21,6 +21,8 @@ typedef enum pk_valkind {
                      * GET and PUT the canonical decimal digits (a pickle.py memo key) */
     PV_BIGINT_LE,   /* s/slen: little-endian two's complement (LONG1/LONG4), too big for int64 */
     PV_FLOAT,       /* d */
+    PV_FLOAT_TEXT,  /* s/slen: a FLOAT line of plain float syntax, in range, not yet parsed: its
+                     * value is pk_float_line(s) (the line ends at a newline) */
     PV_STR,         /* s/slen: text as UTF-8 (lone surrogates encoded as in surrogatepass) */
     PV_BYTES,       /* s/slen: bytes */
     PV_PAIR         /* s/slen and s2/s2len: GLOBAL and INST module and name */
@@ -71,6 +73,12 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
 
 /* Validates UTF-8 the way CPython decodes pickle text ("surrogatepass" when allow_surrogates,
  * "strict" otherwise). */
+/* The longest FLOAT line decoded as PV_FLOAT_TEXT, newline excluded. */
+enum { PK_FLOAT_LINE_MAX = 127 };
+
+/* The value of a PV_FLOAT_TEXT line (its bytes up to the newline), as strtod reads it. */
+double pk_float_line(const uint8_t *line);
+
 int pk_utf8_valid(const uint8_t *s, uint64_t n, int allow_surrogates);
 
 #endif

@@ -197,6 +197,7 @@ static void json_arg(dis_out *d, const pk_op *op)
             bigint_decimal(d, op->s, op->slen, op->vk == PV_BIGINT_TEXT);
         break;
     case PV_FLOAT: json_float(d, op->d); break;
+    case PV_FLOAT_TEXT: json_float(d, pk_float_line(op->s)); break;
     case PV_STR: json_text(d, op->s, op->slen); break;
     case PV_BYTES: json_bytes(d, op->s, op->slen); break;
     case PV_PAIR: {
@@ -222,6 +223,7 @@ static void text_arg(dis_out *d, const pk_op *op)
     case PV_BIGINT_TEXT: sb_put(&b, (const char *)op->s, op->slen > 60 ? 60 : op->slen); break;
     case PV_BIGINT_LE: sb_fmt(&b, "<%" PRIu64 "-byte integer>", op->slen); break;
     case PV_FLOAT: sb_fmt(&b, "%.17g", op->d); break;
+    case PV_FLOAT_TEXT: sb_fmt(&b, "%.17g", pk_float_line(op->s)); break;
     case PV_STR:
     case PV_BYTES: {
         sb_str(&b, op->vk == PV_BYTES ? "b'" : "'");

@@ -98,6 +98,7 @@ void pk_graph_free(pk_graph *g)
     hmap_free(&g->side);
     mem_free(g->mem, g->side_states, g->cap_side_states * sizeof *g->side_states);
     mem_free(g->mem, g->floats, g->cap_floats * sizeof *g->floats);
+    mem_free(g->mem, g->float_lines, g->cap_float_lines * sizeof *g->float_lines);
     memset(g, 0, sizeof *g);
 }
 
@@ -682,13 +683,24 @@ static pk_id held_in_id(run *r, pk_kind kind, const pk_op *op, brine_status *st)
     case K_FLOAT:
         if (g->n_floats >= PK_FLOATS_MAX)
             return 0;
-        if (mem_grow(g->mem, (void **)&g->floats, &g->cap_floats, g->n_floats + 1,
-                     sizeof *g->floats)) {
+        size_t i = g->n_floats, words = g->cap_float_lines;
+        if (mem_grow(g->mem, (void **)&g->floats, &g->cap_floats, i + 1, sizeof *g->floats) ||
+            mem_grow(g->mem, (void **)&g->float_lines, &g->cap_float_lines, i / 64 + 1,
+                     sizeof *g->float_lines)) {
             *st = nomem(r);
             return 0;
         }
-        g->floats[g->n_floats] = op->d;
-        return PK_FLOAT_TAG | (pk_id)(g->n_floats++ << 2);
+        if (g->cap_float_lines > words)
+            memset(g->float_lines + words, 0,
+                   (g->cap_float_lines - words) * sizeof *g->float_lines);
+        if (op->vk == PV_FLOAT_TEXT) {
+            memcpy(&g->floats[i], &op->s, sizeof op->s);
+            g->float_lines[i / 64] |= (uint64_t)1 << (i % 64);
+        } else {
+            g->floats[i] = op->d;
+        }
+        g->n_floats++;
+        return PK_FLOAT_TAG | (pk_id)(i << 2);
     default: return 0;
     }
 }
@@ -735,7 +747,9 @@ static brine_status op_value(run *r, const pk_op *op)
     pk_node *n = pk_node_w(r->g, id);
     switch (kind) {
     case K_INT: n->v.i = op->i; break; /* past PK_SMALL_HI */
-    case K_FLOAT: n->v.d = op->d; break; /* past PK_FLOATS_MAX */
+    case K_FLOAT: /* past PK_FLOATS_MAX */
+        n->v.d = op->vk == PV_FLOAT_TEXT ? pk_float_line(op->s) : op->d;
+        break;
     case K_BIGINT:
         n->flags |= op->vk == PV_BIGINT_TEXT ? PKF_BIGTEXT : 0;
         /* fall through */

@@ -15,6 +15,8 @@
 #ifndef BRINE_PICKLE_MACHINE_H
 #define BRINE_PICKLE_MACHINE_H
 
+#include <string.h>
+
 #include "brine.h"
 #include "core/alloc.h"
 #include "core/hashmap.h"
@@ -277,6 +279,9 @@ struct pk_graph {
     size_t n_side_states, cap_side_states;
     double *floats; /* the floats held in ids (PK_FLOAT_TAG) */
     size_t n_floats, cap_floats;
+    uint64_t *float_lines; /* bit i: floats[i] holds the address of a FLOAT line not yet
+                            * parsed (PV_FLOAT_TEXT), not a double */
+    size_t cap_float_lines; /* words */
 };
 
 void pk_graph_init(pk_graph *g, mem_budget *mem);
@@ -341,7 +346,14 @@ static inline double pk_float(const pk_graph *g, pk_id id)
     if (!pk_is_small(id))
         return g->nodes[id].v.d;
     size_t i = (id & (PK_SMALL_CONST - 1)) >> 2;
-    return i < g->n_floats ? g->floats[i] : pk_at(g, id)->v.d;
+    if (i >= g->n_floats)
+        return pk_at(g, id)->v.d;
+    if (g->float_lines[i / 64] >> (i % 64) & 1) {
+        const uint8_t *line;
+        memcpy(&line, &g->floats[i], sizeof line);
+        return pk_float_line(line);
+    }
+    return g->floats[i];
 }
 
 /* The value of a K_INT or K_BOOL. */

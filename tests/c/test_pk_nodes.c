@@ -5,8 +5,9 @@
  * side table's threshold and past it, in a sparse anonymous mapping of which only the
  * pickle's page is ever written. And values held in their ids: ints of 30 bits, bools, None
  * and floats (in the graph's table) have no node, ints past that range do, and BUILD makes a
- * node of its target.
+ * node of its target. FLOAT lines are parsed when read, unless they might overflow.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -149,9 +150,51 @@ static void values_in_ids(void)
     CHECK(mem.used == 0, "values: %llu bytes not freed", (unsigned long long)mem.used);
 }
 
+/* Protocol 0's FLOAT lines: most are read only when asked (their address in the table of
+ * floats), those that might overflow a double are parsed as they are decoded. The values are
+ * the literals of the lines (C rounds them as Python's float() does). */
+static void float_lines(void)
+{
+    static const char *const special[] = {"-2.5e-3", "1e308", "0.000000000000000000001e329",
+                                          "1e-400", "123456789012345678", "inf", "+.5E+2"};
+    static const double values[] = {-2.5e-3, 1e308, 1e308, 0.0, 123456789012345678.0,
+                                    HUGE_VAL, 50.0};
+    static const int parsed_later[] = {1, 0, 0, 1, 1, 0, 1};
+    enum { N_PLAIN = 70, N_SPECIAL = sizeof values / sizeof values[0] };
+    char text[4096] = "(";
+    size_t len = 1;
+    for (int i = 0; i < N_PLAIN; i++) /* past one 64-bit word of the table's bitmap */
+        len += (size_t)snprintf(text + len, sizeof text - len, "F%d.0625\n", i);
+    for (int i = 0; i < N_SPECIAL; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "F%s\n", special[i]);
+    len += (size_t)snprintf(text + len, sizeof text - len, "t.");
+    mem_budget mem;
+    pk_graph g;
+    brine_error err;
+    brine_status st = run_one(&g, &mem, (const uint8_t *)text, len, 0, &err);
+    CHECK(st == BRINE_OK && g.n_pickles == 1, "float lines: %s", err.msg);
+    const pk_node *t = st ? NULL : pk_at(&g, g.pickles[0].root);
+    CHECK(t && t->kind == K_TUPLE && t->count == N_PLAIN + N_SPECIAL, "float lines: the tuple");
+    if (t && t->count == N_PLAIN + N_SPECIAL) {
+        for (int i = 0; i < N_PLAIN + N_SPECIAL; i++) {
+            pk_id id = t->items[i];
+            double want = i < N_PLAIN ? i + 0.0625 : values[i - N_PLAIN];
+            size_t k = (id & (PK_SMALL_CONST - 1)) >> 2;
+            int later = pk_is_small(id) && k < g.n_floats && (g.float_lines[k / 64] >> (k % 64) & 1);
+            CHECK(pk_kind_of(&g, id) == K_FLOAT && pk_float(&g, id) == want, "float %d: %.17g", i,
+                  pk_float(&g, id));
+            CHECK(later == (i < N_PLAIN || parsed_later[i - N_PLAIN]), "float %d parsed later: %d",
+                  i, later);
+        }
+    }
+    pk_graph_free(&g);
+    CHECK(mem.used == 0, "float lines: %llu bytes not freed", (unsigned long long)mem.used);
+}
+
 int main(void)
 {
     values_in_ids();
+    float_lines();
     CHECK(sizeof(pk_node) == 32, "pk_node is %zu bytes", sizeof(pk_node));
     run_at(0);
     run_at(((uint64_t)PK_OFF_SIDE << 32) - 4096); /* the last offsets kept in the node */
