@@ -155,9 +155,10 @@ static void values_in_ids(void)
  * the literals of the lines (C rounds them as Python's float() does). */
 static void float_lines(void)
 {
-    static const char *const special[] = {"-2.5e-3", "1e308", "0.000000000000000000001e329",
-                                          "1e-400", "123456789012345678", "inf", "+.5E+2"};
-    static const double values[] = {-2.5e-3, 1e308, 1e308, 0.0, 123456789012345678.0,
+    static const char *const special[] = {
+        "-2.5e-3", "1e308", "0.000000000000000000001e329", "1e-400", "123456789012345678",
+        "inf",     "+.5E+2"};
+    static const double values[] = {-2.5e-3,  1e308, 1e308, 0.0, 123456789012345678.0,
                                     HUGE_VAL, 50.0};
     static const int parsed_later[] = {1, 0, 0, 1, 1, 0, 1};
     enum { N_PLAIN = 70, N_SPECIAL = sizeof values / sizeof values[0] };
@@ -180,7 +181,8 @@ static void float_lines(void)
             pk_id id = t->items[i];
             double want = i < N_PLAIN ? i + 0.0625 : values[i - N_PLAIN];
             size_t k = (id & (PK_SMALL_CONST - 1)) >> 2;
-            int later = pk_is_small(id) && k < g.n_floats && (g.float_lines[k / 64] >> (k % 64) & 1);
+            int later =
+                pk_is_small(id) && k < g.n_floats && (g.float_lines[k / 64] >> (k % 64) & 1);
             CHECK(pk_kind_of(&g, id) == K_FLOAT && pk_float(&g, id) == want, "float %d: %.17g", i,
                   pk_float(&g, id));
             CHECK(later == (i < N_PLAIN || parsed_later[i - N_PLAIN]), "float %d parsed later: %d",
