@@ -352,10 +352,20 @@ static void pool_start(scan_run *run)
     }
 }
 
-/* Waits until job seq is done. Called with the lock held. */
-static void pool_wait(scan_pool *p, uint64_t seq)
+/* Waits until job seq is done, scanning queued jobs meanwhile: the main thread would sleep
+ * while a core is free. Called with the lock held. */
+static void pool_wait(const scan_run *run, scan_pool *p, uint64_t seq)
 {
     while (!p->ring[seq % p->cap].done) {
+        if (p->claim < p->tail) {
+            scan_job *job = &p->ring[p->claim++ % p->cap];
+            pthread_mutex_unlock(&p->lock);
+            if (job->kind == JOB_SCAN && !job->done)
+                run_job(run, job);
+            pthread_mutex_lock(&p->lock);
+            job->done = 1;
+            continue;
+        }
         p->wait_seq = seq;
         p->main_waiting = 1;
         pthread_cond_wait(&p->done, &p->lock);
@@ -368,7 +378,7 @@ static void pool_wait(scan_pool *p, uint64_t seq)
 static void pool_emit_ready(scan_run *run)
 {
     scan_pool *p = run->pool;
-    pool_wait(p, p->head);
+    pool_wait(run, p, p->head);
     while (p->head < p->tail && p->ring[p->head % p->cap].done) {
         scan_job *job = &p->ring[p->head % p->cap];
         scan_job copy = *job;
@@ -385,7 +395,7 @@ static void pool_emit_ready(scan_run *run)
 static void pool_make_room(scan_run *run)
 {
     scan_pool *p = run->pool;
-    pool_wait(p, p->head + p->cap / 2);
+    pool_wait(run, p, p->head + p->cap / 2);
     pool_emit_ready(run);
 }
 
