@@ -103,7 +103,7 @@ char *mem_strndup(mem_budget *b, const char *s, size_t n)
     return d;
 }
 
-int mem_grow(mem_budget *b, void **arr, size_t *cap, size_t need, size_t elem)
+int mem_grow_to(mem_budget *b, void **arr, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;

@@ -38,7 +38,14 @@ void mem_lib_free(void *budget, void *addr);
  * allocations have been attempted since the last call. Not thread-safe. */
 uint64_t mem_fail_after(uint64_t n);
 
-/* Grows a typed array to hold at least need elements, doubling; 0 on success. */
-int mem_grow(mem_budget *b, void **arr, size_t *cap, size_t need, size_t elem);
+/* mem_grow when the array must grow. */
+int mem_grow_to(mem_budget *b, void **arr, size_t *cap, size_t need, size_t elem);
+
+/* Grows a typed array to hold at least need elements, doubling; 0 on success. Inline: most
+ * calls find room (a push per opcode of the pickle machine). */
+static inline int mem_grow(mem_budget *b, void **arr, size_t *cap, size_t need, size_t elem)
+{
+    return need <= *cap ? 0 : mem_grow_to(b, arr, cap, need, elem);
+}
 
 #endif
