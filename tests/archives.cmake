@@ -8,6 +8,7 @@ foreach(t tar_list sz_list test_tar)
   target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/src)
   target_link_libraries(${t} PRIVATE brine_static)
 endforeach()
+target_link_libraries(sz_list PRIVATE OpenSSL::Crypto) # its own SHA-256, the oracle
 add_test(NAME archives_tar COMMAND test_tar)
 add_test(NAME py_archives_tar_diff
          COMMAND ${BRINE_PYTHON} -m pytest -q -p no:cacheprovider

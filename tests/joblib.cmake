@@ -8,7 +8,7 @@ add_executable(joblib_dump ${CMAKE_CURRENT_SOURCE_DIR}/c/joblib_dump.c)
 target_compile_options(joblib_dump PRIVATE ${BRINE_WARNINGS})
 target_compile_definitions(joblib_dump PRIVATE _GNU_SOURCE)
 target_include_directories(joblib_dump PRIVATE ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(joblib_dump PRIVATE brine_static)
+target_link_libraries(joblib_dump PRIVATE brine_static OpenSSL::Crypto) # its own SHA-256
 
 add_test(NAME py_joblib
          COMMAND ${BRINE_PYTHON} -m pytest -q -p no:cacheprovider

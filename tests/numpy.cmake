@@ -5,7 +5,7 @@ add_executable(test_npy ${CMAKE_CURRENT_SOURCE_DIR}/c/test_npy.c)
 target_compile_options(test_npy PRIVATE ${BRINE_WARNINGS})
 target_compile_definitions(test_npy PRIVATE _GNU_SOURCE)
 target_include_directories(test_npy PRIVATE ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(test_npy PRIVATE brine_static)
+target_link_libraries(test_npy PRIVATE brine_static OpenSSL::Crypto) # its own SHA-256
 add_test(NAME npy_unit COMMAND test_npy)
 
 foreach(py debian venv)

@@ -42,10 +42,10 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/sha.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "formats/format.h"
 #include "formats/h5lib.h"
 #include "formats/json_load.h"
@@ -710,23 +710,25 @@ void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak)
  * the budget's state (what decides how far the walk reads): the same bytes again (one file
  * in several archives, a test's thousands of runs) need no second child. Under h5_lock. */
 enum { H5_SURVIVORS = 8 };
-static uint8_t h5_survivors[H5_SURVIVORS][SHA256_DIGEST_LENGTH];
+static uint8_t h5_survivors[H5_SURVIVORS][SHA256_BYTES];
 static unsigned h5_n_survivors;
 
-static void h5_image_key(fmt_env *env, const uint8_t *data, size_t len,
-                         uint8_t key[SHA256_DIGEST_LENGTH])
+/* 0 with the key, -1 when the image cannot be hashed (no libcrypto: no cache). */
+static int h5_image_key(fmt_env *env, const uint8_t *data, size_t len, uint8_t key[SHA256_BYTES])
 {
     struct {
-        uint8_t bytes[SHA256_DIGEST_LENGTH];
+        uint8_t bytes[SHA256_BYTES];
         brine_limits lim;
         uint64_t used, limit;
     } what;
     memset(&what, 0, sizeof what);
-    SHA256(data, len, what.bytes);
+    brine_error err;
+    if (sha256(data, len, what.bytes, &err))
+        return -1;
     what.lim = *fmt_limits(env);
     what.used = fmt_mem(env)->used;
     what.limit = fmt_mem(env)->limit;
-    SHA256((const uint8_t *)&what, sizeof what, key);
+    return sha256(&what, sizeof what, key, &err) ? -1 : 0;
 }
 
 /* Reads the file with libhdf5 in a forked child, everything the walk reads (root attributes,
@@ -736,9 +738,9 @@ static int h5_survives(fmt_env *env, const uint8_t *data, size_t len, brine_stat
 {
     unsigned seconds = 60 + (unsigned)(len >> 24);
     *st = BRINE_OK;
-    uint8_t key[SHA256_DIGEST_LENGTH];
-    h5_image_key(env, data, len, key);
-    unsigned known = h5_n_survivors < H5_SURVIVORS ? h5_n_survivors : H5_SURVIVORS;
+    uint8_t key[SHA256_BYTES];
+    int keyed = h5_image_key(env, data, len, key) == 0;
+    unsigned known = !keyed ? 0 : h5_n_survivors < H5_SURVIVORS ? h5_n_survivors : H5_SURVIVORS;
     for (unsigned i = 0; i < known; i++)
         if (memcmp(h5_survivors[i], key, sizeof key) == 0)
             return 0;
@@ -768,7 +770,8 @@ static int h5_survives(fmt_env *env, const uint8_t *data, size_t len, brine_stat
             break;
         }
     if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        memcpy(h5_survivors[h5_n_survivors++ % H5_SURVIVORS], key, sizeof key);
+        if (keyed)
+            memcpy(h5_survivors[h5_n_survivors++ % H5_SURVIVORS], key, sizeof key);
         return 0;
     }
     if (status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)

@@ -9,7 +9,6 @@
  * tensor.
  */
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +17,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/limits.h"
+#include "core/sha256.h"
 #include "load/model.h"
 
 /* ------------------------------------------------------------------ open */
@@ -182,10 +182,8 @@ brine_status brine_model_tensor_sha256(const brine_model *m, size_t i, uint8_t d
         }
         bytes = copy;
     }
-    unsigned int n = 0;
-    int ok = EVP_Digest(bytes ? bytes : (const uint8_t *)"", (size_t)t.nbytes, digest, &n,
-                        EVP_sha256(), NULL);
+    st = sha256(bytes ? bytes : (const uint8_t *)"", (size_t)t.nbytes, digest, err);
     if (copy)
         mem_free((mem_budget *)&m->mem, copy, (size_t)t.nbytes);
-    return ok && n == 32 ? BRINE_OK : err_set(err, BRINE_ERR_NOMEM, __LINE__, "SHA-256 failed");
+    return st;
 }

@@ -13,11 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "core/error.h"
 #include "core/hashmap.h"
 #include "core/limits.h"
+#include "core/sha256.h"
 #include "formats/format.h"
 #include "load/container.h"
 #include "load/tensors.h"
@@ -203,15 +202,19 @@ typedef struct nested_key {
     uint64_t storages; /* the container's storage checks in force */
 } nested_key;
 
-static void nested_key_of(const judge *j, const uint8_t *bytes, size_t len, scan_pid_mode mode,
-                          nested_key *k)
+/* 0 when *k is the key of these bytes, -1 when they cannot be hashed (no libcrypto). */
+static int nested_key_of(const judge *j, const uint8_t *bytes, size_t len, scan_pid_mode mode,
+                         nested_key *k)
 {
     memset(k, 0, sizeof *k);
-    SHA256(bytes, len, k->digest);
+    brine_error err;
+    if (sha256(bytes, len, k->digest, &err))
+        return -1;
     k->len = len;
     k->mode = (uint32_t)mode;
     k->depth = j->sc->depth;
     k->storages = (uint64_t)(uintptr_t)j->sc->storage_ctx ^ (j->sc->storage_check ? 1 : 0);
+    return 0;
 }
 
 /* 1 when this node of the graph was handed to a loader of this mode before: whatever that
@@ -226,14 +229,16 @@ static int nested_node_done(judge *j, pk_id literal, scan_pid_mode mode)
 }
 
 /* 1 when these bytes were judged already (their worst verdict is folded into sc->worst, so
- * an enclosing nested pickle caches it too), 0 when they must be judged now (*k is their
- * key), -1 out of memory. */
+ * an enclosing nested pickle caches it too), 0 when they must be judged now (*keyed: *k is
+ * their key; else they could not be hashed, and are judged every time), -1 out of memory. */
 static int nested_seen(judge *j, const uint8_t *bytes, size_t len, scan_pid_mode mode,
-                       nested_key *k)
+                       nested_key *k, int *keyed)
 {
     if (!j->sc->nested_seen.mem)
         hmap_init(&j->sc->nested_seen, &j->sc->mem);
-    nested_key_of(j, bytes, len, mode, k);
+    *keyed = nested_key_of(j, bytes, len, mode, k) == 0;
+    if (!*keyed)
+        return 0;
     uint64_t worst;
     if (!hmap_get(&j->sc->nested_seen, k, sizeof *k, &worst))
         return 0;
@@ -261,13 +266,13 @@ static brine_status judge_nested(judge *j, uint64_t offset, pk_id args_id, const
         return BRINE_OK;
     }
     brine_status st = BRINE_OK;
-    int seen = 0;
+    int seen = 0, keyed = 0;
     nested_key key;
     if (j->sc->depth >= j->sc->limits.max_nested) {
         st = scan_add_finding(j->sc, BRINE_INVALID, "limit", gl->full, j->member, (int64_t)offset,
                               "nested pickles deeper than max_nested=%" PRIu64,
                               j->sc->limits.max_nested);
-    } else if ((seen = nested_seen(j, bytes, len, mode, &key)) < 0) {
+    } else if ((seen = nested_seen(j, bytes, len, mode, &key, &keyed)) < 0) {
         st = BRINE_ERR_NOMEM;
     } else if (!seen) {
         char member[256];
@@ -280,7 +285,7 @@ static brine_status judge_nested(judge *j, uint64_t offset, pk_id args_id, const
         j->sc->depth++;
         st = j->sc->nested(j->sc, bytes, len, member, mode != PID_NONE);
         j->sc->depth--;
-        if (!st &&
+        if (!st && keyed &&
             hmap_put(&j->sc->nested_seen, &key, sizeof key, (uint64_t)j->sc->worst, NULL) < 0)
             st = BRINE_ERR_NOMEM;
         if (j->sc->worst < outer)

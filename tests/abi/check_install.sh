@@ -35,7 +35,7 @@ prog=$src/tests/c/api_header.c
     $(pkg-config --cflags --libs brine) -Wl,-rpath,"$libdir"
 # The archive with its dependencies' shared libraries (a fully static program would need their
 # static archives too: pkg-config --static).
-static_deps="$(pkg-config --libs zlib libcrypto jansson liblzma liblz4 libzstd libarchive hdf5) -lbz2 -lm"
+static_deps="$(pkg-config --libs zlib jansson liblzma liblz4 libzstd libarchive hdf5) -lbz2 -lm"
 # A program with its own zip_open, fmt_registry, ...: brine's internal names must not clash.
 cat >"$tmp/clash.c" <<'C'
 int zip_open(void);
