@@ -7,8 +7,7 @@
 
 #ifdef BRINE_NO_DLOPEN
 
-brine_status sha256(const void *bytes, size_t len, uint8_t digest[SHA256_BYTES],
-                    brine_error *err)
+brine_status sha256(const void *bytes, size_t len, uint8_t digest[SHA256_BYTES], brine_error *err)
 {
     (void)err;
     SHA256(bytes, len, digest);
@@ -27,12 +26,10 @@ static __typeof__(SHA256) *sha256_fn;
 
 static brine_status resolve(void *lib, brine_error *err)
 {
-    return lazylib_symbol(lib, BRINE_LIBCRYPTO_SONAME, "SHA256", &sha256_fn, sizeof sha256_fn,
-                          err);
+    return lazylib_symbol(lib, BRINE_LIBCRYPTO_SONAME, "SHA256", &sha256_fn, sizeof sha256_fn, err);
 }
 
-brine_status sha256(const void *bytes, size_t len, uint8_t digest[SHA256_BYTES],
-                    brine_error *err)
+brine_status sha256(const void *bytes, size_t len, uint8_t digest[SHA256_BYTES], brine_error *err)
 {
     static lazylib lib = LAZYLIB_INIT;
     brine_status st = lazylib_load(&lib, BRINE_LIBCRYPTO_SONAME,

@@ -19,7 +19,6 @@ enum { SHA256_BYTES = 32 };
 
 /* digest = SHA-256 of bytes[0..len). BRINE_ERR_UNSUPPORTED (err says why) when libcrypto
  * cannot be loaded. Thread-safe. */
-brine_status sha256(const void *bytes, size_t len, uint8_t digest[SHA256_BYTES],
-                    brine_error *err);
+brine_status sha256(const void *bytes, size_t len, uint8_t digest[SHA256_BYTES], brine_error *err);
 
 #endif

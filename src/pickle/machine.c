@@ -747,7 +747,8 @@ static brine_status op_value(run *r, const pk_op *op)
     pk_node *n = pk_node_w(r->g, id);
     switch (kind) {
     case K_INT: n->v.i = op->i; break; /* past PK_SMALL_HI */
-    case K_FLOAT: /* past PK_FLOATS_MAX */
+    case K_FLOAT:
+        /* past PK_FLOATS_MAX: a node */
         n->v.d = op->vk == PV_FLOAT_TEXT ? pk_float_line(op->s) : op->d;
         break;
     case K_BIGINT:

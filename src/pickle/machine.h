@@ -279,8 +279,8 @@ struct pk_graph {
     size_t n_side_states, cap_side_states;
     double *floats; /* the floats held in ids (PK_FLOAT_TAG) */
     size_t n_floats, cap_floats;
-    uint64_t *float_lines; /* bit i: floats[i] holds the address of a FLOAT line not yet
-                            * parsed (PV_FLOAT_TEXT), not a double */
+    uint64_t *float_lines;  /* bit i: floats[i] holds the address of a FLOAT line not yet
+                             * parsed (PV_FLOAT_TEXT), not a double */
     size_t cap_float_lines; /* words */
 };
 
