@@ -107,7 +107,9 @@ int mem_grow_to(mem_budget *b, void **arr, size_t *cap, size_t need, size_t elem
 {
     if (need <= *cap)
         return 0;
-    size_t ncap = *cap ? *cap : 8;
+    /* the first block holds 256 bytes (at least 8 elements): most arrays of a small pickle
+     * then never grow (10 reallocs per file of a folder scan before) */
+    size_t ncap = *cap ? *cap : elem && 256 / elem > 8 ? 256 / elem : 8;
     while (ncap < need) {
         if (ncap > SIZE_MAX / 2)
             return -1;
