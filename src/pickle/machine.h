@@ -26,8 +26,9 @@
 /* Node ids index the arena; 0 is never a valid node. An id with PK_SMALL set is no node but a
  * value held in the id itself (pk_is_small): an int in [PK_SMALL_LO, PK_SMALL_HI] (bit 30
  * clear), or (bit 30 set, then the low two bits) None 0, False 1, True 2, or 3 a float: bits
- * 2-29 index the graph's table of floats (8 bytes each). Most values of a large pickle are
- * such, and a node costs 32 bytes. */
+ * 2-29 index the graph's table of floats (8 bytes each: the double, or the address of a
+ * protocol 0 FLOAT line parsed when read). Most values of a large pickle are such, and a node
+ * costs 32 bytes. */
 typedef uint32_t pk_id;
 
 enum { PK_SMALL_BITS = 30 };
