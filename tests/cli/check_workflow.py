@@ -187,8 +187,16 @@ def part_jobs(tmp):
     tree = os.path.join(tmp, "tree")
     os.makedirs(tree)
     marker = gen(tmp, tree)
+    # more files than -j 4 queues (256 per thread): the walker also waits for room, and the
+    # main thread scans queued files meanwhile
+    many = os.path.join(tree, "p-many")
+    os.makedirs(many)
+    pickles = sorted(f for f in os.listdir(os.path.join(SRC, "samples")) if f.endswith(".pkl"))
+    for i in range(1100):
+        shutil.copy(os.path.join(SRC, "samples", pickles[i % len(pickles)]),
+                    os.path.join(many, f"f{i:04d}.pkl"))
     n = sum(len(f) for _, _, f in os.walk(tree))
-    check(n >= 200, f"a tree of at least 200 files ({n})")
+    check(n >= 1300, f"a tree of at least 1,300 files ({n})")
     for fmt in ("text", "json", "jsonl", "sarif"):
         outs = {}
         for j in ("1", "4", None):
