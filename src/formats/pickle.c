@@ -35,12 +35,12 @@ static int names_text(uint8_t code) { return code && strchr("ciXVSTU\x8c\x8d", c
 
 /* joblib's wrappers are named in the stream as text (GLOBAL lines or STACK_GLOBAL operands),
  * and joblib.load reads one pickle: the names can only be among the opcodes from the start to
- * the first STOP or the first bytes that are not an opcode (where the first array's raw bytes
- * begin, or where a file of another format stops reading as a pickle). Only those bytes are
- * searched, whatever the input's size: a whole-input search read every tensor of a 1 GiB zip,
- * tar or legacy checkpoint from disk, and called a small zip (a skops archive, a torch
+ * the first STOP, persistent id or bytes that are not an opcode (where the first array's raw
+ * bytes begin, or where a file of another format stops reading as a pickle). Only those bytes
+ * are searched, whatever the input's size: a whole-input search read every tensor of a 1 GiB
+ * zip, tar or legacy checkpoint from disk, and called a small zip (a skops archive, a torch
  * checkpoint) whose member merely holds the text "ArrayWrapper" a joblib pickle, then invalid
- * (fuzz/FINDINGS.md, S1). */
+ * (fuzz/FINDINGS.md, F16 and F21). */
 static int names_joblib_wrapper(fmt_env *env, const uint8_t *data, size_t len)
 {
     /* nowhere in a small input: nowhere in its opcodes either (most pickles of a folder; the
@@ -58,6 +58,13 @@ static int names_joblib_wrapper(fmt_env *env, const uint8_t *data, size_t len)
     for (unsigned n = 1; cur_left(&c); n++) {
         if (pk_decode(&c, &op, &pool, fmt_limits(env), &err)) {
             failed = 1;
+            break;
+        }
+        if (op.code == OPC_PERSID || op.code == OPC_BINPERSID) {
+            /* joblib's NumpyUnpickler has no persistent_load: load raises here, and reads no
+             * name after it nor in the id (F21: a zip's "PK" is a PERSID, and its header bytes
+             * decoded on into a stored member holding the text) */
+            reach = (size_t)op.offset;
             break;
         }
         reach = (size_t)cur_pos(&c);
