@@ -186,10 +186,16 @@ static uint64_t c_strtol0(const uint8_t *s, uint64_t n, long *value, int *overfl
     return i;
 }
 
-/* PyOS_string_to_double's accepted syntax: [sign] (inf|infinity|nan | digits[.digits][e[sign]digits]
- * | .digits[…]); no leading whitespace, no hex, no underscores. Returns bytes consumed, 0 if none. */
-static uint64_t float_span(const uint8_t *s, uint64_t n)
+/* PyOS_string_to_double's accepted syntax: [sign] (inf|infinity|nan |
+ * digits[.digits][e[sign]digits] | .digits[…]); no leading whitespace, no hex, no underscores.
+ * Returns bytes consumed, 0 if none. *magnitude (when not NULL): the value read is below
+ * 10^*magnitude (integer digits past leading zeros plus the exponent); INT64_MAX for a word or
+ * an exponent of more than 5 digits. */
+static uint64_t float_span(const uint8_t *s, uint64_t n, int64_t *magnitude)
 {
+    int64_t ignored;
+    magnitude = magnitude ? magnitude : &ignored;
+    *magnitude = INT64_MAX;
     uint64_t i = 0;
     if (i < n && (s[i] == '+' || s[i] == '-'))
         i++;
@@ -205,8 +211,11 @@ static uint64_t float_span(const uint8_t *s, uint64_t n)
         }
     }
     uint64_t digits = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
+    int64_t whole = 0; /* integer digits past leading zeros */
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        whole += whole || s[i] != '0';
         i++, digits++;
+    }
     if (i < n && s[i] == '.') {
         i++;
         while (i < n && s[i] >= '0' && s[i] <= '9')
@@ -214,49 +223,24 @@ static uint64_t float_span(const uint8_t *s, uint64_t n)
     }
     if (!digits)
         return 0;
+    *magnitude = whole;
     if (i < n && (s[i] | 0x20) == 'e') {
         uint64_t j = i + 1;
+        int neg = j < n && s[j] == '-';
         if (j < n && (s[j] == '+' || s[j] == '-'))
             j++;
         uint64_t e0 = j;
-        while (j < n && s[j] >= '0' && s[j] <= '9')
+        int64_t e = 0;
+        while (j < n && s[j] >= '0' && s[j] <= '9') {
+            e = j - e0 < 5 ? e * 10 + (s[j] - '0') : e;
             j++;
-        if (j > e0)
+        }
+        if (j > e0) {
             i = j;
+            *magnitude = j - e0 > 5 ? INT64_MAX : neg ? whole - e : whole + e;
+        }
     }
     return i;
-}
-
-/* Whether the float syntax s[0..n) (digits, not a word) is below 10^308, hence below DBL_MAX:
- * strtod cannot overflow on it. Integer digits past leading zeros plus the exponent must be at
- * most 308; an exponent of more than 5 digits is not judged here. */
-static int float_in_range(const uint8_t *s, uint64_t n)
-{
-    uint64_t i = 0;
-    if (i < n && (s[i] == '+' || s[i] == '-'))
-        i++;
-    while (i < n && s[i] == '0')
-        i++;
-    int64_t magnitude = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-        i++, magnitude++;
-    while (i < n && (s[i] == '.' || (s[i] >= '0' && s[i] <= '9')))
-        i++;
-    if (i < n && (s[i] | 0x20) != 'e')
-        return 0; /* a word: inf, nan */
-    if (i < n) {
-        i++;
-        int neg = i < n && s[i] == '-';
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (n - i > 5)
-            return 0;
-        int64_t e = 0;
-        for (; i < n; i++)
-            e = e * 10 + (s[i] - '0');
-        magnitude += neg ? -e : e;
-    }
-    return magnitude <= 308;
 }
 
 double pk_float_line(const uint8_t *line)
@@ -298,7 +282,7 @@ static int py_float_parse(const uint8_t *s, uint64_t n, pk_pool *pool, double *o
         }
         buf[o++] = (char)s[i];
     }
-    if (float_span((const uint8_t *)buf, o) != o)
+    if (float_span((const uint8_t *)buf, o, NULL) != o)
         return -1;
     buf[o] = '\0';
     *out = strtod(buf, NULL);
@@ -694,7 +678,8 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
         if ((st = read_line(c, op, &s, &n, err)))
             break;
         uint64_t z = c_strlen(s, n);
-        uint64_t span = float_span(s, z);
+        int64_t magnitude;
+        uint64_t span = float_span(s, z, &magnitude);
         double pyd = 0;
         /* a line that is all float syntax (no NUL, space or underscore) reads the same in
          * Python's float() as in strtod below: parsed once (protocol 0 writes every float so) */
@@ -713,9 +698,10 @@ brine_status pk_decode(cursor *c, pk_op *op, pk_pool *pool, const brine_limits *
                              "PyOS_string_to_double raises ValueError";
             break;
         }
-        if (span == n && n <= PK_FLOAT_LINE_MAX && float_in_range(s, n)) {
-            /* parsed when read: a scan reads few floats, and strtod on the 17 digits protocol 0
-             * writes was a tenth of a folder scan */
+        if (span == n && n <= PK_FLOAT_LINE_MAX && magnitude <= 308) {
+            /* below 10^308, so below DBL_MAX: strtod cannot overflow on it, and it is parsed
+             * when read (a scan reads few floats, and strtod on the 17 digits protocol 0
+             * writes was a tenth of a folder scan) */
             op->vk = PV_FLOAT_TEXT;
             op->s = s;
             op->slen = n;
